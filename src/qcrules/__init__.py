@@ -1,0 +1,3 @@
+"""qcrules: creator-authorization rules for 巨量千川 全域推广."""
+
+__version__ = "0.1.0"

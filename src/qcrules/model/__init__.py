@@ -1,0 +1,40 @@
+"""Records: tables and database setup. The bottom layer; it imports nothing above it."""
+
+from qcrules.model.db import Database, open_database
+from qcrules.model.tables import (
+    AUTH_TYPES,
+    CHANNELS,
+    GRANT_STATUSES,
+    PERMANENT_END,
+    POOL_STATUSES,
+    SCOPES,
+    AuditEntry,
+    Creator,
+    DailyMetric,
+    EvaluationRun,
+    Finding,
+    Grant,
+    Hold,
+    Merchant,
+    PoolMember,
+)
+
+__all__ = [
+    "AUTH_TYPES",
+    "CHANNELS",
+    "GRANT_STATUSES",
+    "PERMANENT_END",
+    "POOL_STATUSES",
+    "SCOPES",
+    "AuditEntry",
+    "Creator",
+    "DailyMetric",
+    "Database",
+    "EvaluationRun",
+    "Finding",
+    "Grant",
+    "Hold",
+    "Merchant",
+    "PoolMember",
+    "open_database",
+]
