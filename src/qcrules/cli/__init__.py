@@ -1,0 +1,77 @@
+"""The `qcrules` command line: thin — it parses options, calls the service, prints.
+
+Exit codes (contracts.md): 0 ok, 1 findings at or above --fail-on, 2 usage/config/input/internal
+error, 4 invalid rule pack. Diagnostics go to stderr, results to stdout or --output.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from qcrules import __version__
+from qcrules.cli.base import CliState, err_console
+from qcrules.errors import EXIT_ERROR, QcrulesError
+from qcrules.i18n import tr
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar=None,
+    help="qcrules.toml to use (else $QCRULES_CONFIG, else the nearest one upward).",
+)
+@click.option(
+    "--database-url",
+    help="Database URL; overrides $QCRULES_DATABASE_URL and [database] url.",
+)
+@click.version_option(__version__, "-V", "--version", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, database_url: str | None) -> None:
+    """qcrules — 巨量千川 全域推广 达人授权 as rules, not spreadsheets."""
+    ctx.obj = CliState(config_file=config_file, database_url=database_url)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register_commands() -> None:
+    from qcrules.cli import workspace_cmds
+
+    workspace_cmds.register(cli)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, turning every error into its contract exit code and a clear message."""
+    try:
+        result = cli.main(args=argv, prog_name="qcrules", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        err_console().print(tr("已中止", "aborted"))
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except QcrulesError as exc:
+        err_console().print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console().print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception:  # an internal error: still exit 2, with the traceback for the report
+        traceback.print_exc()
+        err_console().print(
+            "[bold red]internal error[/] — please report it with the traceback above",
+            highlight=False,
+        )
+        sys.exit(EXIT_ERROR)
+    sys.exit(result if isinstance(result, int) else 0)

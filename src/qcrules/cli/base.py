@@ -1,0 +1,46 @@
+"""What every command shares: the lazily opened workspace and the consoles."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+
+from rich.console import Console
+
+from qcrules.workspace import Workspace
+
+
+@cache
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def out_console(file=None) -> Console:
+    return Console(
+        file=file or sys.stdout,
+        highlight=False,
+        no_color=bool(os.environ.get("NO_COLOR")) or None,
+        soft_wrap=False,
+    )
+
+
+@dataclass
+class CliState:
+    config_file: str | None = None
+    database_url: str | None = None
+    _workspace: Workspace | None = field(default=None, repr=False)
+
+    def workspace(self, *, require: bool = True) -> Workspace:
+        if self._workspace is None:
+            self._workspace = Workspace.discover(
+                self.config_file, self.database_url, require=require
+            )
+            for warning in self._workspace.config.warnings:
+                err_console().print(f"[yellow]warning:[/] {warning}", highlight=False)
+        return self._workspace
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()

@@ -1,0 +1,354 @@
+"""Workspace configuration: discovery, precedence and validation of qcrules.toml.
+
+Discovery: --config FILE, else QCRULES_CONFIG, else the nearest qcrules.toml from the current
+folder upward. Precedence for every setting: flags > environment > file. Unknown keys are
+warnings naming the file and line (a newer qcrules may know them); wrong types are errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import tomli as toml  # the user's choice; the same parser as the stdlib's tomllib
+
+from qcrules.errors import ConfigError
+
+CONFIG_NAME = "qcrules.toml"
+DEFAULT_DB_NAME = "qcrules.db"
+
+
+@dataclass
+class Waiver:
+    rule: str
+    entity: str
+    reason: str
+    expires: date
+    merchant: str | None = None
+    line: int | None = None
+
+    def covers(self, rule: str, entity_id: str, merchant_id: str | None) -> bool:
+        if not (rule == self.rule or rule.startswith(self.rule)):
+            return False
+        if self.entity not in ("*", entity_id):
+            return False
+        return self.merchant is None or self.merchant == merchant_id
+
+
+@dataclass
+class PacksConfig:
+    enable: list[str] = field(default_factory=list)
+    disable: list[str] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    path: Path | None
+    root: Path
+    database_url: str
+    merchants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    merchant_params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    packs: PacksConfig = field(default_factory=PacksConfig)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    waivers: list[Waiver] = field(default_factory=list)
+    plugins: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_config(explicit: str | Path | None = None, cwd: Path | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"config file {path} does not exist",
+                hint="pass the path of a qcrules.toml, or run `qcrules init` to create one",
+            )
+        return path.resolve()
+    env = os.environ.get("QCRULES_CONFIG", "").strip()
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"QCRULES_CONFIG names {path}, which does not exist",
+                hint="unset QCRULES_CONFIG or point it at a qcrules.toml",
+            )
+        return path.resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _Lines:
+    """Maps TOML key paths to line numbers, since tomllib keeps no positions."""
+
+    _header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _key = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.positions: dict[tuple[str, ...], int] = {}
+        self.array_items: dict[str, list[int]] = {}
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._header.match(line)
+            if header:
+                table = tuple(_split_key(header.group(1)))
+                self.positions.setdefault(table, number)
+                if line.lstrip().startswith("[["):
+                    self.array_items.setdefault(".".join(table), []).append(number)
+                continue
+            key = self._key.match(line)
+            if key:
+                self.positions.setdefault((*table, *_split_key(key.group(1))), number)
+
+    def line(self, *path: str) -> int | None:
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.positions:
+                return self.positions[path[:end]]
+        return None
+
+
+def _split_key(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in key.split(".")]
+
+
+_TOP = {"database", "merchant", "packs", "params", "waivers", "plugins"}
+_MERCHANT_KEYS = {
+    "break_even_roi": (int, float),
+    "industry_cvr": (int, float),
+    "target_gender": str,
+    "target_age_bands": list,
+    "categories": list,
+    "goal": str,
+    "name": str,
+    "params": dict,
+}
+_WAIVER_KEYS = {"rule", "entity", "merchant", "reason", "expires"}
+
+
+class _Checker:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = _Lines(text)
+        self.warnings: list[str] = []
+        self.errors: list[str] = []
+
+    def where(self, *key: str) -> str:
+        line = self.lines.line(*key)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+    def unknown(self, key: str, known: set[str], *parents: str) -> None:
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        scope = ".".join(parents) if parents else "top level"
+        self.warnings.append(
+            f"{self.where(*parents, key)}: unknown key {key!r} in {scope}{hint} (ignored)"
+        )
+
+    def expect(self, value: Any, kind: Any, what: str, *key: str) -> bool:
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok:
+            names = " or ".join(k.__name__ for k in kinds).replace("float", "number")
+            self.errors.append(
+                f"{self.where(*key)}: {what} must be {names}, not {type(value).__name__} "
+                f"({value!r})"
+            )
+        return ok
+
+
+def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
+    """Read and check a qcrules.toml; with no file, the defaults of a workspace at cwd."""
+    env_url = os.environ.get("QCRULES_DATABASE_URL", "").strip()
+    if path is None:
+        root = (cwd or Path.cwd()).resolve()
+        return Config(path=None, root=root, database_url=env_url or _sqlite_default(root))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    try:
+        data = toml.loads(text)
+    except toml.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: broken TOML: {exc}", hint="fix the syntax at the line shown"
+        ) from exc
+    chk = _Checker(path, text)
+    root = path.parent.resolve()
+    cfg = Config(path=path, root=root, database_url="")
+
+    for key in data:
+        if key not in _TOP:
+            chk.unknown(key, _TOP)
+
+    database = data.get("database", {})
+    file_url = None
+    if chk.expect(database, dict, "[database]", "database"):
+        for key, value in database.items():
+            if key == "url":
+                if chk.expect(value, str, "database.url", "database", "url"):
+                    file_url = _resolve_sqlite(value, root)
+            else:
+                chk.unknown(key, {"url"}, "database")
+    cfg.database_url = env_url or file_url or _sqlite_default(root)
+
+    merchants = data.get("merchant", {})
+    if chk.expect(merchants, dict, "[merchant]", "merchant"):
+        for mid, settings in merchants.items():
+            if not chk.expect(settings, dict, f"[merchant.{mid}]", "merchant", mid):
+                continue
+            clean: dict[str, Any] = {}
+            for key, value in settings.items():
+                if key not in _MERCHANT_KEYS:
+                    chk.unknown(key, set(_MERCHANT_KEYS), "merchant", mid)
+                elif chk.expect(
+                    value, _MERCHANT_KEYS[key], f"merchant.{mid}.{key}", "merchant", mid, key
+                ):
+                    clean[key] = (
+                        float(value) if key in ("break_even_roi", "industry_cvr") else value
+                    )
+            params = clean.pop("params", None)
+            if params:
+                cfg.merchant_params[mid] = {
+                    pack: dict(values)
+                    for pack, values in params.items()
+                    if isinstance(values, dict)
+                }
+            cfg.merchants[mid] = clean
+
+    packs = data.get("packs", {})
+    if chk.expect(packs, dict, "[packs]", "packs"):
+        for key, value in packs.items():
+            if key in ("enable", "disable", "paths"):
+                if chk.expect(value, list, f"packs.{key}", "packs", key):
+                    items = [
+                        v for v in value if chk.expect(v, str, f"packs.{key} item", "packs", key)
+                    ]
+                    if key == "paths":
+                        cfg.packs.paths = [(root / p).resolve() for p in items]
+                    else:
+                        setattr(cfg.packs, key, items)
+            else:
+                chk.unknown(key, {"enable", "disable", "paths"}, "packs")
+
+    params = data.get("params", {})
+    if chk.expect(params, dict, "[params]", "params"):
+        for pack, values in params.items():
+            if chk.expect(values, dict, f"[params.{pack}]", "params", pack):
+                cfg.params[pack] = dict(values)
+
+    waivers = data.get("waivers", [])
+    if chk.expect(waivers, list, "[[waivers]]", "waivers"):
+        lines = chk.lines.array_items.get("waivers", [])
+        for index, item in enumerate(waivers):
+            line = lines[index] if index < len(lines) else None
+            where = f"{path}:{line}" if line else str(path)
+            if not isinstance(item, dict):
+                chk.errors.append(f"{where}: each [[waivers]] entry must be a table")
+                continue
+            for key in item:
+                if key not in _WAIVER_KEYS:
+                    close = difflib.get_close_matches(key, sorted(_WAIVER_KEYS), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    chk.warnings.append(f"{where}: unknown key {key!r} in [[waivers]]{hint}")
+            missing = [k for k in ("rule", "reason", "expires") if k not in item]
+            if missing:
+                chk.errors.append(
+                    f"{where}: waiver is missing {', '.join(missing)} "
+                    "(every waiver needs a rule, a reason and an expiry date)"
+                )
+                continue
+            expires = item["expires"]
+            if isinstance(expires, str):
+                with contextlib.suppress(ValueError):
+                    expires = date.fromisoformat(expires)
+            if not isinstance(expires, date):
+                chk.errors.append(f"{where}: waiver expires must be a date like 2026-12-31")
+                continue
+            bad = [
+                k
+                for k in ("rule", "reason", "entity", "merchant")
+                if k in item and not isinstance(item[k], str)
+            ]
+            if bad:
+                chk.errors.append(f"{where}: waiver {', '.join(bad)} must be text")
+                continue
+            cfg.waivers.append(
+                Waiver(
+                    rule=item["rule"],
+                    entity=item.get("entity", "*"),
+                    merchant=item.get("merchant"),
+                    reason=item["reason"],
+                    expires=expires,
+                    line=line,
+                )
+            )
+
+    plugins = data.get("plugins", {})
+    if chk.expect(plugins, dict, "[plugins]", "plugins"):
+        cfg.plugins = dict(plugins)
+
+    if chk.errors:
+        raise ConfigError(
+            "invalid configuration:\n  " + "\n  ".join(chk.errors),
+            hint=f"fix {path} and run again",
+        )
+    cfg.warnings = chk.warnings
+    return cfg
+
+
+def _sqlite_default(root: Path) -> str:
+    return f"sqlite:///{root / DEFAULT_DB_NAME}"
+
+
+def _resolve_sqlite(url: str, root: Path) -> str:
+    """Relative SQLite paths are relative to the config file, not the current folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rel = url[len(prefix) :]
+        if rel and rel != ":memory:":
+            return prefix + str((root / rel).resolve())
+    return url
+
+
+CONFIG_TEMPLATE = """\
+# qcrules workspace. Docs: README.md § Configuration.
+
+[database]
+# Embedded SQLite beside this file by default. For a team server:
+# url = "postgresql+psycopg://user@host:5432/qcrules"
+url = "sqlite:///qcrules.db"
+
+# Per-merchant defaults, used where the merchant record leaves a value empty.
+# [merchant.M1]
+# break_even_roi = 1.8
+# target_gender = "male"
+# target_age_bands = ["31-40", "41-50"]
+# categories = ["男装"]
+# industry_cvr = 0.02
+
+[packs]
+# enable = ["screening", "permissions", "monitoring", "optimization"]   # empty: all
+disable = []
+paths = []            # folders with extra pack files (*.toml)
+
+# Override pack parameters for this workspace:
+# [params.monitoring]
+# min_days = 3
+
+# Waive one finding on purpose, with a reason and an expiry date:
+# [[waivers]]
+# rule = "PRM004"
+# entity = "G-0042"
+# reason = "全作品授权 agreed in the contract until the campaign ends"
+# expires = 2026-12-31
+"""

@@ -1,0 +1,87 @@
+"""Shared fixtures. Database tests run on SQLite always and on PostgreSQL when
+QCRULES_TEST_DATABASE_URL names a server (.ci/run sets it when one answers locally)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from qcrules.model import open_database
+
+PG_URL = os.environ.get("QCRULES_TEST_DATABASE_URL", "").strip()
+_PG_NOTICE = (
+    "PostgreSQL half skipped: set QCRULES_TEST_DATABASE_URL="
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test to run it"
+)
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pytest_report_header(config):
+    return f"qcrules database backends: sqlite{', postgres' if PG_URL else ' (' + _PG_NOTICE + ')'}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not PG_URL:
+        terminalreporter.write_line(f"NOTICE: {_PG_NOTICE}", yellow=True)
+
+
+def _pg_schema_url(schema: str) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """A fresh, empty database URL: an SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'qcrules.db'}"
+        return
+    if not PG_URL:
+        pytest.skip(_PG_NOTICE)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conninfo = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def db(db_url):
+    database = open_database(db_url)
+    yield database
+    database.close()
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None):
+    """Run the real `qcrules` CLI in a subprocess, as a user or a CI job would."""
+    full_env = {**os.environ, "QCRULES_LANG": "en", "NO_COLOR": "1", "COLUMNS": "200"}
+    full_env.pop("QCRULES_CONFIG", None)
+    full_env.pop("QCRULES_DATABASE_URL", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "qcrules", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=600,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
