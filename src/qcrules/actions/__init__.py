@@ -1,0 +1,1 @@
+"""Suggested actions: their kinds, conflict planning (holds, waivers, priorities), apply/undo."""

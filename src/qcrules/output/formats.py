@@ -1,0 +1,290 @@
+"""Render an evaluation result. Every format reads the same JSON report (contracts.md).
+
+A formatter is `fn(result, stream)`; `result.report` is the JSON document and
+`result.checks()` yields every (rule, entity) pair that was checked, for junit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+from xml.etree import ElementTree as ET
+
+from qcrules import __version__
+
+LEVEL_ORDER = ("critical", "error", "warn", "info")
+GITHUB_COMMAND = {"critical": "error", "error": "error", "warn": "warning", "info": "notice"}
+SARIF_LEVEL = {"critical": "error", "error": "error", "warn": "warning", "info": "note"}
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str
+    render: Callable[[Any, IO[str]], None]
+    description: str
+    origin: str = "builtin"
+
+
+def entity_label(entity: dict) -> str:
+    label = f"{entity.get('type', '?')} {entity.get('id', '?')}"
+    if entity.get("merchant") and entity.get("type") != "merchant":
+        label += f" @{entity['merchant']}"
+    return label
+
+
+def render_json(result, stream: IO[str]) -> None:
+    json.dump(result.report, stream, ensure_ascii=False, indent=2)
+    stream.write("\n")
+
+
+def render_jsonl(result, stream: IO[str]) -> None:
+    run_id = result.report["run"]["id"]
+    for finding in result.report["findings"]:
+        stream.write(json.dumps({"run": run_id, **finding}, ensure_ascii=False))
+        stream.write("\n")
+
+
+def render_table(result, stream: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from qcrules.i18n import tr
+
+    console = Console(file=stream, highlight=False, soft_wrap=False)
+    report = result.report
+    findings = report["findings"]
+    if findings:
+        table = Table(show_lines=False, header_style="bold", expand=False)
+        table.add_column(tr("级别", "level"))
+        table.add_column(tr("规则", "rule"), no_wrap=True)
+        table.add_column(tr("对象", "entity"), no_wrap=True)
+        table.add_column(tr("问题", "message"), overflow="fold")
+        table.add_column(tr("建议动作", "action"), no_wrap=True)
+        styles = {"critical": "bold red", "error": "red", "warn": "yellow", "info": "cyan"}
+        for finding in findings:
+            action = finding.get("action") or {}
+            kind = action.get("kind", "")
+            if finding.get("superseded_by"):
+                kind = f"({kind} → {finding['superseded_by']})"
+            elif finding.get("hold"):
+                kind = tr("(暂停处理)", "(on hold)")
+            table.add_row(
+                f"[{styles.get(finding['level'], '')}]{finding['level']}[/]",
+                f"{finding['rule']} {finding['name']}",
+                entity_label(finding["entity"]),
+                finding["message"],
+                kind,
+            )
+        console.print(table)
+    summary = report["summary"]
+    counts = summary["findings"]
+    parts = [f"{counts.get(level, 0)} {level}" for level in LEVEL_ORDER]
+    entities = ", ".join(f"{n} {t}" for t, n in summary["entities"].items())
+    console.print(
+        tr("发现：", "Findings: ")
+        + ", ".join(parts)
+        + tr(
+            f"；豁免 {summary['waived']}，数据不足 {summary['insufficient_data']}，"
+            f"被取代 {summary['superseded']}；对象：{entities}",
+            f"; waived {summary['waived']}, insufficient data {summary['insufficient_data']}, "
+            f"superseded {summary['superseded']}; checked {entities}",
+        )
+        + f"  (run {report['run']['id']}, as of {report['run']['as_of']})"
+    )
+
+
+def render_markdown(result, stream: IO[str]) -> None:
+    report = result.report
+    summary = report["summary"]
+    lines = [f"## qcrules — as of {report['run']['as_of']}", ""]
+    lines += ["| level | findings |", "|---|---:|"]
+    lines += [f"| {level} | {summary['findings'].get(level, 0)} |" for level in LEVEL_ORDER]
+    lines += [
+        f"| waived | {summary['waived']} |",
+        f"| insufficient data | {summary['insufficient_data']} |",
+        f"| superseded | {summary['superseded']} |",
+        "",
+    ]
+    by_rule = Counter((f["rule"], f["name"], f["level"]) for f in report["findings"])
+    if by_rule:
+        lines += ["| rule | level | count |", "|---|---|---:|"]
+        for (rule, name, level), count in sorted(
+            by_rule.items(), key=lambda kv: (LEVEL_ORDER.index(kv[0][2]), kv[0][0])
+        ):
+            lines.append(f"| `{rule}` {name} | {level} | {count} |")
+        lines.append("")
+        lines += ["| level | rule | entity | message | action |", "|---|---|---|---|---|"]
+        for finding in report["findings"][:200]:
+            message = finding["message"].replace("|", "\\|")
+            kind = (finding.get("action") or {}).get("kind", "")
+            lines.append(
+                f"| {finding['level']} | `{finding['rule']}` | {entity_label(finding['entity'])} "
+                f"| {message} | {kind} |"
+            )
+        if len(report["findings"]) > 200:
+            lines.append(f"\n… and {len(report['findings']) - 200} more (see the JSON output).")
+    else:
+        lines.append("No findings.")
+    stream.write("\n".join(lines) + "\n")
+
+
+def _escape_github(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(result, stream: IO[str]) -> None:
+    for finding in result.report["findings"]:
+        command = GITHUB_COMMAND[finding["level"]]
+        title = _escape_github(f"{finding['rule']} {finding['name']}", prop=True)
+        message = _escape_github(f"{entity_label(finding['entity'])}: {finding['message']}")
+        stream.write(f"::{command} title={title}::{message}\n")
+
+
+def render_junit(result, stream: IO[str]) -> None:
+    report = result.report
+    failures: dict[tuple[str, str, str, str], dict] = {}
+    for finding in report["findings"]:
+        entity = finding["entity"]
+        key = (finding["rule"], entity["type"], entity["id"], entity.get("merchant") or "")
+        failures[key] = finding
+    suites: dict[str, ET.Element] = {}
+    counts: dict[str, Counter] = {}
+    root = ET.Element("testsuites", name="qcrules", tests="0", failures="0")
+    for rule, pack, entity_type, entity_id, merchant, outcome in result.checks():
+        suite = suites.get(pack)
+        if suite is None:
+            suite = suites[pack] = ET.SubElement(root, "testsuite", name=pack)
+            counts[pack] = Counter()
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{pack}.{rule}",
+            name=f"{entity_type} {entity_id}" + (f" @{merchant}" if merchant else ""),
+        )
+        counts[pack]["tests"] += 1
+        finding = failures.get((rule, entity_type, entity_id, merchant))
+        if finding is not None:
+            counts[pack]["failures"] += 1
+            failure = ET.SubElement(
+                case, "failure", message=finding["message"], type=finding["level"]
+            )
+            failure.text = json.dumps(
+                {"action": finding.get("action"), "evidence": finding.get("evidence")},
+                ensure_ascii=False,
+            )
+        elif outcome in ("insufficient_data", "waived"):
+            counts[pack]["skipped"] += 1
+            ET.SubElement(case, "skipped", message=outcome.replace("_", " "))
+    total = Counter()
+    for pack, suite in suites.items():
+        for key in ("tests", "failures", "skipped"):
+            suite.set(key, str(counts[pack][key]))
+            total[key] += counts[pack][key]
+        suite.set("errors", "0")
+    root.set("tests", str(total["tests"]))
+    root.set("failures", str(total["failures"]))
+    ET.indent(root)
+    stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    stream.write(ET.tostring(root, encoding="unicode"))
+    stream.write("\n")
+
+
+def render_sarif(result, stream: IO[str]) -> None:
+    report = result.report
+    rules_meta = result.rules_meta()
+    index = {rule["id"]: position for position, rule in enumerate(rules_meta)}
+    sarif_rules = [
+        {
+            "id": rule["id"],
+            "name": rule["name"],
+            "shortDescription": {"text": rule["message"] or rule["name"]},
+            "fullDescription": {"text": rule["why"] or rule["message"] or rule["name"]},
+            "help": {"text": f"{rule['why']} (source: {rule['source']})".strip()},
+            "defaultConfiguration": {"level": SARIF_LEVEL[rule["level"]]},
+            "properties": {
+                "pack": rule["pack"],
+                "qcrules-level": rule["level"],
+                "action": rule["action"],
+                "source": rule["source"],
+            },
+        }
+        for rule in rules_meta
+    ]
+    results = []
+    for finding in report["findings"]:
+        entity = finding["entity"]
+        item = {
+            "ruleId": finding["rule"],
+            "level": SARIF_LEVEL[finding["level"]],
+            "message": {"text": f"{entity_label(entity)}: {finding['message']}"},
+            "locations": [
+                {
+                    "logicalLocations": [
+                        {
+                            "name": entity["id"],
+                            "kind": entity["type"],
+                            "fullyQualifiedName": (
+                                f"{entity.get('merchant')}/{entity['type']}/{entity['id']}"
+                            ),
+                        }
+                    ]
+                }
+            ],
+            "partialFingerprints": {"qcrules/v1": finding["fingerprint"]},
+            "properties": {
+                "entity": entity,
+                "action": finding.get("action"),
+                "evidence": finding.get("evidence"),
+                "source": finding.get("source"),
+            },
+        }
+        if finding["rule"] in index:
+            item["ruleIndex"] = index[finding["rule"]]
+        results.append(item)
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "qcrules",
+                        "version": __version__,
+                        "informationUri": "https://example.invalid/qcrules",
+                        "rules": sarif_rules,
+                    }
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "exitCode": result.exit_code,
+                        "startTimeUtc": report["run"]["started_at"],
+                    }
+                ],
+                "automationDetails": {"id": f"qcrules/{report['run']['id']}"},
+                "results": results,
+            }
+        ],
+    }
+    json.dump(document, stream, ensure_ascii=False, indent=2)
+    stream.write("\n")
+
+
+BUILTIN_FORMATS: dict[str, OutputFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        OutputFormat("table", render_table, "a readable table for a terminal"),
+        OutputFormat("json", render_json, "the full report (stable field names)"),
+        OutputFormat("jsonl", render_jsonl, "one finding per line"),
+        OutputFormat("junit", render_junit, "JUnit XML: one test case per rule × entity"),
+        OutputFormat("github", render_github, "GitHub Actions workflow commands"),
+        OutputFormat("markdown", render_markdown, "a summary for a CI job summary"),
+        OutputFormat("sarif", render_sarif, "SARIF 2.1.0 for code-scanning tools"),
+    )
+}

@@ -1,0 +1,80 @@
+"""Rule packs as loaded and validated: plain data, no engine inside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+LEVELS = ("info", "warn", "error", "critical")
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+ENTITIES = ("creator", "grant", "merchant")
+
+
+@dataclass
+class Rule:
+    id: str
+    name: str
+    level: str
+    when: str
+    node: Any
+    entity: str
+    pack: str
+    action_kind: str
+    action_params: dict[str, Any] = field(default_factory=dict)
+    message: dict[str, str] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    enabled: bool = True
+    line: int | None = None
+    fields: tuple[str, ...] = ()
+    params_used: tuple[str, ...] = ()
+
+
+@dataclass
+class PackTest:
+    name: str
+    entity: str
+    fact: dict[str, Any]
+    expect: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass
+class Pack:
+    id: str
+    version: str
+    entity: str
+    title: dict[str, str]
+    description: dict[str, str]
+    requires_qcrules: str | None
+    guard: str | None
+    guard_node: Any
+    params: dict[str, Any]
+    rules: list[Rule]
+    tests: list[PackTest]
+    path: Path | None
+    origin: str  # "builtin", a plugin's name, or "folder"
+    guard_fields: tuple[str, ...] = ()
+    guard_params: tuple[str, ...] = ()
+    text: str = ""
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def entities(self) -> list[str]:
+        seen: list[str] = []
+        for rule in self.rules:
+            if rule.entity not in seen:
+                seen.append(rule.entity)
+        return seen
+
+    def with_params(self, overrides: dict[str, Any]) -> Pack:
+        """The same pack with some parameters replaced (workspace or merchant overrides)."""
+        if not overrides:
+            return self
+        return replace(self, params={**self.params, **overrides})
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "origin": self.origin}

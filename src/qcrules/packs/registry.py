@@ -1,0 +1,205 @@
+"""The packs in effect for a workspace: plugin and folder packs, validated together.
+
+Sources, in order: packs registered by installed plugins, the `[packs] paths` folders of
+qcrules.toml, then the built-ins (registered through the same hook as any plugin's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qcrules.config import Config
+from qcrules.errors import ConfigError
+from qcrules.facts.schema import FactSchema, FieldSpec, builtin_schema
+from qcrules.packs.diagnostics import Diagnostic
+from qcrules.packs.loader import check_overrides, load_pack_file
+from qcrules.packs.model import ENTITIES, Pack
+from qcrules.plugins.manager import PluginHost, get_host
+
+
+@dataclass
+class PackSet:
+    packs: list[Pack]
+    diagnostics: list[Diagnostic]
+    schema: FactSchema
+    actions: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)  # file -> text, for rendering
+    disabled: list[Pack] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def field_types(self) -> dict[str, dict[str, str]]:
+        return {entity: self.schema.fields_for(entity) for entity in ENTITIES}
+
+    def rule(self, rule_id: str):
+        for pack in self.packs + self.disabled:
+            rule = pack.rule(rule_id)
+            if rule is not None:
+                return pack, rule
+        return None, None
+
+    def all_rule_ids(self) -> list[str]:
+        return [r.id for p in self.packs + self.disabled for r in p.rules]
+
+
+def workspace_schema(host: PluginHost | None = None) -> FactSchema:
+    """The built-in fact schema plus every plugin-provided field."""
+    host = host or get_host()
+    schema = builtin_schema()
+    for extra in host.contributions().fields:
+        schema.add(
+            FieldSpec(
+                extra.name,
+                extra.type,
+                extra.entity,
+                extra.doc,
+                extra.doc_zh or extra.doc,
+                extra.unit,
+                extra.origin,
+            )
+        )
+    return schema
+
+
+def _expand(path: Any) -> list[Path]:
+    path = Path(str(path)) if not isinstance(path, Path) else path
+    if path.is_dir():
+        return sorted(path.glob("*.toml"))
+    return [path]
+
+
+def load_packs(
+    config: Config | None,
+    *,
+    host: PluginHost | None = None,
+    extra_files: list[Path] | None = None,
+    apply_enable: bool = True,
+) -> PackSet:
+    host = host or get_host()
+    contributions = host.contributions()
+    schema = workspace_schema(host)
+    actions = dict(contributions.actions)
+    field_types = {entity: schema.fields_for(entity) for entity in ENTITIES}
+
+    sources: list[tuple[Path, str]] = []
+    builtin = [(p, o) for p, o in contributions.packs if o == "builtin"]
+    plugin = [(p, o) for p, o in contributions.packs if o != "builtin"]
+    for path, origin in plugin:
+        sources += [(f, origin) for f in _expand(path)]
+    if config is not None:
+        for folder in config.packs.paths:
+            if not folder.exists():
+                raise ConfigError(
+                    f"[packs] paths names {folder}, which does not exist",
+                    hint=f"create the folder or remove it from {config.path}",
+                )
+            sources += [(f, "folder") for f in _expand(folder)]
+    for path in extra_files or []:
+        sources.append((path, "file"))
+    for path, origin in builtin:
+        sources += [(f, origin) for f in _expand(path)]
+
+    packs: list[Pack] = []
+    diagnostics: list[Diagnostic] = []
+    texts: dict[str, str] = {}
+    seen_pack: dict[str, Pack] = {}
+    seen_rule: dict[str, Pack] = {}
+    for path, origin in sources:
+        pack, problems = load_pack_file(
+            path, origin=origin, field_types=field_types, action_kinds=actions
+        )
+        diagnostics += problems
+        if pack is None:
+            if problems:  # keep the text so diagnostics can show the offending line
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    texts[str(path)] = path.read_text(encoding="utf-8")
+            continue
+        texts[str(path)] = pack.text
+        if pack.id in seen_pack:
+            first = seen_pack[pack.id]
+            diagnostics.append(
+                Diagnostic(
+                    "duplicate-pack",
+                    f"pack id {pack.id!r} is also defined by {first.path} ({first.origin})",
+                    str(path),
+                    1,
+                    1,
+                    help="rename one of the packs (pack ids must be unique)",
+                )
+            )
+            continue
+        clash = [r.id for r in pack.rules if r.id in seen_rule]
+        if clash:
+            diagnostics.append(
+                Diagnostic(
+                    "duplicate-id",
+                    f"rule ids {', '.join(clash)} are also defined by "
+                    f"pack {seen_rule[clash[0]].id!r}",
+                    str(path),
+                    pack.rules[0].line,
+                    1,
+                    help="rule ids are public names and must be unique across packs",
+                )
+            )
+            continue
+        seen_pack[pack.id] = pack
+        for rule in pack.rules:
+            seen_rule[rule.id] = pack
+        packs.append(pack)
+
+    disabled: list[Pack] = []
+    if config is not None:
+        override_problems: list[str] = []
+        for pack_id, overrides in config.params.items():
+            if pack_id not in seen_pack:
+                close = difflib.get_close_matches(pack_id, list(seen_pack), n=1)
+                override_problems.append(
+                    f"{config.path}: [params.{pack_id}] names no pack"
+                    + (f"; did you mean [params.{close[0]}]?" if close else "")
+                )
+                continue
+            for problem in check_overrides(seen_pack[pack_id], overrides, str(config.path)):
+                override_problems.append(
+                    f"{problem.file}: [params.{pack_id}] {problem.message}"
+                    + (f" ({problem.help})" if problem.help else "")
+                )
+        for merchant, per_pack in config.merchant_params.items():
+            for pack_id, overrides in per_pack.items():
+                if pack_id in seen_pack:
+                    for problem in check_overrides(seen_pack[pack_id], overrides, str(config.path)):
+                        override_problems.append(
+                            f"{problem.file}: [merchant.{merchant}.params.{pack_id}] "
+                            f"{problem.message}"
+                        )
+                else:
+                    override_problems.append(
+                        f"{config.path}: [merchant.{merchant}.params.{pack_id}] names no pack"
+                    )
+        if override_problems:
+            raise ConfigError(
+                "invalid parameter overrides:\n  " + "\n  ".join(override_problems),
+                hint="parameter names and types are those of the pack (`qcrules packs show ID`)",
+            )
+        packs = [p.with_params(config.params.get(p.id, {})) for p in packs]
+        if apply_enable:
+            unknown = [i for i in config.packs.enable + config.packs.disable if i not in seen_pack]
+            if unknown:
+                raise ConfigError(
+                    f"{config.path}: [packs] names unknown pack(s) {', '.join(unknown)}",
+                    hint=f"packs available: {', '.join(seen_pack)}",
+                )
+            keep = [
+                p
+                for p in packs
+                if (not config.packs.enable or p.id in config.packs.enable)
+                and p.id not in config.packs.disable
+            ]
+            disabled = [p for p in packs if p not in keep]
+            packs = keep
+    return PackSet(packs, diagnostics, schema, actions, texts, disabled)
