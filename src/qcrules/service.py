@@ -17,3 +17,24 @@ def import_files(workspace: Workspace, kind: str, paths, **options):
     from qcrules.ingest import run_import
 
     return run_import(workspace.db, kind, paths, **options)
+
+
+def evaluate(workspace: Workspace, options=None):
+    """Evaluate the packs in effect; returns the report and the exit code (qcrules.evaluation)."""
+    from qcrules.evaluation import evaluate as _evaluate
+
+    return _evaluate(workspace, options)
+
+
+def output_formats() -> dict:
+    """Output formats by name: the built-ins and those plugins register."""
+    from qcrules.plugins.manager import get_host
+
+    return dict(get_host().contributions().formats)
+
+
+def report_plugin_problems() -> None:
+    """Name, on stderr, every plugin that failed to import or raised in a hook."""
+    from qcrules.plugins.manager import get_host
+
+    get_host().report_problems()

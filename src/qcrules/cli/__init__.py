@@ -12,7 +12,7 @@ import traceback
 import click
 
 from qcrules import __version__
-from qcrules.cli.base import CliState, err_console
+from qcrules.cli.base import CliState, err_console, print_diagnostics
 from qcrules.errors import EXIT_ERROR, QcrulesError
 from qcrules.i18n import tr
 
@@ -38,9 +38,10 @@ def cli(ctx: click.Context, config_file: str | None, database_url: str | None) -
 
 
 def _register_commands() -> None:
-    from qcrules.cli import workspace_cmds
+    from qcrules.cli import evaluate_cmd, workspace_cmds
 
     workspace_cmds.register(cli)
+    evaluate_cmd.register(cli)
 
 
 _register_commands()
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(EXIT_ERROR)
     except QcrulesError as exc:
+        diagnostics = getattr(exc, "diagnostics", None)
+        if diagnostics:
+            print_diagnostics(diagnostics)
         err_console().print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if exc.hint:
             err_console().print(f"  [dim]hint:[/] {exc.hint}", highlight=False)

@@ -44,3 +44,23 @@ class CliState:
     def close(self) -> None:
         if self._workspace is not None:
             self._workspace.close()
+
+
+def print_diagnostics(diagnostics, sources: dict[str, str] | None = None) -> None:
+    """Pack diagnostics on stderr, each with its source line and a help line."""
+    sources = sources or {}
+    console = err_console()
+    for diagnostic in diagnostics:
+        text = sources.get(diagnostic.file or "")
+        if text is None and diagnostic.file:
+            try:
+                with open(diagnostic.file, encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError):
+                text = None
+        color = "red" if diagnostic.severity == "error" else "yellow"
+        rendered = diagnostic.render(text)
+        head, _, rest = rendered.partition("\n")
+        console.print(f"[bold {color}]{head}[/]", highlight=False, markup=True)
+        if rest:
+            console.print(rest, highlight=False, markup=False)

@@ -1,0 +1,108 @@
+"""`qcrules evaluate` — the headless run for CI and schedulers."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from qcrules import service
+from qcrules.cli.base import err_console, print_diagnostics
+from qcrules.errors import UsageError
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.replace("/", "-"))
+    except ValueError as exc:
+        raise UsageError(
+            f"{option} {value!r} is not a date", hint="write it as 2026-11-27"
+        ) from exc
+
+
+FAIL_ON = ("critical", "error", "warn", "info", "never")
+
+
+@click.command("evaluate")
+@click.option("--pack", "packs", multiple=True, help="Only this pack (repeatable).")
+@click.option("--select", multiple=True, help="Only rules with this id or prefix (repeatable).")
+@click.option("--ignore", multiple=True, help="Skip rules with this id or prefix (repeatable).")
+@click.option("--merchant", help="Only this merchant's creators, grants and pool.")
+@click.option("--as-of", "as_of", help="Evaluate as of a past date (windows end there).")
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    help="table, json, jsonl, junit, github, markdown, sarif (plugins may add more).",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write results here.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding is at or above this level.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="Earlier JSON output: only findings not in it count.",
+)
+@click.option("--no-store", is_flag=True, help="Do not record this run in the workspace.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are found.")
+@click.pass_obj
+def evaluate_cmd(
+    state,
+    packs,
+    select,
+    ignore,
+    merchant,
+    as_of,
+    fmt,
+    output,
+    fail_on,
+    baseline,
+    no_store,
+    exit_zero,
+) -> int:
+    """Evaluate the rule packs on the workspace's records.
+
+    Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage,
+    configuration, input or internal error; 4 an invalid rule pack.
+    """
+    from qcrules.evaluation import EvaluateOptions
+
+    formats = service.output_formats()
+    if fmt not in formats:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"formats: {', '.join(formats)}")
+    workspace = state.workspace()
+    options = EvaluateOptions(
+        packs=list(packs),
+        select=list(select),
+        ignore=list(ignore),
+        merchant=merchant,
+        as_of=parse_date(as_of, "--as-of"),
+        fail_on=fail_on,
+        baseline=Path(baseline) if baseline else None,
+        store=not no_store,
+        exit_zero=exit_zero,
+    )
+    result = service.evaluate(workspace, options)
+    print_diagnostics(result.packset.diagnostics, result.packset.sources)
+    service.report_plugin_problems()
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as stream:
+            formats[fmt].render(result, stream)
+        err_console().print(f"wrote {fmt} to {output}")
+    else:
+        formats[fmt].render(result, sys.stdout)
+    return result.exit_code
+
+
+def register(group: click.Group) -> None:
+    group.add_command(evaluate_cmd)
