@@ -38,3 +38,17 @@ def report_plugin_problems() -> None:
     from qcrules.plugins.manager import get_host
 
     get_host().report_problems()
+
+
+def explain(workspace: Workspace, rule_id: str, entity_id: str, **options):
+    """Why a rule did or did not fire for one entity (qcrules.explain)."""
+    from qcrules.explain import explain as _explain
+
+    return _explain(workspace, rule_id, entity_id, **options)
+
+
+def plugins() -> list[dict]:
+    """Installed plugins: name, version, hooks."""
+    from qcrules.plugins.manager import get_host
+
+    return get_host().describe()

@@ -38,10 +38,11 @@ def cli(ctx: click.Context, config_file: str | None, database_url: str | None) -
 
 
 def _register_commands() -> None:
-    from qcrules.cli import evaluate_cmd, workspace_cmds
+    from qcrules.cli import evaluate_cmd, packs_cmd, workspace_cmds
 
     workspace_cmds.register(cli)
     evaluate_cmd.register(cli)
+    packs_cmd.register(cli)
 
 
 _register_commands()
