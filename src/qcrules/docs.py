@@ -181,8 +181,8 @@ def explanation_text(e) -> str:
     if e.params:
         lines.append("params: " + ", ".join(f"{k} = {v}" for k, v in e.params.items()))
     if e.guard is not None:
-        lines += ["", tr("前提（guard）：", "guard:")] + _tree_lines(e.guard, 1)
-    lines += ["", tr("条件：", "condition:")] + _tree_lines(e.condition, 1)
+        lines += ["", tr("前提（guard）：", "guard:"), *_tree_lines(e.guard, 1)]
+    lines += ["", tr("条件：", "condition:"), *_tree_lines(e.condition, 1)]
     if e.missing:
         lines += ["", tr("缺少数据：", "missing values: ") + ", ".join(e.missing)]
     if e.message:
