@@ -8,8 +8,14 @@ from qcrules.workspace import Workspace
 from qcrules.workspace import init_workspace as _init_workspace
 
 
-def init_workspace(folder: Path) -> Workspace:
-    return _init_workspace(folder)
+def init_workspace(folder: Path, *, demo: bool = False, seed: int = 7, today=None) -> Workspace:
+    """Create a workspace; with `demo`, fill it with the generated demo data set."""
+    workspace = _init_workspace(folder)
+    if demo:
+        from qcrules.demo import generate
+
+        generate(workspace.db, size="demo", seed=seed, today=today)
+    return workspace
 
 
 def import_files(workspace: Workspace, kind: str, paths, **options):

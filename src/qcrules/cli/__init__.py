@@ -43,6 +43,9 @@ def _register_commands() -> None:
     workspace_cmds.register(cli)
     evaluate_cmd.register(cli)
     packs_cmd.register(cli)
+    from qcrules.cli import import_cmd
+
+    import_cmd.register(cli)
 
 
 _register_commands()
