@@ -27,7 +27,16 @@ RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*[0-9]{3}$")
 RULE_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 VERSION = re.compile(r"^\d+(\.\d+){0,2}([-+.][0-9A-Za-z.]+)?$")
 
-PACK_KEYS = {"id", "version", "entity", "title", "description", "requires_qcrules", "guard"}
+PACK_KEYS = {
+    "id",
+    "version",
+    "entity",
+    "title",
+    "description",
+    "requires_qcrules",
+    "guard",
+    "applies",
+}
 RULE_KEYS = {
     "id",
     "name",
@@ -323,6 +332,16 @@ class _PackReader:
                 # the guard applies to every rule, so it must be valid for every entity they use
                 guard_node = self.expression(guard_source, ("pack", "guard"), entity, params)
 
+        # `applies` narrows the entities a pack judges (e.g. live-room grants only); an entity
+        # outside it is "not applicable" — neither a pass nor missing data.
+        applies_source = header.get("applies")
+        applies_node = None
+        if applies_source is not None:
+            if not isinstance(applies_source, str):
+                self.add("bad-type", "applies must be an expression string", ("pack", "applies"))
+            else:
+                applies_node = self.expression(applies_source, ("pack", "applies"), entity, params)
+
         rules: list[Rule] = []
         raw_rules = data.get("rules", [])
         if not isinstance(raw_rules, list) or not raw_rules:
@@ -512,6 +531,8 @@ class _PackReader:
             tests=tests,
             path=self.path,
             origin=self.origin,
+            applies=applies_source if isinstance(applies_source, str) else None,
+            applies_node=applies_node,
             guard_fields=guard_fields,
             guard_params=guard_params,
             text=self.text,

@@ -56,6 +56,8 @@ class Pack:
     tests: list[PackTest]
     path: Path | None
     origin: str  # "builtin", a plugin's name, or "folder"
+    applies: str | None = None
+    applies_node: Any = None
     guard_fields: tuple[str, ...] = ()
     guard_params: tuple[str, ...] = ()
     text: str = ""

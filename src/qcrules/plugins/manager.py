@@ -19,6 +19,7 @@ from typing import Any
 
 import pluggy
 
+from qcrules.errors import QcrulesError
 from qcrules.plugins import hookspecs
 
 GROUP = "qcrules"
@@ -56,9 +57,27 @@ class Contributions:
     formats: dict[str, Any] = field(default_factory=dict)
 
 
+class _Manager(pluggy.PluginManager):
+    """Treats every `qcrules_*` function as a hook implementation, decorated or not, so a
+    misspelled hook name can never be silently ignored (pytest does the same)."""
+
+    def parse_hookimpl_opts(self, plugin, name):
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith("qcrules_") and callable(getattr(plugin, name, None)):
+            return {
+                "wrapper": False,
+                "hookwrapper": False,
+                "optionalhook": False,
+                "tryfirst": False,
+                "trylast": False,
+                "specname": None,
+            }
+        return opts
+
+
 class PluginHost:
     def __init__(self, *, load_entrypoints: bool = True) -> None:
-        self.pm = pluggy.PluginManager(GROUP)
+        self.pm = _Manager(GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.problems: list[PluginProblem] = []
         self.versions: dict[str, str | None] = {}
@@ -97,17 +116,26 @@ class PluginHost:
                 self.pm.check_pending()
             except pluggy.PluginValidationError as exc:
                 # a misspelled hook: refuse the plugin loudly, by name
-                self.pm.unregister(name=ep.name)
+                if self.pm.get_plugin(ep.name) is not None:
+                    self.pm.unregister(name=ep.name)
                 raise PluginLoadError(
                     f"plugin {ep.name!r} implements an unknown hook: {exc}. "
-                    f"Known hooks: {', '.join(_hook_names())}"
+                    f"Known hooks: {', '.join(_hook_names())}",
+                    hint=f"fix the plugin, or skip it with QCRULES_DISABLE_PLUGINS={ep.name}",
                 ) from exc
             self.versions[ep.name] = getattr(dist, "version", None)
 
     def register(self, plugin: Any, name: str) -> None:
         """Register a plugin object directly (qcrules.testing uses this)."""
         self.pm.register(plugin, name=name)
-        self.pm.check_pending()
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            raise PluginLoadError(
+                f"plugin {name!r} implements an unknown hook: {exc}. "
+                f"Known hooks: {', '.join(_hook_names())}"
+            ) from exc
         self._contributions = None
 
     def unregister(self, name: str) -> None:
@@ -205,8 +233,8 @@ class PluginHost:
             print(f"warning: {problem}", file=stream)
 
 
-class PluginLoadError(Exception):
-    pass
+class PluginLoadError(QcrulesError):
+    """A plugin implements a hook qcrules does not know: refuse it loudly, by name."""
 
 
 def _origin(plugin_name: str) -> str:
