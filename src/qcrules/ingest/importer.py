@@ -1,0 +1,925 @@
+"""Importing a file: read, map headers, parse every cell, check every row, then write it all in
+one transaction — or nothing, with every bad row listed.
+
+All or nothing per file, because a half-imported metrics export silently skews every ROI rule.
+`skip_invalid` is the explicit way out: good rows go in, bad rows go to a rejects CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import gc
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from qcrules.errors import InputError, UsageError
+from qcrules.i18n import tr
+from qcrules.ingest import columns as C
+from qcrules.ingest.readers import read_table
+from qcrules.ingest.values import cell_text, is_blank, mask, parse_column
+from qcrules.ingest.writer import count, existing, table, upsert_columns
+from qcrules.model.db import Database
+from qcrules.model.tables import Creator, DailyMetric, Grant, Merchant, PoolMember
+
+MODELS = {
+    "merchants": Merchant,
+    "creators": Creator,
+    "pool": PoolMember,
+    "grants": Grant,
+    "metrics": DailyMetric,
+}
+WRITE_CHUNK = 50_000
+MAX_LINES_IN_MESSAGE = 8
+
+Progress = Callable[[str, str, int, int | None], None]  # (file, phase, done, total)
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a file: where (line, column as written), the value, and why."""
+
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
+    def format(self, file: str) -> str:
+        where = f"{file}:{self.line}" if self.line else file
+        if self.column is not None:
+            shown = "" if self.value is None else f" = {self.value!r}"
+            return f"{where}: {self.column}{shown}: {self.reason}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class FileReport:
+    """What happened to one file (or would happen, on a dry run)."""
+
+    path: str
+    kind: str
+    format: str = ""
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    failed: bool = False
+    dry_run: bool = False
+    written: bool = False
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> header as written
+    extra_columns: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rejects_path: str | None = None
+    pool: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    dry_run: bool
+    files: list[FileReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+    def raise_for_errors(self) -> None:
+        """For API callers: an InputError listing every problem of every failed file."""
+        failed = [f for f in self.files if f.failed]
+        if not failed:
+            return
+        problems = [(f.path, p) for f in failed for p in f.problems]
+        lines = [p.format(path) for path, p in problems]
+        raise InputError(
+            tr(f"{len(failed)} 个文件未导入：\n", f"{len(failed)} file(s) were not imported:\n")
+            + "\n".join(lines),
+            problems=problems,
+        )
+
+
+# --- the entry point ---------------------------------------------------------------------------
+
+
+def run_import(
+    db: Database,
+    kind: str,
+    paths: Iterable[str | Path],
+    *,
+    merchant: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    rejects: str | Path | None = None,
+    progress: Progress | None = None,
+    aliases: dict[str, Any] | None = None,
+) -> ImportResult:
+    """Import files of one kind; each file is its own transaction. See contracts.md.
+
+    `aliases` adds header names ({column: [names]}); by default plugins' header maps
+    (`qcrules_register_importers`) are used.
+    """
+    spec = kind_spec(kind)
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise UsageError(tr("没有给出要导入的文件", "no files to import"))
+    rejects_dir = _rejects_dir(rejects, paths)
+    if merchant is not None and spec.name in ("merchants",):
+        raise UsageError(
+            tr("--merchant 不适用于商家文件", "--merchant does not apply to a merchants file")
+        )
+    with db.connect() as conn:
+        merchants = sorted(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
+    if merchant is not None:
+        merchant = merchant.strip()
+        if merchant not in merchants:
+            close = difflib.get_close_matches(merchant, merchants, n=1, cutoff=0.5)
+            raise UsageError(
+                tr(f"未知商家 {merchant!r}", f"unknown merchant {merchant!r}")
+                + (
+                    tr(f"；你是不是想用 {close[0]!r}？", f"; did you mean {close[0]!r}?")
+                    if close
+                    else ""
+                ),
+                hint=tr("已有商家：", "known merchants: ")
+                + (
+                    ", ".join(merchants[:20])
+                    or tr("（无；先导入商家）", "(none; import merchants first)")
+                ),
+            )
+    default_merchant = merchant or (merchants[0] if len(merchants) == 1 else None)
+    extra_aliases = aliases if aliases is not None else plugin_aliases(spec.name)
+    job = _Job(
+        db=db,
+        kind=spec,
+        merchant=merchant,
+        default_merchant=default_merchant,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        progress=progress,
+        aliases=extra_aliases,
+        many_merchants=len(merchants) > 1,
+    )
+    reports = []
+    for path in paths:
+        if rejects_dir is not None:
+            target = rejects_dir / f"{path.name}.rejects.csv"
+        elif rejects is not None:
+            target = Path(rejects)
+        else:
+            target = path.with_name(f"{path.name}.rejects.csv")
+        reports.append(job.run(path, target))
+    return ImportResult(spec.name, dry_run, reports)
+
+
+def kind_spec(kind: str) -> C.Kind:
+    if kind in C.KINDS:
+        return C.KINDS[kind]
+    close = difflib.get_close_matches(str(kind), list(C.KINDS), n=1, cutoff=0.5)
+    raise UsageError(
+        tr(f"未知的导入类型 {kind!r}", f"unknown import kind {kind!r}")
+        + (tr(f"；你是不是想用 {close[0]!r}？", f"; did you mean {close[0]!r}?") if close else ""),
+        hint=tr("可用：", "choose from: ") + ", ".join(C.KINDS),
+    )
+
+
+def plugin_aliases(kind: str) -> dict[str, list[str]]:
+    """Header names contributed by plugins for one kind (a broken host contributes none)."""
+    out: dict[str, list[str]] = {}
+    try:
+        from qcrules.plugins.manager import get_host
+
+        contributed = get_host().contributions().importers
+    except Exception:
+        return out
+    for plugin_kind, _name, names, _origin in contributed:
+        if plugin_kind != kind:
+            continue
+        for column, headers in names.items():
+            out.setdefault(column, []).extend([headers] if isinstance(headers, str) else headers)
+    return out
+
+
+def _rejects_dir(rejects: str | Path | None, paths: list[Path]) -> Path | None:
+    if rejects is None:
+        return None
+    target = Path(rejects)
+    if target.is_dir() or str(rejects).endswith(("/", "\\")):
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+    if len(paths) > 1:
+        raise UsageError(
+            tr(
+                "--rejects 指定了一个文件，但要导入多个文件",
+                "--rejects names one file but several files are imported",
+            ),
+            hint=tr(
+                "给 --rejects 一个文件夹（以 / 结尾），每个文件各写一个",
+                "pass a folder (ending in /) to --rejects to get one rejects file per input",
+            ),
+        )
+    return None
+
+
+# --- one file ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    db: Database
+    kind: C.Kind
+    merchant: str | None
+    default_merchant: str | None
+    dry_run: bool
+    skip_invalid: bool
+    progress: Progress | None
+    aliases: dict[str, Any]
+    many_merchants: bool
+
+    def run(self, path: Path, rejects_target: Path) -> FileReport:
+        started = time.perf_counter()
+        report = FileReport(str(path), self.kind.name, dry_run=self.dry_run)
+        try:
+            with _no_gc():
+                _FileImport(self, path, report, rejects_target).run()
+        except InputError as exc:
+            report.failed = True
+            report.problems.insert(0, Problem(None, None, None, exc.message))
+            if exc.hint:
+                report.notes.append(exc.hint)
+        except DBAPIError as exc:
+            report.failed = True
+            report.written = False
+            report.problems.append(
+                Problem(
+                    None,
+                    None,
+                    None,
+                    tr(
+                        "数据库拒绝写入，未写入任何行：",
+                        "the database refused the rows; nothing was written: ",
+                    )
+                    + str(exc.orig).splitlines()[0],
+                )
+            )
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+class _FileImport:
+    """The state of one file's import; `run()` goes through the phases in order."""
+
+    def __init__(self, job: _Job, path: Path, report: FileReport, rejects_target: Path) -> None:
+        self.job = job
+        self.kind = job.kind
+        self.path = path
+        self.name = str(path)
+        self.report = report
+        self.rejects_target = rejects_target
+        self.hmap = C.header_map(self.kind, job.aliases)
+        self.values: dict[str, list[Any]] = {}
+        self.header_of: dict[str, str] = {}
+        self.index_of: dict[str, int] = {}
+        self.extra: list[tuple[str, int]] = []
+        self.bad: dict[int, list[tuple[str | None, Any, str]]] = {}
+        self.failed_cells: dict[str, set[int]] = {}  # column -> rows whose cell did not parse
+
+    # -- phases --------------------------------------------------------------------------------
+    def run(self) -> None:
+        progress = self.job.progress
+
+        def on_read(phase: str, done: int, total: int | None) -> None:
+            if progress:
+                progress(self.name, phase, done, total)
+
+        sheet = read_table(self.path, pick_header=self._pick_header, progress=on_read)
+        self.sheet = sheet
+        self.report.format = sheet.format
+        self.report.rows = sheet.rows
+        if not self._map_headers():
+            self.report.failed = True
+            return
+        self._parse()
+        self._check_rows()
+        self._check_references()
+        rows = self._settle()
+        if rows is None:
+            return
+        if self.job.dry_run:
+            self._dry_run(rows)
+        else:
+            self._write(rows)
+
+    def _pick_header(self, head: list[list[Any]]) -> int:
+        """The header is the first row that names the most known columns (title rows above)."""
+        scores = [sum(1 for h in row if C.match_key(h) in self.hmap) for row in head]
+        best = max(scores)
+        return scores.index(best) if best else 0
+
+    def _map_headers(self) -> bool:
+        sheet, report, kind = self.sheet, self.report, self.kind
+        unknown: list[str] = []
+        derived: list[str] = []
+        file_problems: list[Problem] = []
+        seen_extra: dict[str, str] = {}
+        for j, header in enumerate(sheet.headers):
+            if not header:
+                if any(not is_blank(c) for c in sheet.columns[j]):
+                    report.warnings.append(
+                        tr(
+                            f"第 {j + 1} 列没有表头，已忽略",
+                            f"column {j + 1} has no header and was ignored",
+                        )
+                    )
+                continue
+            canonical = self.hmap.get(C.match_key(header))
+            if canonical:
+                if canonical in self.index_of:
+                    first = self.header_of[canonical]
+                    file_problems.append(
+                        Problem(
+                            sheet.header_line,
+                            header,
+                            None,
+                            tr(
+                                f"与列 {first!r} 表示同一字段 {canonical}；请删除其中一列",
+                                f"means {canonical}, like column {first!r}; remove one of them",
+                            ),
+                        )
+                    )
+                    continue
+                self.index_of[canonical] = j
+                self.header_of[canonical] = header
+            elif kind.name == "metrics" and C.is_derived(header):
+                derived.append(header)
+            elif kind.keeps_extra:
+                key = C.normalize_header(header)
+                if key in seen_extra:
+                    report.warnings.append(
+                        tr(
+                            f"列 {header!r} 与 {seen_extra[key]!r} 同名，已忽略",
+                            f"column {header!r} repeats {seen_extra[key]!r} and was ignored",
+                        )
+                    )
+                    continue
+                seen_extra[key] = header
+                self.extra.append((key, j))
+                report.extra_columns.append(header)
+            else:
+                unknown.append(header)
+        names = [n for c in kind.columns for n in C.all_names(kind, c, self.job.aliases)]
+        for header in [*unknown, *report.extra_columns]:
+            close = C.suggest(header, names, cutoff=0.75)
+            if close and C.match_key(close[0]) != C.match_key(header):
+                report.warnings.append(
+                    tr(
+                        f"列 {header!r} 无法识别；你是不是想写 {close[0]!r}？",
+                        f"column {header!r} is not known; did you mean {close[0]!r}?",
+                    )
+                )
+        if unknown:
+            report.ignored_columns.extend(unknown)
+            report.warnings.append(
+                tr("已忽略无法识别的列：", "ignored unknown columns: ") + ", ".join(unknown)
+            )
+        if report.extra_columns:
+            report.notes.append(
+                tr("以下列保存在 extra 中：", "kept in `extra`: ") + ", ".join(report.extra_columns)
+            )
+        if derived:
+            report.ignored_columns.extend(derived)
+            report.notes.append(
+                tr(
+                    "已忽略点击率/ROI/转化率列（由原始计数计算，不采信文件）：",
+                    "ignored CTR/ROI/CVR columns (qcrules derives them from the raw counts): ",
+                )
+                + ", ".join(derived)
+            )
+        for line, first in sheet.skipped:
+            report.notes.append(
+                tr(
+                    f"已跳过第 {line} 行的合计行（{first}）",
+                    f"skipped the totals line {line} ({first})",
+                )
+            )
+        if sheet.overflow_lines:
+            report.warnings.append(
+                tr(
+                    "以下行的单元格比表头多，多出的已忽略：",
+                    "cells beyond the header were ignored on lines ",
+                )
+                + _lines(sheet.overflow_lines)
+            )
+        found = ", ".join(h for h in sheet.headers if h) or tr("（无）", "(none)")
+        for column in kind.columns:
+            if not column.required or column.name in self.index_of:
+                continue
+            if column.name == "merchant_id" and self.job.default_merchant:
+                continue
+            names = C.all_names(kind, column, self.job.aliases)
+            unmapped = [h for h in sheet.headers if h and C.match_key(h) not in self.hmap]
+            close = _closest(unmapped, names)
+            reason = tr(
+                f"缺少必需的列 {column.name}（也可写作：{'、'.join(names[1:6])}）；文件中的表头：{found}",
+                f"required column {column.name!r} is missing (also accepted: "
+                f"{', '.join(names[1:6])}); headers found: {found}",
+            )
+            if close:
+                reason += tr(f"；你是不是想用 {close!r}？", f"; did you mean {close!r}?")
+            if column.name == "merchant_id":
+                reason += tr(
+                    "（或用 --merchant 指定商家）", " (or pass --merchant to name the merchant)"
+                )
+            file_problems.append(Problem(sheet.header_line, None, None, reason))
+        report.columns = dict(self.header_of)
+        if file_problems:
+            report.problems.extend(file_problems)
+            return False
+        if sheet.rows == 0:
+            report.notes.append(tr("文件没有数据行", "the file has no data rows"))
+        return True
+
+    def _parse(self) -> None:
+        sheet = self.sheet
+        n = sheet.rows
+        progress = self.job.progress
+        for step, (name, j) in enumerate(self.index_of.items()):
+            if progress:
+                progress(self.name, "check", step, len(self.index_of))
+            column = self.kind.by_name[name]
+            values, errors, notes = parse_column(column, sheet.columns[j], sheet.texts)
+            self.values[name] = values
+            self.failed_cells[name] = {i for i, _ in errors}
+            header = self.header_of[name]
+            for i, reason in errors:
+                self._bad(i, header, sheet.columns[j][i], reason, secret=column.secret)
+            if "0–100" in notes:
+                self.report.notes.append(
+                    tr(f"列 {header!r} 按 0–100 读取", f"column {header!r} read on the 0–100 scale")
+                )
+        # the merchant: from --merchant (or the only merchant) where the file does not say
+        if "merchant_id" in self.kind.by_name and self.kind.name != "merchants":
+            default = self.job.default_merchant
+            if "merchant_id" not in self.values:
+                self.values["merchant_id"] = [default] * n
+            elif default:
+                values = self.values["merchant_id"]
+                failed = self.failed_cells.get("merchant_id", set())
+                for i, value in enumerate(values):
+                    if value is None and i not in failed:
+                        values[i] = default
+                if self.job.merchant:
+                    header = self.header_of["merchant_id"]
+                    for i, value in enumerate(values):
+                        if value is not None and value != self.job.merchant:
+                            self._bad(
+                                i,
+                                header,
+                                value,
+                                tr(
+                                    f"与 --merchant {self.job.merchant} 不一致",
+                                    f"differs from --merchant {self.job.merchant}",
+                                ),
+                            )
+        for column in self.kind.columns:
+            if not column.required or column.name not in self.values:
+                continue
+            values = self.values[column.name]
+            if None not in values:
+                continue
+            header = self.header_of.get(column.name, column.name)
+            j = self.index_of.get(column.name)
+            failed = self.failed_cells.get(column.name, set())
+            for i, value in enumerate(values):
+                if value is None and i not in failed:
+                    raw = sheet.columns[j][i] if j is not None else None
+                    self._bad(i, header, raw, tr("必填，不能为空", "required, but empty"))
+
+    def _check_rows(self) -> None:
+        values = self.values
+        if self.kind.name == "grants" and "starts_at" in values and "ends_at" in values:
+            header = self.header_of["ends_at"]
+            for i, (start, end) in enumerate(
+                zip(values["starts_at"], values["ends_at"], strict=True)
+            ):
+                if start is not None and end is not None and end < start:
+                    self._bad(
+                        i, header, end.isoformat(), tr("结束早于开始", "ends before it starts")
+                    )
+        if self.kind.name == "metrics":
+            header = self.header_of.get("clicks", "clicks")
+            for i, (shown, clicked) in enumerate(
+                zip(values["impressions"], values["clicks"], strict=True)
+            ):
+                if shown is not None and clicked is not None and clicked > shown:
+                    self._bad(
+                        i,
+                        header,
+                        clicked,
+                        tr(f"点击数多于展示数 {shown}", f"more clicks than impressions ({shown})"),
+                    )
+        # duplicate keys within the file
+        key_columns = [values[k] for k in self.kind.key]
+        keys = list(zip(*key_columns, strict=True))
+        if len(set(keys)) == len(keys):
+            return
+        first_line: dict[tuple, int] = {}
+        lines = self.sheet.lines
+        for i, key in enumerate(keys):
+            if None in key:
+                continue
+            first = first_line.setdefault(key, i)
+            if first != i:
+                shown = ", ".join(
+                    f"{k}={_show(v)}" for k, v in zip(self.kind.key, key, strict=True)
+                )
+                self._bad(
+                    i,
+                    None,
+                    None,
+                    tr(
+                        f"重复的键（{shown}），与第 {lines[first]} 行相同",
+                        f"duplicate key ({shown}): also on line {lines[first]}",
+                    ),
+                )
+
+    def _check_references(self) -> None:
+        kind = self.kind
+        if not kind.references:
+            return
+        with self.job.db.connect() as conn:
+            for ref in kind.references:
+                if ref not in self.values:
+                    continue
+                values = self.values[ref]
+                wanted = {v for v in set(values) if v is not None}
+                if not wanted:
+                    continue
+                if ref == "merchant_id":
+                    tbl = table(Merchant)
+                    known = existing(conn, tbl.c.merchant_id, wanted)
+                elif ref == "aweme_id":
+                    tbl = table(Creator)
+                    known = existing(conn, tbl.c.aweme_id, wanted)
+                else:
+                    self._check_grants(conn, wanted)
+                    continue
+                unknown = wanted - known
+                if not unknown:
+                    continue
+                reasons = self._unknown_reasons(conn, ref, unknown)
+                header = self.header_of.get(ref, ref)
+                for i, value in enumerate(values):
+                    if value in unknown:
+                        self._bad(i, header, value, reasons[value])
+
+    def _unknown_reasons(self, conn, ref: str, unknown: set[str]) -> dict[str, str]:
+        if ref == "merchant_id":
+            merchants = list(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
+            out = {}
+            for value in unknown:
+                close = difflib.get_close_matches(value, merchants, n=1, cutoff=0.5)
+                out[value] = tr(
+                    "未知商家（数据库中没有）", "unknown merchant (not in the database)"
+                ) + (
+                    tr(f"；你是不是想用 {close[0]!r}？", f"; did you mean {close[0]!r}?")
+                    if close
+                    else tr("；请先导入商家", "; import merchants first")
+                )
+            return out
+        tbl = table(Creator)
+        by_show: dict[str, str] = {}
+        part = list(unknown)
+        for start in range(0, len(part), 900):
+            query = select(tbl.c.aweme_show_id, tbl.c.aweme_id).where(
+                tbl.c.aweme_show_id.in_(part[start : start + 900])
+            )
+            by_show.update({show: aweme for show, aweme in conn.execute(query)})
+        out = {}
+        for value in unknown:
+            if value in by_show:
+                out[value] = tr(
+                    f"这是抖音号；请用达人UID {by_show[value]}",
+                    f"this is a 抖音号 (aweme_show_id); use the creator's aweme_id {by_show[value]}",
+                )
+            else:
+                out[value] = tr(
+                    "未知达人（数据库中没有）；请先导入达人",
+                    "unknown creator (not in the database); import creators first",
+                )
+        return out
+
+    def _check_grants(self, conn, wanted: set[str]) -> None:
+        tbl = table(Grant)
+        found: dict[str, tuple[str, str]] = {}
+        part = list(wanted)
+        for start in range(0, len(part), 900):
+            query = select(tbl.c.grant_id, tbl.c.merchant_id, tbl.c.aweme_id).where(
+                tbl.c.grant_id.in_(part[start : start + 900])
+            )
+            for gid, mid, aid in conn.execute(query):
+                found[gid] = (mid, aid)
+        header = self.header_of.get("grant_id", "grant_id")
+        merchants, creators = self.values["merchant_id"], self.values["aweme_id"]
+        for i, gid in enumerate(self.values["grant_id"]):
+            if gid is None:
+                continue
+            pair = found.get(gid)
+            if pair is None:
+                self._bad(
+                    i,
+                    header,
+                    gid,
+                    tr("未知授权（数据库中没有）", "unknown grant (not in the database)"),
+                )
+            elif pair != (merchants[i], creators[i]):
+                self._bad(
+                    i,
+                    header,
+                    gid,
+                    tr(
+                        f"该授权属于商家 {pair[0]} 与达人 {pair[1]}",
+                        f"this grant belongs to merchant {pair[0]} and creator {pair[1]}",
+                    ),
+                )
+
+    def _settle(self) -> list[int] | range | None:
+        """Decide what gets written: everything, the good rows (--skip-invalid), or nothing."""
+        report = self.report
+        if not self.bad:
+            return range(self.sheet.rows)
+        report.problems.extend(self._problems())
+        report.rejected = len(self.bad)
+        if not self.job.skip_invalid:
+            report.failed = True
+            return None
+        if not self.job.dry_run:
+            self._write_rejects()
+        return [i for i in range(self.sheet.rows) if i not in self.bad]
+
+    def _problems(self) -> list[Problem]:
+        order = {h: j for j, h in enumerate(self.sheet.headers)}
+        out = []
+        lines = self.sheet.lines
+        for i in sorted(self.bad):
+            for header, value, reason in sorted(
+                self.bad[i], key=lambda p: order.get(p[0], -1) if p[0] else -1
+            ):
+                out.append(
+                    Problem(lines[i], header, None if value is None else cell_text(value), reason)
+                )
+        return out
+
+    def _write_rejects(self) -> None:
+        sheet = self.sheet
+        secret = {
+            self.index_of[c.name] for c in self.kind.columns if c.secret and c.name in self.index_of
+        }
+        target = self.rejects_target
+        try:
+            fh = target.open("w", encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise InputError(
+                tr(
+                    f"无法写入拒绝文件 {target}：{exc.strerror}；未导入任何数据",
+                    f"cannot write the rejects file {target}: {exc.strerror}; nothing was imported",
+                )
+            ) from None
+        with fh:
+            writer = csv.writer(fh)
+            writer.writerow([*sheet.headers, "line", "reason"])
+            for i in sorted(self.bad):
+                row = [
+                    mask(cell) if j in secret else cell_text(cell)
+                    for j, cell in enumerate(sheet.row(i))
+                ]
+                reasons = "; ".join(
+                    f"{header}: {reason}" if header else reason
+                    for header, _v, reason in self.bad[i]
+                )
+                writer.writerow([*row, sheet.lines[i], reasons])
+        self.report.rejects_path = str(target)
+
+    # -- rows ----------------------------------------------------------------------------------
+    def _names(self) -> list[str]:
+        return [*self.values, *(["extra"] if self.extra else [])]
+
+    def _column_chunks(self, rows: Sequence[int]) -> Iterator[list[list[Any]]]:
+        """The values to write, WRITE_CHUNK rows at a time, one list per `_names()` entry."""
+        columns = list(self.values.values())
+        extra = self.extra
+        sheet_columns = self.sheet.columns
+        everything = isinstance(rows, range) and len(rows) == self.sheet.rows
+        for start in range(0, len(rows), WRITE_CHUNK):
+            if everything:
+                stop = min(start + WRITE_CHUNK, len(rows))
+                part: Sequence[int] = range(start, stop)
+                chunk = [col[start:stop] for col in columns]
+            else:
+                part = rows[start : start + WRITE_CHUNK]
+                chunk = [[col[i] for i in part] for col in columns]
+            if extra:
+                extras = []
+                for i in part:
+                    data = {
+                        key: _extra_value(sheet_columns[j][i])
+                        for key, j in extra
+                        if not is_blank(sheet_columns[j][i])
+                    }
+                    extras.append(data or None)
+                chunk.append(extras)
+            yield chunk
+
+    def _constants(self) -> dict[str, Any]:
+        now = _now()
+        model = MODELS[self.kind.name]
+        cols = table(model).c
+        out = {}
+        if "created_at" in cols:
+            out["created_at"] = now
+        if "updated_at" in cols:
+            out["updated_at"] = now
+        return out
+
+    def _dry_run(self, rows: Sequence[int]) -> None:
+        found = self._existing_keys(rows)
+        self.report.updated = found
+        self.report.inserted = len(rows) - found
+        self._pool(rows, write=False)
+
+    def _existing_keys(self, rows: Sequence[int]) -> int:
+        kind, values = self.kind, self.values
+        tbl = table(MODELS[kind.name])
+        keys = {tuple(values[k][i] for k in kind.key) for i in rows}
+        if not keys:
+            return 0
+        with self.job.db.connect() as conn:
+            if len(kind.key) == 1:
+                return len(existing(conn, tbl.c[kind.key[0]], [k[0] for k in keys]))
+            by_merchant: dict[str, set] = {}
+            for key in keys:
+                by_merchant.setdefault(key[0], set()).add(key[1:])
+            hits = 0
+            for mid, rest in by_merchant.items():
+                if kind.name == "pool":
+                    hits += len(
+                        existing(
+                            conn, tbl.c.aweme_id, [r[0] for r in rest], tbl.c.merchant_id == mid
+                        )
+                    )
+                    continue
+                days = [r[1] for r in rest]
+                query = select(tbl.c.aweme_id, tbl.c.date).where(
+                    tbl.c.merchant_id == mid, tbl.c.date >= min(days), tbl.c.date <= max(days)
+                )
+                stored = set(map(tuple, conn.execute(query)))
+                hits += len(rest & stored)
+            return hits
+
+    def _write(self, rows: Sequence[int]) -> None:
+        kind = self.kind
+        model = MODELS[kind.name]
+        constants = self._constants()
+        names = self._names()
+        merge = ["extra"] if self.extra else []
+        update = [n for n in [*names, *constants] if n not in (*kind.key, "created_at", *merge)]
+        total = len(rows)
+        progress = self.job.progress
+
+        def on_write(done: int) -> None:
+            if progress:
+                progress(self.name, "write", done, total)
+
+        with self.job.db.begin() as conn:
+            before = count(conn, model)
+            upsert_columns(
+                conn,
+                model,
+                kind.key,
+                update,
+                names,
+                self._column_chunks(rows),
+                merge_json=merge,
+                constants=constants,
+                progress=on_write,
+            )
+            after = count(conn, model)
+            self._pool(rows, write=True, conn=conn)
+        self.report.inserted = after - before
+        self.report.updated = total - self.report.inserted
+        self.report.written = True
+
+    def _pool(self, rows: Sequence[int], *, write: bool, conn=None) -> None:
+        """`import creators --merchant M`: every imported creator joins M's pool as candidate."""
+        if self.kind.name != "creators":
+            return
+        merchant = self.job.default_merchant
+        if not merchant:
+            if self.job.many_merchants:
+                self.report.notes.append(
+                    tr(
+                        "未加入任何商家的达人池（用 --merchant 指定）",
+                        "creators were not added to any pool (pass --merchant M)",
+                    )
+                )
+            return
+        ids = self.values["aweme_id"]
+        wanted = sorted({ids[i] for i in rows})
+        pool = table(PoolMember)
+        if write:
+            before = count(conn, PoolMember, merchant_id=merchant)
+            constants = {"merchant_id": merchant, "status": "candidate", "updated_at": _now()}
+            chunks = ([wanted[s : s + WRITE_CHUNK]] for s in range(0, len(wanted), WRITE_CHUNK))
+            key = ("merchant_id", "aweme_id")
+            upsert_columns(conn, PoolMember, key, (), ["aweme_id"], chunks, constants=constants)
+            added = count(conn, PoolMember, merchant_id=merchant) - before
+        else:
+            with self.job.db.connect() as c2:
+                there = existing(c2, pool.c.aweme_id, wanted, pool.c.merchant_id == merchant)
+            added = len(wanted) - len(there)
+        self.report.pool = {"merchant": merchant, "added": added, "kept": len(wanted) - added}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _bad(self, i: int, header: str | None, value: Any, reason: str, *, secret: bool = False):
+        if secret and value is not None:
+            value = mask(value)
+        self.bad.setdefault(i, []).append((header, value, reason))
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Millions of short-lived cell lists make the cyclic GC rescan everything over and over
+    (it tripled the time of a 1.8M-row import); nothing here creates cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _now() -> datetime:
+    """Aware UTC: sqlmodel's datetime columns refuse naive values."""
+    return datetime.now(UTC)
+
+
+def _extra_value(cell: Any) -> Any:
+    if isinstance(cell, str):
+        return cell.strip()
+    if isinstance(cell, date):
+        return cell_text(cell)
+    if isinstance(cell, float) and cell.is_integer():
+        return int(cell)
+    return cell
+
+
+def _show(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _lines(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:MAX_LINES_IN_MESSAGE])
+    more = len(lines) - MAX_LINES_IN_MESSAGE
+    return shown + (tr(f" 等共 {len(lines)} 行", f" and {more} more") if more > 0 else "")
+
+
+def _closest(headers: list[str], names: list[str]) -> str | None:
+    best, best_score = None, 0.0
+    for header in headers:
+        for name in names:
+            score = difflib.SequenceMatcher(None, C.match_key(header), C.match_key(name)).ratio()
+            if score > best_score:
+                best, best_score = header, score
+    return best if best_score >= 0.5 else None

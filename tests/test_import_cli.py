@@ -1,0 +1,223 @@
+"""`qcrules import` as a user or a CI job runs it: the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from qcrules.ingest import run_import
+from qcrules.service import init_workspace
+
+METRICS_HEADER = [
+    "日期",
+    "商家ID",
+    "达人UID",
+    "整体消耗(元)",
+    "整体展示次数",
+    "整体点击次数",
+    "整体点击率",
+]
+
+
+def write_csv(path: Path, header, rows, encoding="utf-8") -> Path:
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def count(ws: Path, table: str) -> int:
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        return conn.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+@pytest.fixture
+def ws(tmp_path) -> Path:
+    """A workspace with two merchants and two creators (seeded through the API, for speed)."""
+    folder = tmp_path / "ws"
+    workspace = init_workspace(folder)
+    merchants = write_csv(
+        folder / "merchants.csv",
+        ["商家ID", "商家名称", "保本ROI"],
+        [["M1", "男装旗舰店", "1.8"], ["M2", "美妆店", "2.5"]],
+    )
+    creators = write_csv(
+        folder / "creators.csv",
+        ["达人UID", "达人昵称"],
+        [["71233112", "小王"], ["71233113", "老李"]],
+    )
+    assert run_import(workspace.db, "merchants", [merchants]).ok
+    assert run_import(workspace.db, "creators", [creators]).ok
+    workspace.close()
+    return folder
+
+
+def test_creators_with_merchant_and_encodings(cli, ws):
+    gb = write_csv(
+        ws / "gb.csv",
+        ["达人UID", "达人昵称", "合作码"],
+        [["1", "小红", "abcd1234"]],
+        encoding="gb18030",
+    )
+    bom = write_csv(ws / "bom.csv", ["达人UID", "达人昵称"], [["2", "小蓝"]], encoding="utf-8-sig")
+    done = cli("import", "creators", str(gb), str(bom), "--merchant", "M1", cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert f"{gb}: 1 row — 1 inserted, 0 updated" in done.stdout
+    assert "pool M1: 1 added as candidate, 0 already there (status kept)" in done.stdout
+    assert count(ws, "pool") == 2
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        assert conn.execute("select nickname from creators where aweme_id='1'").fetchone() == (
+            "小红",
+        )
+
+
+def test_import_reports_counts(cli, ws):
+    path = write_csv(
+        ws / "m.csv",
+        METRICS_HEADER,
+        [["2026-11-01", "M1", "71233112", "¥10", "100", "5", "5%"]],
+    )
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "1 row — 1 inserted, 0 updated" in done.stdout
+    assert "ignored CTR/ROI/CVR columns" in done.stderr and "整体点击率" in done.stderr
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert "0 inserted, 1 updated" in done.stdout
+    assert count(ws, "metrics") == 1
+
+
+def test_bad_file_exit_2_lists_every_bad_row(cli, ws):
+    rows = [
+        ["2026-11-01", "M1", "71233112", "10", "100", "5", ""],
+        ["2026-11-02", "M1", "71233112", "ten", "100", "5", ""],
+        ["2026-11-03", "M9", "71233112", "10", "100", "5", ""],
+        ["someday", "M1", "71233112", "10", "100", "5", ""],
+    ]
+    path = write_csv(ws / "bad.csv", METRICS_HEADER, rows)
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert done.returncode == 2
+    err = done.stderr
+    assert f"error: {path}: 3 invalid rows; nothing was imported from this file" in err
+    assert f"{path}:3: 整体消耗(元) = 'ten': not a number" in err
+    assert f"{path}:4: 商家ID = 'M9': unknown merchant" in err
+    assert f"{path}:5: 日期 = 'someday': not a date" in err
+    assert "--skip-invalid" in err
+    assert count(ws, "metrics") == 0
+    assert done.stdout == ""
+
+
+def test_skip_invalid_and_rejects(cli, ws):
+    rows = [
+        ["2026-11-01", "M1", "71233112", "10", "100", "5", ""],
+        ["2026-11-02", "M1", "71233112", "ten", "100", "5", ""],
+    ]
+    path = write_csv(ws / "m.csv", METRICS_HEADER, rows)
+    rejects = ws / "out" / "rejected.csv"
+    rejects.parent.mkdir()
+    done = cli("import", "metrics", str(path), "--skip-invalid", "--rejects", str(rejects), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "1 inserted" in done.stdout
+    assert f"skipped 1 invalid rows, written to {rejects}" in done.stderr
+    lines = list(csv.reader(rejects.read_text(encoding="utf-8-sig").splitlines()))
+    assert lines[0][-2:] == ["line", "reason"] and lines[1][-2] == "3"
+    assert count(ws, "metrics") == 1
+
+
+def test_dry_run(cli, ws):
+    path = write_csv(
+        ws / "m.csv", METRICS_HEADER, [["2026-11-01", "M1", "71233112", "1", "9", "1", ""]]
+    )
+    done = cli("import", "metrics", str(path), "--dry-run", cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "dry run, 1 row — would insert 1, update 0; nothing written" in done.stdout
+    assert count(ws, "metrics") == 0
+
+
+def test_json_report(cli, ws):
+    path = write_csv(
+        ws / "m.csv", METRICS_HEADER, [["2026-11-01", "M1", "71233112", "1", "9", "1", ""]]
+    )
+    done = cli("import", "metrics", str(path), "--format", "json", cwd=ws)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is True and report["kind"] == "metrics"
+    (file,) = report["files"]
+    assert (file["inserted"], file["updated"], file["rows"]) == (1, 0, 1)
+    assert file["columns"]["spend"] == "整体消耗(元)"
+
+
+def test_several_files_one_bad(cli, ws):
+    good = write_csv(
+        ws / "good.csv", METRICS_HEADER, [["2026-11-01", "M1", "71233112", "1", "9", "1", ""]]
+    )
+    bad = write_csv(
+        ws / "bad.csv", METRICS_HEADER, [["2026-11-02", "M1", "71233112", "x", "9", "1", ""]]
+    )
+    done = cli("import", "metrics", str(bad), str(good), cwd=ws)
+    assert done.returncode == 2
+    assert f"{good}: 1 row — 1 inserted" in done.stdout
+    assert f"error: {bad}" in done.stderr
+    assert count(ws, "metrics") == 1
+
+
+def test_unknown_merchant_option(cli, ws):
+    path = write_csv(ws / "c.csv", ["达人UID", "达人昵称"], [["1", "a"]])
+    done = cli("import", "creators", str(path), "--merchant", "M11", cwd=ws)
+    assert done.returncode == 2
+    assert "unknown merchant 'M11'; did you mean 'M1'?" in done.stderr
+    assert count(ws, "creators") == 2
+
+
+def test_unknown_kind(cli, ws):
+    done = cli("import", "metric", "x.csv", cwd=ws)
+    assert done.returncode == 2
+    assert "unknown import kind 'metric'; did you mean 'metrics'?" in done.stderr
+
+
+def test_unreadable_file(cli, ws):
+    done = cli("import", "creators", str(ws / "nope.csv"), cwd=ws)
+    assert done.returncode == 2
+    assert "nope.csv: cannot read the file: no such file" in done.stderr
+
+
+def test_cooperation_code_masked_in_errors(cli, ws):
+    path = write_csv(ws / "c.csv", ["达人UID", "达人昵称", "合作码"], [["1", "", "SECRETCODE99"]])
+    done = cli("import", "creators", str(path), cwd=ws)
+    assert done.returncode == 2
+    assert "SECRETCODE99" not in done.stderr + done.stdout
+
+
+def test_help_columns(cli, tmp_path):
+    done = cli("import", "--help-columns", "metrics", cwd=tmp_path)  # no workspace needed
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for text in (
+        "spend",
+        "整体消耗",
+        "千川消耗",
+        "impressions",
+        "展现次数",
+        "gmv",
+        "GMV",
+        "date",
+        "2026/11/01",
+    ):
+        assert text in out, text
+    done = cli("import", "--help-columns", "grants", cwd=tmp_path)
+    assert (
+        "cooperative" in done.stdout and "合作达人" in done.stdout and "2099-12-31" in done.stdout
+    )
+    done = cli("import", "--help-columns", "creator", cwd=tmp_path)
+    assert done.returncode == 2 and "did you mean 'creators'" in done.stderr
+
+
+def test_import_help_mentions_options(cli, tmp_path):
+    done = cli("import", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for option in ("--merchant", "--dry-run", "--skip-invalid", "--rejects", "--help-columns"):
+        assert option in done.stdout
