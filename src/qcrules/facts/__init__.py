@@ -1,0 +1,28 @@
+"""Facts: the flat records rules see, their schema, and the set-based builders."""
+
+from qcrules.facts.builders import Fact, FactSet, build_facts, percentile
+from qcrules.facts.schema import (
+    BUILTIN_FIELDS,
+    ENTITIES,
+    FIELD_TYPES,
+    PYTHON_TYPES,
+    DuplicateFieldError,
+    FactSchema,
+    FieldSpec,
+    builtin_schema,
+)
+
+__all__ = [
+    "BUILTIN_FIELDS",
+    "ENTITIES",
+    "FIELD_TYPES",
+    "PYTHON_TYPES",
+    "DuplicateFieldError",
+    "Fact",
+    "FactSchema",
+    "FactSet",
+    "FieldSpec",
+    "build_facts",
+    "builtin_schema",
+    "percentile",
+]
