@@ -1,0 +1,927 @@
+"""The expression language of `when`, `guard` and `applies` — parsed, never `eval`ed.
+
+    ctr_7d > params.ctr_broad and not (creator.fans_count < 1000 or status in ["revoked"])
+
+One syntax tree serves three readers: the type checker (against the fact schema), the
+compiler to durable-rules JSON (`qcrules.engine.compiler`), and the plain-Python reading
+below, used by `explain` and as the reference the engine is checked against.
+
+Missing values: `not` is pushed down to the comparisons first (`not (x < 5)` is `x >= 5`,
+`not flag` is `flag == false`, De Morgan for and/or), and every comparison that reads a
+missing value is false — the engine's own semantics — so `a or b` fires when `b` holds and
+`a` is unknown.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+NUMERIC = ("number", "integer")
+ORDERING = ("<", "<=", ">", ">=")
+NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+class ExprSyntaxError(Exception):
+    def __init__(self, message: str, offset: int, length: int = 1, help: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.length = max(1, length)
+        self.help = help
+
+
+@dataclass(frozen=True)
+class ExprDiagnostic:
+    code: str
+    message: str
+    offset: int
+    length: int = 1
+    help: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# syntax tree
+
+
+@dataclass(frozen=True)
+class Node:
+    start: int = field(default=0, compare=False, repr=False)
+    end: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: Any = None  # int, float, str or bool
+
+
+@dataclass(frozen=True)
+class Field(Node):
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Param(Node):
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Neg(Node):
+    operand: Node = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class BinOp(Node):
+    op: str = "+"
+    left: Node = None  # type: ignore[assignment]
+    right: Node = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    op: str = "=="
+    left: Node = None  # type: ignore[assignment]
+    right: Node = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class In(Node):
+    operand: Node = None  # type: ignore[assignment]
+    values: tuple = ()
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Exists(Node):
+    field: Field = None  # type: ignore[assignment]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Matches(Node):
+    field: Field = None  # type: ignore[assignment]
+    pattern: str = ""
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Truth(Node):
+    """A bare field used as a condition (`data_verified`): `field == true`."""
+
+    field: Field = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    operand: Node = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class And(Node):
+    items: tuple = ()
+
+
+@dataclass(frozen=True)
+class Or(Node):
+    items: tuple = ()
+
+
+CONDITIONS = (Compare, In, Exists, Matches, Truth, Not, And, Or)
+VALUES = (Literal, Field, Param, Neg, BinOp)
+
+# --------------------------------------------------------------------------------------------
+# tokens
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
+  | (?P<string>"(?:[^"\\\n]|\\.)*")
+  | (?P<badstring>"(?:[^"\\\n]|\\.)*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<op><=|>=|==|!=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
+  | (?P<bad>=|&&|\|\||!|.)
+    """,
+    re.VERBOSE,
+)
+KEYWORDS = {"and", "or", "not", "in", "true", "false"}
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "/": "/"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # number string name op kw end
+    text: str
+    start: int
+    value: Any = None
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+def _unescape(body: str, start: int) -> str:
+    out = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            nxt = body[i + 1] if i + 1 < len(body) else ""
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+                continue
+            if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2 : i + 6]):
+                out.append(chr(int(body[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            raise ExprSyntaxError(
+                f"unknown escape \\{nxt} in a string",
+                start + 1 + i,
+                2,
+                'use \\" \\\\ \\n \\t or \\uXXXX',
+            )
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        raw = match.group()
+        start = match.start()
+        if kind == "ws":
+            continue
+        if kind == "number":
+            value: Any = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            tokens.append(Token("number", raw, start, value))
+        elif kind == "string":
+            tokens.append(Token("string", raw, start, _unescape(raw[1:-1], start)))
+        elif kind == "badstring":
+            raise ExprSyntaxError(
+                "this string is not closed", start, len(raw), 'end it with a double quote "'
+            )
+        elif kind == "name":
+            if raw in KEYWORDS:
+                tokens.append(Token("kw", raw, start))
+            else:
+                tokens.append(Token("name", raw, start))
+        elif kind == "op":
+            tokens.append(Token("op", raw, start))
+        else:
+            help_text = {
+                "=": "compare with ==",
+                "&&": "write and",
+                "||": "write or",
+                "!": "write not, or != for 'not equal'",
+                "'": 'strings use double quotes: "text"',
+            }.get(raw, "the language has and, or, not, comparisons, + - * / and [lists]")
+            raise ExprSyntaxError(f"unexpected {raw!r}", start, len(raw), help_text)
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+# --------------------------------------------------------------------------------------------
+# parser
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def next(self) -> Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def is_(self, kind: str, text: str | None = None) -> bool:
+        tok = self.tok
+        return tok.kind == kind and (text is None or tok.text == text)
+
+    def expect(self, kind: str, text: str, help: str) -> Token:
+        if not self.is_(kind, text):
+            self.fail(f"expected {text!r}", help)
+        return self.next()
+
+    def fail(self, message: str, help: str | None = None):
+        tok = self.tok
+        if tok.kind == "end":
+            raise ExprSyntaxError(
+                f"{message}, but the expression ended", tok.start, 1, help or "complete it"
+            )
+        raise ExprSyntaxError(f"{message}, found {tok.text!r}", tok.start, len(tok.text), help)
+
+    def parse(self) -> Node:
+        if self.is_("end"):
+            raise ExprSyntaxError("empty expression", 0, 1, "write a condition, e.g. ctr_7d > 0.2")
+        node = self.or_()
+        if not self.is_("end"):
+            self.fail("unexpected text after the condition", "join conditions with and / or")
+        return node
+
+    def or_(self) -> Node:
+        items = [self.and_()]
+        while self.is_("kw", "or"):
+            self.next()
+            items.append(self.and_())
+        if len(items) == 1:
+            return items[0]
+        return Or(items[0].start, items[-1].end, tuple(items))
+
+    def and_(self) -> Node:
+        items = [self.not_()]
+        while self.is_("kw", "and"):
+            self.next()
+            items.append(self.not_())
+        if len(items) == 1:
+            return items[0]
+        return And(items[0].start, items[-1].end, tuple(items))
+
+    def not_(self) -> Node:
+        if self.is_("kw", "not"):
+            tok = self.next()
+            operand = self.not_()
+            return Not(tok.start, operand.end, operand)
+        return self.comparison()
+
+    def comparison(self) -> Node:
+        left = self.sum_()
+        if self.is_("kw", "in") or (
+            self.is_("kw", "not")
+            and self.tokens[self.i + 1].kind == "kw"
+            and self.tokens[self.i + 1].text == "in"
+        ):
+            negated = self.is_("kw", "not")
+            if negated:
+                self.next()
+            self.next()
+            values, end = self.list_()
+            return In(left.start, end, left, values, negated)
+        pairs: list[tuple[str, Node]] = []
+        while self.tok.kind == "op" and self.tok.text in NEGATE:
+            op = self.next().text
+            pairs.append((op, self.sum_()))
+        if not pairs:
+            return left
+        items = []
+        prev = left
+        for op, right in pairs:
+            items.append(Compare(prev.start, right.end, op, prev, right))
+            prev = right
+        if len(items) == 1:
+            return items[0]
+        return And(items[0].start, items[-1].end, tuple(items))
+
+    def list_(self) -> tuple[tuple, int]:
+        self.expect("op", "[", 'write a list like ["a", "b"] after in')
+        values: list[Literal] = []
+        if self.is_("op", "]"):
+            self.fail("the list is empty", "give at least one value")
+        while True:
+            values.append(self.literal_in_list())
+            if self.is_("op", ","):
+                self.next()
+                continue
+            end = self.expect("op", "]", "close the list with ]").end
+            return tuple(values), end
+
+    def literal_in_list(self) -> Literal:
+        tok = self.tok
+        sign = 1
+        start = tok.start
+        if self.is_("op", "-"):
+            self.next()
+            sign = -1
+            tok = self.tok
+            if tok.kind != "number":
+                self.fail("expected a number after -")
+        if tok.kind in ("number", "string"):
+            self.next()
+            value = tok.value * sign if tok.kind == "number" else tok.value
+            return Literal(start, tok.end, value)
+        if tok.kind == "kw" and tok.text in ("true", "false"):
+            self.next()
+            return Literal(start, tok.end, tok.text == "true")
+        self.fail("lists hold literal values only", 'e.g. ["active", "requested"] or [1, 2]')
+        raise AssertionError  # pragma: no cover
+
+    def sum_(self) -> Node:
+        left = self.term()
+        while self.tok.kind == "op" and self.tok.text in "+-":
+            op = self.next().text
+            right = self.term()
+            left = BinOp(left.start, right.end, op, left, right)
+        return left
+
+    def term(self) -> Node:
+        left = self.unary()
+        while self.tok.kind == "op" and self.tok.text in "*/":
+            op = self.next().text
+            right = self.unary()
+            left = BinOp(left.start, right.end, op, left, right)
+        return left
+
+    def unary(self) -> Node:
+        if self.is_("op", "-"):
+            tok = self.next()
+            operand = self.unary()
+            if (
+                isinstance(operand, Literal)
+                and isinstance(operand.value, int | float)
+                and not (isinstance(operand.value, bool))
+            ):
+                return Literal(tok.start, operand.end, -operand.value)
+            return Neg(tok.start, operand.end, operand)
+        return self.atom()
+
+    def atom(self) -> Node:
+        tok = self.tok
+        if tok.kind == "number":
+            self.next()
+            return Literal(tok.start, tok.end, tok.value)
+        if tok.kind == "string":
+            self.next()
+            return Literal(tok.start, tok.end, tok.value)
+        if tok.kind == "kw" and tok.text in ("true", "false"):
+            self.next()
+            return Literal(tok.start, tok.end, tok.text == "true")
+        if self.is_("op", "("):
+            self.next()
+            inner = self.or_()
+            close = self.expect("op", ")", "close the parenthesis")
+            return replace(inner, start=tok.start, end=close.end)
+        if tok.kind == "name":
+            self.next()
+            if self.is_("op", "("):
+                return self.call(tok)
+            if tok.text.startswith("params."):
+                return Param(tok.start, tok.end, tok.text[len("params.") :])
+            if tok.text == "params":
+                raise ExprSyntaxError("params needs a name", tok.start, 6, "write params.NAME")
+            return Field(tok.start, tok.end, tok.text)
+        if tok.kind == "kw":
+            self.fail("expected a value or a condition", f"{tok.text!r} cannot start a condition")
+        self.fail("expected a value or a condition")
+        raise AssertionError  # pragma: no cover
+
+    def call(self, name: Token) -> Node:
+        self.next()  # (
+        if name.text not in ("exists", "matches"):
+            close = difflib.get_close_matches(name.text, ["exists", "matches"], n=1)
+            raise ExprSyntaxError(
+                f"unknown function {name.text!r}",
+                name.start,
+                len(name.text),
+                f"did you mean {close[0]!r}?"
+                if close
+                else 'functions: exists(field), matches(field, "regex")',
+            )
+        arg = self.tok
+        if arg.kind != "name" or arg.text.startswith("params."):
+            self.fail(f"{name.text}() takes a field name")
+        self.next()
+        target = Field(arg.start, arg.end, arg.text)
+        if name.text == "exists":
+            close = self.expect("op", ")", "exists() takes one field")
+            return Exists(name.start, close.end, target)
+        self.expect("op", ",", 'write matches(field, "regex")')
+        pattern = self.tok
+        if pattern.kind != "string":
+            self.fail(
+                "matches() needs a regex in double quotes", 'e.g. matches(nickname, ".*穿搭.*")'
+            )
+        self.next()
+        close = self.expect("op", ")", "close matches( … )")
+        return Matches(name.start, close.end, target, pattern.value)
+
+
+def parse(text: str) -> Node:
+    """Parse one condition; raises ExprSyntaxError with the offset of the problem."""
+    return _Parser(text).parse()
+
+
+# --------------------------------------------------------------------------------------------
+# walking
+
+
+def walk(node: Node) -> Iterator[Node]:
+    yield node
+    if isinstance(node, Neg | Not):
+        yield from walk(node.operand)
+    elif isinstance(node, BinOp | Compare):
+        yield from walk(node.left)
+        yield from walk(node.right)
+    elif isinstance(node, And | Or):
+        for item in node.items:
+            yield from walk(item)
+    elif isinstance(node, In):
+        yield from walk(node.operand)
+    elif isinstance(node, Exists | Matches | Truth):
+        yield node.field
+
+
+def fields_read(node: Node) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in walk(node):
+        if isinstance(item, Field):
+            seen.setdefault(item.name)
+    return list(seen)
+
+
+def params_read(node: Node) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in walk(node):
+        if isinstance(item, Param):
+            seen.setdefault(item.name)
+    return list(seen)
+
+
+def missing_fields(node: Node, fact: Mapping[str, Any]) -> list[str]:
+    return [name for name in fields_read(node) if fact.get(name) is None]
+
+
+def to_source(node: Node) -> str:
+    if isinstance(node, Literal):
+        if isinstance(node.value, bool):
+            return "true" if node.value else "false"
+        if isinstance(node.value, str):
+            return '"' + node.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return repr(node.value)
+    if isinstance(node, Field):
+        return node.name
+    if isinstance(node, Param):
+        return f"params.{node.name}"
+    if isinstance(node, Neg):
+        return f"-{_paren(node.operand)}"
+    if isinstance(node, BinOp):
+        return f"{_paren(node.left)} {node.op} {_paren(node.right)}"
+    if isinstance(node, Compare):
+        return f"{to_source(node.left)} {node.op} {to_source(node.right)}"
+    if isinstance(node, In):
+        values = ", ".join(to_source(v) for v in node.values)
+        return f"{to_source(node.operand)} {'not in' if node.negated else 'in'} [{values}]"
+    if isinstance(node, Exists):
+        return f"{'not ' if node.negated else ''}exists({node.field.name})"
+    if isinstance(node, Matches):
+        pattern = to_source(Literal(value=node.pattern))
+        return f"{'not ' if node.negated else ''}matches({node.field.name}, {pattern})"
+    if isinstance(node, Truth):
+        return node.field.name
+    if isinstance(node, Not):
+        return f"not {_paren(node.operand)}"
+    if isinstance(node, And | Or):
+        word = " and " if isinstance(node, And) else " or "
+        return word.join(_paren(item) for item in node.items)
+    raise TypeError(node)
+
+
+def _paren(node: Node) -> str:
+    text = to_source(node)
+    return f"({text})" if isinstance(node, And | Or | BinOp | Compare | In) else text
+
+
+# --------------------------------------------------------------------------------------------
+# type checking
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _literal_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+class _Checker:
+    def __init__(self, field_types: Mapping[str, str], params: Mapping[str, Any]) -> None:
+        self.field_types = field_types
+        self.params = params
+        self.problems: list[ExprDiagnostic] = []
+
+    def add(self, code: str, message: str, node: Node, help: str | None = None) -> None:
+        self.problems.append(
+            ExprDiagnostic(code, message, node.start, max(1, node.end - node.start), help)
+        )
+
+    def value_type(self, node: Node) -> str | None:
+        """The type of a value node, or None when unknown (already reported)."""
+        if isinstance(node, Literal):
+            if (
+                isinstance(node.value, int)
+                and not isinstance(node.value, bool)
+                and not (INT64_MIN <= node.value <= INT64_MAX)
+            ):
+                self.add(
+                    "number-too-big",
+                    f"{node.value} does not fit in 64 bits",
+                    node,
+                    "use a smaller number",
+                )
+            if isinstance(node.value, float) and not math.isfinite(node.value):
+                self.add("bad-number", "numbers must be finite", node)
+            return _literal_type(node.value)
+        if isinstance(node, Field):
+            kind = self.field_types.get(node.name)
+            if kind is None:
+                close = difflib.get_close_matches(node.name, list(self.field_types), n=1)
+                self.add(
+                    "unknown-field",
+                    f"unknown field {node.name!r}",
+                    node,
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else "see `qcrules packs fields` for the fields of this entity",
+                )
+            return kind
+        if isinstance(node, Param):
+            if node.name not in self.params:
+                close = difflib.get_close_matches(node.name, list(self.params), n=1)
+                self.add(
+                    "unknown-param",
+                    f"unknown parameter {node.name!r}",
+                    node,
+                    f"did you mean params.{close[0]}?" if close else "declare it under [params]",
+                )
+                return None
+            value = self.params[node.name]
+            if not isinstance(value, bool | int | float | str):
+                self.add(
+                    "bad-param", f"parameter {node.name!r} is not a number, bool or text", node
+                )
+                return None
+            return _literal_type(value)
+        if isinstance(node, Neg | BinOp):
+            operands = [node.operand] if isinstance(node, Neg) else [node.left, node.right]
+            ok = True
+            for operand in operands:
+                if isinstance(operand, CONDITIONS):
+                    self.add("type-mismatch", "arithmetic needs numbers, not a condition", operand)
+                    ok = False
+                    continue
+                kind = self.value_type(operand)
+                if kind is not None and kind not in NUMERIC:
+                    self.add(
+                        "type-mismatch",
+                        f"arithmetic needs numbers; {to_source(operand)} is {kind}",
+                        operand,
+                    )
+                    ok = False
+            return "number" if ok else None
+        if isinstance(node, CONDITIONS):
+            self.add(
+                "type-mismatch",
+                "a condition cannot be used as a value",
+                node,
+                "compare values, then join conditions with and / or",
+            )
+            return None
+        raise TypeError(node)
+
+    def condition(self, node: Node) -> None:
+        if isinstance(node, And | Or):
+            for item in node.items:
+                self.condition(item)
+        elif isinstance(node, Not):
+            self.condition(node.operand)
+        elif isinstance(node, Compare):
+            self.compare(node)
+        elif isinstance(node, In):
+            kind = self.value_type(node.operand)
+            if not isinstance(node.operand, Field):
+                self.add("needs-field", "the left side of in must be a field", node.operand)
+            kinds = {_literal_type(v.value) for v in node.values}
+            if len({("number" if k in NUMERIC else k) for k in kinds}) > 1:
+                self.add("type-mismatch", "the list mixes values of different types", node)
+            elif kind is not None and not _compatible(kind, next(iter(kinds))):
+                self.add(
+                    "type-mismatch",
+                    f"{to_source(node.operand)} is {kind} but the list "
+                    f"holds {next(iter(kinds))} values",
+                    node,
+                )
+        elif isinstance(node, Exists):
+            self.value_type(node.field)
+        elif isinstance(node, Matches):
+            kind = self.value_type(node.field)
+            if kind is not None and kind != "string":
+                self.add(
+                    "type-mismatch",
+                    f"matches() needs a text field; {node.field.name} is {kind}",
+                    node.field,
+                )
+            try:
+                re.compile(node.pattern)
+            except re.error as exc:
+                self.add("bad-regex", f"invalid regex: {exc}", node)
+        elif isinstance(node, Field):
+            kind = self.value_type(node)
+            if kind is not None and kind != "bool":
+                self.add(
+                    "type-mismatch",
+                    f"{node.name} is {kind}, not true/false: compare it",
+                    node,
+                    f"e.g. {node.name} > 0",
+                )
+        elif isinstance(node, Literal) and isinstance(node.value, bool):
+            pass
+        else:
+            self.add(
+                "not-a-condition",
+                f"{to_source(node)} is a value, not a condition",
+                node,
+                "compare it, e.g. x > 0",
+            )
+
+    def compare(self, node: Compare) -> None:
+        left, right = node.left, node.right
+        for side in (left, right):
+            if isinstance(side, CONDITIONS):
+                self.add(
+                    "type-mismatch",
+                    "a condition cannot be compared",
+                    side,
+                    "use parentheses around values only",
+                )
+                return
+        lt, rt = self.value_type(left), self.value_type(right)
+        if lt is None or rt is None:
+            return
+        if not _compatible(lt, rt):
+            self.add(
+                "type-mismatch",
+                f"cannot compare {lt} with {rt}: {to_source(node)}",
+                node,
+                "both sides must be numbers, both text, or both true/false",
+            )
+            return
+        if node.op in ORDERING and lt not in NUMERIC:
+            self.add(
+                "type-mismatch",
+                f"{node.op} needs numbers; {lt} values can only be compared with == or !=",
+                node,
+            )
+            return
+        has_field = [any(isinstance(n, Field) for n in walk(side)) for side in (left, right)]
+        if not any(has_field):
+            self.add(
+                "constant",
+                f"{to_source(node)} reads no field: it is always the same",
+                node,
+                "compare a fact field with a value or a parameter",
+            )
+        elif not isinstance(left, Field) and not isinstance(right, Field):
+            self.add(
+                "needs-field",
+                "one side of a comparison must be a plain field",
+                node,
+                "e.g. write roi_7d >= break_even_roi * 1.5, not roi_7d - 1 >= x",
+            )
+
+
+def _compatible(a: str, b: str) -> bool:
+    return (a in NUMERIC and b in NUMERIC) or a == b
+
+
+def check(
+    node: Node, field_types: Mapping[str, str], params: Mapping[str, Any]
+) -> list[ExprDiagnostic]:
+    """Every problem of a condition against the fact schema and the pack's parameters."""
+    checker = _Checker(field_types, params)
+    checker.condition(node)
+    return checker.problems
+
+
+# --------------------------------------------------------------------------------------------
+# binding parameters, normal form
+
+
+def bind(node: Node, params: Mapping[str, Any]) -> Node:
+    """Substitute `params.X` with its value and fold constant arithmetic."""
+    if isinstance(node, Param):
+        return Literal(node.start, node.end, params[node.name])
+    if isinstance(node, Neg):
+        operand = bind(node.operand, params)
+        if isinstance(operand, Literal) and _is_number(operand.value):
+            return Literal(node.start, node.end, -operand.value)
+        return replace(node, operand=operand)
+    if isinstance(node, BinOp):
+        left, right = bind(node.left, params), bind(node.right, params)
+        if (
+            isinstance(left, Literal)
+            and isinstance(right, Literal)
+            and _is_number(left.value)
+            and _is_number(right.value)
+        ):
+            return Literal(node.start, node.end, arith(node.op, left.value, right.value))
+        return replace(node, left=left, right=right)
+    if isinstance(node, Compare):
+        return replace(node, left=bind(node.left, params), right=bind(node.right, params))
+    if isinstance(node, Not):
+        return replace(node, operand=bind(node.operand, params))
+    if isinstance(node, And | Or):
+        return replace(node, items=tuple(bind(i, params) for i in node.items))
+    if isinstance(node, In):
+        return replace(node, operand=bind(node.operand, params))
+    return node
+
+
+def push_not(node: Node, negate: bool = False) -> Node:
+    """Normal form: `not` pushed onto the comparisons, bare fields made explicit."""
+    if isinstance(node, Not):
+        return push_not(node.operand, not negate)
+    if isinstance(node, And | Or):
+        items = tuple(push_not(i, negate) for i in node.items)
+        flip = isinstance(node, And) == negate
+        return (Or if flip else And)(node.start, node.end, items)
+    if isinstance(node, Compare):
+        return replace(node, op=NEGATE[node.op]) if negate else node
+    if isinstance(node, In):
+        return replace(node, negated=node.negated != negate)
+    if isinstance(node, Exists | Matches):
+        return replace(node, negated=node.negated != negate)
+    if isinstance(node, Field):
+        return Compare(node.start, node.end, "==", node, Literal(node.start, node.end, not negate))
+    if isinstance(node, Truth):
+        return push_not(node.field, negate)
+    if isinstance(node, Literal) and isinstance(node.value, bool):
+        return Literal(node.start, node.end, node.value != negate)
+    raise TypeError(f"not a condition: {to_source(node)}")
+
+
+# --------------------------------------------------------------------------------------------
+# the plain-Python reading
+
+
+def arith(op: str, a: Any, b: Any) -> Any:
+    """+ - * / as the engine computes them: division is always in floating point."""
+    if a is None or b is None:
+        return None
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    a = float(a)
+    b = float(b)
+    if b == 0.0:
+        if a == 0.0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def value_of(node: Node, fact: Mapping[str, Any]) -> Any:
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Field):
+        return fact.get(node.name)
+    if isinstance(node, Neg):
+        value = value_of(node.operand, fact)
+        return None if value is None else -value
+    if isinstance(node, BinOp):
+        return arith(node.op, value_of(node.left, fact), value_of(node.right, fact))
+    if isinstance(node, Param):
+        raise ValueError(f"params.{node.name} is not bound")
+    raise TypeError(node)
+
+
+def compare_values(op: str, a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        return False
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    return a >= b
+
+
+def _holds(node: Node, fact: Mapping[str, Any]) -> bool:
+    if isinstance(node, And):
+        return all(_holds(i, fact) for i in node.items)
+    if isinstance(node, Or):
+        return any(_holds(i, fact) for i in node.items)
+    if isinstance(node, Compare):
+        return compare_values(node.op, value_of(node.left, fact), value_of(node.right, fact))
+    if isinstance(node, In):
+        value = value_of(node.operand, fact)
+        if value is None:
+            return False
+        if node.negated:
+            return all(compare_values("!=", value, v.value) for v in node.values)
+        return any(compare_values("==", value, v.value) for v in node.values)
+    if isinstance(node, Exists):
+        return (fact.get(node.field.name) is None) == node.negated
+    if isinstance(node, Matches):
+        value = fact.get(node.field.name)
+        if not isinstance(value, str):
+            return False
+        return (re.fullmatch(node.pattern, value) is not None) != node.negated
+    if isinstance(node, Literal):
+        return bool(node.value)
+    raise TypeError(f"not in normal form: {to_source(node)}")
+
+
+def evaluate(node: Node, fact: Mapping[str, Any]) -> bool:
+    """The plain-Python reading of a bound condition on a flat fact (None = missing)."""
+    return _holds(push_not(node), fact)
+
+
+# --------------------------------------------------------------------------------------------
+# explain
+
+
+@dataclass
+class ExplainNode:
+    text: str
+    result: bool
+    values: dict[str, Any] = field(default_factory=dict)
+    children: list[ExplainNode] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "result": self.result,
+            "values": self.values,
+            "children": [c.to_json() for c in self.children],
+        }
+
+
+def explain(node: Node, fact: Mapping[str, Any]) -> ExplainNode:
+    """Each sub-condition with its source, the values it reads and its result."""
+    values = {name: fact.get(name) for name in fields_read(node)}
+    if isinstance(node, And | Or):
+        children = [explain(item, fact) for item in node.items]
+        return ExplainNode(to_source(node), evaluate(node, fact), {}, children)
+    if isinstance(node, Not):
+        inner = explain(node.operand, fact)
+        return ExplainNode(to_source(node), evaluate(node, fact), {}, [inner])
+    return ExplainNode(to_source(node), evaluate(node, fact), values)
