@@ -187,6 +187,11 @@ def _entity_json(fact: Fact) -> dict[str, Any]:
     entity = {"type": fact.entity_type, "id": fact.entity_id, "merchant": fact.merchant_id}
     if fact.entity_type in ("grant", "creator") and fact.aweme_id:
         entity["creator"] = fact.aweme_id
+    name = fact.values.get(
+        {"creator": "nickname", "grant": "creator.nickname", "merchant": "name"}[fact.entity_type]
+    )
+    if name:
+        entity["name"] = name
     return entity
 
 
@@ -421,9 +426,7 @@ def _store_run(
             .insert()
             .values(
                 run_id=run["id"],
-                started_at=datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")).replace(
-                    tzinfo=None
-                ),
+                started_at=datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")),
                 duration_ms=run["duration_ms"],
                 as_of=date.fromisoformat(run["as_of"]),
                 engine=run["engine"],

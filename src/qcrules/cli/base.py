@@ -22,7 +22,7 @@ def out_console(file=None) -> Console:
         file=file or sys.stdout,
         highlight=False,
         no_color=bool(os.environ.get("NO_COLOR")) or None,
-        soft_wrap=False,
+        soft_wrap=True,
     )
 
 

@@ -129,7 +129,9 @@ def judge(plan: EntityPlan, values: dict[str, Any], matches: frozenset[str]) -> 
             matched.append(compiled)
             continue
         missing = [f for f in compiled.fields if values.get(f) is None]
-        if missing:
+        # missing data only matters when it leaves the outcome open: `in_pool and roi_7d < x`
+        # with in_pool false did not fire, whatever roi_7d would have been
+        if missing and expr.decided(compiled.node, values) is None:
             insufficient.append((compiled, missing, False))
         else:
             not_matched += 1

@@ -48,51 +48,54 @@ def render_jsonl(result, stream: IO[str]) -> None:
 
 
 def render_table(result, stream: IO[str]) -> None:
+    """Ruff-like: one finding per block (rule, entity, suggested action, then the message),
+    grouped from the most severe down; it stays readable in a narrow terminal."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
     from qcrules.i18n import tr
 
-    console = Console(file=stream, highlight=False, soft_wrap=False)
+    console = Console(file=stream, highlight=False, soft_wrap=True)
     report = result.report
-    findings = report["findings"]
-    if findings:
-        table = Table(show_lines=False, header_style="bold", expand=False)
-        table.add_column(tr("级别", "level"))
-        table.add_column(tr("规则", "rule"), no_wrap=True)
-        table.add_column(tr("对象", "entity"), no_wrap=True)
-        table.add_column(tr("问题", "message"), overflow="fold")
-        table.add_column(tr("建议动作", "action"), no_wrap=True)
-        styles = {"critical": "bold red", "error": "red", "warn": "yellow", "info": "cyan"}
-        for finding in findings:
-            action = finding.get("action") or {}
-            kind = action.get("kind", "")
-            if finding.get("superseded_by"):
-                kind = f"({kind} → {finding['superseded_by']})"
-            elif finding.get("hold"):
-                kind = tr("(暂停处理)", "(on hold)")
-            table.add_row(
-                f"[{styles.get(finding['level'], '')}]{finding['level']}[/]",
-                f"{finding['rule']} {finding['name']}",
-                entity_label(finding["entity"]),
-                finding["message"],
-                kind,
+    styles = {"critical": "bold red", "error": "red", "warn": "yellow", "info": "cyan"}
+    for finding in report["findings"]:
+        action = finding.get("action") or {}
+        kind = action.get("kind", "")
+        if finding.get("superseded_by"):
+            kind = tr(
+                f"{kind}（被 {finding['superseded_by']} 取代）",
+                f"{kind} (superseded by {finding['superseded_by']})",
             )
-        console.print(table)
+        elif finding.get("hold"):
+            kind = tr("暂停处理，无动作", "on hold: no action")
+        head = Text()
+        head.append(f"{finding['level']:<8}", style=styles.get(finding["level"], ""))
+        head.append(f" {finding['rule']} ", style="bold")
+        head.append(f"{finding['name']}  ")
+        head.append(entity_label(finding["entity"]), style="bold")
+        if finding["entity"].get("name"):
+            head.append(f" {finding['entity']['name']}", style="dim")
+        console.print(head)
+        console.print(Text(f"         {finding['message']}"))
+        if kind:
+            console.print(Text(f"         → {kind}", style="green"))
     summary = report["summary"]
     counts = summary["findings"]
     parts = [f"{counts.get(level, 0)} {level}" for level in LEVEL_ORDER]
     entities = ", ".join(f"{n} {t}" for t, n in summary["entities"].items())
+    if report["findings"]:
+        console.print()
     console.print(
         tr("发现：", "Findings: ")
         + ", ".join(parts)
         + tr(
             f"；豁免 {summary['waived']}，数据不足 {summary['insufficient_data']}，"
-            f"被取代 {summary['superseded']}；对象：{entities}",
+            f"被取代 {summary['superseded']}；检查对象：{entities}",
             f"; waived {summary['waived']}, insufficient data {summary['insufficient_data']}, "
             f"superseded {summary['superseded']}; checked {entities}",
         )
-        + f"  (run {report['run']['id']}, as of {report['run']['as_of']})"
+        + f"  (run {report['run']['id']}, as of {report['run']['as_of']}, "
+        f"engine {report['run'].get('engine', '')})"
     )
 
 

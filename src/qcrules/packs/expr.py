@@ -925,3 +925,28 @@ def explain(node: Node, fact: Mapping[str, Any]) -> ExplainNode:
         inner = explain(node.operand, fact)
         return ExplainNode(to_source(node), evaluate(node, fact), {}, [inner])
     return ExplainNode(to_source(node), evaluate(node, fact), values)
+
+
+def _known(node: Node, fact: Mapping[str, Any]) -> bool | None:
+    """Three-valued reading: None when a missing value could still change the result."""
+    if isinstance(node, And):
+        results = [_known(i, fact) for i in node.items]
+        if False in results:
+            return False
+        return None if None in results else True
+    if isinstance(node, Or):
+        results = [_known(i, fact) for i in node.items]
+        if True in results:
+            return True
+        return None if None in results else False
+    if isinstance(node, Exists | Literal):
+        return _holds(node, fact)
+    if any(fact.get(name) is None for name in fields_read(node)):
+        return None
+    return _holds(node, fact)
+
+
+def decided(node: Node, fact: Mapping[str, Any]) -> bool | None:
+    """True or False when the known values settle the condition; None when missing data
+    leaves it open — what separates "did not fire" from "insufficient data"."""
+    return _known(push_not(node), fact)
