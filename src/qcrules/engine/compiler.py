@@ -4,7 +4,8 @@
 - Exactly one operator per object; and/or are explicit `$and`/`$or`; no `$in` and no
   array literals (`in` becomes an `$or` of `$eq`, `not in` an `$and` of `$neq`).
 - A bare field is always on the left (comparisons are flipped when needed).
-- Every division numerator is float-promoted (`x + 0.0`): no int truncation, no SIGFPE.
+- Arithmetic is done in doubles (the left operand is float-promoted, `x + 0.0`): no int
+  truncation, no 64-bit wrap-around, no SIGFPE on division by zero.
 - Fact fields get engine names `f_<name>` with `.` → `__`, so no field can collide with the
   engine's own `id`, `sid` or the `__rec` anchor, and records stay flat.
 - `matches()` is not given to the engine's `$mt`, whose matcher mis-handles patterns with
@@ -58,19 +59,21 @@ class _Compiler:
         if isinstance(node, expr.Field):
             return {"$m": self.use(node.name)}
         if isinstance(node, expr.Neg):
-            return {"$mul": {"$l": self.operand(node.operand), "$r": -1}}
+            return {"$mul": {"$l": self.promoted(node.operand), "$r": -1.0}}
         if isinstance(node, expr.BinOp):
-            left = self.operand(node.left)
-            if node.op == "/":
-                # float-promote the numerator; a literal is simply written as a float
-                # (the engine mis-evaluates literal + literal inside an operand)
-                left = (
-                    float(left)
-                    if isinstance(left, int | float)
-                    else {"$add": {"$l": left, "$r": 0.0}}
-                )
-            return {_ARITH[node.op]: {"$l": left, "$r": self.operand(node.right)}}
+            return {
+                _ARITH[node.op]: {"$l": self.promoted(node.left), "$r": self.operand(node.right)}
+            }
         raise TypeError(f"not a value: {expr.to_source(node)}")
+
+    def promoted(self, node: expr.Node):
+        """The left operand of arithmetic, as a double: the engine's integer arithmetic
+        truncates, wraps at 64 bits and dies on division by zero (gotchas 6 and 8)."""
+        if isinstance(node, expr.Literal):
+            return float(node.value)  # a literal is simply written as a float
+        if isinstance(node, expr.BinOp | expr.Neg):
+            return self.operand(node)  # already a double
+        return {"$add": {"$l": self.operand(node), "$r": 0.0}}
 
     def condition(self, node: expr.Node) -> dict:
         if isinstance(node, expr.And):
@@ -85,7 +88,11 @@ class _Compiler:
                         f"{expr.to_source(node)}: one side of a comparison must be a plain field"
                     )
                 op, left, right = expr.FLIP[op], right, left
-            return {_OPS[op]: {self.use(left.name): self.operand(right)}}
+            test = {_OPS[op]: {self.use(left.name): self.operand(right)}}
+            # a missing field inside the operand does not always make the engine's test
+            # false (0 <= missing matched): require every such field explicitly
+            guards = [{"$ex": {self.use(name): 1}} for name in expr.fields_read(right)]
+            return {"$and": [*guards, test]} if guards else test
         if isinstance(node, expr.In):
             name = self.use(node.operand.name)
             if node.negated:
@@ -103,14 +110,28 @@ class _Compiler:
         raise TypeError(f"not a condition: {expr.to_source(node)}")
 
 
+def flatten(condition: dict) -> dict:
+    """Merge nested `$and` in `$and` (and `$or` in `$or`): the engine refuses deep nesting
+    of the same operator (error 113) although the meaning is unchanged."""
+    for op in ("$and", "$or"):
+        if op in condition:
+            items: list[dict] = []
+            for item in condition[op]:
+                item = flatten(item)
+                items.extend(item.get(op, [item]))
+            return {op: items}
+    return condition
+
+
 def compile_condition(node: expr.Node, prefix: str = "0") -> Compiled:
     """Compile a bound condition (parameters substituted) for the engine."""
     compiler = _Compiler(prefix)
-    condition = compiler.condition(expr.push_not(node))
-    return Compiled(condition, list(compiler.fields), compiler.derived)
+    # fold constant arithmetic first: the engine mis-evaluates literal-only operands
+    condition = compiler.condition(expr.push_not(expr.bind(node, {})))
+    return Compiled(flatten(condition), list(compiler.fields), compiler.derived)
 
 
 def anchored(condition: dict) -> dict:
     """Every rule also tests the record anchor, so the engine's per-sid state fact can never
     match a rule (field guide gotcha 7: such rules loop forever)."""
-    return {"$and": [{"$ex": {ANCHOR: 1}}, condition]}
+    return flatten({"$and": [{"$ex": {ANCHOR: 1}}, condition]})

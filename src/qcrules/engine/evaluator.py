@@ -18,8 +18,8 @@ from typing import Any
 
 from qcrules.engine.compiler import ANCHOR, anchored, compile_condition, engine_field
 from qcrules.packs import expr
+from qcrules.packs.expr import INT64_MAX, INT64_MIN  # ±2**53: exact in both readings
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _names = itertools.count(1)
 
 
@@ -49,7 +49,7 @@ def dumps_safe(value: Any) -> str:
         return "false"
     if isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
-            raise ValueError(f"{value} does not fit in 64 bits")
+            raise ValueError(f"{value} is beyond ±2**53 and cannot be compared exactly")
         return str(value)
     if isinstance(value, float):
         return _float(value)

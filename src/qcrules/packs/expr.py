@@ -21,7 +21,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Integers are exact in both readings up to 2**53 (a double's mantissa); beyond that the
+# engine and Python would round differently, so such values are refused.
+INT64_MIN, INT64_MAX = -(2**53), 2**53
 NUMERIC = ("number", "integer")
 ORDERING = ("<", "<=", ">", ">=")
 NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
@@ -626,6 +628,16 @@ class _Checker:
                         operand,
                     )
                     ok = False
+            if ok and isinstance(node, BinOp):
+                constant = _constant(node, self.params)
+                if constant is not None and not math.isfinite(constant):
+                    self.add(
+                        "division-by-zero",
+                        f"{to_source(node)} divides by zero",
+                        node,
+                        "check the parameter values",
+                    )
+                    return None
             return "number" if ok else None
         if isinstance(node, CONDITIONS):
             self.add(
@@ -738,6 +750,21 @@ class _Checker:
             )
 
 
+def _constant(node: Node, params: Mapping[str, Any]) -> float | None:
+    """The value of a field-free arithmetic expression, or None when it reads a field."""
+    if isinstance(node, Literal) and _is_number(node.value):
+        return node.value
+    if isinstance(node, Param) and _is_number(params.get(node.name)):
+        return params[node.name]
+    if isinstance(node, Neg):
+        value = _constant(node.operand, params)
+        return None if value is None else -float(value)
+    if isinstance(node, BinOp):
+        left, right = _constant(node.left, params), _constant(node.right, params)
+        return None if left is None or right is None else arith(node.op, left, right)
+    return None
+
+
 def _compatible(a: str, b: str) -> bool:
     return (a in NUMERIC and b in NUMERIC) or a == b
 
@@ -813,17 +840,17 @@ def push_not(node: Node, negate: bool = False) -> Node:
 
 
 def arith(op: str, a: Any, b: Any) -> Any:
-    """+ - * / as the engine computes them: division is always in floating point."""
+    """+ - * / as the engine computes them: in doubles (IEEE 754), like the compiled rules."""
     if a is None or b is None:
         return None
+    a = float(a)
+    b = float(b)
     if op == "+":
         return a + b
     if op == "-":
         return a - b
     if op == "*":
         return a * b
-    a = float(a)
-    b = float(b)
     if b == 0.0:
         if a == 0.0 or math.isnan(a):
             return math.nan
@@ -838,7 +865,7 @@ def value_of(node: Node, fact: Mapping[str, Any]) -> Any:
         return fact.get(node.name)
     if isinstance(node, Neg):
         value = value_of(node.operand, fact)
-        return None if value is None else -value
+        return None if value is None else -float(value)
     if isinstance(node, BinOp):
         return arith(node.op, value_of(node.left, fact), value_of(node.right, fact))
     if isinstance(node, Param):
