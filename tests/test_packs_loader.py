@@ -149,7 +149,7 @@ def test_tests_inside_packs_are_checked(tmp_path):
     _, pack, diagnostics = load(tmp_path, text)
     assert pack is None
     assert "EXT001" in by_code(diagnostics, "unknown-rule").help
-    assert by_code(diagnostics, "type-mismatch").line == 22
+    assert by_code(diagnostics, "type-mismatch").line == 21
     assert "clicks_7d" in by_code(diagnostics, "unknown-field").help
 
 

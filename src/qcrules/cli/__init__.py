@@ -10,6 +10,7 @@ import sys
 import traceback
 
 import click
+from rich.markup import escape
 
 from qcrules import __version__
 from qcrules.cli.base import CliState, err_console, print_diagnostics
@@ -67,9 +68,9 @@ def main(argv: list[str] | None = None) -> None:
         diagnostics = getattr(exc, "diagnostics", None)
         if diagnostics:
             print_diagnostics(diagnostics)
-        err_console().print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err_console().print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console().print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
+            err_console().print(f"  [dim]hint:[/] {escape(exc.hint)}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

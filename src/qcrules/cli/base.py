@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from rich.console import Console
+from rich.markup import escape
 
 from qcrules.workspace import Workspace
 
@@ -38,7 +39,7 @@ class CliState:
                 self.config_file, self.database_url, require=require
             )
             for warning in self._workspace.config.warnings:
-                err_console().print(f"[yellow]warning:[/] {warning}", highlight=False)
+                err_console().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         return self._workspace
 
     def close(self) -> None:
@@ -61,6 +62,6 @@ def print_diagnostics(diagnostics, sources: dict[str, str] | None = None) -> Non
         color = "red" if diagnostic.severity == "error" else "yellow"
         rendered = diagnostic.render(text)
         head, _, rest = rendered.partition("\n")
-        console.print(f"[bold {color}]{head}[/]", highlight=False, markup=True)
+        console.print(f"[bold {color}]{escape(head)}[/]", highlight=False, markup=True)
         if rest:
             console.print(rest, highlight=False, markup=False)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from qcrules.cli.base import err_console, out_console, print_diagnostics
 from qcrules.errors import EXIT_INVALID_PACK, PackError, UsageError
@@ -220,10 +221,14 @@ def packs_test(state, pack_ids, files) -> int:
     failed = 0
     for result in results:
         if result.passed:
-            console.print(f"[green]PASS[/] {result.pack}: {result.test.name}", highlight=False)
+            console.print(
+                f"[green]PASS[/] {escape(result.pack)}: {escape(result.test.name)}", highlight=False
+            )
             continue
         failed += 1
-        console.print(f"[red]FAIL[/] {result.pack}: {result.test.name}", highlight=False)
+        console.print(
+            f"[red]FAIL[/] {escape(result.pack)}: {escape(result.test.name)}", highlight=False
+        )
         if result.missing:
             console.print(
                 f"     expected to fire but did not: {', '.join(result.missing)}", highlight=False
