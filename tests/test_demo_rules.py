@@ -1,0 +1,137 @@
+"""On the generated demo workspace every built-in rule fires, and the packs' own tests pass;
+`explain`, `rule` and `packs` commands work on it as a user would run them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from qcrules import service
+from qcrules.demo import SCENARIOS
+from qcrules.evaluation import EvaluateOptions
+from qcrules.packs.registry import load_packs
+from qcrules.workspace import Workspace, init_workspace
+
+TODAY = date(2026, 11, 27)
+ALL_RULES = sorted(r.id for p in load_packs(None).packs for r in p.rules)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    workspace = init_workspace(folder)
+    from qcrules.demo import generate
+
+    generate(workspace.db, size="demo", seed=7, today=TODAY)
+    workspace.close()
+    return folder
+
+
+def test_every_builtin_rule_fires_on_the_demo(demo):
+    workspace = Workspace.discover(demo / "qcrules.toml")
+    result = service.evaluate(workspace, EvaluateOptions(as_of=TODAY, store=False))
+    fired = {f["rule"] for f in result.report["findings"]}
+    assert sorted(fired & set(ALL_RULES)) == ALL_RULES
+    # most entities are healthy: findings touch a minority of them
+    touched = {(f["entity"]["type"], f["entity"]["id"], f["entity"].get("merchant"))
+               for f in result.report["findings"]}
+    assert len(touched) < sum(result.report["summary"]["entities"].values()) / 4
+    checks = result.report["summary"]["checks"]
+    assert checks["matched"] + checks["not_matched"] + checks["insufficient_data"] + checks[
+        "not_applicable"] == checks["checks"]
+
+
+def test_planted_scenarios_fire_on_their_entities(demo):
+    workspace = Workspace.discover(demo / "qcrules.toml")
+    result = service.evaluate(workspace, EvaluateOptions(as_of=TODAY, store=False))
+    fired = {(f["rule"], f["entity"]["id"]) for f in result.report["findings"]}
+    guarded = {(i["entity"]["id"]) for i in result.report["insufficient_data"] if "guard" in i}
+    for scenario in SCENARIOS.values():
+        for rule_id in scenario.rules:
+            assert (rule_id, scenario.entity_id) in fired, (rule_id, scenario.entity_id)
+        if not scenario.rules:  # the planted "too little data" case
+            assert scenario.entity_id in guarded
+
+
+def test_packs_test_passes(cli, demo):
+    result = cli("packs", "test", cwd=demo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed" in result.stdout
+
+
+def test_explain_shows_values_and_verdict(cli, demo):
+    result = cli("evaluate", "--as-of", TODAY.isoformat(), "--format", "json", "--no-store",
+                 "--select", "MON004", cwd=demo)
+    finding = json.loads(result.stdout)["findings"][0]
+    grant = finding["entity"]["id"]
+    text = cli("explain", "MON004", grant, "--as-of", TODAY.isoformat(), cwd=demo)
+    assert text.returncode == 0, text.stderr
+    assert "FIRED" in text.stdout and "roi_below_break_even_streak" in text.stdout
+    assert "guard" in text.stdout and "days_with_data" in text.stdout
+    data = json.loads(cli("explain", "MON004", grant, "--as-of", TODAY.isoformat(), "--format",
+                          "json", cwd=demo).stdout)[0]
+    assert data["outcome"] == "fired" and data["params"]["roi_streak_days"] == 3
+    assert data["condition"]["result"] is True
+    assert data["guard"]["result"] is True
+
+
+def test_explain_a_rule_that_did_not_fire(cli, demo):
+    result = cli("evaluate", "--as-of", TODAY.isoformat(), "--format", "json", "--no-store",
+                 "--select", "PRM001", cwd=demo)
+    bad_grant = json.loads(result.stdout)["findings"][0]["entity"]["id"]
+    data = json.loads(cli("explain", "PRM004", bad_grant, "--as-of", TODAY.isoformat(),
+                          "--format", "json", cwd=demo).stdout)[0]
+    assert data["outcome"] == "not fired"
+    assert data["condition"]["result"] is False
+    assert any(child["result"] is False for child in data["condition"]["children"])
+
+
+def test_explain_errors_name_what_to_do(cli, demo):
+    unknown_rule = cli("explain", "MON040", "G-1", cwd=demo)
+    assert unknown_rule.returncode == 2 and "did you mean 'MON0" in unknown_rule.stderr
+    unknown_entity = cli("explain", "MON004", "G-nope", cwd=demo)
+    assert unknown_entity.returncode == 2 and "grant_id" in unknown_entity.stderr
+
+
+def test_rule_command(cli, demo):
+    text = cli("rule", "MON004", cwd=demo)
+    assert text.returncode == 0
+    for part in ("MON004 roi-below-break-even", "Why", "Example", "revoke_grant", "seed 三.1"):
+        assert part in text.stdout
+    everything = json.loads(cli("rule", "--all", "--format", "json", cwd=demo).stdout)
+    assert sorted(r["id"] for r in everything) == ALL_RULES
+    assert all(r["source"] and r["why"] for r in everything)
+    missing = cli("rule", "PRM100", cwd=demo)
+    assert missing.returncode == 2 and "unknown rule" in missing.stderr
+
+
+def test_packs_list_show_fields_doc(cli, demo):
+    listed = json.loads(cli("packs", "list", "--format", "json", cwd=demo).stdout)
+    assert {(p["id"], p["origin"], p["rules"]) for p in listed} == {
+        ("screening", "builtin", 12), ("permissions", "builtin", 14),
+        ("monitoring", "builtin", 6), ("optimization", "builtin", 5)}
+    shown = json.loads(cli("packs", "show", "monitoring", "--format", "json", cwd=demo).stdout)
+    assert shown["params"]["ctr_broad"] == 0.2 and shown["guard"].startswith("days_with_data")
+    fields = json.loads(cli("packs", "fields", "--format", "json", cwd=demo).stdout)
+    names = {(f["entity"], f["name"]) for f in fields}
+    assert {("grant", "roi_below_break_even_streak"), ("creator", "audience_match"),
+            ("merchant", "pool.roi_7d_p20"), ("grant", "creator.fans_count")} <= names
+    doc = cli("packs", "doc", "permissions", cwd=demo).stdout
+    assert doc.startswith("# permissions 1.0.0") and "| PRM001 |" in doc
+
+
+def test_workspace_params_override_a_pack(cli, demo):
+    config = demo / "qcrules.toml"
+    original = config.read_text(encoding="utf-8")
+    try:
+        config.write_text(original + "\n[params.monitoring]\nctr_broad = 0.9\n", encoding="utf-8")
+        report = json.loads(cli("evaluate", "--as-of", TODAY.isoformat(), "--format", "json",
+                                "--no-store", "--select", "MON001", cwd=demo).stdout)
+        assert report["findings"] == []
+        config.write_text(original + "\n[params.monitoring]\nctr_brod = 0.9\n", encoding="utf-8")
+        bad = cli("evaluate", "--no-store", cwd=demo)
+        assert bad.returncode == 2 and "did you mean 'ctr_broad'" in bad.stderr
+    finally:
+        config.write_text(original, encoding="utf-8")
