@@ -13,6 +13,8 @@ import pytest
 
 from qcrules.model import open_database
 
+pytest_plugins = ["qcrules.testing"]
+
 PG_URL = os.environ.get("QCRULES_TEST_DATABASE_URL", "").strip()
 _PG_NOTICE = (
     "PostgreSQL half skipped: set QCRULES_TEST_DATABASE_URL="

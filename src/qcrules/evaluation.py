@@ -232,11 +232,16 @@ def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> Ev
     if options.fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     packset = load_packs(workspace.config)
-    if packset.errors:
+    if packset.blocking_errors:
         raise PackError(
-            f"{len(packset.errors)} problem(s) in rule packs; nothing was evaluated",
+            f"{len(packset.blocking_errors)} problem(s) in rule packs; nothing was evaluated",
             diagnostics=packset.diagnostics,
             hint="run `qcrules packs validate` for the full list",
+        )
+    for diagnostic in packset.errors:  # a plugin's broken pack: skipped, said loudly
+        diagnostic.severity = "warning"
+        diagnostic.message = (
+            f"plugin {packset.plugin_of(diagnostic)!r}: pack skipped: {diagnostic.message}"
         )
     packs = select_packs(packset, options)
     keep = rule_filter(options)

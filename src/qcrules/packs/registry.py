@@ -30,9 +30,23 @@ class PackSet:
     sources: dict[str, str] = field(default_factory=dict)  # file -> text, for rendering
     disabled: list[Pack] = field(default_factory=list)
 
+    origins: dict[str, str] = field(default_factory=dict)  # file -> origin
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
+
+    def plugin_of(self, diagnostic: Diagnostic) -> str | None:
+        """The plugin whose pack file this diagnostic is about, if a plugin's."""
+        origin = self.origins.get(diagnostic.file or "")
+        return origin if origin not in (None, "builtin", "folder", "file") else None
+
+    @property
+    def blocking_errors(self) -> list[Diagnostic]:
+        """Errors that stop an evaluation: those in the user's own or the built-in packs.
+        A third-party plugin's broken pack is skipped with a warning instead, since the
+        user cannot fix it and the other packs still deserve to run."""
+        return [d for d in self.errors if self.plugin_of(d) is None]
 
     def field_types(self) -> dict[str, dict[str, str]]:
         return {entity: self.schema.fields_for(entity) for entity in ENTITIES}
@@ -110,6 +124,7 @@ def load_packs(
     texts: dict[str, str] = {}
     seen_pack: dict[str, Pack] = {}
     seen_rule: dict[str, Pack] = {}
+    origins = {str(path): origin for path, origin in sources}
     for path, origin in sources:
         pack, problems = load_pack_file(
             path, origin=origin, field_types=field_types, action_kinds=actions
@@ -202,4 +217,4 @@ def load_packs(
             ]
             disabled = [p for p in packs if p not in keep]
             packs = keep
-    return PackSet(packs, diagnostics, schema, actions, texts, disabled)
+    return PackSet(packs, diagnostics, schema, actions, texts, disabled, origins)

@@ -1,0 +1,325 @@
+"""The plugin host: entry-point plugins add packs and fields with no change to the core;
+broken plugins are named and skipped; hooks are documented."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from qcrules import service
+from qcrules.plugins import hookspecs
+from qcrules.plugins.manager import PluginLoadError, get_host
+from qcrules.testing import register_plugin
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PLUGIN_PACK = """\
+[pack]
+id = "throwaway"
+version = "0.3.0"
+entity = "grant"
+title = { zh = "临时", en = "Throwaway" }
+
+[params]
+max_daily_gmv = 100000.0
+
+[[rules]]
+id = "THR001"
+name = "gmv-per-day-high"
+level = "warn"
+when = "gmv_per_day_7d > params.max_daily_gmv"
+action = { kind = "tell_the_boss" }
+message = "GMV per day {gmv_per_day_7d:,.0f}"
+source = "throwaway plugin"
+
+[[tests]]
+name = "fires"
+fact = { gmv_per_day_7d = 200000.0 }
+expect = ["THR001"]
+
+[[tests]]
+name = "quiet"
+fact = { gmv_per_day_7d = 10.0 }
+expect = []
+"""
+
+PLUGIN_MODULE = """\
+from pathlib import Path
+
+from qcrules import hookimpl
+
+CALLS = []
+
+
+@hookimpl
+def qcrules_register_packs(register):
+    register(Path(__file__).parent / "packs")
+
+
+@hookimpl
+def qcrules_register_fields(register):
+    def compute(facts, context):
+        CALLS.append(len(facts))
+        return [(f.values.get("gmv_7d") or 0) / 7 * 1000 for f in facts]
+
+    register("gmv_per_day_7d", "number", "grant", "GMV per day over 7 days (x1000)", compute)
+
+
+@hookimpl
+def qcrules_register_actions(register):
+    register("tell_the_boss", None, zh="告诉老板", en="tell the boss")
+"""
+
+
+def make_distribution(
+    site: Path, name: str, module: str, files: dict[str, str], version: str = "0.1.0"
+) -> None:
+    """An installed distribution as pip leaves it: a package plus its dist-info with an
+    entry point in the `qcrules` group."""
+    package = site / module
+    for relative, text in files.items():
+        path = package / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    info = site / f"{module}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(f"[qcrules]\n{name} = {module}\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from conftest import run_cli
+
+    folder = tmp_path_factory.mktemp("demo") / "ws"
+    assert run_cli("init", "--demo", str(folder)).returncode == 0
+    return folder
+
+
+@pytest.fixture
+def site(tmp_path):
+    site = tmp_path / "site"
+    make_distribution(
+        site,
+        "throwaway",
+        "qcrules_throwaway",
+        {"__init__.py": PLUGIN_MODULE, "packs/throwaway.toml": PLUGIN_PACK},
+    )
+    return site
+
+
+def with_path(site: Path, **extra) -> dict:
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env.update(extra)
+    return env
+
+
+def test_an_installed_plugin_adds_a_pack_with_no_core_change(cli, demo, site):
+    env = with_path(site)
+    plugins = json.loads(cli("plugins", env=env, cwd=demo).stdout)
+    assert plugins == [
+        {
+            "name": "throwaway",
+            "version": "0.1.0",
+            "hooks": [
+                "qcrules_register_actions",
+                "qcrules_register_fields",
+                "qcrules_register_packs",
+            ],
+        }
+    ]
+    listed = json.loads(cli("packs", "list", "--format", "json", env=env, cwd=demo).stdout)
+    mine = [p for p in listed if p["id"] == "throwaway"]
+    assert mine and mine[0]["origin"] == "throwaway" and mine[0]["version"] == "0.3.0"
+    tested = cli("packs", "test", "throwaway", env=env, cwd=demo)
+    assert tested.returncode == 0 and "2 passed, 0 failed" in tested.stdout
+    fields = json.loads(cli("packs", "fields", "--format", "json", env=env, cwd=demo).stdout)
+    assert {
+        "name": "gmv_per_day_7d",
+        "entity": "grant",
+        "type": "number",
+        "unit": "",
+        "doc": "GMV per day over 7 days (x1000)",
+        "source": "throwaway",
+    } in fields
+    result = cli(
+        "evaluate", "--format", "json", "--no-store", "--pack", "throwaway", env=env, cwd=demo
+    )
+    report = json.loads(result.stdout)
+    assert report["run"]["packs"] == [
+        {"id": "throwaway", "version": "0.3.0", "origin": "throwaway"}
+    ]
+    assert report["findings"], "the plugin's rule fires on the demo's big sellers"
+    assert {f["action"]["kind"] for f in report["findings"]} == {"tell_the_boss"}
+    assert all(f["evidence"]["gmv_per_day_7d"] > 100000 for f in report["findings"])
+
+
+def test_load_and_disable_controls(cli, demo, site):
+    for env in (
+        with_path(site, QCRULES_LOAD_PLUGINS=""),
+        with_path(site, QCRULES_DISABLE_PLUGINS="throwaway"),
+    ):
+        assert json.loads(cli("plugins", env=env, cwd=demo).stdout) == []
+        listed = json.loads(cli("packs", "list", "--format", "json", env=env, cwd=demo).stdout)
+        assert "throwaway" not in {p["id"] for p in listed}
+    only = with_path(site, QCRULES_LOAD_PLUGINS="throwaway")
+    assert [p["name"] for p in json.loads(cli("plugins", env=only, cwd=demo).stdout)] == [
+        "throwaway"
+    ]
+
+
+def test_a_pack_using_a_plugin_field_needs_the_plugin(cli, demo, site, tmp_path):
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    (folder / "mine.toml").write_text(
+        PLUGIN_PACK.replace('"throwaway"', '"mine"').replace("THR001", "MIN001"), encoding="utf-8"
+    )
+    without = cli("packs", "validate", str(folder / "mine.toml"), cwd=demo)
+    assert without.returncode == 4 and "unknown field 'gmv_per_day_7d'" in without.stderr
+    with_plugin = cli("packs", "validate", str(folder / "mine.toml"), env=with_path(site), cwd=demo)
+    assert with_plugin.returncode == 0, with_plugin.stderr
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"__init__.py": "raise ImportError('needs a module nobody has')\n"},
+            "plugin 'broken' failed to import: ImportError: needs a module nobody has",
+        ),
+        (
+            {
+                "__init__.py": "from qcrules import hookimpl\n\n@hookimpl\n"
+                "def qcrules_register_packs(register):\n    raise RuntimeError('boom')\n"
+            },
+            "plugin 'broken' failed in qcrules_register_packs: RuntimeError: boom",
+        ),
+        (
+            {
+                "__init__.py": "from pathlib import Path\nfrom qcrules import hookimpl\n\n@hookimpl\n"
+                "def qcrules_register_packs(register):\n"
+                "    register(Path(__file__).parent / 'bad.toml')\n",
+                "bad.toml": "[pack]\nid = 'bad'\nversion = '1'\n[[rules]]\nid = 'BAD001'\n",
+            },
+            "plugin 'broken': pack skipped",
+        ),
+    ],
+)
+def test_a_broken_plugin_is_named_and_the_builtins_still_evaluate(
+    cli, demo, tmp_path, files, expected
+):
+    site = tmp_path / "broken-site"
+    make_distribution(site, "broken", "qcrules_broken", files)
+    result = cli("evaluate", "--format", "json", "--no-store", env=with_path(site), cwd=demo)
+    assert result.returncode == 1, result.stderr  # the demo has error findings
+    assert expected in result.stderr
+    report = json.loads(result.stdout)
+    assert {p["id"] for p in report["run"]["packs"]} == {
+        "screening",
+        "permissions",
+        "monitoring",
+        "optimization",
+    }
+    assert report["findings"]
+
+
+def test_a_misspelled_hook_fails_loudly(cli, demo, tmp_path):
+    site = tmp_path / "typo-site"
+    make_distribution(
+        site,
+        "typo",
+        "qcrules_typo",
+        {"__init__.py": "def qcrules_register_pack(register):\n    pass\n"},
+    )
+    result = cli("evaluate", "--no-store", env=with_path(site), cwd=demo)
+    assert result.returncode == 2
+    assert "plugin 'typo' implements an unknown hook" in result.stderr
+    assert (
+        "qcrules_register_pack" in result.stderr and "QCRULES_DISABLE_PLUGINS=typo" in result.stderr
+    )
+
+
+def test_testing_fixture_registers_for_one_test(qcrules_plugin, tmp_path):
+    class Formats:
+        @staticmethod
+        def qcrules_register_formats(register):
+            register(
+                "count",
+                lambda result, stream: stream.write(str(len(result.report["findings"]))),
+                "the number of findings",
+            )
+
+    qcrules_plugin(Formats(), name="formats-test")
+    assert "count" in service.output_formats()
+
+
+def test_the_fixture_cleaned_up_after_itself():
+    assert "count" not in service.output_formats()
+    with register_plugin(object(), name="nothing"):
+        assert "nothing" in {r["name"] for r in get_host().describe()}
+    assert "nothing" not in {r["name"] for r in get_host().describe()}
+
+
+def test_registering_an_unknown_hook_directly_is_refused():
+    class Typo:
+        @staticmethod
+        def qcrules_register_format(register):
+            pass
+
+    with pytest.raises(PluginLoadError, match="unknown hook"):
+        get_host().register(Typo(), name="typo-direct")
+    assert "typo-direct" not in {r["name"] for r in get_host().describe()}
+
+
+def test_plugin_fields_are_computed_in_batches(qcrules_plugin, demo):
+    calls = []
+
+    class Field:
+        @staticmethod
+        def qcrules_register_fields(register):
+            def compute(facts, context):
+                calls.append(len(facts))
+                return {f.entity_id: 1 for f in facts}
+
+            register("always_one", "integer", "merchant", "a constant", compute)
+
+    qcrules_plugin(Field(), name="batch-field")
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo / "qcrules.toml")
+    service.evaluate(workspace, EvaluateOptions(store=False, packs=["optimization"]))
+    assert calls == [4]  # one call for the demo's four merchants
+
+
+def test_every_hook_is_documented_with_its_signature():
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    headings = dict(re.findall(r"^### (qcrules_\w+)\((.*)\)$", docs, flags=re.M))
+    hooks = {
+        name: fn
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("qcrules_")
+    }
+    assert set(headings) == set(hooks), "docs/plugins.md must have one heading per hook"
+    for name, fn in hooks.items():
+        assert headings[name] == ", ".join(inspect.signature(fn).parameters), name
+
+
+def test_docs_example_plugin_is_what_the_test_builds():
+    """docs/plugins.md's five-minute plugin uses the same entry-point group as the tests."""
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    assert "[project.entry-points.qcrules]" in docs
+    assert (
+        textwrap.dedent("""\
+        @hookimpl
+        def qcrules_register_packs(register):""")
+        in docs
+    )
