@@ -35,12 +35,19 @@ def test_every_builtin_rule_fires_on_the_demo(demo):
     fired = {f["rule"] for f in result.report["findings"]}
     assert sorted(fired & set(ALL_RULES)) == ALL_RULES
     # most entities are healthy: findings touch a minority of them
-    touched = {(f["entity"]["type"], f["entity"]["id"], f["entity"].get("merchant"))
-               for f in result.report["findings"]}
+    touched = {
+        (f["entity"]["type"], f["entity"]["id"], f["entity"].get("merchant"))
+        for f in result.report["findings"]
+    }
     assert len(touched) < sum(result.report["summary"]["entities"].values()) / 4
     checks = result.report["summary"]["checks"]
-    assert checks["matched"] + checks["not_matched"] + checks["insufficient_data"] + checks[
-        "not_applicable"] == checks["checks"]
+    assert (
+        checks["matched"]
+        + checks["not_matched"]
+        + checks["insufficient_data"]
+        + checks["not_applicable"]
+        == checks["checks"]
+    )
 
 
 def test_planted_scenarios_fire_on_their_entities(demo):
@@ -62,27 +69,58 @@ def test_packs_test_passes(cli, demo):
 
 
 def test_explain_shows_values_and_verdict(cli, demo):
-    result = cli("evaluate", "--as-of", TODAY.isoformat(), "--format", "json", "--no-store",
-                 "--select", "MON004", cwd=demo)
+    result = cli(
+        "evaluate",
+        "--as-of",
+        TODAY.isoformat(),
+        "--format",
+        "json",
+        "--no-store",
+        "--select",
+        "MON004",
+        cwd=demo,
+    )
     finding = json.loads(result.stdout)["findings"][0]
     grant = finding["entity"]["id"]
     text = cli("explain", "MON004", grant, "--as-of", TODAY.isoformat(), cwd=demo)
     assert text.returncode == 0, text.stderr
     assert "FIRED" in text.stdout and "roi_below_break_even_streak" in text.stdout
     assert "guard" in text.stdout and "days_with_data" in text.stdout
-    data = json.loads(cli("explain", "MON004", grant, "--as-of", TODAY.isoformat(), "--format",
-                          "json", cwd=demo).stdout)[0]
+    data = json.loads(
+        cli(
+            "explain", "MON004", grant, "--as-of", TODAY.isoformat(), "--format", "json", cwd=demo
+        ).stdout
+    )[0]
     assert data["outcome"] == "fired" and data["params"]["roi_streak_days"] == 3
     assert data["condition"]["result"] is True
     assert data["guard"]["result"] is True
 
 
 def test_explain_a_rule_that_did_not_fire(cli, demo):
-    result = cli("evaluate", "--as-of", TODAY.isoformat(), "--format", "json", "--no-store",
-                 "--select", "PRM001", cwd=demo)
+    result = cli(
+        "evaluate",
+        "--as-of",
+        TODAY.isoformat(),
+        "--format",
+        "json",
+        "--no-store",
+        "--select",
+        "PRM001",
+        cwd=demo,
+    )
     bad_grant = json.loads(result.stdout)["findings"][0]["entity"]["id"]
-    data = json.loads(cli("explain", "PRM004", bad_grant, "--as-of", TODAY.isoformat(),
-                          "--format", "json", cwd=demo).stdout)[0]
+    data = json.loads(
+        cli(
+            "explain",
+            "PRM004",
+            bad_grant,
+            "--as-of",
+            TODAY.isoformat(),
+            "--format",
+            "json",
+            cwd=demo,
+        ).stdout
+    )[0]
     assert data["outcome"] == "not fired"
     assert data["condition"]["result"] is False
     assert any(child["result"] is False for child in data["condition"]["children"])
@@ -110,14 +148,21 @@ def test_rule_command(cli, demo):
 def test_packs_list_show_fields_doc(cli, demo):
     listed = json.loads(cli("packs", "list", "--format", "json", cwd=demo).stdout)
     assert {(p["id"], p["origin"], p["rules"]) for p in listed} == {
-        ("screening", "builtin", 12), ("permissions", "builtin", 14),
-        ("monitoring", "builtin", 6), ("optimization", "builtin", 5)}
+        ("screening", "builtin", 12),
+        ("permissions", "builtin", 14),
+        ("monitoring", "builtin", 6),
+        ("optimization", "builtin", 5),
+    }
     shown = json.loads(cli("packs", "show", "monitoring", "--format", "json", cwd=demo).stdout)
     assert shown["params"]["ctr_broad"] == 0.2 and shown["guard"].startswith("days_with_data")
     fields = json.loads(cli("packs", "fields", "--format", "json", cwd=demo).stdout)
     names = {(f["entity"], f["name"]) for f in fields}
-    assert {("grant", "roi_below_break_even_streak"), ("creator", "audience_match"),
-            ("merchant", "pool.roi_7d_p20"), ("grant", "creator.fans_count")} <= names
+    assert {
+        ("grant", "roi_below_break_even_streak"),
+        ("creator", "audience_match"),
+        ("merchant", "pool.roi_7d_p20"),
+        ("grant", "creator.fans_count"),
+    } <= names
     doc = cli("packs", "doc", "permissions", cwd=demo).stdout
     assert doc.startswith("# permissions 1.0.0") and "| PRM001 |" in doc
 
@@ -127,8 +172,19 @@ def test_workspace_params_override_a_pack(cli, demo):
     original = config.read_text(encoding="utf-8")
     try:
         config.write_text(original + "\n[params.monitoring]\nctr_broad = 0.9\n", encoding="utf-8")
-        report = json.loads(cli("evaluate", "--as-of", TODAY.isoformat(), "--format", "json",
-                                "--no-store", "--select", "MON001", cwd=demo).stdout)
+        report = json.loads(
+            cli(
+                "evaluate",
+                "--as-of",
+                TODAY.isoformat(),
+                "--format",
+                "json",
+                "--no-store",
+                "--select",
+                "MON001",
+                cwd=demo,
+            ).stdout
+        )
         assert report["findings"] == []
         config.write_text(original + "\n[params.monitoring]\nctr_brod = 0.9\n", encoding="utf-8")
         bad = cli("evaluate", "--no-store", cwd=demo)

@@ -130,7 +130,9 @@ def fact(draw):
         values[name] = draw(st.one_of(st.none(), numbers))
     for name in INT_FIELDS:
         values[name] = draw(
-            st.one_of(st.none(), st.sampled_from([0, 1, -1, 3, 2**53, -(2**53)]), st.integers(-100, 100))
+            st.one_of(
+                st.none(), st.sampled_from([0, 1, -1, 3, 2**53, -(2**53)]), st.integers(-100, 100)
+            )
         )
     for name in BOOL_FIELDS:
         values[name] = draw(st.one_of(st.none(), st.booleans()))

@@ -114,7 +114,7 @@ def test_multiline_conditions_map_to_the_right_line(tmp_path):
 
 
 def test_broken_toml(tmp_path):
-    path, pack, diagnostics = load(tmp_path, GOOD.replace('version = "1.2.0"', "version = "))
+    _path, pack, diagnostics = load(tmp_path, GOOD.replace('version = "1.2.0"', "version = "))
     assert pack is None
     assert diagnostics[0].code == "toml-syntax" and diagnostics[0].line == 3
 

@@ -70,7 +70,7 @@ class _Compiler:
         """The left operand of arithmetic, as a double: the engine's integer arithmetic
         truncates, wraps at 64 bits and dies on division by zero (gotchas 6 and 8)."""
         if isinstance(node, expr.Literal):
-            return float(node.value)  # a literal is simply written as a float
+            return float(node.value) + 0.0  # a literal is written as a float (-0.0 as 0.0)
         if isinstance(node, expr.BinOp | expr.Neg):
             return self.operand(node)  # already a double
         return {"$add": {"$l": self.operand(node), "$r": 0.0}}

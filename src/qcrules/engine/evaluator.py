@@ -89,24 +89,38 @@ class _Prepared:
             for fname in compiled.fields:
                 self.fields[fname] = engine_field(fname)
             self.derived += [(d.name, d.source, re.compile(d.pattern)) for d in compiled.derived]
+        self.field_items = list(self.fields.items())
 
     def record(self, fact: Mapping[str, Any]) -> str:
-        parts = ['"id":"cur"', '"sid":"eval"', f'"{ANCHOR}":1']
-        for name, engine_name in self.fields.items():
-            value = fact.get(name)
-            if value is None:
-                continue
-            if isinstance(value, float) and math.isnan(value):
-                raise EngineError(f"field {name} is NaN; facts must be finite numbers")
-            try:
-                parts.append(f'"{engine_name}":{dumps_safe(value)}')
-            except ValueError as exc:
-                raise EngineError(f"field {name}: {exc}") from exc
+        """The engine record of a fact: only the fields the rules read, checked and typed.
+
+        json.dumps does the writing at C speed; the rare text with an exponent float
+        (1e-05, which the engine's parser rejects) is rewritten by `dumps_safe`."""
+        get = fact.get
+        data: dict[str, Any] = {"id": "cur", "sid": "eval", ANCHOR: 1}
+        data.update(
+            (engine_name, value)
+            for name, engine_name in self.field_items
+            if (value := get(name)) is not None
+        )
+        for name, value in data.items():
+            kind = type(value)
+            if kind is int:
+                if not INT64_MIN <= value <= INT64_MAX:
+                    raise EngineError(f"{name[2:]}: {value} is beyond ±2**53")
+            elif kind is float:
+                if value != value or value in (math.inf, -math.inf):
+                    raise EngineError(f"{name[2:]} is {value!r}; facts must be finite numbers")
+            elif kind is not str and kind is not bool:
+                raise EngineError(f"{name[2:]}: {kind.__name__} values cannot be evaluated")
         for name, source, pattern in self.derived:
             value = fact.get(source)
             if isinstance(value, str):
-                parts.append(f'"{name}":{"true" if pattern.fullmatch(value) else "false"}')
-        return "{" + ",".join(parts) + "}"
+                data[name] = pattern.fullmatch(value) is not None
+        text = json.dumps(data, ensure_ascii=False)
+        if "e-" in text or "e+" in text:
+            text = dumps_safe(data)
+        return text
 
 
 class RuleEvaluator:
@@ -206,7 +220,10 @@ class PythonEvaluator:
 
     def __init__(self, conditions: Mapping[str, expr.Node], name: str = "qcrules") -> None:
         self.name = name
-        self._conditions = {key: expr.push_not(node) for key, node in conditions.items()}
+        # the same constant folding as the compiler, so both read the same tree
+        self._conditions = {
+            key: expr.push_not(expr.bind(node, {})) for key, node in conditions.items()
+        }
         self._prepared = _Prepared(conditions)  # the same record checks as the engine
 
     def evaluate(self, fact: Mapping[str, Any]) -> frozenset[str]:

@@ -29,6 +29,7 @@ class CompiledRule:
     guard_key: str | None
     applies_key: str | None
     params: dict[str, Any]
+    decide: Any = None  # three-valued reading, compiled once
 
 
 @dataclass
@@ -38,6 +39,8 @@ class EntityPlan:
     conditions: dict[str, Any]  # engine key -> bound node (rules, guards, applies filters)
     guard_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     guard_text: dict[str, str] = field(default_factory=dict)
+    all_fields: tuple[str, ...] = ()
+    filter_keys: frozenset = frozenset()
 
 
 @dataclass
@@ -107,9 +110,24 @@ def plan_entity(
             node = expr.bind(rule.node, pack.params)
             conditions[key] = node
             rules.append(
-                CompiledRule(rule, key, node, rule.fields, guard_key, applies_key, pack.params)
+                CompiledRule(
+                    rule,
+                    key,
+                    node,
+                    rule.fields,
+                    guard_key,
+                    applies_key,
+                    pack.params,
+                    expr.three_valued(node),
+                )
             )
-    return plan if rules else None
+    if not rules:
+        return None
+    plan.all_fields = tuple(dict.fromkeys(f for r in rules for f in r.fields))
+    plan.filter_keys = frozenset(
+        k for k in conditions if k.startswith(("__guard__", "__applies__"))
+    )
+    return plan
 
 
 def judge(plan: EntityPlan, values: dict[str, Any], matches: frozenset[str]) -> FactOutcome:
@@ -117,6 +135,11 @@ def judge(plan: EntityPlan, values: dict[str, Any], matches: frozenset[str]) -> 
     matched: list[CompiledRule] = []
     insufficient: list[tuple[CompiledRule, list[str], bool]] = []
     not_matched = not_applicable = 0
+    get = values.get
+    absent = {name for name in plan.all_fields if get(name) is None}
+    if not matches and not plan.filter_keys and not absent:
+        # the common case: nothing fired, no guard or filter in play, no value missing
+        return FactOutcome(matched, insufficient, len(plan.rules), 0)
     for compiled in plan.rules:
         if compiled.applies_key is not None and compiled.applies_key not in matches:
             not_applicable += 1
@@ -128,10 +151,13 @@ def judge(plan: EntityPlan, values: dict[str, Any], matches: frozenset[str]) -> 
         if compiled.key in matches:
             matched.append(compiled)
             continue
-        missing = [f for f in compiled.fields if values.get(f) is None]
+        if absent.isdisjoint(compiled.fields):
+            not_matched += 1
+            continue
+        missing = [f for f in compiled.fields if f in absent]
         # missing data only matters when it leaves the outcome open: `in_pool and roi_7d < x`
         # with in_pool false did not fire, whatever roi_7d would have been
-        if missing and expr.decided(compiled.node, values) is None:
+        if missing and compiled.decide(values) is None:
             insufficient.append((compiled, missing, False))
         else:
             not_matched += 1

@@ -789,7 +789,7 @@ def bind(node: Node, params: Mapping[str, Any]) -> Node:
     if isinstance(node, Neg):
         operand = bind(node.operand, params)
         if isinstance(operand, Literal) and _is_number(operand.value):
-            return Literal(node.start, node.end, -operand.value)
+            return Literal(node.start, node.end, arith("*", operand.value, -1.0))
         return replace(node, operand=operand)
     if isinstance(node, BinOp):
         left, right = bind(node.left, params), bind(node.right, params)
@@ -800,6 +800,7 @@ def bind(node: Node, params: Mapping[str, Any]) -> Node:
             and _is_number(right.value)
         ):
             return Literal(node.start, node.end, arith(node.op, left.value, right.value))
+        # (both operands literal: folded with the same double semantics as the engine)
         return replace(node, left=left, right=right)
     if isinstance(node, Compare):
         return replace(node, left=bind(node.left, params), right=bind(node.right, params))
@@ -839,11 +840,13 @@ def push_not(node: Node, negate: bool = False) -> Node:
 # the plain-Python reading
 
 
-def arith(op: str, a: Any, b: Any) -> Any:
-    """+ - * / as the engine computes them: in doubles (IEEE 754), like the compiled rules."""
+def arith(op: str, a: Any, b: Any, *, promote: bool = True) -> Any:
+    """+ - * / exactly as the compiled rules compute them: in doubles (IEEE 754), with the
+    left operand float-promoted as `x + 0.0` (which also turns -0.0 into 0.0), and
+    division by zero giving ±inf or nan as C does."""
     if a is None or b is None:
         return None
-    a = float(a)
+    a = float(a) + 0.0 if promote else float(a)
     b = float(b)
     if op == "+":
         return a + b
@@ -858,6 +861,12 @@ def arith(op: str, a: Any, b: Any) -> Any:
     return a / b
 
 
+def _promotes(node: Node) -> bool:
+    """Whether the compiler float-promotes this left operand (results of arithmetic are
+    doubles already and are not)."""
+    return not isinstance(node, BinOp | Neg)
+
+
 def value_of(node: Node, fact: Mapping[str, Any]) -> Any:
     if isinstance(node, Literal):
         return node.value
@@ -865,9 +874,14 @@ def value_of(node: Node, fact: Mapping[str, Any]) -> Any:
         return fact.get(node.name)
     if isinstance(node, Neg):
         value = value_of(node.operand, fact)
-        return None if value is None else -float(value)
+        return arith("*", value, -1.0, promote=_promotes(node.operand))
     if isinstance(node, BinOp):
-        return arith(node.op, value_of(node.left, fact), value_of(node.right, fact))
+        return arith(
+            node.op,
+            value_of(node.left, fact),
+            value_of(node.right, fact),
+            promote=_promotes(node.left),
+        )
     if isinstance(node, Param):
         raise ValueError(f"params.{node.name} is not bound")
     raise TypeError(node)
@@ -977,3 +991,38 @@ def decided(node: Node, fact: Mapping[str, Any]) -> bool | None:
     """True or False when the known values settle the condition; None when missing data
     leaves it open — what separates "did not fire" from "insufficient data"."""
     return _known(push_not(node), fact)
+
+
+def three_valued(node: Node):
+    """A compiled `decided(node, ·)`: the normal form and each leaf's fields worked out
+    once, so classifying a non-firing rule costs a few dict lookups per fact."""
+    return _three(push_not(node))
+
+
+def _three(node: Node):
+    if isinstance(node, And | Or):
+        parts = [_three(item) for item in node.items]
+        settle = not isinstance(node, And)
+
+        def combine(fact, parts=parts, settle=settle):
+            unknown = False
+            for part in parts:
+                result = part(fact)
+                if result is settle:
+                    return settle
+                if result is None:
+                    unknown = True
+            return None if unknown else (not settle)
+
+        return combine
+    if isinstance(node, Exists | Literal):
+        return lambda fact, node=node: _holds(node, fact)
+    names = tuple(fields_read(node))
+
+    def leaf(fact, node=node, names=names):
+        for name in names:
+            if fact.get(name) is None:
+                return None
+        return _holds(node, fact)
+
+    return leaf
