@@ -15,6 +15,11 @@ from qcrules.model import open_database
 
 pytest_plugins = ["qcrules.testing"]
 
+# the engine this interpreter runs: durable-rules, or the plain-Python reading on 3.13+
+from qcrules.engine import durable_available  # noqa: E402
+
+ENGINE = "durable-rules" if durable_available()[0] else "python"
+
 PG_URL = os.environ.get("QCRULES_TEST_DATABASE_URL", "").strip()
 _PG_NOTICE = (
     "PostgreSQL half skipped: set QCRULES_TEST_DATABASE_URL="

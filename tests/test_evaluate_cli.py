@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ENGINE
+
 AS_OF = date(2026, 11, 27)
 LEVELS = {"critical", "error", "warn", "info"}
 
@@ -89,7 +91,7 @@ def test_json_report_has_the_promised_fields(cli, workspace):
     assert report["qcrules_version"] == "0.1.0"
     run = report["run"]
     assert {"id", "as_of", "started_at", "duration_ms", "packs", "engine"} <= set(run)
-    assert run["as_of"] == "2026-11-27" and run["engine"] == "durable-rules"
+    assert run["as_of"] == "2026-11-27" and run["engine"] == ENGINE
     assert {p["id"] for p in run["packs"]} == {
         "screening",
         "permissions",
@@ -252,7 +254,7 @@ def test_runs_and_findings_are_stored_unless_no_store(cli, workspace):
         engine, packs, params = conn.execute(
             "select engine, packs, params from runs where run_id = ?", (report["run"]["id"],)
         ).fetchone()
-    assert engine == "durable-rules"
+    assert engine == ENGINE
     assert {p["id"] for p in json.loads(packs)} == {
         "screening",
         "permissions",

@@ -30,12 +30,31 @@ from qcrules.i18n import tr
     "--database-url",
     help="Database URL; overrides $QCRULES_DATABASE_URL and [database] url.",
 )
-@click.version_option(__version__, "-V", "--version", message="%(prog)s %(version)s")
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _print_version(ctx) if value else None,
+    help="Show the version and the engine in use, then exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, database_url: str | None) -> None:
     """qcrules — 巨量千川 全域推广 达人授权 as rules, not spreadsheets."""
     ctx.obj = CliState(config_file=config_file, database_url=database_url)
     ctx.call_on_close(ctx.obj.close)
+
+
+def _print_version(ctx: click.Context) -> None:
+    import platform
+
+    from qcrules.engine import durable_available
+
+    ok, reason = durable_available()
+    engine = "durable-rules 2.0.28" if ok else f"python (plain-Python reading; {reason})"
+    click.echo(f"qcrules {__version__} (engine: {engine}; Python {platform.python_version()})")
+    ctx.exit(0)
 
 
 def _register_commands() -> None:
