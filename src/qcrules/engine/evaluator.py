@@ -21,6 +21,7 @@ from qcrules.packs import expr
 from qcrules.packs.expr import INT64_MAX, INT64_MIN  # ±2**53: exact in both readings
 
 _names = itertools.count(1)
+_RESIDENT = '{"id":"cur","sid":"eval"}'
 
 
 class EngineError(Exception):
@@ -186,7 +187,8 @@ class RuleEvaluator:
             raise EngineError(f"durable-rules failed while running the agenda: {exc}") from exc
         finally:
             try:
-                self._core.retract_fact(self._handle, record)
+                # the id alone identifies the resident fact: no second parse of the record
+                self._core.retract_fact(self._handle, _RESIDENT)
             except Exception:  # the state may already be gone after a reset
                 self._reset()
         fired.discard("__init__")
