@@ -308,6 +308,14 @@ class _FileImport:
         self.report = report
         self.rejects_target = rejects_target
         self.hmap = C.header_map(self.kind, job.aliases)
+        # plugin names for columns that are not canonical ones: kept in `extra` under that
+        # name (e.g. 直播间观看人数 -> live_watch_ucnt), where plugin fields read them
+        self.extra_names = {
+            C.match_key(name): target
+            for target, names in (job.aliases or {}).items()
+            if target not in self.kind.by_name
+            for name in [target, *([names] if isinstance(names, str) else names)]
+        }
         self.values: dict[str, list[Any]] = {}
         self.header_of: dict[str, str] = {}
         self.index_of: dict[str, int] = {}
@@ -384,7 +392,7 @@ class _FileImport:
             elif kind.name == "metrics" and C.is_derived(header):
                 derived.append(header)
             elif kind.keeps_extra:
-                key = C.normalize_header(header)
+                key = self.extra_names.get(C.match_key(header)) or C.normalize_header(header)
                 if key in seen_extra:
                     report.warnings.append(
                         tr(
