@@ -74,6 +74,14 @@ def qcrules_register_fields(register):
 @hookimpl
 def qcrules_register_actions(register):
     register("tell_the_boss", None, zh="告诉老板", en="tell the boss")
+
+
+@hookimpl
+def qcrules_register_commands(cli):
+    @cli.command()
+    def hello():
+        "Say hello from the throwaway plugin."
+        print("你好, qcrules")
 """
 
 
@@ -131,11 +139,15 @@ def test_an_installed_plugin_adds_a_pack_with_no_core_change(cli, demo, site):
             "version": "0.1.0",
             "hooks": [
                 "qcrules_register_actions",
+                "qcrules_register_commands",
                 "qcrules_register_fields",
                 "qcrules_register_packs",
             ],
         }
     ]
+    hello = cli("hello", env=env, cwd=demo)
+    assert hello.returncode == 0 and hello.stdout == "你好, qcrules\n"
+    assert "hello" in cli("--help", env=env, cwd=demo).stdout
     listed = json.loads(cli("packs", "list", "--format", "json", env=env, cwd=demo).stdout)
     mine = [p for p in listed if p["id"] == "throwaway"]
     assert mine and mine[0]["origin"] == "throwaway" and mine[0]["version"] == "0.3.0"

@@ -71,9 +71,24 @@ def _register_commands() -> None:
 _register_commands()
 
 
+_plugin_commands_added = False
+
+
+def _add_plugin_commands() -> None:
+    """Subcommands from plugins (`qcrules_register_commands`), added once per process."""
+    global _plugin_commands_added
+    if _plugin_commands_added:
+        return
+    _plugin_commands_added = True
+    from qcrules.plugins.manager import get_host
+
+    get_host().add_commands(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning every error into its contract exit code and a clear message."""
     try:
+        _add_plugin_commands()
         result = cli.main(args=argv, prog_name="qcrules", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
