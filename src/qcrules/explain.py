@@ -50,13 +50,7 @@ def explain(
     from qcrules.i18n import pick
 
     packset = load_packs(workspace.config, apply_enable=False)
-    pack, rule = packset.rule(rule_id)
-    if rule is None:
-        close = difflib.get_close_matches(rule_id, packset.all_rule_ids(), n=1)
-        raise UsageError(
-            f"unknown rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
-            hint="`qcrules rule --all` lists every rule",
-        )
+    pack, rule = packset.require_rule(rule_id)
     as_of = as_of or date.today()
     facts = build_facts(
         workspace.db,

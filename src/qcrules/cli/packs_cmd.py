@@ -319,16 +319,7 @@ def rule_cmd(state, rule_id, show_all, fmt) -> int:
     if show_all:
         chosen = [(p, r) for p in packset.packs for r in p.rules]
     else:
-        pack, rule = packset.rule(rule_id)
-        if rule is None:
-            import difflib
-
-            close = difflib.get_close_matches(rule_id, packset.all_rule_ids(), n=1)
-            raise UsageError(
-                f"unknown rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
-                hint="`qcrules rule --all` lists every rule",
-            )
-        chosen = [(pack, rule)]
+        chosen = [packset.require_rule(rule_id)]
     if fmt == "json":
         data = [rule_info(p, r, packset.actions) for p, r in chosen]
         click.echo(json.dumps(data if show_all else data[0], ensure_ascii=False, indent=2))

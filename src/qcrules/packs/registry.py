@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qcrules.config import Config
-from qcrules.errors import ConfigError
+from qcrules.errors import ConfigError, UsageError
 from qcrules.facts.schema import FactSchema, FieldSpec, builtin_schema
 from qcrules.packs.diagnostics import Diagnostic
 from qcrules.packs.loader import check_overrides, load_pack_file
@@ -57,6 +57,17 @@ class PackSet:
             if rule is not None:
                 return pack, rule
         return None, None
+
+    def require_rule(self, rule_id: str):
+        """(pack, rule), or a usage error with a did-you-mean."""
+        pack, rule = self.rule(rule_id)
+        if rule is None:
+            close = difflib.get_close_matches(rule_id, self.all_rule_ids(), n=1)
+            raise UsageError(
+                f"unknown rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                hint="`qcrules rule --all` lists every rule",
+            )
+        return pack, rule
 
     def all_rule_ids(self) -> list[str]:
         return [r.id for p in self.packs + self.disabled for r in p.rules]
