@@ -92,13 +92,13 @@ class _Prepared:
             self.derived += [(d.name, d.source, re.compile(d.pattern)) for d in compiled.derived]
         self.field_items = list(self.fields.items())
 
-    def record(self, fact: Mapping[str, Any]) -> str:
+    def record(self, fact: Mapping[str, Any], fact_id: str = "cur") -> str:
         """The engine record of a fact: only the fields the rules read, checked and typed.
 
         json.dumps does the writing at C speed; the rare text with an exponent float
         (1e-05, which the engine's parser rejects) is rewritten by `dumps_safe`."""
         get = fact.get
-        data: dict[str, Any] = {"id": "cur", "sid": "eval", ANCHOR: 1}
+        data: dict[str, Any] = {"id": fact_id, "sid": "eval", ANCHOR: 1}
         data.update(
             (engine_name, value)
             for name, engine_name in self.field_items
@@ -194,6 +194,44 @@ class RuleEvaluator:
         fired.discard("__init__")
         return frozenset(self._prepared.keys[name] for name in fired)
 
+    def evaluate_many(self, facts: list[Mapping[str, Any]]) -> list[frozenset[str]]:
+        """Match sets for a batch, asserted in one call and drained together.
+
+        Each fact of the batch is resident under its own id (its position) and every
+        agenda entry names the fact it matched, so nothing is attributed to the wrong
+        fact; the batch is retracted by id afterwards. If the engine refuses the batch
+        (e.g. two ids colliding on its 32-bit hash), the batch is evaluated fact by fact."""
+        if self._closed:
+            raise EngineError("this evaluator is closed")
+        if not facts:
+            return []
+        if not self._state_ready:
+            self._init_state()
+        records = [self._prepared.record(fact, str(i)) for i, fact in enumerate(facts)]
+        ids = "[" + ",".join(f'{{"id":"{i}","sid":"eval"}}' for i in range(len(facts))) + "]"
+        try:
+            result = self._core.assert_facts(self._handle, "[" + ",".join(records) + "]")
+        except Exception:
+            self._reset()
+            return [self.evaluate(fact) for fact in facts]
+        code, state_handle = result[0], result[1]
+        sets: list[set[str]] = [set() for _ in facts]
+        try:
+            if code not in (0, 1):
+                raise EngineError(f"durable-rules returned code {code} for a batch")
+            entry = self._core.start_action_for_state(self._handle, state_handle)
+            payload = entry[1] if entry else None
+            while payload:
+                for rule, frame in json.loads(payload).items():
+                    if rule != "__init__":
+                        sets[int(frame["m"]["id"])].add(self._prepared.keys[rule])
+                payload = self._core.complete_and_start_action(self._handle, state_handle)
+            self._core.retract_facts(self._handle, ids)
+        except Exception:
+            self._reset()
+            return [self.evaluate(fact) for fact in facts]
+        return [frozenset(found) for found in sets]
+
     def _reset(self) -> None:
         with contextlib.suppress(Exception):
             self._core.delete_state(self._handle, "eval")
@@ -231,6 +269,9 @@ class PythonEvaluator:
     def evaluate(self, fact: Mapping[str, Any]) -> frozenset[str]:
         self._prepared.record(fact)
         return frozenset(key for key, node in self._conditions.items() if expr._holds(node, fact))
+
+    def evaluate_many(self, facts: list[Mapping[str, Any]]) -> list[frozenset[str]]:
+        return [self.evaluate(fact) for fact in facts]
 
     def close(self) -> None:
         pass

@@ -18,6 +18,7 @@ from qcrules.packs import expr
 from qcrules.packs.model import Pack, Rule
 
 _run_counter = itertools.count(1)
+BATCH = 200  # facts asserted per engine call: one parse, one agenda drain
 
 
 @dataclass
@@ -170,9 +171,13 @@ def evaluate_plan(
     """Yield (fact, outcome) for every fact, each asserted exactly once into the engine."""
     name = f"qcrules_{plan.entity}_{next(_run_counter)}"
     evaluator = evaluator_factory(plan.conditions, name)
+    facts = list(facts)
     try:
-        for fact in facts:
-            matches = evaluator.evaluate(fact.values)
-            yield fact, judge(plan, fact.values, matches)
+        for start in range(0, len(facts), BATCH):
+            batch = facts[start : start + BATCH]
+            for fact, matches in zip(
+                batch, evaluator.evaluate_many([f.values for f in batch]), strict=True
+            ):
+                yield fact, judge(plan, fact.values, matches)
     finally:
         evaluator.close()
