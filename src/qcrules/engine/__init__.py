@@ -32,7 +32,7 @@ def durable_available() -> tuple[bool, str | None]:
         return False, "durable-rules is not installed"
     try:
         import durable_rules_engine  # noqa: F401
-    except ImportError as exc:
+    except Exception as exc:  # ImportError (`undefined symbol: PyEval_CallObject`), or worse
         return False, f"durable-rules is installed but cannot be imported: {exc}"
     return True, None
 

@@ -4,6 +4,17 @@
 one record resident at a time under a constant id and sid (no hash collisions, no sid
 limit, no growth); facts, not events, so every matching rule fires; the agenda drained
 synchronously on the calling thread; a set per record (an `$or` may fire a rule twice).
+
+Measured limits of the C core that it also guards against:
+
+- error 303: the alpha network is walked with a 64-node stack, so rules are split over
+  several rulesets whose worst case stays within `compiler.STACK_BUDGET`;
+- error 113: at most 15 `$and`/`$or` groups per rule — refused up front, naming the rule;
+- `delete_state` of a sid that never had a matching fact frees uninitialised memory
+  (segfault): each ruleset's state is created by a sentinel fact that always matches;
+- string values are measured in 16 bits (a 65,536-byte string compares as its first
+  bytes): longer strings are refused;
+- `$mt` is never used (see `compiler`), integers stay within ±2**53 (exact in a double).
 """
 
 from __future__ import annotations
@@ -16,12 +27,27 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from qcrules.engine.compiler import ANCHOR, anchored, compile_condition, engine_field
+from qcrules.engine.compiler import (
+    ANCHOR,
+    MAX_GROUPS,
+    SENTINEL_CONDITION,
+    STACK_BUDGET,
+    anchored,
+    compile_condition,
+    engine_field,
+    groups,
+    partition,
+)
 from qcrules.packs import expr
 from qcrules.packs.expr import INT64_MAX, INT64_MIN  # ±2**53: exact in both readings
 
 _names = itertools.count(1)
-_RESIDENT = '{"id":"cur","sid":"eval"}'
+
+MAX_RULES_PER_RULESET = 200  # a node's beta list holds 256 rules (error 108)
+MAX_STRING_BYTES = 65_535  # the C core keeps value lengths in an unsigned short
+MAX_AGENDA = 1_000_000  # fires per fact before we call it a runaway
+SENTINEL_RULE = "__init__"
+SENTINEL = f'{{"id":"init","sid":"eval","{ANCHOR}":1,"q_init":1}}'
 
 
 class EngineError(Exception):
@@ -40,8 +66,22 @@ def _float(value: float) -> str:
     return text
 
 
+def _string(value: str) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        size = len(text.encode("utf-8")) - 2
+    except UnicodeEncodeError as exc:  # a lone surrogate cannot reach the C core
+        raise ValueError(f"text {value[:20]!r}… is not valid Unicode: {exc.reason}") from None
+    if size > MAX_STRING_BYTES:
+        raise ValueError(
+            f"a text of {size:,} bytes is longer than the engine's {MAX_STRING_BYTES:,}-byte limit"
+        )
+    return text
+
+
 def dumps_safe(value: Any) -> str:
-    """JSON the engine parses exactly: safe floats, int64 only, UTF-8 text."""
+    """JSON the engine parses exactly: safe floats, ints within ±2**53, UTF-8 text that
+    fits its 16-bit lengths. Raises ValueError for anything else (NaN, ±inf, …)."""
     if value is None:
         return "null"
     if value is True:
@@ -55,19 +95,25 @@ def dumps_safe(value: Any) -> str:
     if isinstance(value, float):
         return _float(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _string(value)
     if isinstance(value, Mapping):
-        return (
-            "{"
-            + ",".join(
-                f"{json.dumps(str(k), ensure_ascii=False)}:{dumps_safe(v)}"
-                for k, v in value.items()
-            )
-            + "}"
-        )
+        return "{" + ",".join(f"{_string(str(k))}:{dumps_safe(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(dumps_safe(v) for v in value) + "]"
     raise ValueError(f"{type(value).__name__} values cannot be given to the engine")
+
+
+def to_engine_record(fact: Mapping[str, Any], fields: list[str] | None = None) -> dict[str, Any]:
+    """The record the engine sees for a flat fact: engine field names (`f_…`, so no field
+    can be `id`, `sid` or the anchor), missing (None) values dropped, the anchor added.
+    `fields` limits it to the fields the rules read."""
+    names = fact.keys() if fields is None else fields
+    record: dict[str, Any] = {"id": "cur", "sid": "eval", ANCHOR: 1}
+    for name in names:
+        value = fact.get(name)
+        if value is not None:
+            record[engine_field(name)] = value
+    return record
 
 
 def _safe_rule_name(index: int, key: str) -> str:
@@ -91,6 +137,7 @@ class _Prepared:
                 self.fields[fname] = engine_field(fname)
             self.derived += [(d.name, d.source, re.compile(d.pattern)) for d in compiled.derived]
         self.field_items = list(self.fields.items())
+        self.field_of = {engine: name for name, engine in self.fields.items()}
 
     def record(self, fact: Mapping[str, Any], fact_id: str = "cur") -> str:
         """The engine record of a fact: only the fields the rules read, checked and typed.
@@ -108,12 +155,30 @@ class _Prepared:
             kind = type(value)
             if kind is int:
                 if not INT64_MIN <= value <= INT64_MAX:
-                    raise EngineError(f"{name[2:]}: {value} is beyond ±2**53")
+                    raise EngineError(
+                        f"field {self.field_of[name]}: {value} is beyond ±2**53 "
+                        "and cannot be compared exactly"
+                    )
             elif kind is float:
-                if value != value or value in (math.inf, -math.inf):
-                    raise EngineError(f"{name[2:]} is {value!r}; facts must be finite numbers")
-            elif kind is not str and kind is not bool:
-                raise EngineError(f"{name[2:]}: {kind.__name__} values cannot be evaluated")
+                if value != value:
+                    raise EngineError(
+                        f"field {self.field_of[name]} is NaN; facts must be finite numbers"
+                    )
+                if value in (math.inf, -math.inf):
+                    raise EngineError(
+                        f"field {self.field_of[name]}: {value!r} cannot be given "
+                        "to the engine (not a finite number)"
+                    )
+            elif kind is str:
+                try:
+                    _string(value)  # valid Unicode, within the engine's 64 KiB
+                except ValueError as exc:
+                    raise EngineError(f"field {self.field_of.get(name, name)}: {exc}") from exc
+            elif kind is not bool:
+                raise EngineError(
+                    f"field {self.field_of.get(name, name)}: {kind.__name__} "
+                    "values cannot be evaluated"
+                )
         for name, source, pattern in self.derived:
             value = fact.get(source)
             if isinstance(value, str):
@@ -124,6 +189,152 @@ class _Prepared:
         return text
 
 
+def _rule_of(payload: str) -> str:
+    """The rule name of an agenda entry `{"<rule>":{"m":{…}}}` (names are [A-Za-z0-9_.-])."""
+    end = payload.find('"', 2)
+    if not payload.startswith('{"') or end < 0:
+        raise EngineError(f"unexpected agenda entry from durable-rules: {payload[:80]!r}")
+    return payload[2:end]
+
+
+class _Ruleset:
+    """One C-core ruleset holding a group of rules, with its own sid state."""
+
+    def __init__(self, core, name: str, rules: dict[str, dict]) -> None:
+        self.core = core
+        self.name = name
+        self.names = frozenset(rules)
+        definition = {rule: {"all": [{"m": cond}]} for rule, cond in rules.items()}
+        definition[SENTINEL_RULE] = {"all": [{"m": SENTINEL_CONDITION}]}
+        try:
+            self.handle = core.create_ruleset(name, dumps_safe(definition))
+        except Exception as exc:  # registration errors carry only a code
+            raise EngineError(f"durable-rules refused the ruleset {name}: {exc}") from exc
+        self.state_ready = False
+        try:
+            self.init_state()
+        except Exception:
+            self.close()
+            raise
+
+    def init_state(self) -> None:
+        """Create the sid's state with a fact that always matches: `delete_state` of a
+        state that only ever saw non-matching facts frees garbage (measured: SIGSEGV)."""
+        try:
+            code, state = self.core.assert_fact(self.handle, SENTINEL)
+            if code != 0:
+                raise EngineError(f"the state sentinel of {self.name} got code {code}")
+            self.drain(state)
+            self.core.retract_fact(self.handle, SENTINEL)
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"durable-rules could not start {self.name}: {exc}") from exc
+        self.state_ready = True
+
+    def drain(self, state) -> set[str]:
+        """Run the agenda of one asserted fact to the end, collecting rule names."""
+        fired: set[str] = set()
+        entry = self.core.start_action_for_state(self.handle, state)
+        payload = entry[1] if entry else None
+        steps = 0
+        while payload:
+            fired.add(_rule_of(payload))
+            steps += 1
+            if steps > MAX_AGENDA:
+                raise EngineError(
+                    f"{self.name}: more than {MAX_AGENDA:,} agenda entries for one fact"
+                )
+            payload = self.core.complete_and_start_action(self.handle, state)
+        unknown = fired - self.names - {SENTINEL_RULE}
+        if unknown:
+            raise EngineError(f"{self.name} fired unknown rules {sorted(unknown)}")
+        return fired
+
+    def evaluate(self, record: str) -> set[str]:
+        try:
+            code, state = self.core.assert_fact(self.handle, record)
+        except Exception as exc:
+            self.reset()
+            raise EngineError(f"durable-rules could not take the fact: {exc}") from exc
+        if code == 1:  # no rule matched; nothing was stored
+            return set()
+        if code != 0:  # 2: a record with this id is still resident — never expected
+            self.reset()
+            raise EngineError(f"durable-rules returned code {code} for a fact")
+        try:
+            fired = self.drain(state)
+        except BaseException as exc:  # also Ctrl-C: never leave a lease or a resident fact
+            with contextlib.suppress(Exception):
+                self.core.abandon_action(self.handle, state)
+            self.reset()
+            if isinstance(exc, EngineError) or not isinstance(exc, Exception):
+                raise
+            raise EngineError(f"durable-rules failed while running the agenda: {exc}") from exc
+        try:
+            self.core.retract_fact(self.handle, record)
+        except Exception as exc:
+            self.reset()
+            raise EngineError(f"durable-rules could not retract the fact: {exc}") from exc
+        fired.discard(SENTINEL_RULE)
+        return fired
+
+    def evaluate_many(self, records: list[str]) -> list[set[str]] | None:
+        """Rule names per record of a batch, or None when the engine refused the batch
+        (the state is then reset and the caller goes fact by fact)."""
+        ids = "[" + ",".join(f'{{"id":"{i}","sid":"eval"}}' for i in range(len(records))) + "]"
+        try:
+            code, state = self.core.assert_facts(self.handle, "[" + ",".join(records) + "]")
+        except Exception:
+            self.reset()
+            return None
+        found: list[set[str]] = [set() for _ in records]
+        try:
+            if code not in (0, 1):
+                raise EngineError(f"durable-rules returned code {code} for a batch")
+            entry = self.core.start_action_for_state(self.handle, state)
+            payload = entry[1] if entry else None
+            steps = 0
+            while payload:
+                for rule, frame in json.loads(payload).items():
+                    if rule != SENTINEL_RULE:
+                        found[int(frame["m"]["id"])].add(rule)
+                steps += 1
+                if steps > MAX_AGENDA:
+                    raise EngineError(f"{self.name}: a runaway agenda in a batch")
+                payload = self.core.complete_and_start_action(self.handle, state)
+            self.core.retract_facts(self.handle, ids)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self.core.abandon_action(self.handle, state)
+            self.reset()
+            if not isinstance(exc, Exception):
+                raise
+            return None
+        unknown = set().union(*found) - self.names
+        if unknown:
+            raise EngineError(f"{self.name} fired unknown rules {sorted(unknown)}")
+        return found
+
+    def reset(self) -> None:
+        """Drop the sid state (and whatever it holds) and start a clean one."""
+        if self.state_ready:
+            with contextlib.suppress(Exception):
+                self.core.delete_state(self.handle, "eval")
+            self.state_ready = False
+        self.init_state()
+
+    def close(self) -> None:
+        if self.handle is None:
+            return
+        if self.state_ready:  # never for a state without a match: see init_state
+            with contextlib.suppress(Exception):
+                self.core.delete_state(self.handle, "eval")
+            self.state_ready = False
+        handle, self.handle = self.handle, None
+        self.core.delete_ruleset(handle)
+
+
 class RuleEvaluator:
     """Every matching rule for one fact at a time, exactly once, through the C core."""
 
@@ -132,124 +343,98 @@ class RuleEvaluator:
     def __init__(self, conditions: Mapping[str, expr.Node], name: str = "qcrules") -> None:
         import durable_rules_engine as core
 
-        self._core = core
         self._prepared = _Prepared(conditions)
-        rules = {rule: {"all": [{"m": cond}]} for rule, cond in self._prepared.rules.items()}
-        rules["__init__"] = {
-            "all": [{"m": {"$and": [{"$ex": {ANCHOR: 1}}, {"$ex": {"q_init": 1}}]}}]
-        }
+        for rule, condition in self._prepared.rules.items():
+            if groups(condition) > MAX_GROUPS:
+                raise EngineError(
+                    f"rule {self._prepared.keys[rule]}: its condition needs {groups(condition)} "
+                    f"and/or groups; durable-rules takes at most {MAX_GROUPS} (error 113) — "
+                    "split it into several rules or simplify it"
+                )
+        try:
+            parts = partition(self._prepared.rules, [SENTINEL_CONDITION], STACK_BUDGET)
+        except ValueError as exc:
+            raise EngineError(_name_rules(str(exc), self._prepared.keys)) from exc
+        parts = [
+            part[i : i + MAX_RULES_PER_RULESET]
+            for part in parts
+            for i in range(0, len(part), MAX_RULES_PER_RULESET)
+        ]
         # run-scoped: many evaluators in one process never share a ruleset name
         self.name = f"{re.sub(r'[^A-Za-z0-9_]', '_', name)}_{next(_names)}"
-        try:
-            self._handle = core.create_ruleset(self.name, dumps_safe(rules))
-        except Exception as exc:  # registration errors carry only a code
-            raise EngineError(f"durable-rules refused the ruleset {self.name}: {exc}") from exc
-        self._state_ready = False
+        self._rulesets: list[_Ruleset] = []
         self._closed = False
+        try:
+            for index, part in enumerate(parts or [[]]):
+                rules = {rule: self._prepared.rules[rule] for rule in part}
+                suffix = f"_{index}" if len(parts) > 1 else ""
+                self._rulesets.append(_Ruleset(core, self.name + suffix, rules))
+        except BaseException:
+            self.close()
+            raise
 
-    def _init_state(self) -> None:
-        """Create the sid's state with a sentinel fact, so every real fact meets the same state."""
-        sentinel = '{"id":"init","sid":"eval","__rec":1,"q_init":1}'
-        result = self._core.assert_fact(self._handle, sentinel)
-        if result[0] == 0:
-            self._drain(result[1])
-        self._core.retract_fact(self._handle, sentinel)
-        self._state_ready = True
-
-    def _drain(self, state_handle) -> set[str]:
-        fired: set[str] = set()
-        entry = self._core.start_action_for_state(self._handle, state_handle)
-        payload = entry[1] if entry else None
-        while payload:
-            fired.update(json.loads(payload).keys())
-            payload = self._core.complete_and_start_action(self._handle, state_handle)
-        return fired
+    @property
+    def rulesets(self) -> int:
+        """How many C-core rulesets the rules were split over."""
+        return len(self._rulesets)
 
     def evaluate(self, fact: Mapping[str, Any]) -> frozenset[str]:
         if self._closed:
             raise EngineError("this evaluator is closed")
-        if not self._state_ready:
-            self._init_state()
         record = self._prepared.record(fact)
-        try:
-            result = self._core.assert_fact(self._handle, record)
-        except Exception as exc:
-            raise EngineError(f"durable-rules could not take the fact: {exc}") from exc
-        code, state_handle = result[0], result[1]
-        if code == 1:  # no rule matched; nothing was stored
-            return frozenset()
-        if code != 0:
-            raise EngineError(f"durable-rules returned code {code} for a fact")
-        try:
-            fired = self._drain(state_handle)
-        except Exception as exc:
-            self._reset()
-            raise EngineError(f"durable-rules failed while running the agenda: {exc}") from exc
-        finally:
-            try:
-                # the id alone identifies the resident fact: no second parse of the record
-                self._core.retract_fact(self._handle, _RESIDENT)
-            except Exception:  # the state may already be gone after a reset
-                self._reset()
-        fired.discard("__init__")
+        fired: set[str] = set()
+        for ruleset in self._rulesets:
+            fired |= ruleset.evaluate(record)
         return frozenset(self._prepared.keys[name] for name in fired)
 
     def evaluate_many(self, facts: list[Mapping[str, Any]]) -> list[frozenset[str]]:
-        """Match sets for a batch, asserted in one call and drained together.
+        """Match sets for a batch: one `assert_facts` per ruleset, drained together.
 
-        Each fact of the batch is resident under its own id (its position) and every
-        agenda entry names the fact it matched, so nothing is attributed to the wrong
-        fact; the batch is retracted by id afterwards. If the engine refuses the batch
-        (e.g. two ids colliding on its 32-bit hash), the batch is evaluated fact by fact."""
+        Each fact of the batch is resident under its own id (its position) and every agenda
+        entry names the fact it matched, so nothing is attributed to the wrong fact; the
+        batch is retracted by id afterwards. Where the engine refuses a batch (two ids
+        colliding on its 32-bit hash, say), that ruleset evaluates the batch fact by fact."""
         if self._closed:
             raise EngineError("this evaluator is closed")
         if not facts:
             return []
-        if not self._state_ready:
-            self._init_state()
         records = [self._prepared.record(fact, str(i)) for i, fact in enumerate(facts)]
-        ids = "[" + ",".join(f'{{"id":"{i}","sid":"eval"}}' for i in range(len(facts))) + "]"
-        try:
-            result = self._core.assert_facts(self._handle, "[" + ",".join(records) + "]")
-        except Exception:
-            self._reset()
-            return [self.evaluate(fact) for fact in facts]
-        code, state_handle = result[0], result[1]
-        sets: list[set[str]] = [set() for _ in facts]
-        try:
-            if code not in (0, 1):
-                raise EngineError(f"durable-rules returned code {code} for a batch")
-            entry = self._core.start_action_for_state(self._handle, state_handle)
-            payload = entry[1] if entry else None
-            while payload:
-                for rule, frame in json.loads(payload).items():
-                    if rule != "__init__":
-                        sets[int(frame["m"]["id"])].add(self._prepared.keys[rule])
-                payload = self._core.complete_and_start_action(self._handle, state_handle)
-            self._core.retract_facts(self._handle, ids)
-        except Exception:
-            self._reset()
-            return [self.evaluate(fact) for fact in facts]
-        return [frozenset(found) for found in sets]
-
-    def _reset(self) -> None:
-        with contextlib.suppress(Exception):
-            self._core.delete_state(self._handle, "eval")
-        self._state_ready = False
+        found: list[set[str]] = [set() for _ in facts]
+        for ruleset in self._rulesets:
+            got = ruleset.evaluate_many(records)
+            if got is None:
+                got = [ruleset.evaluate(self._prepared.record(fact)) for fact in facts]
+            for into, names in zip(found, got, strict=True):
+                into |= names
+        keys = self._prepared.keys
+        return [frozenset(keys[name] for name in names) for names in found]
 
     def close(self) -> None:
+        """Delete every sid state and ruleset (no leak); safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(Exception):
-            self._core.delete_state(self._handle, "eval")
-        self._core.delete_ruleset(self._handle)
+        errors = []
+        for ruleset in self._rulesets:
+            try:
+                ruleset.close()
+            except Exception as exc:
+                errors.append(exc)
+        self._rulesets = []
+        if errors:
+            raise EngineError(f"durable-rules could not delete a ruleset: {errors[0]}")
 
     def __enter__(self) -> RuleEvaluator:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _name_rules(message: str, keys: Mapping[str, str]) -> str:
+    for engine_name, key in keys.items():
+        message = message.replace(f"rule {engine_name} ", f"rule {key} ")
+    return message
 
 
 class PythonEvaluator:

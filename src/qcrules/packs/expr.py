@@ -226,6 +226,8 @@ def tokenize(text: str) -> list[Token]:
                 "!": "write not, or != for 'not equal'",
                 "'": 'strings use double quotes: "text"',
             }.get(raw, "the language has and, or, not, comparisons, + - * / and [lists]")
+            if not raw.isascii():
+                help_text = 'text goes inside double quotes, e.g. "达人"'
             raise ExprSyntaxError(f"unexpected {raw!r}", start, len(raw), help_text)
     tokens.append(Token("end", "", len(text)))
     return tokens
@@ -350,7 +352,7 @@ class _Parser:
             sign = -1
             tok = self.tok
             if tok.kind != "number":
-                self.fail("expected a number after -")
+                self.fail("expected a number after -", "e.g. [-1, 0, 1]")
         if tok.kind in ("number", "string"):
             self.next()
             value = tok.value * sign if tok.kind == "number" else tok.value
@@ -417,7 +419,10 @@ class _Parser:
             return Field(tok.start, tok.end, tok.text)
         if tok.kind == "kw":
             self.fail("expected a value or a condition", f"{tok.text!r} cannot start a condition")
-        self.fail("expected a value or a condition")
+        self.fail(
+            "expected a value or a condition",
+            'a field, a number, a "string", true/false, params.NAME or ( … ) goes here',
+        )
         raise AssertionError  # pragma: no cover
 
     def call(self, name: Token) -> Node:
@@ -434,7 +439,7 @@ class _Parser:
             )
         arg = self.tok
         if arg.kind != "name" or arg.text.startswith("params."):
-            self.fail(f"{name.text}() takes a field name")
+            self.fail(f"{name.text}() takes a field name", f"e.g. {name.text}(ctr_7d)")
         self.next()
         target = Field(arg.start, arg.end, arg.text)
         if name.text == "exists":
@@ -575,12 +580,13 @@ class _Checker:
             ):
                 self.add(
                     "number-too-big",
-                    f"{node.value} does not fit in 64 bits",
+                    f"{node.value} is beyond ±2**53 (9007199254740992)",
                     node,
-                    "use a smaller number",
+                    "larger integers are not compared exactly by both readings; use a smaller "
+                    "number",
                 )
             if isinstance(node.value, float) and not math.isfinite(node.value):
-                self.add("bad-number", "numbers must be finite", node)
+                self.add("bad-number", "numbers must be finite", node, "use a finite number")
             return _literal_type(node.value)
         if isinstance(node, Field):
             kind = self.field_types.get(node.name)
@@ -617,7 +623,12 @@ class _Checker:
             ok = True
             for operand in operands:
                 if isinstance(operand, CONDITIONS):
-                    self.add("type-mismatch", "arithmetic needs numbers, not a condition", operand)
+                    self.add(
+                        "type-mismatch",
+                        "arithmetic needs numbers, not a condition",
+                        operand,
+                        "compute with values, then compare the result",
+                    )
                     ok = False
                     continue
                 kind = self.value_type(operand)
@@ -626,6 +637,7 @@ class _Checker:
                         "type-mismatch",
                         f"arithmetic needs numbers; {to_source(operand)} is {kind}",
                         operand,
+                        "+ - * / work on number and integer fields only",
                     )
                     ok = False
             if ok and isinstance(node, BinOp):
@@ -660,16 +672,27 @@ class _Checker:
         elif isinstance(node, In):
             kind = self.value_type(node.operand)
             if not isinstance(node.operand, Field):
-                self.add("needs-field", "the left side of in must be a field", node.operand)
+                self.add(
+                    "needs-field",
+                    "the left side of in must be a field",
+                    node.operand,
+                    'e.g. status in ["active", "requested"]',
+                )
             kinds = {_literal_type(v.value) for v in node.values}
             if len({("number" if k in NUMERIC else k) for k in kinds}) > 1:
-                self.add("type-mismatch", "the list mixes values of different types", node)
+                self.add(
+                    "type-mismatch",
+                    "the list mixes values of different types",
+                    node,
+                    "list values of one type: numbers, strings or true/false",
+                )
             elif kind is not None and not _compatible(kind, next(iter(kinds))):
                 self.add(
                     "type-mismatch",
                     f"{to_source(node.operand)} is {kind} but the list "
                     f"holds {next(iter(kinds))} values",
                     node,
+                    "list values of the field's type",
                 )
         elif isinstance(node, Exists):
             self.value_type(node.field)
@@ -680,11 +703,17 @@ class _Checker:
                     "type-mismatch",
                     f"matches() needs a text field; {node.field.name} is {kind}",
                     node.field,
+                    "compare numbers and true/false with ==, <, …",
                 )
             try:
                 re.compile(node.pattern)
             except re.error as exc:
-                self.add("bad-regex", f"invalid regex: {exc}", node)
+                self.add(
+                    "bad-regex",
+                    f"invalid regex: {exc}",
+                    node,
+                    'Python regex syntax, matched against the whole text: ".*达人.*" for contains',
+                )
         elif isinstance(node, Field):
             kind = self.value_type(node)
             if kind is not None and kind != "bool":
@@ -731,6 +760,7 @@ class _Checker:
                 "type-mismatch",
                 f"{node.op} needs numbers; {lt} values can only be compared with == or !=",
                 node,
+                "use == or != (or `in [...]`) for text and true/false",
             )
             return
         has_field = [any(isinstance(n, Field) for n in walk(side)) for side in (left, right)]
@@ -868,6 +898,7 @@ def _promotes(node: Node) -> bool:
 
 
 def value_of(node: Node, fact: Mapping[str, Any]) -> Any:
+    """A value exactly as the compiled rule computes it (`compiler._Compiler.operand`)."""
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Field):
@@ -887,11 +918,24 @@ def value_of(node: Node, fact: Mapping[str, Any]) -> Any:
     raise TypeError(node)
 
 
+def promoted_value(node: Node, fact: Mapping[str, Any]) -> Any:
+    """The left operand of arithmetic as a double, as `compiler._Compiler.promoted` emits
+    it: a field read as `f + 0.0` (which also turns -0.0 into 0.0, as the engine does)."""
+    if isinstance(node, Literal):
+        return float(node.value)
+    if isinstance(node, BinOp | Neg):
+        return value_of(node, fact)
+    value = value_of(node, fact)
+    return None if value is None else float(value) + 0.0
+
+
 def compare_values(op: str, a: Any, b: Any) -> bool:
+    """A comparison as the engine decides it: a missing side is false (`!=` too); NaN
+    (0/0) is unequal to everything and unordered, as in C."""
     if a is None or b is None:
         return False
     if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
-        return False
+        return op == "!="
     if op == "==":
         return a == b
     if op == "!=":
