@@ -170,10 +170,11 @@ class _Prepared:
                         "to the engine (not a finite number)"
                     )
             elif kind is str:
-                try:
-                    _string(value)  # valid Unicode, within the engine's 64 KiB
-                except ValueError as exc:
-                    raise EngineError(f"field {self.field_of.get(name, name)}: {exc}") from exc
+                if len(value) > 8000 or not value.isascii():
+                    try:
+                        _string(value)  # valid Unicode, within the engine's 64 KiB
+                    except ValueError as exc:
+                        raise EngineError(f"field {self.field_of.get(name, name)}: {exc}") from exc
             elif kind is not bool:
                 raise EngineError(
                     f"field {self.field_of.get(name, name)}: {kind.__name__} "
