@@ -460,7 +460,7 @@ class PythonEvaluator:
         return [self.evaluate(fact) for fact in facts]
 
     def close(self) -> None:
-        pass
+        """Nothing to free: the plain-Python reading holds no engine state."""
 
     def __enter__(self) -> PythonEvaluator:
         return self

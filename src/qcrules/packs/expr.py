@@ -723,9 +723,7 @@ class _Checker:
                     node,
                     f"e.g. {node.name} > 0",
                 )
-        elif isinstance(node, Literal) and isinstance(node.value, bool):
-            pass
-        else:
+        elif not (isinstance(node, Literal) and isinstance(node.value, bool)):
             self.add(
                 "not-a-condition",
                 f"{to_source(node)} is a value, not a condition",
