@@ -194,3 +194,12 @@ def test_cli_validate_ok(tmp_path, cli):
     result = cli("packs", "validate", str(good), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "5 packs, 38 rules: 0 errors" in result.stderr
+
+
+def test_conditions_the_engine_cannot_take_are_refused_when_loading(tmp_path):
+    wide = " or ".join(f"spend_7d == {i}" for i in range(80))
+    _, pack, diagnostics = load(tmp_path, GOOD.replace("spend_7d > 100 and clicks_7d == 0", wide))
+    assert pack is None
+    problem = by_code(diagnostics, "too-complex")
+    assert problem.line == 14 and problem.rule == "EXT001"
+    assert "durable-rules" in problem.message

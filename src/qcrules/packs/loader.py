@@ -164,7 +164,8 @@ class _PackReader:
                 )
             )
             return None
-        for problem in expr.check(node, self.field_types.get(entity, {}), params):
+        problems = expr.check(node, self.field_types.get(entity, {}), params)
+        for problem in problems:
             line, col = self.pos.in_string(path, problem.offset)
             self.diagnostics.append(
                 Diagnostic(
@@ -178,6 +179,25 @@ class _PackReader:
                     problem.help,
                 )
             )
+        if not problems:
+            # what durable-rules itself cannot take is refused here, before any run,
+            # and on the plain-Python fallback too, so packs stay portable
+            from qcrules.engine.compiler import limit_problems
+
+            line, col = self.pos.in_string(path, 0)
+            for message in limit_problems(expr.bind(node, params)):
+                self.diagnostics.append(
+                    Diagnostic(
+                        "too-complex",
+                        message,
+                        self.file,
+                        line,
+                        col,
+                        1,
+                        rule,
+                        "split the rule into simpler ones",
+                    )
+                )
         return node
 
     def template(self, message: dict[str, str], path: tuple, entity: str, params, rule) -> None:
