@@ -149,3 +149,10 @@ def test_no_workspace_is_a_clear_error(tmp_path, cli):
     assert result.returncode == 2
     assert "no qcrules.toml found" in result.stderr
     assert "qcrules init" in result.stderr
+
+
+def test_bare_command_prints_help_and_bad_options_exit_2(cli, tmp_path):
+    bare = cli(cwd=tmp_path)
+    assert bare.returncode == 0 and "evaluate" in bare.stdout + bare.stderr
+    bad = cli("evaluate", "--bogus", cwd=tmp_path)
+    assert bad.returncode == 2 and "No such option" in bad.stderr

@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         err_console().print(tr("已中止", "aborted"))
         sys.exit(EXIT_ERROR)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `qcrules`: the help, not an error
+        exc.show()
+        sys.exit(0)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
