@@ -161,7 +161,7 @@ class _Robot(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, *args):
-        pass
+        """Keep the test output free of the server's request log."""
 
 
 @pytest.fixture

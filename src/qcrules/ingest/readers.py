@@ -9,6 +9,7 @@ cells mean is `values.py`'s job.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 from array import array
@@ -110,10 +111,8 @@ def decode(raw: bytes, path: Path) -> tuple[str, str]:
             raise unreadable(path, tr("UTF-16 编码错误", "broken UTF-16")) from None
     if b"\x00" in raw[:4096]:
         raise unreadable(path, tr("这是二进制文件，不是 CSV", "a binary file, not a CSV"))
-    try:
+    with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: 千川/Excel exports use GB18030
         return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
     try:
         return raw.decode("gb18030"), "gb18030"
     except UnicodeDecodeError:

@@ -9,6 +9,7 @@ Empty cells are missing data (None), never zero.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import unicodedata
@@ -470,10 +471,20 @@ def _by_distinct(cells: Sequence[Any], parse: Callable[[Any], Any], text: bool) 
     return values, errors
 
 
+def _plain_number(fast: type, cell: Any) -> Any:
+    """`fast(cell)` for a plain number ("12", "0.5"), None for anything the full parser
+    must read (units, percent signs, 万, blanks)."""
+    try:
+        return fast(cell)
+    except ValueError:
+        return None
+
+
 def _numbers(cells: Sequence[Any], parse: Callable[[Any], Any], fast: type, texts: bool) -> tuple:
     """Numbers through `map(float|int)` when every cell is plain, else cell by cell."""
     if texts:
-        try:
+        # a cell that is not a plain number sends the column down the cell-by-cell path
+        with contextlib.suppress(ValueError, TypeError):
             values = list(map(fast, cells))
             ok = min(values, default=0) >= 0
             if ok and fast is float:
@@ -481,20 +492,14 @@ def _numbers(cells: Sequence[Any], parse: Callable[[Any], Any], fast: type, text
                 ok = math.isfinite(total)
             if ok:
                 return values, []
-        except (ValueError, TypeError):
-            pass
     values: list[Any] = [None] * len(cells)
     errors: Errors = []
     for i, cell in enumerate(cells):
         if texts:
-            try:
-                number = fast(cell)
-            except ValueError:
-                pass
-            else:
-                if number >= 0 and (fast is int or math.isfinite(number)):
-                    values[i] = number
-                    continue
+            number = _plain_number(fast, cell)
+            if number is not None and number >= 0 and (fast is int or math.isfinite(number)):
+                values[i] = number
+                continue
         if is_blank(cell):
             continue
         try:
