@@ -148,7 +148,7 @@ def _check_merchant(workspace: Workspace, merchant: str | None) -> None:
         )
 
 
-def _load_holds(workspace: Workspace, as_of: date) -> dict[tuple, dict]:
+def load_holds(workspace: Workspace, as_of: date) -> dict[tuple, dict]:
     holds: dict[tuple, dict] = {}
     with workspace.db.connect() as conn:
         for row in conn.execute(select(table(Hold))).mappings():
@@ -195,7 +195,7 @@ def _entity_json(fact: Fact) -> dict[str, Any]:
     return entity
 
 
-def _merchant_params(pack: Pack, workspace: Workspace, merchant: str | None) -> dict[str, Any]:
+def merchant_params(pack: Pack, workspace: Workspace, merchant: str | None) -> dict[str, Any]:
     overrides = workspace.config.merchant_params.get(merchant or "", {}).get(pack.id)
     return {**pack.params, **overrides} if overrides else pack.params
 
@@ -282,7 +282,7 @@ def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> Ev
             # merchants sharing the same parameters share one compiled ruleset
             groups: dict[str, tuple[list[Pack], list[Fact]]] = {}
             for merchant, merchant_facts in by_merchant.items():
-                bound = [p.with_params(_merchant_params(p, workspace, merchant)) for p in group]
+                bound = [p.with_params(merchant_params(p, workspace, merchant)) for p in group]
                 signature = json.dumps([p.params for p in bound], sort_keys=True, default=str)
                 groups.setdefault(signature, (bound, []))[1].extend(merchant_facts)
             for bound, group_facts in groups.values():
@@ -350,7 +350,7 @@ def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> Ev
         ] = "waived"
     if not options.select and not options.packs:
         kept += waiver_findings
-    holds = _load_holds(workspace, as_of)
+    holds = load_holds(workspace, as_of)
     superseded = plan_actions(kept, packset.actions, holds)
     baseline_hidden = 0
     if baseline is not None:

@@ -46,7 +46,7 @@ def explain(
     as_of: date | None = None,
     lang: str | None = None,
 ) -> list[Explanation]:
-    from qcrules.evaluation import _load_holds, _merchant_params
+    from qcrules.evaluation import load_holds, merchant_params
     from qcrules.i18n import pick
 
     packset = load_packs(workspace.config, apply_enable=False)
@@ -79,10 +79,10 @@ def explain(
             ],
         )
     engine_name, factory = select_engine()
-    holds = _load_holds(workspace, as_of)
+    holds = load_holds(workspace, as_of)
     results: list[Explanation] = []
     for fact in chosen:
-        bound = pack.with_params(_merchant_params(pack, workspace, fact.merchant_id))
+        bound = pack.with_params(merchant_params(pack, workspace, fact.merchant_id))
         plan = plan_entity(rule.entity, [bound], lambda r: r.id == rule_id)
         outcome_text = "not applicable"
         missing: list[str] = []
