@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from datetime import date
 
 import pytest
 
@@ -229,8 +230,69 @@ def test_a_fact_the_engine_cannot_take_is_an_error_not_a_silent_drop(fact, messa
         with pytest.raises(EngineError, match=message):
             engine.evaluate(fact)
         assert engine.evaluate({"x": 2, "s": "达人"}) == {"num", "text"}  # still usable
+        # in a batch too: the fast batch text is never sent with a value it cannot vouch for
+        with pytest.raises(EngineError, match=message):
+            engine.evaluate_many([{"x": 2}, fact, {"x": 3}])
+        assert engine.evaluate_many([{"x": 2, "s": "达人"}]) == [{"num", "text"}]
     with pytest.raises(EngineError, match=message):
         PythonEvaluator(rules).evaluate(fact)  # the fallback refuses the same facts
+
+
+@needs_durable
+@pytest.mark.parametrize(
+    ("fact", "message"),
+    [
+        ({"x": {"nested": 1}}, "field x: dict values cannot be evaluated"),
+        ({"x": [1, 2]}, "field x: list values cannot be evaluated"),
+        ({"x": date(2026, 11, 27)}, "field x: date values cannot be evaluated"),
+        ({"s": ("达" * 16_000 + '"') * 2}, "field s: a text of 96,0"),  # runs cut by quotes
+        ({"s": "bad \ud800 text"}, "field s: text .* is not valid Unicode"),
+    ],
+)
+def test_a_batch_with_a_value_the_engine_cannot_take_names_the_field(fact, message):
+    rules = nodes(num="x > 1", text='s == "达人"')
+    with RuleEvaluator(rules, "bad") as engine:
+        with pytest.raises(EngineError, match=message):
+            engine.evaluate_many([{"x": 2}] * 5 + [fact])
+        assert engine.evaluate_many([{"x": 2, "s": "达人"}, {"x": 0}]) == [{"num", "text"}, set()]
+
+
+@needs_durable
+def test_batches_agree_with_the_python_reading_on_values_that_need_care():
+    """Values the fast batch text must not get wrong: exponent floats, 16-digit integers,
+    texts with quotes, backslashes, braces or the record's own key names, long texts."""
+    rules = nodes(
+        small="x < 0.001",
+        big="x > 1e15",
+        quoted='s == "say \\"hi\\""',
+        named='s != "达人"',
+        both='x >= 0 and s == "}"',
+    )
+    facts = [
+        {"x": 1e-05},
+        {"x": 2.5e-07, "s": "达人"},
+        {"x": 1e16},
+        {"x": 2**53},
+        {"x": -(2**53)},
+        {"x": 1234567890123456},
+        {"s": 'say "hi"'},
+        {"s": "back\\slash"},
+        {"s": "}"},
+        {"x": 0, "s": "}"},
+        {"s": ',"id":"3","m":{"id":"4"}'},
+        {"s": "达" * 16_000},  # within 64 KiB: evaluated, not refused
+        {"x": None, "s": None},
+        {},
+    ]
+    reference = PythonEvaluator(rules)
+    want = [reference.evaluate(fact) for fact in facts]
+    assert want[0] == {"small"} and want[2] == {"big"} and want[6] == {"quoted", "named"}
+    with RuleEvaluator(rules, "care") as engine:
+        assert engine.evaluate_many(facts) == want
+        assert [engine.evaluate(fact) for fact in facts] == want
+        plain = {"x": 0.5, "s": "达人"}  # alone with a plain fact, each takes its own path
+        for fact, expected in zip(facts, want, strict=True):
+            assert engine.evaluate_many([plain, fact]) == [set(), expected]
 
 
 @needs_durable
@@ -309,3 +371,20 @@ def test_durable_available_reports_why_it_cannot_import(tmp_path):
 @needs_durable
 def test_durable_available_here():
     assert durable_available() == (True, None)
+
+
+def test_the_fast_batch_text_is_the_checked_records_text():
+    """The one-encode batch path writes exactly what the record-by-record path writes."""
+    from qcrules.engine.evaluator import _Prepared
+
+    prepared = _Prepared(nodes(a='x > 1 and s == "a"', b='matches(s, "达.*") or y < 0.5', c="flag"))
+    facts = [
+        {"x": 2, "s": "达人", "y": 0.30000000000000004, "flag": True},
+        {"x": None, "s": "a", "flag": False, "other": 1},
+        {"y": -0.0},
+        {},
+    ]
+    text, complete = prepared.batch(facts)
+    checked = [json.loads(prepared.record(fact, str(i))) for i, fact in enumerate(facts)]
+    assert json.loads(text) == checked
+    assert complete == [True, False, False, False]

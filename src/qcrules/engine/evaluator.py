@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import json
 import math
+import operator
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -120,27 +121,74 @@ def _safe_rule_name(index: int, key: str) -> str:
     return f"r{index}_" + re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:60]
 
 
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False
+).encode
+_BIG_INT = re.compile(r":-?[0-9]{16}")  # an integer that may be beyond ±2**53
+_LONG_RUN = re.compile(r'"[^"]{16384}')  # a text that may be beyond 64 KiB
+
+
+def _unsure(text: str, count: int) -> bool:
+    """Whether the fast text of a batch of `count` records holds anything it cannot vouch
+    for: an escape (a quote or control character inside a text, whose length the run
+    test below would misjudge), an exponent float (the C parser rejects 1e-05), a nested
+    value, a long integer or a long text. A hit, even a harmless one inside a text value,
+    only sends the batch through the checked record-by-record path."""
+    return (
+        "\\" in text
+        or "+" in text
+        or "e-" in text
+        or text.count("{") != count
+        or text.count("[") != 1
+        or _BIG_INT.search(text) is not None
+        or _LONG_RUN.search(text) is not None
+    )
+
+
+_ids: list[str] = []
+
+
+def _batch_ids(count: int) -> list[str]:
+    """The ids of a batch's records: their positions, as the strings the agenda gives back."""
+    if len(_ids) < count:
+        _ids.extend(str(i) for i in range(len(_ids), count))
+    return _ids
+
+
+def _row_getter(names: tuple[str, ...]):
+    if not names:
+        return lambda fact: ()
+    if len(names) == 1:
+        only = names[0]
+        return lambda fact: (fact[only],)
+    return operator.itemgetter(*names)
+
+
 class _Prepared:
-    """Conditions compiled once, plus how to turn a flat fact into an engine record."""
+    """Conditions compiled once, plus how to turn flat facts into engine records."""
 
     def __init__(self, conditions: Mapping[str, expr.Node]) -> None:
         self.keys: dict[str, str] = {}
         self.rules: dict[str, dict] = {}
-        self.fields: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}  # fact field -> short engine name, shared
         self.derived: list = []
         for index, (key, node) in enumerate(conditions.items()):
-            compiled = compile_condition(node, prefix=str(index))
+            compiled = compile_condition(node, prefix=str(index), aliases=self.aliases)
             name = _safe_rule_name(index, key)
             self.keys[name] = key
             self.rules[name] = anchored(compiled.condition)
-            for fname in compiled.fields:
-                self.fields[fname] = engine_field(fname)
             self.derived += [(d.name, d.source, re.compile(d.pattern)) for d in compiled.derived]
-        self.field_items = list(self.fields.items())
-        self.field_of = {engine: name for name, engine in self.fields.items()}
+        self.sources = tuple(self.aliases)
+        self.field_items = list(self.aliases.items())
+        self.field_of = {engine: name for name, engine in self.aliases.items()}
+        self.batch_keys = ("id", "sid", ANCHOR, *self.aliases.values())
+        self.width = len(self.batch_keys) + len(self.derived)  # a record with nothing missing
+        # every fact field the conditions read, `matches()` subjects included
+        self.read = tuple(dict.fromkeys([*self.sources, *(d[1] for d in self.derived)]))
+        self._row = _row_getter(self.sources)
 
     def record(self, fact: Mapping[str, Any], fact_id: str = "cur") -> str:
-        """The engine record of a fact: only the fields the rules read, checked and typed.
+        """The engine record of one fact: only the fields the rules read, every value checked.
 
         json.dumps does the writing at C speed; the rare text with an exponent float
         (1e-05, which the engine's parser rejects) is rewritten by `dumps_safe`."""
@@ -184,10 +232,41 @@ class _Prepared:
             value = fact.get(source)
             if isinstance(value, str):
                 data[name] = pattern.fullmatch(value) is not None
-        text = json.dumps(data, ensure_ascii=False)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if "e-" in text or "e+" in text:
             text = dumps_safe(data)
         return text
+
+    def batch(self, facts: list[Mapping[str, Any]]) -> tuple[str, list[bool]]:
+        """The JSON array of a batch's records (ids are positions), and for each fact
+        whether every field the conditions read has a value.
+
+        One C-speed encode for the whole batch; whatever that text cannot vouch for
+        (`_UNSURE`) is written again record by record, with every value checked."""
+        ids = _batch_ids(len(facts))
+        try:
+            rows = list(map(self._row, facts))
+        except KeyError:  # a fact without some field: the same as a missing value
+            rows = [tuple(map(fact.get, self.sources)) for fact in facts]
+        keys = self.batch_keys
+        records = [
+            {k: v for k, v in zip(keys, (ids[i], "eval", 1, *row), strict=True) if v is not None}
+            for i, row in enumerate(rows)
+        ]
+        for record, fact in zip(records, facts, strict=True) if self.derived else ():
+            for name, source, pattern in self.derived:
+                value = fact.get(source)
+                if isinstance(value, str):
+                    record[name] = pattern.fullmatch(value) is not None
+        width = self.width
+        complete = [len(record) == width for record in records]
+        try:
+            text = _ENCODE(records)
+        except (TypeError, ValueError):  # NaN, ±inf, a value JSON cannot hold
+            text = ""
+        if not text or _unsure(text, len(records)):
+            text = "[" + ",".join(self.record(f, ids[i]) for i, f in enumerate(facts)) + "]"
+        return text, complete
 
 
 def _rule_of(payload: str) -> str:
@@ -196,6 +275,20 @@ def _rule_of(payload: str) -> str:
     if not payload.startswith('{"') or end < 0:
         raise EngineError(f"unexpected agenda entry from durable-rules: {payload[:80]!r}")
     return payload[2:end]
+
+
+# An agenda entry is `{"<rule>":{"m":{<the record>}}}`; the record's `"id":"<position>"` is
+# found without parsing it: a `"` inside a text value is always escaped, so `,"id":"` or
+# `{"id":"` can only be a key of the record itself.
+_ENTRY = re.compile(r'\A\{"([A-Za-z0-9_.-]+)":\{"m":\{(?:[^}]*?[,{])??"id":"([0-9]+)"')
+
+
+def _entries(payload: str) -> list[tuple[str, int]]:
+    """(rule, record position) of an agenda entry; parsed in full only when unusual."""
+    found = _ENTRY.match(payload)
+    if found is not None and payload.count('"m":') == 1:
+        return [(found[1], int(found[2]))]
+    return [(rule, int(frame["m"]["id"])) for rule, frame in json.loads(payload).items()]
 
 
 class _Ruleset:
@@ -280,16 +373,17 @@ class _Ruleset:
         fired.discard(SENTINEL_RULE)
         return fired
 
-    def evaluate_many(self, records: list[str]) -> list[set[str]] | None:
-        """Rule names per record of a batch, or None when the engine refused the batch
-        (the state is then reset and the caller goes fact by fact)."""
-        ids = "[" + ",".join(f'{{"id":"{i}","sid":"eval"}}' for i in range(len(records))) + "]"
+    def evaluate_many(self, text: str, count: int) -> list[set[str]] | None:
+        """Rule names per record of a batch (`text`: a JSON array of `count` records whose
+        ids are their positions), or None when the engine refused the batch (the state is
+        then reset and the caller goes fact by fact)."""
+        ids = "[" + ",".join(f'{{"id":"{i}","sid":"eval"}}' for i in range(count)) + "]"
         try:
-            code, state = self.core.assert_facts(self.handle, "[" + ",".join(records) + "]")
+            code, state = self.core.assert_facts(self.handle, text)
         except Exception:
             self.reset()
             return None
-        found: list[set[str]] = [set() for _ in records]
+        found: list[set[str]] = [set() for _ in range(count)]
         try:
             if code not in (0, 1):
                 raise EngineError(f"durable-rules returned code {code} for a batch")
@@ -297,9 +391,9 @@ class _Ruleset:
             payload = entry[1] if entry else None
             steps = 0
             while payload:
-                for rule, frame in json.loads(payload).items():
+                for rule, position in _entries(payload):
                     if rule != SENTINEL_RULE:
-                        found[int(frame["m"]["id"])].add(rule)
+                        found[position].add(rule)
                 steps += 1
                 if steps > MAX_AGENDA:
                     raise EngineError(f"{self.name}: a runaway agenda in a batch")
@@ -389,7 +483,14 @@ class RuleEvaluator:
         return frozenset(self._prepared.keys[name] for name in fired)
 
     def evaluate_many(self, facts: list[Mapping[str, Any]]) -> list[frozenset[str]]:
-        """Match sets for a batch: one `assert_facts` per ruleset, drained together.
+        """Match sets for a batch of facts (see `evaluate_batch`)."""
+        return self.evaluate_batch(facts)[0]
+
+    def evaluate_batch(
+        self, facts: list[Mapping[str, Any]]
+    ) -> tuple[list[frozenset[str]], list[bool]]:
+        """Match sets for a batch, one `assert_facts` per ruleset, drained together; and
+        for each fact whether every field the conditions read had a value.
 
         Each fact of the batch is resident under its own id (its position) and every agenda
         entry names the fact it matched, so nothing is attributed to the wrong fact; the
@@ -398,17 +499,21 @@ class RuleEvaluator:
         if self._closed:
             raise EngineError("this evaluator is closed")
         if not facts:
-            return []
-        records = [self._prepared.record(fact, str(i)) for i, fact in enumerate(facts)]
+            return [], []
+        text, complete = self._prepared.batch(facts)
         found: list[set[str]] = [set() for _ in facts]
         for ruleset in self._rulesets:
-            got = ruleset.evaluate_many(records)
+            got = ruleset.evaluate_many(text, len(facts))
             if got is None:
                 got = [ruleset.evaluate(self._prepared.record(fact)) for fact in facts]
             for into, names in zip(found, got, strict=True):
-                into |= names
+                if names:
+                    into |= names
         keys = self._prepared.keys
-        return [frozenset(keys[name] for name in names) for names in found]
+        empty: frozenset[str] = frozenset()
+        return [
+            frozenset([keys[name] for name in names]) if names else empty for names in found
+        ], complete
 
     def close(self) -> None:
         """Delete every sid state and ruleset (no leak); safe to call twice."""
@@ -458,6 +563,14 @@ class PythonEvaluator:
 
     def evaluate_many(self, facts: list[Mapping[str, Any]]) -> list[frozenset[str]]:
         return [self.evaluate(fact) for fact in facts]
+
+    def evaluate_batch(
+        self, facts: list[Mapping[str, Any]]
+    ) -> tuple[list[frozenset[str]], list[bool]]:
+        read = self._prepared.read
+        return self.evaluate_many(facts), [
+            all(fact.get(name) is not None for name in read) for fact in facts
+        ]
 
     def close(self) -> None:
         """Nothing to free: the plain-Python reading holds no engine state."""

@@ -30,7 +30,6 @@ class CompiledRule:
     guard_key: str | None
     applies_key: str | None
     params: dict[str, Any]
-    decide: Any = None  # three-valued reading, compiled once
 
 
 @dataclass
@@ -42,12 +41,17 @@ class EntityPlan:
     guard_text: dict[str, str] = field(default_factory=dict)
     all_fields: tuple[str, ...] = ()
     filter_keys: frozenset = frozenset()
+    judged_fields: tuple[str, ...] = ()  # what the rules and guards read
+    position: dict[str, int] = field(default_factory=dict)  # rule key -> order in `rules`
+    settled: dict[tuple, Any] = field(default_factory=dict)  # see `judge`
 
 
-@dataclass
+@dataclass(frozen=True)
 class FactOutcome:
-    matched: list[CompiledRule]
-    insufficient: list[tuple[CompiledRule, list[str], bool]]  # rule, missing fields, guard?
+    """One fact's verdicts; shared between facts with the same match set, so never changed."""
+
+    matched: tuple[CompiledRule, ...]
+    insufficient: tuple[tuple[CompiledRule, list[str], bool], ...]  # rule, missing, guard?
     not_matched: int
     not_applicable: int
 
@@ -119,50 +123,90 @@ def plan_entity(
                     guard_key,
                     applies_key,
                     pack.params,
-                    expr.three_valued(node),
                 )
             )
     if not rules:
         return None
     plan.all_fields = tuple(dict.fromkeys(f for r in rules for f in r.fields))
+    guard_reads = (f for fields in plan.guard_fields.values() for f in fields)
+    plan.judged_fields = tuple(dict.fromkeys([*plan.all_fields, *guard_reads]))
+    plan.position = {r.key: i for i, r in enumerate(rules)}
     plan.filter_keys = frozenset(
         k for k in conditions if k.startswith(("__guard__", "__applies__"))
     )
     return plan
 
 
-def judge(plan: EntityPlan, values: dict[str, Any], matches: frozenset[str]) -> FactOutcome:
-    """Turn the engine's match set for one fact into one outcome per rule."""
-    matched: list[CompiledRule] = []
-    insufficient: list[tuple[CompiledRule, list[str], bool]] = []
-    not_matched = not_applicable = 0
-    get = values.get
-    absent = {name for name in plan.all_fields if get(name) is None}
-    if not matches and not plan.filter_keys and not absent:
-        # the common case: nothing fired, no guard or filter in play, no value missing
-        return FactOutcome(matched, insufficient, len(plan.rules), 0)
-    for compiled in plan.rules:
-        if compiled.applies_key is not None and compiled.applies_key not in matches:
-            not_applicable += 1
-            continue
-        if compiled.guard_key is not None and compiled.guard_key not in matches:
-            missing = [f for f in plan.guard_fields[compiled.guard_key] if values.get(f) is None]
-            insufficient.append((compiled, missing, True))
-            continue
-        if compiled.key in matches:
-            matched.append(compiled)
-            continue
-        if absent.isdisjoint(compiled.fields):
-            not_matched += 1
-            continue
-        missing = [f for f in compiled.fields if f in absent]
-        # missing data only matters when it leaves the outcome open: `in_pool and roi_7d < x`
-        # with in_pool false did not fire, whatever roi_7d would have been
-        if missing and compiled.decide(values) is None:
+SETTLED_LIMIT = 4096  # (match set, missing fields) patterns remembered per plan
+
+
+@dataclass(frozen=True)
+class _Verdicts:
+    """What a (match set, missing fields) pattern settles, and what is left open: the
+    rules that did not fire but read a missing field, each with the test of the known
+    values that says whether the missing ones could still have made it fire."""
+
+    settled: FactOutcome
+    open: tuple[tuple[CompiledRule, list[str], Any], ...]  # rule, missing fields, test
+
+
+def judge(
+    plan: EntityPlan, values: dict[str, Any], matches: frozenset[str], complete: bool = False
+) -> FactOutcome:
+    """Turn the engine's match set for one fact into one outcome per rule.
+
+    The rule-by-rule work depends only on the match set and which fields are missing, so
+    it is done once per such pattern (`complete`: no field the conditions read is missing,
+    as the evaluator saw); per fact, only the open rules' known values are tested."""
+    if complete:
+        absent: frozenset[str] = frozenset()
+    else:
+        get = values.get
+        absent = frozenset([name for name in plan.judged_fields if get(name) is None])
+    key = (matches, absent)
+    verdicts = plan.settled.get(key)
+    if verdicts is None:
+        verdicts = _verdicts(plan, matches, absent)
+        if len(plan.settled) < SETTLED_LIMIT:
+            plan.settled[key] = verdicts
+    if not verdicts.open:
+        return verdicts.settled
+    settled = verdicts.settled
+    insufficient = list(settled.insufficient)
+    not_matched = settled.not_matched
+    for compiled, missing, possible in verdicts.open:
+        if possible is True or (possible is not False and possible(values)):
             insufficient.append((compiled, missing, False))
         else:
             not_matched += 1
-    return FactOutcome(matched, insufficient, not_matched, not_applicable)
+    if settled.insufficient and len(insufficient) > len(settled.insufficient):
+        insufficient.sort(key=lambda item: plan.position[item[0].key])  # the rules' order
+    return FactOutcome(settled.matched, tuple(insufficient), not_matched, settled.not_applicable)
+
+
+def _verdicts(plan: EntityPlan, matches: frozenset[str], absent: frozenset[str]) -> _Verdicts:
+    matched: list[CompiledRule] = []
+    insufficient: list[tuple[CompiledRule, list[str], bool]] = []
+    still_open: list[tuple[CompiledRule, list[str], Any]] = []
+    not_matched = not_applicable = 0
+    for compiled in plan.rules:
+        if compiled.applies_key is not None and compiled.applies_key not in matches:
+            not_applicable += 1
+        elif compiled.guard_key is not None and compiled.guard_key not in matches:
+            missing = [f for f in plan.guard_fields[compiled.guard_key] if f in absent]
+            insufficient.append((compiled, missing, True))
+        elif compiled.key in matches:
+            matched.append(compiled)
+        elif absent.isdisjoint(compiled.fields):
+            not_matched += 1
+        else:
+            # missing data only matters when it leaves the outcome open: `in_pool and
+            # roi_7d < x` with in_pool false did not fire, whatever roi_7d would have been
+            missing = [f for f in compiled.fields if f in absent]
+            possible = expr.still_possible(compiled.node, absent)
+            still_open.append((compiled, missing, possible))
+    settled = FactOutcome(tuple(matched), tuple(insufficient), not_matched, not_applicable)
+    return _Verdicts(settled, tuple(still_open))
 
 
 def evaluate_plan(
@@ -175,9 +219,8 @@ def evaluate_plan(
     try:
         for start in range(0, len(facts), BATCH):
             batch = facts[start : start + BATCH]
-            for fact, matches in zip(
-                batch, evaluator.evaluate_many([f.values for f in batch]), strict=True
-            ):
-                yield fact, judge(plan, fact.values, matches)
+            matches, complete = evaluator.evaluate_batch([f.values for f in batch])
+            for fact, fired, whole in zip(batch, matches, complete, strict=True):
+                yield fact, judge(plan, fact.values, fired, whole)
     finally:
         evaluator.close()

@@ -1035,6 +1035,38 @@ def decided(node: Node, fact: Mapping[str, Any]) -> bool | None:
     return _known(push_not(node), fact)
 
 
+def still_possible(node: Node, unknown: frozenset[str]):
+    """For a condition that did not hold on a fact missing exactly the `unknown` fields:
+    whether a value for them could still make it hold (`decided` is None) — as True,
+    False, or a test of the known values. Worked out once per set of missing fields:
+    every test that reads an unknown field is taken as true, and the rest folded."""
+    residual = _assume_true(push_not(node), unknown)
+    if isinstance(residual, Literal):
+        return bool(residual.value)
+    return lambda fact: _holds(residual, fact)
+
+
+def _assume_true(node: Node, unknown: frozenset[str]) -> Node:
+    if isinstance(node, And | Or):
+        neutral = isinstance(node, And)  # true is neutral in `and`, false in `or`
+        items = []
+        for item in node.items:
+            folded = _assume_true(item, unknown)
+            if isinstance(folded, Literal):
+                if bool(folded.value) != neutral:
+                    return Literal(value=not neutral)
+                continue
+            items.append(folded)
+        if not items:
+            return Literal(value=neutral)
+        return items[0] if len(items) == 1 else type(node)(items=tuple(items))
+    if isinstance(node, Exists | Literal):  # presence is known; so are constants
+        return node
+    if not unknown.isdisjoint(fields_read(node)):
+        return Literal(value=True)
+    return node
+
+
 def three_valued(node: Node):
     """A compiled `decided(node, ·)`: the normal form and each leaf's fields worked out
     once, so classifying a non-firing rule costs a few dict lookups per fact."""
