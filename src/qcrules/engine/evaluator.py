@@ -250,7 +250,7 @@ class _Prepared:
             rows = [tuple(map(fact.get, self.sources)) for fact in facts]
         keys = self.batch_keys
         records = [
-            {k: v for k, v in zip(keys, (ids[i], "eval", 1, *row), strict=True) if v is not None}
+            {k: v for k, v in zip(keys, (ids[i], "eval", 1, *row)) if v is not None}  # noqa: B905
             for i, row in enumerate(rows)
         ]
         for record, fact in zip(records, facts, strict=True) if self.derived else ():
