@@ -145,6 +145,24 @@ def _unsure(text: str, count: int) -> bool:
     )
 
 
+def _definition_text(definition: dict) -> str:
+    """A ruleset's JSON: written at C speed, and again by `dumps_safe` (which also refuses
+    what the engine would get wrong) when the fast text holds anything unusual."""
+    try:
+        text = json.dumps(definition, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return dumps_safe(definition)
+    if (
+        "\\" in text
+        or "e-" in text
+        or "e+" in text
+        or _BIG_INT.search(text) is not None
+        or _LONG_RUN.search(text) is not None
+    ):
+        return dumps_safe(definition)
+    return text
+
+
 _ids: list[str] = []
 
 
@@ -301,7 +319,7 @@ class _Ruleset:
         definition = {rule: {"all": [{"m": cond}]} for rule, cond in rules.items()}
         definition[SENTINEL_RULE] = {"all": [{"m": SENTINEL_CONDITION}]}
         try:
-            self.handle = core.create_ruleset(name, dumps_safe(definition))
+            self.handle = core.create_ruleset(name, _definition_text(definition))
         except Exception as exc:  # registration errors carry only a code
             raise EngineError(f"durable-rules refused the ruleset {name}: {exc}") from exc
         self.state_ready = False
@@ -552,25 +570,31 @@ class PythonEvaluator:
     def __init__(self, conditions: Mapping[str, expr.Node], name: str = "qcrules") -> None:
         self.name = name
         # the same constant folding as the compiler, so both read the same tree
-        self._conditions = {
-            key: expr.push_not(expr.bind(node, {})) for key, node in conditions.items()
-        }
+        self._conditions = [
+            (key, expr.predicate(expr.bind(node, {}))) for key, node in conditions.items()
+        ]
         self._prepared = _Prepared(conditions)  # the same record checks as the engine
 
     def evaluate(self, fact: Mapping[str, Any]) -> frozenset[str]:
         self._prepared.record(fact)
-        return frozenset(key for key, node in self._conditions.items() if expr._holds(node, fact))
+        return frozenset([key for key, holds in self._conditions if holds(fact)])
 
     def evaluate_many(self, facts: list[Mapping[str, Any]]) -> list[frozenset[str]]:
-        return [self.evaluate(fact) for fact in facts]
+        return self.evaluate_batch(facts)[0]
 
     def evaluate_batch(
         self, facts: list[Mapping[str, Any]]
     ) -> tuple[list[frozenset[str]], list[bool]]:
-        read = self._prepared.read
-        return self.evaluate_many(facts), [
-            all(fact.get(name) is not None for name in read) for fact in facts
-        ]
+        if not facts:
+            return [], []
+        _, complete = self._prepared.batch(facts)  # refuses what the engine would refuse
+        conditions = self._conditions
+        empty: frozenset[str] = frozenset()
+        matches = []
+        for fact in facts:
+            fired = [key for key, holds in conditions if holds(fact)]
+            matches.append(frozenset(fired) if fired else empty)
+        return matches, complete
 
     def close(self) -> None:
         """Nothing to free: the plain-Python reading holds no engine state."""

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -978,6 +979,109 @@ def evaluate(node: Node, fact: Mapping[str, Any]) -> bool:
     return _holds(push_not(node), fact)
 
 
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def predicate(node: Node) -> Callable[[Mapping[str, Any]], bool]:
+    """`evaluate(node, ·)` worked out once: a closure per node of the normal form, so a
+    fact costs a few calls instead of a walk of the tree (the plain-Python reading runs
+    on it; the differential test holds it to the engine)."""
+    return _predicate(push_not(node))
+
+
+def _predicate(node: Node) -> Callable[[Mapping[str, Any]], bool]:
+    if isinstance(node, And):
+        parts = tuple(_predicate(item) for item in node.items)
+
+        def all_of(fact):
+            for part in parts:  # noqa: SIM110 — a loop: all() of a generator is slower
+                if not part(fact):
+                    return False
+            return True
+
+        return all_of
+    if isinstance(node, Or):
+        parts = tuple(_predicate(item) for item in node.items)
+
+        def any_of(fact):
+            for part in parts:  # noqa: SIM110 — a loop: any() of a generator is slower
+                if part(fact):
+                    return True
+            return False
+
+        return any_of
+    if isinstance(node, Compare):
+        op = node.op
+        if isinstance(node.left, Field) and isinstance(node.right, Literal):
+            name, literal, compare = node.left.name, node.right.value, _COMPARE[op]
+
+            def field_against_literal(fact):
+                value = fact.get(name)
+                if value is None:
+                    return False
+                if value != value:  # NaN: unequal to everything and unordered, as in C
+                    return op == "!="
+                return compare(value, literal)
+
+            return field_against_literal
+        left, right = _value(node.left), _value(node.right)
+        return lambda fact: compare_values(op, left(fact), right(fact))
+    if isinstance(node, In):
+        operand, values, negated = _value(node.operand), node.values, node.negated
+
+        def member(fact):
+            value = operand(fact)
+            if value is None:
+                return False
+            if negated:
+                return all(compare_values("!=", value, v.value) for v in values)
+            return any(compare_values("==", value, v.value) for v in values)
+
+        return member
+    if isinstance(node, Exists):
+        name, negated = node.field.name, node.negated
+        return lambda fact: (fact.get(name) is None) == negated
+    if isinstance(node, Matches):
+        name, pattern, negated = node.field.name, re.compile(node.pattern), node.negated
+
+        def match(fact):
+            value = fact.get(name)
+            if not isinstance(value, str):
+                return False
+            return (pattern.fullmatch(value) is not None) != negated
+
+        return match
+    if isinstance(node, Literal):
+        constant = bool(node.value)
+        return lambda fact: constant
+    raise TypeError(f"not in normal form: {to_source(node)}")
+
+
+def _value(node: Node) -> Callable[[Mapping[str, Any]], Any]:
+    """`value_of(node, ·)` worked out once."""
+    if isinstance(node, Literal):
+        constant = node.value
+        return lambda fact: constant
+    if isinstance(node, Field):
+        name = node.name
+        return lambda fact: fact.get(name)
+    if isinstance(node, Neg):
+        operand, promote = _value(node.operand), _promotes(node.operand)
+        return lambda fact: arith("*", operand(fact), -1.0, promote=promote)
+    if isinstance(node, BinOp):
+        op, promote = node.op, _promotes(node.left)
+        left, right = _value(node.left), _value(node.right)
+        return lambda fact: arith(op, left(fact), right(fact), promote=promote)
+    return lambda fact: value_of(node, fact)  # a Param: value_of says it is not bound
+
+
 # --------------------------------------------------------------------------------------------
 # explain
 
@@ -1043,7 +1147,7 @@ def still_possible(node: Node, unknown: frozenset[str]):
     residual = _assume_true(push_not(node), unknown)
     if isinstance(residual, Literal):
         return bool(residual.value)
-    return lambda fact: _holds(residual, fact)
+    return _predicate(residual)
 
 
 def _assume_true(node: Node, unknown: frozenset[str]) -> Node:
@@ -1065,38 +1169,3 @@ def _assume_true(node: Node, unknown: frozenset[str]) -> Node:
     if not unknown.isdisjoint(fields_read(node)):
         return Literal(value=True)
     return node
-
-
-def three_valued(node: Node):
-    """A compiled `decided(node, ·)`: the normal form and each leaf's fields worked out
-    once, so classifying a non-firing rule costs a few dict lookups per fact."""
-    return _three(push_not(node))
-
-
-def _three(node: Node):
-    if isinstance(node, And | Or):
-        parts = [_three(item) for item in node.items]
-        settle = not isinstance(node, And)
-
-        def combine(fact, parts=parts, settle=settle):
-            unknown = False
-            for part in parts:
-                result = part(fact)
-                if result is settle:
-                    return settle
-                if result is None:
-                    unknown = True
-            return None if unknown else (not settle)
-
-        return combine
-    if isinstance(node, Exists | Literal):
-        return lambda fact, node=node: _holds(node, fact)
-    names = tuple(fields_read(node))
-
-    def leaf(fact, node=node, names=names):
-        for name in names:
-            if fact.get(name) is None:
-                return None
-        return _holds(node, fact)
-
-    return leaf
