@@ -148,6 +148,23 @@ def _check_merchant(workspace: Workspace, merchant: str | None) -> None:
         )
 
 
+def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict[str, Any]]:
+    """The last `limit` stored runs, oldest first (the TUI draws findings over time)."""
+    runs = table(EvaluationRun)
+    query = select(runs).order_by(runs.c.started_at.desc()).limit(limit)
+    with workspace.db.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+    return [
+        {
+            "id": row["run_id"],
+            "started_at": row["started_at"],
+            "as_of": row["as_of"],
+            "summary": row["summary"] or {},
+        }
+        for row in reversed(rows)
+    ]
+
+
 def load_holds(workspace: Workspace, as_of: date) -> dict[tuple, dict]:
     holds: dict[tuple, dict] = {}
     with workspace.db.connect() as conn:

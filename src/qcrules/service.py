@@ -58,3 +58,17 @@ def plugins() -> list[dict]:
     from qcrules.plugins.manager import get_host
 
     return get_host().describe()
+
+
+def action_kinds() -> dict:
+    """Action kinds by name (qcrules.actions.kinds.ActionKind): built-in and from plugins."""
+    from qcrules.plugins.manager import get_host
+
+    return dict(get_host().contributions().actions)
+
+
+def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict]:
+    """The stored evaluation runs, oldest first: id, start, as-of date and summary."""
+    from qcrules.evaluation import recent_runs as _recent_runs
+
+    return _recent_runs(workspace, limit)

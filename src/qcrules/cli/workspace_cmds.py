@@ -42,8 +42,13 @@ def init_cmd(folder: str, demo: bool, seed: int) -> int:
 @click.command("demo")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo data.")
 @click.option("--keep/--no-keep", default=True, help="Keep the demo folder afterwards.")
-def demo_cmd(seed: int, keep: bool) -> int:
-    """A ready demo workspace in a temporary folder, evaluated on the spot."""
+@click.option(
+    "--no-tui", is_flag=True, help="Print the findings instead of opening the UI (as in CI)."
+)
+def demo_cmd(seed: int, keep: bool, no_tui: bool) -> int:
+    """A ready demo workspace in a temporary folder, then the UI on it (in a terminal; its
+    findings table otherwise)."""
+    from qcrules.cli.tui_cmd import interactive, run_tui
     from qcrules.evaluation import EvaluateOptions
 
     folder = Path(tempfile.mkdtemp(prefix="qcrules-demo-"))
@@ -51,21 +56,26 @@ def demo_cmd(seed: int, keep: bool) -> int:
     console.print(tr("正在生成演示工作区：", "Generating a demo workspace in ") + str(folder))
     workspace = service.init_workspace(folder, demo=True, seed=seed)
     try:
-        result = service.evaluate(workspace, EvaluateOptions(fail_on="never"))
-        service.output_formats()["table"].render(result, sys.stdout)
+        if interactive() and not no_tui:
+            run_tui(workspace)
+        else:
+            result = service.evaluate(workspace, EvaluateOptions(fail_on="never"))
+            service.output_formats()["table"].render(result, sys.stdout)
     finally:
         workspace.close()
-    console.print(
-        tr(
-            f"演示工作区在 {folder}。试试：cd {folder} && qcrules explain MON004 <授权ID>",
-            f"The demo workspace is in {folder}. Try: cd {folder} && qcrules rule MON004",
-        ),
-        highlight=False,
-    )
     if not keep:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
+        return 0
+    console.print(
+        tr(
+            f"演示工作区在 {folder}。试试：cd {folder} && qcrules tui，或 qcrules rule MON004",
+            f"The demo workspace is in {folder}. Try: cd {folder} && qcrules tui, "
+            "or qcrules rule MON004",
+        ),
+        highlight=False,
+    )
     return 0
 
 

@@ -1,0 +1,510 @@
+"""The Textual UI: the morning screen of an operator (投手).
+
+It calls the service API only (no SQL, no engine). Evaluation and explanations run in
+worker threads, so the screen never freezes; the findings table is filtered in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Sparkline,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from qcrules import service
+from qcrules.i18n import tr
+from qcrules.workspace import Workspace
+
+LEVELS = ("critical", "error", "warn", "info")
+LEVEL_STYLE = {
+    "critical": "bold white on red",
+    "error": "bold red",
+    "warn": "yellow",
+    "info": "cyan",
+}
+LEVEL_LABEL = {
+    "critical": ("严重", "critical"),
+    "error": ("错误", "error"),
+    "warn": ("警告", "warn"),
+    "info": ("提示", "info"),
+}
+ENTITY_LABEL = {
+    "creator": ("达人", "creator"),
+    "grant": ("授权", "grant"),
+    "merchant": ("商家", "merchant"),
+}
+
+
+def _label(table: dict[str, tuple[str, str]], key: str) -> str:
+    zh, en = table.get(key, (key, key))
+    return tr(zh, en)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The findings table's columns: key and zh/en header."""
+
+    keys: tuple[str, ...] = ("level", "rule", "entity", "name", "merchant", "action", "message")
+
+    def headers(self) -> list[str]:
+        names = {
+            "level": tr("级别", "Level"),
+            "rule": tr("规则", "Rule"),
+            "entity": tr("对象", "Entity"),
+            "name": tr("名称", "Name"),
+            "merchant": tr("商家", "Merchant"),
+            "message": tr("问题", "Finding"),
+            "action": tr("建议动作", "Suggested action"),
+        }
+        return [names[key] for key in self.keys]
+
+
+class QcrulesCommands(Provider):
+    """Command palette entries: every key binding's action, searchable by its zh/en name."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, QcrulesApp)
+        matcher = self.matcher(query)
+        for text, action, help_text in app.palette_entries():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), app.action_runner(action), help=help_text)
+
+
+class QcrulesApp(App[None]):
+    """Verdicts and suggested actions of the packs in effect, for one workspace."""
+
+    TITLE = "qcrules"
+    CSS = """
+    #dashboard-body { padding: 1 2; }
+    .cards { height: auto; }
+    .card { width: 1fr; height: auto; border: round $primary; padding: 0 1; margin: 0 1 1 0; }
+    #history { height: 3; margin: 0 0 1 0; }
+    #filters { height: 3; }
+    #filter { width: 1fr; }
+    #level-filter { width: 24; content-align: center middle; height: 3; }
+    #findings-table { width: 3fr; }
+    #detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
+    """
+    COMMANDS = App.COMMANDS | {QcrulesCommands}
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("r", "evaluate", tr("运行评估", "Evaluate now"), id="evaluate"),
+        Binding("slash", "focus_filter", tr("筛选", "Filter"), id="filter"),
+        Binding("l", "cycle_level", tr("级别", "Level"), id="level"),
+        Binding("e", "explain", tr("解释", "Explain"), id="explain"),
+        Binding("d", "show_tab('dashboard')", tr("概览", "Dashboard"), id="dashboard"),
+        Binding("f", "show_tab('findings')", tr("发现", "Findings"), id="findings"),
+        Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
+        Binding("q", "quit", tr("退出", "Quit"), id="quit"),
+    ]
+
+    def __init__(
+        self, workspace: Workspace, *, as_of: date | None = None, store: bool = True
+    ) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.as_of = as_of
+        self.store = store
+        self.report: dict[str, Any] | None = None
+        self.history: list[dict[str, Any]] = []
+        self.level_filter: str | None = None
+        self.shown: list[dict[str, Any]] = []  # the findings in the table, in its order
+        self.sort_key: str | None = None
+        self.columns = Columns()
+        self.kinds = service.action_kinds()
+        self.explanation: str | None = None
+        self.sub_title = workspace.root.name
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="findings"):
+            with (
+                TabPane(tr("概览", "Dashboard"), id="dashboard"),
+                VerticalScroll(id="dashboard-body"),
+            ):
+                yield Static(tr("正在评估…", "Evaluating…"), id="run-info")
+                with Horizontal(classes="cards"):
+                    yield Static(id="levels", classes="card")
+                    yield Static(id="packs", classes="card")
+                    yield Static(id="entities", classes="card")
+                yield Static(id="queue", classes="card")
+                yield Static(tr("历次评估的发现数", "Findings over past runs"))
+                yield Sparkline([], id="history")
+            with TabPane(tr("发现", "Findings"), id="findings"), Vertical():
+                with Horizontal(id="filters"):
+                    yield Input(
+                        placeholder=tr(
+                            "筛选：规则、达人、授权、商家或文字（/）",
+                            "Filter: rule, creator, grant, merchant or text (/)",
+                        ),
+                        id="filter",
+                    )
+                    yield Static(id="level-filter")
+                with Horizontal():
+                    yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
+                    with VerticalScroll(id="detail-scroll"):
+                        yield Static(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#findings-table", DataTable)
+        for key, header in zip(self.columns.keys, self.columns.headers(), strict=True):
+            table.add_column(header, key=key)
+        self._show_level_filter()
+        self.action_evaluate()
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def action_evaluate(self) -> None:
+        self.query_one("#findings-table", DataTable).loading = True
+        self.query_one("#run-info", Static).update(tr("正在评估…", "Evaluating…"))
+        self._evaluate()
+
+    @work(thread=True, exclusive=True, group="evaluate")
+    def _evaluate(self) -> None:
+        from qcrules.errors import QcrulesError
+        from qcrules.evaluation import EvaluateOptions
+
+        options = EvaluateOptions(as_of=self.as_of, fail_on="never", store=self.store)
+        try:
+            result = service.evaluate(self.workspace, options)
+            history = service.recent_runs(self.workspace) if self.store else []
+        except QcrulesError as exc:
+            lines = [exc.message]
+            for diagnostic in getattr(exc, "diagnostics", None) or []:
+                lines += ["  " + line for line in diagnostic.render(None).splitlines()]
+            if exc.hint:
+                lines.append(tr("提示：", "hint: ") + exc.hint)
+            self.call_from_thread(self._failed, "\n".join(lines))
+            return
+        self.call_from_thread(self._show_result, result.report, history)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#findings-table", DataTable).loading = False
+        self.query_one("#run-info", Static).update(Text(message, style="red"))
+        self.notify(message, title=tr("评估失败", "Evaluation failed"), severity="error")
+
+    def _show_result(self, report: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        self.report = report
+        self.history = history
+        self._show_dashboard()
+        self._fill_table()
+        table = self.query_one("#findings-table", DataTable)
+        table.loading = False
+        if not isinstance(self.focused, Input):
+            table.focus()  # keys move through the findings, unless the operator is typing
+        total = len(report["findings"])
+        self.notify(
+            tr(f"评估完成：{total} 条发现", f"Evaluated: {total} findings"),
+            timeout=3,
+        )
+
+    # -- dashboard ----------------------------------------------------------------------
+
+    def _show_dashboard(self) -> None:
+        report = self.report
+        assert report is not None
+        run, summary = report["run"], report["summary"]
+        info = Text()
+        info.append(tr("最近一次评估 ", "Last run "), style="bold")
+        info.append(f"{run['id']}  ")
+        info.append(tr(f"截至 {run['as_of']}", f"as of {run['as_of']}"))
+        info.append(f"  {run['duration_ms']} ms  ")
+        info.append(tr(f"引擎 {run['engine']}", f"engine {run['engine']}"))
+        info.append("\n" + tr("规则包：", "Packs: "))
+        info.append(", ".join(f"{p['id']} {p['version']}" for p in run["packs"]))
+        self.query_one("#run-info", Static).update(info)
+
+        levels = Table.grid(padding=(0, 2))
+        levels.add_row(Text(tr("按级别", "By level"), style="bold"), "")
+        for level in LEVELS:
+            count = summary["findings"].get(level, 0)
+            levels.add_row(Text(_label(LEVEL_LABEL, level), style=LEVEL_STYLE[level]), str(count))
+        levels.add_row(tr("数据不足", "insufficient data"), str(summary["insufficient_data"]))
+        levels.add_row(tr("已豁免", "waived"), str(summary["waived"]))
+        self.query_one("#levels", Static).update(levels)
+
+        by_pack: dict[str, int] = {}
+        for finding in report["findings"]:
+            by_pack[finding["pack"]] = by_pack.get(finding["pack"], 0) + 1
+        packs = Table.grid(padding=(0, 2))
+        packs.add_row(Text(tr("按规则包", "By pack"), style="bold"), "")
+        for pack, count in sorted(by_pack.items()):
+            packs.add_row(pack, str(count))
+        self.query_one("#packs", Static).update(packs)
+
+        entities = Table.grid(padding=(0, 2))
+        entities.add_row(Text(tr("评估对象", "Entities judged"), style="bold"), "")
+        for entity, count in summary["entities"].items():
+            entities.add_row(_label(ENTITY_LABEL, entity), str(count))
+        expiring = sum(
+            1
+            for f in report["findings"]
+            if f["entity"]["type"] == "grant" and f["action"]["kind"] == "renew_grant"
+        )
+        entities.add_row(tr("待续期授权", "grants to renew"), str(expiring))
+        self.query_one("#entities", Static).update(entities)
+
+        waiting: dict[str, int] = {}
+        for finding in report["findings"]:
+            if finding.get("superseded_by") or finding.get("hold"):
+                continue
+            kind = finding["action"]["kind"]
+            waiting[kind] = waiting.get(kind, 0) + 1
+        queue = Table.grid(padding=(0, 2))
+        queue.add_row(Text(tr("待处理动作", "Actions waiting"), style="bold"), "")
+        for kind, count in sorted(waiting.items(), key=lambda item: -item[1]):
+            queue.add_row(self._action_label(kind), str(count))
+        self.query_one("#queue", Static).update(queue)
+
+        totals = [
+            sum((run.get("summary") or {}).get("findings", {}).values()) for run in self.history
+        ]
+        self.query_one("#history", Sparkline).data = totals or [len(report["findings"])]
+
+    # -- findings -----------------------------------------------------------------------
+
+    def _matches_filter(self, finding: dict[str, Any], needle: str) -> bool:
+        if self.level_filter and finding["level"] != self.level_filter:
+            return False
+        if not needle:
+            return True
+        entity = finding["entity"]
+        haystack = " ".join(
+            str(part or "")
+            for part in (
+                finding["rule"],
+                finding["name"],
+                finding["pack"],
+                entity.get("id"),
+                entity.get("name"),
+                entity.get("merchant"),
+                entity.get("creator"),
+                finding["message"],
+                finding["action"]["kind"],
+                self._action_label(finding["action"]["kind"]),
+            )
+        )
+        return needle.casefold() in haystack.casefold()
+
+    def _fill_table(self) -> None:
+        table = self.query_one("#findings-table", DataTable)
+        table.clear()
+        if self.report is None:
+            return
+        needle = self.query_one("#filter", Input).value.strip()
+        self.shown = [f for f in self.report["findings"] if self._matches_filter(f, needle)]
+        if self.sort_key is not None:
+            self.shown.sort(key=lambda f: self._cell_text(f, self.sort_key))
+        for index, finding in enumerate(self.shown):
+            table.add_row(*self._cells(finding), key=str(index))
+        self.explanation = None
+        self._show_detail()
+
+    def _cell_text(self, finding: dict[str, Any], key: str | None) -> Any:
+        if key == "level":
+            return LEVELS.index(finding["level"]) if finding["level"] in LEVELS else len(LEVELS)
+        return self._cells(finding)[self.columns.keys.index(key or "rule")].plain
+
+    def _cells(self, finding: dict[str, Any]) -> list[Text]:
+        entity = finding["entity"]
+        action = self._action_label(finding["action"]["kind"])
+        if finding.get("superseded_by"):
+            action += tr("（被取代）", " (superseded)")
+        return [
+            Text(
+                _label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
+            ),
+            Text(finding["rule"]),
+            Text(f"{_label(ENTITY_LABEL, entity['type'])} {entity['id']}"),
+            Text(str(entity.get("name") or "")),
+            Text(str(entity.get("merchant") or "")),
+            Text(action),
+            Text(finding["message"]),
+        ]
+
+    def _action_label(self, kind: str) -> str:
+        known = self.kinds.get(kind)
+        return tr(known.zh, known.en) if known is not None else kind
+
+    def selected(self) -> dict[str, Any] | None:
+        """The finding under the table's cursor, if any."""
+        table = self.query_one("#findings-table", DataTable)
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#detail", Static)
+        finding = self.selected()
+        if finding is None:
+            detail.update(
+                tr("没有符合条件的发现。", "No findings match.") if self.report is not None else ""
+            )
+            return
+        entity = finding["entity"]
+        out = Text()
+        out.append(f"{finding['rule']} {finding['name']}\n", style="bold")
+        out.append(
+            _label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
+        )
+        out.append(f" · {finding['pack']}\n\n")
+        out.append(f"{_label(ENTITY_LABEL, entity['type'])} {entity['id']}")
+        if entity.get("name"):
+            out.append(f"  {entity['name']}")
+        if entity.get("merchant"):
+            out.append(tr(f"  商家 {entity['merchant']}", f"  merchant {entity['merchant']}"))
+        if entity.get("creator") and entity["type"] == "grant":
+            out.append(tr(f"  达人 {entity['creator']}", f"  creator {entity['creator']}"))
+        out.append("\n\n" + finding["message"] + "\n\n")
+        out.append(tr("依据（evidence）\n", "Evidence\n"), style="bold")
+        for name, value in finding["evidence"].items():
+            shown = tr("缺失", "missing") if value is None else repr(value)
+            out.append(f"  {name} = {shown}\n")
+        out.append("\n" + tr("建议动作：", "Suggested action: "), style="bold")
+        out.append(self._action_label(finding["action"]["kind"]))
+        if finding["action"].get("params"):
+            out.append(f" {finding['action']['params']}")
+        if finding.get("superseded_by"):
+            out.append(
+                tr(
+                    f"\n  被 {finding['superseded_by']} 的动作取代",
+                    f"\n  superseded by {finding['superseded_by']}",
+                ),
+                style="dim",
+            )
+        out.append("\n" + tr("来源：", "Source: "), style="bold")
+        out.append(f"{finding['source']}\n")
+        out.append(f"fingerprint {finding['fingerprint']}\n", style="dim")
+        if self.explanation:
+            out.append("\n" + self.explanation + "\n")
+        else:
+            out.append(
+                tr("\n按 e 查看规则为何触发", "\nPress e to see why the rule fired"), style="dim"
+            )
+        detail.update(out)
+
+    @on(DataTable.RowHighlighted, "#findings-table")
+    def _row_highlighted(self) -> None:
+        self.explanation = None
+        self._show_detail()
+
+    @on(DataTable.HeaderSelected, "#findings-table")
+    def _sort_by(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_key = str(event.column_key.value)
+        self._fill_table()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._fill_table()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one("#findings-table", DataTable).focus()
+
+    def _show_level_filter(self) -> None:
+        label = _label(LEVEL_LABEL, self.level_filter) if self.level_filter else tr("全部", "all")
+        self.query_one("#level-filter", Static).update(
+            tr(f"级别：{label}（l）", f"Level: {label} (l)")
+        )
+
+    def action_cycle_level(self) -> None:
+        order = [None, *LEVELS]
+        self.level_filter = order[(order.index(self.level_filter) + 1) % len(order)]
+        self._show_level_filter()
+        self._fill_table()
+
+    def action_focus_filter(self) -> None:
+        self.action_show_tab("findings")
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        self.level_filter = None
+        self._show_level_filter()
+        self.query_one("#findings-table", DataTable).focus()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    # -- explain ------------------------------------------------------------------------
+
+    def action_explain(self) -> None:
+        finding = self.selected()
+        if finding is None or self.report is None:
+            self.notify(tr("先选中一条发现", "Select a finding first"), severity="warning")
+            return
+        self.explanation = tr("正在解释…", "Explaining…")
+        self._show_detail()
+        self._explain(finding, date.fromisoformat(self.report["run"]["as_of"]))
+
+    @work(thread=True, exclusive=True, group="explain")
+    def _explain(self, finding: dict[str, Any], as_of: date) -> None:
+        from qcrules.docs import explanation_text
+        from qcrules.errors import QcrulesError
+
+        entity = finding["entity"]
+        try:
+            explanations = service.explain(
+                self.workspace,
+                finding["rule"],
+                entity["id"],
+                merchant=entity.get("merchant"),
+                as_of=as_of,
+            )
+            text = "\n\n".join(explanation_text(e) for e in explanations)
+        except QcrulesError as exc:
+            text = str(exc)
+        self.call_from_thread(self._show_explanation, finding, text)
+
+    def _show_explanation(self, finding: dict[str, Any], text: str) -> None:
+        if self.selected() is finding:
+            self.explanation = text
+            self._show_detail()
+
+    # -- command palette ----------------------------------------------------------------
+
+    def palette_entries(self) -> list[tuple[str, str, str]]:
+        return [
+            (
+                tr("评估：立即运行", "evaluate: now"),
+                "evaluate",
+                tr("重新评估所有规则", "run every rule"),
+            ),
+            (
+                tr("发现：解释所选", "finding: explain"),
+                "explain",
+                tr("规则为何触发", "why it fired"),
+            ),
+            (tr("发现：筛选", "findings: filter"), "focus_filter", ""),
+            (tr("发现：切换级别", "findings: next level"), "cycle_level", ""),
+            (tr("视图：概览", "view: dashboard"), "show_tab('dashboard')", ""),
+            (tr("视图：发现", "view: findings"), "show_tab('findings')", ""),
+        ]
+
+    def action_runner(self, action: str):
+        async def run() -> None:
+            await self.run_action(action)
+
+        return run

@@ -1,0 +1,248 @@
+"""The Textual UI on a real demo workspace, driven as an operator drives it (`run_test`),
+plus one snapshot of the findings screen and the `qcrules tui` / `qcrules demo` entry points."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from datetime import date
+
+import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Input, Sparkline, Static
+
+from qcrules import service
+from qcrules.demo import generate
+from qcrules.evaluation import EvaluateOptions
+from qcrules.i18n import language
+from qcrules.tui import QcrulesApp
+from qcrules.workspace import Workspace, init_workspace
+
+TODAY = date(2026, 11, 27)
+SIZE = (160, 45)
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    folder = tmp_path_factory.getbasetemp() / "demo-workspace"
+    workspace = init_workspace(folder)
+    generate(workspace.db, size="demo", seed=7, today=TODAY)
+    workspace.close()
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    monkeypatch.setenv("QCRULES_LANG", "en")
+    language.cache_clear()
+    yield
+    language.cache_clear()
+
+
+@pytest.fixture
+def workspace(demo_folder):
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+def text_of(app: QcrulesApp, selector: str) -> str:
+    """What a Static shows, as plain text (tables included)."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(app.query_one(selector, Static).content)
+    return console.export_text()
+
+
+async def evaluated(app: QcrulesApp, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rules_in_table(app: QcrulesApp) -> list[str]:
+    table = app.query_one("#findings-table", DataTable)
+    return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+
+
+async def test_the_findings_table_shows_every_finding_of_the_run(workspace):
+    options = EvaluateOptions(as_of=TODAY, store=False, fail_on="never")
+    expected = service.evaluate(workspace, options).report["findings"]
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        assert rules_in_table(app) == [f["rule"] for f in expected]
+        assert len(expected) > 20
+        # the first finding is the most severe, and its detail is shown
+        detail = text_of(app, "#detail")
+        first = expected[0]
+        assert first["level"] == "critical"
+        assert first["rule"] in detail and first["entity"]["id"] in detail
+        assert first["source"] in detail
+        for name in first["evidence"]:
+            assert name in detail
+
+
+async def test_the_dashboard_counts_levels_packs_and_waiting_actions(workspace):
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        summary = app.report["summary"]
+        levels = text_of(app, "#levels")
+        for level, count in summary["findings"].items():
+            assert level in levels and str(count) in levels
+        packs = text_of(app, "#packs")
+        assert {"monitoring", "permissions", "screening", "optimization"} <= set(packs.split())
+        queue = text_of(app, "#queue")
+        assert "revoke the grant" in queue  # the demo's self-operated grant
+        info = text_of(app, "#run-info")
+        assert "as of 2026-11-27" in info and app.report["run"]["engine"] in info
+
+
+async def test_filter_by_text_and_level(workspace):
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        everything = rules_in_table(app)
+        await pilot.press("slash", *"MON004")
+        await pilot.pause()
+        assert rules_in_table(app) == ["MON004"]
+        await pilot.press("enter")  # back to the table: keys are commands again
+        assert app.focused is app.query_one("#findings-table")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.query_one("#filter", Input).value == ""
+        assert rules_in_table(app) == everything
+        await pilot.press("l")  # all → critical
+        await pilot.pause()
+        levels = {f["level"] for f in app.shown}
+        assert levels == {"critical"} and len(app.shown) == len(rules_in_table(app))
+        await pilot.press("l")  # critical → error
+        await pilot.pause()
+        assert {f["level"] for f in app.shown} == {"error"}
+        assert "error" in text_of(app, "#level-filter")
+
+
+async def test_a_filter_that_matches_nothing_says_so(workspace):
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("slash", *"no-such-thing")
+        await pilot.pause()
+        assert app.query_one("#findings-table", DataTable).row_count == 0
+        assert "No findings match" in text_of(app, "#detail")
+        await pilot.press("enter", "e")  # explain with nothing selected: a warning, no crash
+        await pilot.pause()
+        assert app.explanation is None
+
+
+async def test_moving_the_cursor_shows_that_finding_and_e_explains_it(workspace):
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("down", "down")
+        await pilot.pause()
+        finding = app.selected()
+        assert finding is app.shown[2]
+        detail = text_of(app, "#detail")
+        assert finding["rule"] in detail and finding["message"][:30] in detail
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        detail = text_of(app, "#detail")
+        assert f"{finding['rule']} {finding['name']}" in detail
+        assert "FIRED" in detail and "condition:" in detail
+
+
+async def test_clicking_a_header_sorts_by_that_column(workspace):
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        table = app.query_one("#findings-table", DataTable)
+        table.post_message(DataTable.HeaderSelected(table, table.columns["rule"].key, 1, None))
+        await pilot.pause()
+        rules = rules_in_table(app)
+        assert rules == sorted(rules) and rules != [f["rule"] for f in app.report["findings"]]
+
+
+async def test_evaluate_now_records_a_run_and_draws_the_history(demo_folder, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(demo_folder, folder)
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    try:
+        before = len(service.recent_runs(workspace))
+        app = QcrulesApp(workspace, as_of=TODAY)
+        async with app.run_test(size=SIZE) as pilot:
+            await evaluated(app, pilot)
+            first = app.report["run"]["id"]
+            await pilot.press("r")
+            await evaluated(app, pilot)
+            assert app.report["run"]["id"] != first
+            assert len(app.query_one("#history", Sparkline).data) == before + 2
+        assert len(service.recent_runs(workspace)) == before + 2
+    finally:
+        workspace.close()
+
+
+async def test_a_broken_workspace_is_shown_not_crashed(tmp_path):
+    workspace = init_workspace(tmp_path / "broken")
+    (tmp_path / "broken" / "rules").mkdir()
+    (tmp_path / "broken" / "rules" / "bad.toml").write_text("[pack\nid = 1\n", encoding="utf-8")
+    config = tmp_path / "broken" / "qcrules.toml"
+    text = config.read_text(encoding="utf-8")
+    assert "paths = []" in text
+    config.write_text(text.replace("paths = []", 'paths = ["rules"]', 1), encoding="utf-8")
+    workspace.close()
+    workspace = Workspace.discover(tmp_path / "broken" / "qcrules.toml")
+    try:
+        app = QcrulesApp(workspace, as_of=TODAY, store=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await evaluated(app, pilot)
+            assert app.report is None
+            info = text_of(app, "#run-info")
+            assert "bad.toml" in info
+            assert app.query_one("#findings-table", DataTable).loading is False
+    finally:
+        workspace.close()
+
+
+async def test_labels_follow_the_language(workspace, monkeypatch):
+    monkeypatch.setenv("QCRULES_LANG", "zh")
+    language.cache_clear()
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        table = app.query_one("#findings-table", DataTable)
+        headers = [str(column.label) for column in table.columns.values()]
+        assert headers[:3] == ["级别", "规则", "对象"]
+        assert str(table.get_row_at(0)[0]) == "严重"
+        assert "建议动作" in text_of(app, "#detail")
+
+
+def test_findings_screen_snapshot(snap_compare, demo_folder):
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+
+    async def settle(pilot) -> None:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    finally:
+        workspace.close()
+
+
+def test_tui_needs_a_terminal(cli, demo_folder):
+    result = cli("tui", cwd=demo_folder)
+    assert result.returncode == 2
+    assert "needs a terminal" in result.stderr and "qcrules evaluate" in result.stderr
+
+
+def test_demo_without_a_terminal_prints_the_findings(cli, tmp_path):
+    result = cli("demo", "--no-keep", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "PRM001" in result.stdout and "Findings:" in result.stdout
