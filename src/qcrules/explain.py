@@ -135,7 +135,8 @@ def explain(
                 if outcome_text == "fired"
                 else None,
                 waivers=waivers,
-                hold=holds.get((fact.entity_type, fact.entity_id, fact.merchant_id)),
+                hold=holds.get((fact.entity_type, fact.entity_id, fact.merchant_id))
+                or holds.get((fact.entity_type, fact.entity_id, None)),
                 values=used,
             )
         )

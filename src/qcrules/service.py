@@ -72,3 +72,59 @@ def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict]:
     from qcrules.evaluation import recent_runs as _recent_runs
 
     return _recent_runs(workspace, limit)
+
+
+def action_queue(workspace: Workspace) -> list:
+    """The suggested actions of the last stored run, each with its state (qcrules.actions)."""
+    from qcrules.actions.queue import action_queue as _queue
+
+    return _queue(workspace)
+
+
+def find_action(workspace: Workspace, ref: str):
+    """The queue item an action id (a fingerprint prefix) names."""
+    from qcrules.actions.queue import find_item
+
+    return find_item(workspace, ref)
+
+
+def apply_action(workspace: Workspace, ref: str, **options):
+    """Carry out one suggested action (record changes or a plugin's handler), audited."""
+    from qcrules.actions.queue import apply_action as _apply
+
+    return _apply(workspace, ref, handlers=action_kinds(), **options)
+
+
+def dismiss_action(workspace: Workspace, ref: str, reason: str, **options):
+    """Set a suggested action aside with a reason, audited."""
+    from qcrules.actions.queue import dismiss_action as _dismiss
+
+    return _dismiss(workspace, ref, reason, **options)
+
+
+def hold_entity(workspace: Workspace, entity_type: str, entity_id: str, reason: str, **options):
+    """Put an entity on hold (it keeps its findings, gets no actions), audited."""
+    from qcrules.actions.queue import hold_entity as _hold
+
+    return _hold(workspace, entity_type, entity_id, reason, **options)
+
+
+def find_entity(workspace: Workspace, entity_id: str, entity_type: str | None = None) -> str:
+    """Which kind of record (grant, creator, merchant) `entity_id` names."""
+    from qcrules.actions.queue import find_entity as _find
+
+    return _find(workspace, entity_id, entity_type)
+
+
+def undo(workspace: Workspace, audit_id: int | None = None, **options):
+    """Take back the last apply, dismiss or hold (or the one given), audited."""
+    from qcrules.actions.queue import undo as _undo
+
+    return _undo(workspace, audit_id, **options)
+
+
+def audit_log(workspace: Workspace, limit: int = 50) -> list[dict]:
+    """The latest audit log entries, newest first."""
+    from qcrules.actions.queue import audit_log as _log
+
+    return _log(workspace, limit)

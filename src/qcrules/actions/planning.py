@@ -101,7 +101,7 @@ def plan_actions(
     by_entity: dict[tuple, list[dict]] = defaultdict(list)
     for finding in findings:
         key = _entity_key(finding)
-        hold = holds.get(key)
+        hold = holds.get(key) or holds.get((*key[:2], None))  # no merchant: for every one
         if hold is not None:
             finding["hold"] = hold
             finding["action"] = None

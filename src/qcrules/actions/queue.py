@@ -1,0 +1,731 @@
+"""The action queue: suggested actions of the last stored run, applied, dismissed, held
+and undone — each change written with its before and after in the audit log.
+
+A queue item is a stored finding with a suggested action, named by its fingerprint (any
+unique prefix of 4 or more characters). Its state: `open`; `applied` (an apply recorded
+after the run started: a later run that still finds it reopens it, since the change should
+have made it go away); `dismissed` (kept across runs, like a dismissed code-scanning alert,
+until undone); `held` (the entity is on hold); `superseded` (a higher-priority action won).
+What applying does is rule-catalog.md § Actions; every change is shown before it is made
+(`preview`), and `undo` restores the rows as they were.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+
+from qcrules.errors import UsageError
+from qcrules.i18n import tr
+from qcrules.model.db import table
+from qcrules.model.tables import (
+    AuditEntry,
+    EvaluationRun,
+    Finding,
+    Grant,
+    Hold,
+    Merchant,
+    PoolMember,
+)
+from qcrules.workspace import Workspace
+
+MIN_REF = 4
+SAFE_GRANT_DAYS = 30  # the guide's safe default: 15 or 30 days, never permanent
+STATES = ("open", "applied", "dismissed", "held", "superseded")
+REVOKE_STEPS = (
+    "巨量千川 → 账户 → 抖音号授权 → 找到该授权 → 解除授权 / "
+    "Qianchuan → Account → Douyin account authorization → the grant → Revoke"
+)
+
+
+@dataclass
+class QueueItem:
+    fingerprint: str
+    run_id: str
+    rule: str
+    name: str
+    pack: str
+    level: str
+    entity_type: str
+    entity_id: str
+    merchant_id: str | None
+    aweme_id: str | None
+    message: str
+    kind: str
+    params: dict[str, Any]
+    evidence: dict[str, Any]
+    source: str | None
+    state: str = "open"
+
+    @property
+    def ref(self) -> str:
+        return self.fingerprint[:10]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.ref,
+            "fingerprint": self.fingerprint,
+            "state": self.state,
+            "rule": self.rule,
+            "name": self.name,
+            "pack": self.pack,
+            "level": self.level,
+            "entity": {
+                "type": self.entity_type,
+                "id": self.entity_id,
+                "merchant": self.merchant_id,
+                "creator": self.aweme_id,
+            },
+            "action": {"kind": self.kind, "params": self.params},
+            "message": self.message,
+            "evidence": self.evidence,
+            "source": self.source,
+            "run": self.run_id,
+        }
+
+
+@dataclass
+class Change:
+    """One row as it was and as it will be (None: absent)."""
+
+    table: str
+    key: dict[str, Any]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def describe(self) -> str:
+        name = ", ".join(f"{v}" for v in self.key.values())
+        if self.before is None:
+            shown = ", ".join(f"{k}={v}" for k, v in (self.after or {}).items() if v is not None)
+            return tr(f"新增 {self.table} {name}：{shown}", f"add {self.table} {name}: {shown}")
+        if self.after is None:
+            return tr(f"删除 {self.table} {name}", f"delete {self.table} {name}")
+        diffs = [
+            f"{k}: {self.before.get(k)} → {v}"
+            for k, v in self.after.items()
+            if self.before.get(k) != v and k != "updated_at"
+        ]
+        return f"{self.table} {name}: " + "; ".join(diffs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "key": self.key, "before": self.before, "after": self.after}
+
+
+@dataclass
+class Outcome:
+    """What an apply, dismiss, hold or undo did (or, with dry_run, would do)."""
+
+    verb: str  # apply | dismiss | hold | undo
+    kind: str
+    entity_type: str
+    entity_id: str
+    merchant_id: str | None
+    changes: list[Change] = field(default_factory=list)
+    note: str | None = None
+    result: Any = None  # what a plugin's handler returned
+    audit_id: int | None = None
+    dry_run: bool = False
+    steps: str | None = None  # what to do by hand in the 千川 backend
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verb": self.verb,
+            "kind": self.kind,
+            "entity": {
+                "type": self.entity_type,
+                "id": self.entity_id,
+                "merchant": self.merchant_id,
+            },
+            "changes": [c.to_json() for c in self.changes],
+            "note": self.note,
+            "result": self.result,
+            "audit_id": self.audit_id,
+            "dry_run": self.dry_run,
+            "steps": self.steps,
+        }
+
+
+def default_actor() -> str:
+    return os.environ.get("QCRULES_ACTOR") or _login() or "qcrules"
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+# --------------------------------------------------------------------------------------------
+# reading the queue
+
+
+def last_run(workspace: Workspace) -> dict[str, Any] | None:
+    runs = table(EvaluationRun)
+    with workspace.db.connect() as conn:
+        row = conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(1)).mappings()
+        first = row.first()
+    return dict(first) if first else None
+
+
+def _undone_ids(conn) -> set[int]:
+    audit = table(AuditEntry)
+    return {r for (r,) in conn.execute(select(audit.c.undoes).where(audit.c.undoes.is_not(None)))}
+
+
+def action_queue(workspace: Workspace, *, today: date | None = None) -> list[QueueItem]:
+    """Every suggested action of the last stored run, each with its state."""
+    run = last_run(workspace)
+    if run is None:
+        raise UsageError(
+            tr("还没有保存的评估结果", "no evaluation run is stored yet"),
+            hint=tr(
+                "先运行 qcrules evaluate（不要加 --no-store）",
+                "run qcrules evaluate first (without --no-store)",
+            ),
+        )
+    today = today or date.today()
+    findings, holds, audit = table(Finding), table(Hold), table(AuditEntry)
+    started = run["started_at"]
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    with workspace.db.connect() as conn:
+        rows = list(
+            conn.execute(
+                select(findings)
+                .where(findings.c.run_id == run["run_id"], findings.c.action_kind.is_not(None))
+                .order_by(findings.c.id)
+            ).mappings()
+        )
+        held = {
+            (r["entity_type"], r["entity_id"], r["merchant_id"] or None)
+            for r in conn.execute(select(holds)).mappings()
+            if r["until"] is None or r["until"] >= today
+        }
+        undone = _undone_ids(conn)
+        handled: dict[str, str] = {}
+        for entry in conn.execute(
+            select(audit).where(audit.c.fingerprint.is_not(None)).order_by(audit.c.id)
+        ).mappings():
+            if entry["id"] in undone or entry["undoes"] is not None:
+                continue
+            at = entry["at"] if entry["at"].tzinfo else entry["at"].replace(tzinfo=UTC)
+            if entry["kind"] == "dismiss":
+                handled[entry["fingerprint"]] = "dismissed"
+            elif entry["kind"].startswith("apply:") and at >= started:
+                handled[entry["fingerprint"]] = "applied"
+    items = []
+    for row in rows:
+        if row["status"] == "waived":
+            continue
+        state = handled.get(row["fingerprint"], "open")
+        if row["status"] == "superseded":
+            state = "superseded"
+        elif {
+            (row["entity_type"], row["entity_id"], row["merchant_id"] or None),
+            (row["entity_type"], row["entity_id"], None),  # a hold without a merchant
+        } & held:
+            state = "held" if state == "open" else state
+        items.append(
+            QueueItem(
+                fingerprint=row["fingerprint"],
+                run_id=row["run_id"],
+                rule=row["rule"],
+                name=row["name"],
+                pack=row["pack"],
+                level=row["level"],
+                entity_type=row["entity_type"],
+                entity_id=row["entity_id"],
+                merchant_id=row["merchant_id"],
+                aweme_id=row["aweme_id"],
+                message=row["message"],
+                kind=row["action_kind"],
+                params=row["action_params"] or {},
+                evidence=row["evidence"] or {},
+                source=row["source"],
+                state=state,
+            )
+        )
+    return items
+
+
+def find_item(workspace: Workspace, ref: str) -> QueueItem:
+    """The queue item a fingerprint prefix names; a clear error when none or several do."""
+    ref = ref.strip().lower()
+    if len(ref) < MIN_REF:
+        raise UsageError(
+            tr(f"动作编号 {ref!r} 太短", f"action id {ref!r} is too short"),
+            hint=tr(
+                f"至少写 {MIN_REF} 位；qcrules actions list 列出编号",
+                f"give at least {MIN_REF} characters; qcrules actions list shows them",
+            ),
+        )
+    items = [i for i in action_queue(workspace) if i.fingerprint.startswith(ref)]
+    if not items:
+        raise UsageError(
+            tr(f"最近一次评估里没有动作 {ref}", f"no action {ref} in the last stored run"),
+            hint=tr(
+                "qcrules actions list --all 列出全部动作", "qcrules actions list --all shows them"
+            ),
+        )
+    if len({i.fingerprint for i in items}) > 1:
+        refs = ", ".join(sorted(i.ref for i in items)[:5])
+        raise UsageError(
+            tr(f"动作编号 {ref} 不唯一：{refs}", f"action id {ref} is ambiguous: {refs}"),
+            hint=tr("多写几位", "give more characters"),
+        )
+    return items[0]
+
+
+# --------------------------------------------------------------------------------------------
+# row snapshots (what the audit log keeps, and undo puts back)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _snapshot(row: Any) -> dict[str, Any] | None:
+    return None if row is None else {k: _jsonable(v) for k, v in dict(row).items()}
+
+
+def _typed(tbl, values: dict[str, Any]) -> dict[str, Any]:
+    """Snapshot values back to column types (dates and datetimes from ISO text)."""
+    out = {}
+    for name, value in values.items():
+        if name not in tbl.c:
+            continue
+        if isinstance(value, str):
+            column_type = tbl.c[name].type
+            try:  # a TypeDecorator (UTCDateTime) names its Python type through its impl
+                kind = getattr(column_type, "impl", column_type).python_type
+            except NotImplementedError:
+                kind = None
+            if kind is datetime:
+                value = datetime.fromisoformat(value)
+            elif kind is date:
+                value = date.fromisoformat(value)
+        out[name] = value
+    return out
+
+
+_TABLES = {"grants": Grant, "pool": PoolMember, "merchants": Merchant, "holds": Hold}
+
+
+def _read(conn, name: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    tbl = table(_TABLES[name])
+    where = and_(*(tbl.c[k] == v for k, v in key.items()))
+    return _snapshot(conn.execute(select(tbl).where(where)).mappings().first())
+
+
+def _write(conn, change: Change, values: dict[str, Any] | None) -> None:
+    """Make the row `change.key` be `values` (None: no row)."""
+    tbl = table(_TABLES[change.table])
+    where = and_(*(tbl.c[k] == v for k, v in change.key.items()))
+    exists = conn.execute(select(tbl).where(where)).first() is not None
+    if values is None:
+        if exists:
+            conn.execute(delete(tbl).where(where))
+        return
+    typed = _typed(tbl, values)
+    if exists:
+        conn.execute(update(tbl).where(where).values(typed))
+    else:
+        conn.execute(insert(tbl).values({**_typed(tbl, change.key), **typed}))
+
+
+# --------------------------------------------------------------------------------------------
+# what applying changes (rule-catalog.md § Actions)
+
+
+def _changed(conn, name: str, key: dict[str, Any], **values: Any) -> Change:
+    before = _read(conn, name, key)
+    if before is None:
+        raise UsageError(
+            tr(f"{name} 里没有 {key}", f"{name} has no row {key}"),
+            hint=tr("记录可能已被删除；重新评估后再试", "it may have been deleted; evaluate again"),
+        )
+    after = {**before, **{k: _jsonable(v) for k, v in values.items()}}
+    after["updated_at"] = _now().isoformat()
+    return Change(name, key, before, after)
+
+
+def _pool(conn, item: QueueItem, status: str, today: date) -> Change:
+    key = {"merchant_id": item.merchant_id, "aweme_id": item.entity_id}
+    before = _read(conn, "pool", key)
+    after = {**(before or {**key, "note": None}), "status": status}
+    if before is None or before.get("added_at") is None:
+        after["added_at"] = today.isoformat()
+    after["updated_at"] = _now().isoformat()
+    return Change("pool", key, before, after)
+
+
+def _grant_of(conn, item: QueueItem) -> dict[str, Any]:
+    grant = _read(conn, "grants", {"grant_id": item.entity_id})
+    if grant is None:
+        raise UsageError(
+            tr(f"没有授权 {item.entity_id}", f"there is no grant {item.entity_id}"),
+            hint=tr("它可能已被删除；重新评估后再试", "it may have been deleted; evaluate again"),
+        )
+    return grant
+
+
+def _new_grant_id(conn, base: str) -> str:
+    for n in range(1, 1000):
+        candidate = f"{base}-{n}"
+        if _read(conn, "grants", {"grant_id": candidate}) is None:
+            return candidate
+    raise UsageError(f"no free grant id for {base}")
+
+
+def _new_grant(conn, key_base: str, values: dict[str, Any]) -> Change:
+    grant_id = _new_grant_id(conn, key_base)
+    now = _now().isoformat()
+    after = {"grant_id": grant_id, **values, "created_at": now, "updated_at": now}
+    return Change("grants", {"grant_id": grant_id}, None, after)
+
+
+def changes_for(conn, item: QueueItem, today: date) -> tuple[list[Change], str | None]:
+    """The record changes applying `item` makes, and the steps to take by hand."""
+    kind, params = item.kind, item.params or {}
+    days = int(params.get("days") or SAFE_GRANT_DAYS)
+    if kind == "add_to_pool":
+        return [_pool(conn, item, "in_pool", today)], None
+    if kind == "remove_from_pool":
+        return [_pool(conn, item, "candidate", today)], None
+    if kind == "exclude_creator":
+        return [_pool(conn, item, "excluded", today)], None
+    if kind == "request_grant":
+        scope = params.get("scope") or "single_video"
+        values = {
+            "merchant_id": item.merchant_id,
+            "aweme_id": item.entity_id if item.entity_type == "creator" else item.aweme_id,
+            "auth_type": "cooperative",
+            "scope": scope,
+            "channel": params.get("channel") or "pc",
+            "status": "draft",
+            "starts_at": today.isoformat(),
+            "ends_at": (today + timedelta(days=days)).isoformat(),
+            "note": tr("由 qcrules 按安全默认值创建", "created by qcrules with safe defaults"),
+        }
+        return [_new_grant(conn, f"Q{today:%Y%m%d}", values)], tr(
+            "在巨量千川 → 账户 → 抖音号授权 → 添加抖音号 中用合作码发起授权",
+            "request it in Qianchuan → Account → Douyin account authorization → Add, "
+            "with the creator's cooperation code",
+        )
+    if kind == "renew_grant":
+        old = _grant_of(conn, item)
+        old_end = date.fromisoformat(old["ends_at"]) if old.get("ends_at") else today
+        start = max(old_end + timedelta(days=1), today)
+        scope = old["scope"] if old["scope"] != "all_works" else "single_video"
+        values = {
+            "merchant_id": old["merchant_id"],
+            "aweme_id": old["aweme_id"],
+            "auth_type": "cooperative",
+            "scope": scope,
+            "video_id": old.get("video_id"),
+            "channel": old.get("channel"),
+            "status": "requested",
+            "requested_at": today.isoformat(),
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(days=days)).isoformat(),
+            "has_agreement": old.get("has_agreement"),
+            "renewal_of": old["grant_id"],
+        }
+        return [_new_grant(conn, f"{old['grant_id']}-R", values)], None
+    if kind == "revoke_grant":
+        _grant_of(conn, item)
+        return [_changed(conn, "grants", {"grant_id": item.entity_id}, status="revoked")], (
+            REVOKE_STEPS
+        )
+    if kind == "shorten_grant":
+        grant = _grant_of(conn, item)
+        start = date.fromisoformat(grant["starts_at"]) if grant.get("starts_at") else today
+        proposed = start + timedelta(days=days)
+        return [
+            _changed(conn, "grants", {"grant_id": item.entity_id}, proposed_ends_at=proposed)
+        ], None
+    if kind == "narrow_scope":
+        _grant_of(conn, item)
+        scope = params.get("scope") or "single_video"
+        return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_scope=scope)], None
+    if kind == "run_permission_audit":
+        merchant = item.merchant_id or item.entity_id
+        return [
+            _changed(conn, "merchants", {"merchant_id": merchant}, last_permission_audit=today)
+        ], None
+    return [], None  # a task for a person: recorded as done, with a note
+
+
+# --------------------------------------------------------------------------------------------
+# applying, dismissing, holding, undoing
+
+
+def _audit(conn, outcome: Outcome, actor: str, fingerprint: str | None, undoes=None) -> int:
+    audit = table(AuditEntry)
+    result = conn.execute(
+        insert(audit).values(
+            at=_now(),
+            actor=actor,
+            kind=outcome.verb if outcome.verb != "apply" else f"apply:{outcome.kind}",
+            entity_type=outcome.entity_type,
+            entity_id=outcome.entity_id,
+            merchant_id=outcome.merchant_id,
+            before={"changes": [c.to_json() for c in outcome.changes]},
+            after={"result": outcome.result} if outcome.result is not None else None,
+            note=outcome.note,
+            fingerprint=fingerprint,
+            undoes=undoes,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def _require_open(item: QueueItem, verb: str) -> None:
+    if item.state != "open":
+        raise UsageError(
+            tr(
+                f"动作 {item.ref}（{item.rule} {item.entity_id}）已是 {item.state}，不能{verb}",
+                f"action {item.ref} ({item.rule} {item.entity_id}) is {item.state}; "
+                f"it cannot be {verb}",
+            ),
+            hint=tr(
+                "qcrules actions undo 可撤销上一次操作",
+                "qcrules actions undo takes back the last change",
+            ),
+        )
+
+
+def apply_action(
+    workspace: Workspace,
+    ref: str,
+    *,
+    actor: str | None = None,
+    note: str | None = None,
+    dry_run: bool = False,
+    handlers: dict[str, Any] | None = None,
+    today: date | None = None,
+) -> Outcome:
+    """Carry out a suggested action: its record changes, or a plugin's handler, or (for a
+    person's task) the record that it was done — and the audit entry, in one transaction."""
+    item = find_item(workspace, ref)
+    _require_open(item, tr("执行", "applied"))
+    today = today or date.today()
+    outcome = Outcome(
+        "apply", item.kind, item.entity_type, item.entity_id, item.merchant_id, note=note
+    )
+    outcome.dry_run = dry_run
+    kind = (handlers or {}).get(item.kind)
+    with workspace.db.begin() as conn:
+        outcome.changes, outcome.steps = changes_for(conn, item, today)
+        if kind is not None and getattr(kind, "handler", None) is not None:
+            action = {"kind": item.kind, "params": item.params, "finding": item.to_json()}
+            context = {"db": workspace.db, "config": workspace.config.plugins, "dry_run": dry_run}
+            try:
+                outcome.result = kind.handler(action, context)
+            except Exception as exc:
+                raise UsageError(
+                    tr(
+                        f"动作 {item.kind} 执行失败：{exc}",
+                        f"the {item.kind} action failed: {exc}",
+                    ),
+                    hint=tr(
+                        f"它来自插件 {kind.origin}；什么都没有改变",
+                        f"it comes from the plugin {kind.origin}; nothing was changed",
+                    ),
+                ) from exc
+        if dry_run:
+            return outcome
+        for change in outcome.changes:
+            _write(conn, change, change.after)
+        outcome.audit_id = _audit(conn, outcome, actor or default_actor(), item.fingerprint)
+    return outcome
+
+
+def dismiss_action(
+    workspace: Workspace, ref: str, reason: str, *, actor: str | None = None
+) -> Outcome:
+    """Set a suggested action aside, with the reason; it stays dismissed until undone."""
+    if not reason or not reason.strip():
+        raise UsageError(
+            tr("忽略动作需要写明原因", "dismissing an action needs a reason"),
+            hint=tr("用 --reason 写明原因", "give one with --reason"),
+        )
+    item = find_item(workspace, ref)
+    _require_open(item, tr("忽略", "dismissed"))
+    outcome = Outcome(
+        "dismiss", item.kind, item.entity_type, item.entity_id, item.merchant_id, note=reason
+    )
+    with workspace.db.begin() as conn:
+        outcome.audit_id = _audit(conn, outcome, actor or default_actor(), item.fingerprint)
+    return outcome
+
+
+def find_entity(workspace: Workspace, entity_id: str, entity_type: str | None) -> str:
+    """The type of the record called `entity_id` (grant, creator or merchant)."""
+    from qcrules.model.tables import Creator
+
+    models = {"grant": (Grant, "grant_id"), "creator": (Creator, "aweme_id")}
+    models["merchant"] = (Merchant, "merchant_id")
+    wanted = [entity_type] if entity_type else list(models)
+    found = []
+    with workspace.db.connect() as conn:
+        for name in wanted:
+            model, column = models[name]
+            tbl = table(model)
+            if conn.execute(select(tbl.c[column]).where(tbl.c[column] == entity_id)).first():
+                found.append(name)
+    if not found:
+        raise UsageError(
+            tr(f"没有找到 {entity_id}", f"no grant, creator or merchant is called {entity_id}")
+            if not entity_type
+            else tr(f"没有{entity_type} {entity_id}", f"there is no {entity_type} {entity_id}"),
+            hint=tr(
+                "写授权ID、达人抖音号或商家ID，或动作编号",
+                "give a grant id, a creator's aweme_id, a merchant id or an action id",
+            ),
+        )
+    if len(found) > 1:
+        raise UsageError(
+            tr(
+                f"{entity_id} 同时是 {'、'.join(found)}",
+                f"{entity_id} is a {' and a '.join(found)}",
+            ),
+            hint=tr("用 --type 指明", "say which with --type"),
+        )
+    return found[0]
+
+
+def hold_entity(
+    workspace: Workspace,
+    entity_type: str,
+    entity_id: str,
+    reason: str,
+    *,
+    merchant_id: str | None = None,
+    until: date | None = None,
+    actor: str | None = None,
+) -> Outcome:
+    """Put an entity on hold: it keeps its findings but gets no actions."""
+    if not reason or not reason.strip():
+        raise UsageError(
+            tr("暂停需要写明原因", "a hold needs a reason"),
+            hint=tr("用 --reason 写明原因", "give one with --reason"),
+        )
+    key = {"entity_type": entity_type, "entity_id": entity_id, "merchant_id": merchant_id or ""}
+    outcome = Outcome("hold", "hold", entity_type, entity_id, merchant_id, note=reason)
+    with workspace.db.begin() as conn:
+        before = _read(conn, "holds", key)
+        after = {
+            **key,
+            "reason": reason,
+            "until": until.isoformat() if until else None,
+            "created_at": _now().isoformat(),
+        }
+        outcome.changes = [Change("holds", key, before, after)]
+        _write(conn, outcome.changes[0], after)
+        outcome.audit_id = _audit(conn, outcome, actor or default_actor(), None)
+    return outcome
+
+
+def undo(workspace: Workspace, audit_id: int | None = None, *, actor: str | None = None) -> Outcome:
+    """Take back an apply, dismiss or hold (the latest one, or `audit_id`): every row it
+    changed is put back as it was, and the undo is itself in the audit log."""
+    audit = table(AuditEntry)
+    with workspace.db.begin() as conn:
+        undone = _undone_ids(conn)
+        query = select(audit).where(audit.c.undoes.is_(None)).order_by(audit.c.id.desc())
+        if audit_id is not None:
+            query = select(audit).where(audit.c.id == audit_id)
+        entry = None
+        for row in conn.execute(query).mappings():
+            if row["id"] not in undone:
+                entry = row
+                break
+            if audit_id is not None:
+                raise UsageError(
+                    tr(f"操作 {audit_id} 已被撤销", f"change {audit_id} was already undone"),
+                    hint=tr("qcrules actions log 列出操作", "qcrules actions log shows the log"),
+                )
+        if entry is None or entry["undoes"] is not None:
+            raise UsageError(
+                tr("没有可撤销的操作", "there is nothing to undo")
+                if audit_id is None
+                else tr(f"操作 {audit_id} 不能撤销", f"change {audit_id} cannot be undone"),
+                hint=tr("qcrules actions log 列出操作", "qcrules actions log shows the log"),
+            )
+        changes = [
+            Change(c["table"], c["key"], c["after"], c["before"])
+            for c in (entry["before"] or {}).get("changes", [])
+        ]
+        for change in reversed(changes):  # each row back to what it was
+            current = _read(conn, change.table, change.key)
+            if _comparable(current) != _comparable(change.before):
+                raise UsageError(
+                    tr(
+                        f"{change.table} {change.key} 在此后又被改过，不能撤销",
+                        f"{change.table} {change.key} changed again since; it cannot be undone",
+                    ),
+                    hint=tr("先撤销后来的操作", "undo the later changes first"),
+                )
+            _write(conn, change, change.after)
+        outcome = Outcome(
+            "undo",
+            entry["kind"],
+            entry["entity_type"],
+            entry["entity_id"],
+            entry["merchant_id"],
+            changes=changes,
+            note=entry["note"],
+        )
+        outcome.audit_id = _audit(
+            conn, outcome, actor or default_actor(), entry["fingerprint"], undoes=entry["id"]
+        )
+    return outcome
+
+
+def _comparable(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A row without its timestamps' precision and type noise (for undo's safety check)."""
+    if row is None:
+        return None
+    return {
+        k: str(v) for k, v in row.items() if v is not None and k not in ("updated_at", "created_at")
+    }
+
+
+def audit_log(workspace: Workspace, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest audit entries, newest first."""
+    audit = table(AuditEntry)
+    with workspace.db.connect() as conn:
+        undone = _undone_ids(conn)
+        rows = conn.execute(select(audit).order_by(audit.c.id.desc()).limit(limit)).mappings()
+        return [
+            {
+                "id": r["id"],
+                "at": _jsonable(r["at"]),
+                "actor": r["actor"],
+                "kind": r["kind"],
+                "entity": {
+                    "type": r["entity_type"],
+                    "id": r["entity_id"],
+                    "merchant": r["merchant_id"],
+                },
+                "note": r["note"],
+                "fingerprint": r["fingerprint"],
+                "undoes": r["undoes"],
+                "undone": r["id"] in undone,
+                "changes": (r["before"] or {}).get("changes", []),
+            }
+            for r in rows
+        ]

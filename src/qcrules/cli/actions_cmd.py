@@ -1,0 +1,234 @@
+"""`qcrules actions list|apply|dismiss|hold|undo|log` — the action queue, headless."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.cells import cell_len
+from rich.markup import escape
+from rich.table import Table
+
+from qcrules import service
+from qcrules.cli.base import err_console, out_console
+from qcrules.i18n import tr
+
+FORMATS = click.Choice(["table", "json"])
+
+
+def _kind_label(kinds: dict, kind: str) -> str:
+    known = kinds.get(kind)
+    return tr(known.zh, known.en) if known is not None else kind
+
+
+def _print_outcome(outcome, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2, default=str))
+        return
+    console = out_console()
+    verb = {
+        "apply": tr("执行", "applied"),
+        "dismiss": tr("已忽略", "dismissed"),
+        "hold": tr("已暂停", "on hold"),
+        "undo": tr("已撤销", "undone"),
+    }[outcome.verb]
+    if outcome.dry_run:
+        verb = tr("将会执行（--dry-run，未改动）", "would apply (--dry-run, nothing changed)")
+    who = f"{outcome.entity_type} {outcome.entity_id}"
+    if outcome.merchant_id:
+        who += f" @{outcome.merchant_id}"
+    head = f"{verb}: {outcome.kind} — {who}"
+    if outcome.audit_id is not None:
+        head += tr(f"（审计 #{outcome.audit_id}）", f"  (audit #{outcome.audit_id})")
+    console.print(escape(head), highlight=False)
+    for change in outcome.changes:
+        console.print("  " + escape(change.describe()), highlight=False)
+    if not outcome.changes and outcome.verb == "apply":
+        console.print(
+            "  " + tr("（记录为已完成，无数据改动）", "(recorded as done; no record changes)"),
+            highlight=False,
+        )
+    if outcome.result is not None:
+        console.print("  " + escape(json.dumps(outcome.result, ensure_ascii=False, default=str)))
+    if outcome.note:
+        console.print("  " + tr("备注：", "note: ") + escape(outcome.note), highlight=False)
+    if outcome.steps:
+        console.print("  " + tr("手动步骤：", "by hand: ") + escape(outcome.steps), highlight=False)
+
+
+@click.group("actions")
+def actions_group() -> None:
+    """The queue of suggested actions, and the audit log: apply, dismiss, hold, undo."""
+
+
+@actions_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also applied, dismissed, held, superseded.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def list_cmd(state, show_all: bool, fmt: str) -> int:
+    """Suggested actions of the last stored run (open ones unless --all)."""
+    items = service.action_queue(state.workspace())
+    if not show_all:
+        items = [i for i in items if i.state == "open"]
+    if fmt == "json":
+        click.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))
+        return 0
+    kinds = service.action_kinds()
+    rows = [
+        (
+            tr("编号", "id"),
+            tr("状态", "state"),
+            tr("级别", "level"),
+            tr("规则", "rule"),
+            tr("对象", "entity"),
+            tr("建议动作", "action"),
+            tr("问题", "finding"),
+        )
+    ]
+    for item in items:
+        entity = f"{item.entity_type} {item.entity_id}"
+        if item.merchant_id and item.entity_type != "merchant":
+            entity += f" @{item.merchant_id}"
+        action = _kind_label(kinds, item.kind)
+        if item.params:
+            action += " (" + ", ".join(f"{k}={v}" for k, v in item.params.items()) + ")"
+        rows.append((item.ref, item.state, item.level, item.rule, entity, action, item.message))
+    console = out_console()
+    if items:  # one line per action, columns aligned by display width (wide characters too)
+        widths = [max(cell_len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
+        for number, row in enumerate(rows):
+            cells = [
+                cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=False)
+            ]
+            line = "  ".join([*cells, row[-1]])
+            console.print(escape(line), style="bold" if number == 0 else None, highlight=False)
+    console.print(
+        tr(f"{len(items)} 个动作", f"{len(items)} action(s)")
+        + ("" if show_all else tr("（待处理；--all 显示全部）", " open (--all shows every state)")),
+        highlight=False,
+    )
+    return 0
+
+
+@actions_group.command("apply")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--note", help="What you did, for the audit log.")
+@click.option("--actor", help="Who did it (default: $QCRULES_ACTOR or your login).")
+@click.option("--dry-run", is_flag=True, help="Show the changes; make none.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def apply_cmd(state, refs, note, actor, dry_run: bool, fmt: str) -> int:
+    """Carry out suggested actions by id (a fingerprint prefix from `actions list`)."""
+    workspace = state.workspace()
+    for ref in refs:
+        outcome = service.apply_action(workspace, ref, note=note, actor=actor, dry_run=dry_run)
+        _print_outcome(outcome, fmt)
+    return 0
+
+
+@actions_group.command("dismiss")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why it is set aside (kept in the audit log).")
+@click.option("--actor", help="Who decided (default: $QCRULES_ACTOR or your login).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def dismiss_cmd(state, refs, reason: str, actor, fmt: str) -> int:
+    """Set suggested actions aside, with a reason; they stay dismissed until undone."""
+    workspace = state.workspace()
+    for ref in refs:
+        _print_outcome(service.dismiss_action(workspace, ref, reason, actor=actor), fmt)
+    return 0
+
+
+@actions_group.command("hold")
+@click.argument("entity")
+@click.option("--reason", required=True, help="Why the entity is held.")
+@click.option(
+    "--type",
+    "entity_type",
+    type=click.Choice(["grant", "creator", "merchant"]),
+    help="What ENTITY is, when its id alone does not say.",
+)
+@click.option("--merchant", help="Hold the creator for this merchant only.")
+@click.option("--until", help="Hold until this date (YYYY-MM-DD); default: until released.")
+@click.option("--actor", help="Who decided (default: $QCRULES_ACTOR or your login).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def hold_cmd(state, entity, reason, entity_type, merchant, until, actor, fmt) -> int:
+    """Put ENTITY (a grant id, aweme_id, merchant id, or an action id) on hold: it keeps
+    its findings but gets no actions. `qcrules actions undo` releases it."""
+    from qcrules.cli.evaluate_cmd import parse_date
+    from qcrules.errors import UsageError
+
+    workspace = state.workspace()
+    day = parse_date(until, "--until")
+    try:
+        kind = service.find_entity(workspace, entity, entity_type)
+    except UsageError as not_a_record:  # perhaps an action id: hold that action's entity
+        try:
+            item = service.find_action(workspace, entity)
+        except UsageError:
+            raise not_a_record from None
+        kind, entity, merchant = item.entity_type, item.entity_id, merchant or item.merchant_id
+    if kind == "merchant":
+        merchant = None
+    outcome = service.hold_entity(
+        workspace, kind, entity, reason, merchant_id=merchant, until=day, actor=actor
+    )
+    _print_outcome(outcome, fmt)
+    return 0
+
+
+@actions_group.command("undo")
+@click.argument("audit_id", type=int, required=False)
+@click.option("--actor", help="Who takes it back (default: $QCRULES_ACTOR or your login).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def undo_cmd(state, audit_id, actor, fmt: str) -> int:
+    """Take back the last apply, dismiss or hold (or AUDIT_ID from `actions log`)."""
+    _print_outcome(service.undo(state.workspace(), audit_id, actor=actor), fmt)
+    return 0
+
+
+@actions_group.command("log")
+@click.option("--limit", type=int, default=30, show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def log_cmd(state, limit: int, fmt: str) -> int:
+    """The audit log, newest first: every change with who, when and what."""
+    entries = service.audit_log(state.workspace(), limit)
+    if fmt == "json":
+        click.echo(json.dumps(entries, ensure_ascii=False, indent=2, default=str))
+        return 0
+    if not entries:
+        err_console().print(tr("审计日志为空", "the audit log is empty"))
+        return 0
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in (
+        "#",
+        tr("时间", "at"),
+        tr("人", "actor"),
+        tr("操作", "change"),
+        tr("对象", "entity"),
+        tr("备注", "note"),
+    ):
+        table.add_column(header)
+    for e in entries:
+        change = e["kind"] + (f" #{e['undoes']}" if e["undoes"] else "")
+        if e["undone"]:
+            change += tr("（已撤销）", " (undone)")
+        entity = f"{e['entity']['type']} {e['entity']['id']}"
+        table.add_row(
+            str(e["id"]),
+            str(e["at"]),
+            escape(e["actor"]),
+            escape(change),
+            escape(entity),
+            escape(e["note"] or ""),
+        )
+    out_console().print(table)
+    return 0
+
+
+def register(group: click.Group) -> None:
+    group.add_command(actions_group)

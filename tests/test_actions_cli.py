@@ -1,0 +1,225 @@
+"""`qcrules actions`: the queue of suggested actions, applied, dismissed, held and undone
+through the real CLI on a demo workspace, with the records and the audit log checked in
+the SQLite file itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import date
+
+import pytest
+
+from qcrules.demo import generate
+from qcrules.workspace import init_workspace
+
+TODAY = date(2026, 11, 27)
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("actions") / "demo"
+    workspace = init_workspace(folder)
+    generate(workspace.db, size="demo", seed=7, today=TODAY)
+    workspace.close()
+    return folder
+
+
+@pytest.fixture
+def ws(demo_template, tmp_path):
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_template, folder)
+    return folder
+
+
+def run(cli, ws, *args, ok=True):
+    result = cli(*args, cwd=ws, env={"QCRULES_ACTOR": "tester"})
+    if ok:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def evaluate(cli, ws) -> dict:
+    result = cli("evaluate", "--as-of", TODAY.isoformat(), "--format", "json", cwd=ws)
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def queue(cli, ws, *flags) -> list[dict]:
+    return json.loads(run(cli, ws, "actions", "list", "--format", "json", *flags).stdout)
+
+
+def item(items: list[dict], rule: str) -> dict:
+    return next(i for i in items if i["rule"] == rule)
+
+
+def row(ws, sql: str, *params):
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        conn.row_factory = sqlite3.Row
+        found = conn.execute(sql, params).fetchone()
+    return dict(found) if found else None
+
+
+def test_the_queue_needs_a_stored_run(cli, ws):
+    result = run(cli, ws, "actions", "list", ok=False)
+    assert result.returncode == 2
+    assert "no evaluation run is stored yet" in result.stderr
+    assert "qcrules evaluate" in result.stderr
+
+
+def test_the_queue_lists_every_suggested_action_of_the_last_run(cli, ws):
+    report = evaluate(cli, ws)
+    items = queue(cli, ws)
+    with_actions = [f for f in report["findings"] if f["action"]["kind"]]
+    assert {i["fingerprint"] for i in items} == {f["fingerprint"] for f in with_actions}
+    assert all(i["state"] == "open" for i in items)
+    text = run(cli, ws, "actions", "list").stdout
+    first = item(items, "PRM001")
+    assert first["id"] in text and "revoke the grant" in text
+    assert "open" in text.splitlines()[-1]
+
+
+def test_revoke_dry_run_then_apply_then_undo(cli, ws):
+    evaluate(cli, ws)
+    revoke = item(queue(cli, ws), "PRM001")
+    grant = revoke["entity"]["id"]
+    assert row(ws, "select status from grants where grant_id = ?", grant)["status"] == "active"
+
+    dry = run(cli, ws, "actions", "apply", revoke["id"][:6], "--dry-run")
+    assert "--dry-run" in dry.stdout and "active → revoked" in dry.stdout
+    assert row(ws, "select status from grants where grant_id = ?", grant)["status"] == "active"
+
+    done = run(cli, ws, "actions", "apply", revoke["id"], "--note", "done in 千川")
+    assert "active → revoked" in done.stdout and "千川" in done.stdout  # the steps by hand
+    assert row(ws, "select status from grants where grant_id = ?", grant)["status"] == "revoked"
+    assert item(queue(cli, ws, "--all"), "PRM001")["state"] == "applied"
+    assert "PRM001" not in {i["rule"] for i in queue(cli, ws)}
+    log = json.loads(run(cli, ws, "actions", "log", "--format", "json").stdout)
+    assert log[0]["kind"] == "apply:revoke_grant" and log[0]["actor"] == "tester"
+    assert log[0]["note"] == "done in 千川"
+    assert log[0]["changes"][0]["before"]["status"] == "active"
+    assert log[0]["changes"][0]["after"]["status"] == "revoked"
+
+    again = run(cli, ws, "actions", "apply", revoke["id"], ok=False)
+    assert again.returncode == 2 and "is applied" in again.stderr
+
+    # the next run no longer finds the self-operated grant active
+    assert grant not in {
+        f["entity"]["id"] for f in evaluate(cli, ws)["findings"] if f["rule"] == "PRM001"
+    }
+
+    undone = run(cli, ws, "actions", "undo")
+    assert "revoked → active" in undone.stdout
+    assert row(ws, "select status from grants where grant_id = ?", grant)["status"] == "active"
+    log = json.loads(run(cli, ws, "actions", "log", "--format", "json").stdout)
+    assert log[0]["kind"] == "undo" and log[0]["undoes"] == log[1]["id"] and log[1]["undone"]
+
+
+def test_renew_shorten_and_pool_changes_follow_the_catalog(cli, ws):
+    evaluate(cli, ws)
+    items = queue(cli, ws)
+    renew = next(i for i in items if i["action"]["kind"] == "renew_grant")
+    old = renew["entity"]["id"]
+    run(cli, ws, "actions", "apply", renew["id"])
+    new = row(ws, "select * from grants where renewal_of = ?", old)
+    assert new["status"] == "requested" and new["auth_type"] == "cooperative"
+    assert new["scope"] != "all_works" and new["ends_at"] > new["starts_at"]
+
+    shorten = next(i for i in items if i["action"]["kind"] == "shorten_grant")
+    run(cli, ws, "actions", "apply", shorten["id"])
+    proposed = row(
+        ws, "select proposed_ends_at from grants where grant_id = ?", shorten["entity"]["id"]
+    )
+    assert proposed["proposed_ends_at"] is not None
+
+    add = next(i for i in items if i["action"]["kind"] == "add_to_pool")
+    run(cli, ws, "actions", "apply", add["id"])
+    member = row(
+        ws,
+        "select status from pool where merchant_id = ? and aweme_id = ?",
+        add["entity"]["merchant"],
+        add["entity"]["id"],
+    )
+    assert member["status"] == "in_pool"
+
+    task = next(i for i in items if i["action"]["kind"] == "collect_cooperation_code")
+    done = run(cli, ws, "actions", "apply", task["id"], "--note", "code received")
+    assert "recorded as done" in done.stdout
+    assert item(queue(cli, ws, "--all"), task["rule"])["state"] == "applied"
+
+    # undo takes them back newest first: the task, the pool, the proposal, the renewal
+    for _ in range(4):
+        run(cli, ws, "actions", "undo")
+    assert row(ws, "select * from grants where renewal_of = ?", old) is None
+    assert all(
+        i["state"] == "open"
+        for i in queue(cli, ws, "--all")
+        if i["id"] in {renew["id"], shorten["id"], add["id"], task["id"]}
+    )
+
+
+def test_dismiss_needs_a_reason_and_lasts_across_runs(cli, ws):
+    evaluate(cli, ws)
+    target = item(queue(cli, ws), "SCR012")
+    missing = run(cli, ws, "actions", "dismiss", target["id"], ok=False)
+    assert missing.returncode == 2 and "--reason" in missing.stderr
+    run(cli, ws, "actions", "dismiss", target["id"], "--reason", "already talking to them")
+    evaluate(cli, ws)  # a new run finds it again; it stays dismissed
+    states = {i["fingerprint"]: i["state"] for i in queue(cli, ws, "--all")}
+    assert states[target["fingerprint"]] == "dismissed"
+    run(cli, ws, "actions", "undo")
+    states = {i["fingerprint"]: i["state"] for i in queue(cli, ws, "--all")}
+    assert states[target["fingerprint"]] == "open"
+
+
+def test_hold_an_entity_by_id_or_by_action_id(cli, ws):
+    evaluate(cli, ws)
+    revoke = item(queue(cli, ws), "PRM001")
+    grant = revoke["entity"]["id"]
+    run(cli, ws, "actions", "hold", grant, "--reason", "legal review", "--until", "2026-12-31")
+    assert (
+        row(ws, "select reason from holds where entity_id = ?", grant)["reason"] == "legal review"
+    )
+    assert item(queue(cli, ws, "--all"), "PRM001")["state"] == "held"
+    refused = run(cli, ws, "actions", "apply", revoke["id"], ok=False)
+    assert refused.returncode == 2 and "is held" in refused.stderr
+    run(cli, ws, "actions", "undo")
+    assert row(ws, "select * from holds where entity_id = ?", grant) is None
+
+    by_action = run(cli, ws, "actions", "hold", revoke["id"], "--reason", "wait")
+    assert grant in by_action.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("apply", "ab"), "too short"),
+        (("apply", "ffffffff"), "no action ffffffff"),
+        (("hold", "NO-SUCH", "--reason", "x"), "no grant, creator or merchant is called NO-SUCH"),
+        (("hold", "M1", "--reason", "x", "--type", "grant"), "there is no grant M1"),
+        (("undo", "999"), "cannot be undone"),
+        (("hold", "M1", "--reason", "x", "--until", "tomorrow"), "--until"),
+    ],
+)
+def test_bad_requests_say_what_is_wrong_and_change_nothing(cli, ws, args, message):
+    evaluate(cli, ws)
+    before = row(ws, "select count(*) as n from audit_log")["n"]
+    result = run(cli, ws, "actions", *args, ok=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert row(ws, "select count(*) as n from audit_log")["n"] == before
+
+
+def test_undo_refuses_when_the_row_changed_since(cli, ws):
+    evaluate(cli, ws)
+    revoke = item(queue(cli, ws), "PRM001")
+    run(cli, ws, "actions", "apply", revoke["id"])
+    with sqlite3.connect(ws / "qcrules.db") as conn:  # someone re-imports the grant meanwhile
+        conn.execute(
+            "update grants set status = 'expired' where grant_id = ?", (revoke["entity"]["id"],)
+        )
+    result = run(cli, ws, "actions", "undo", ok=False)
+    assert result.returncode == 2 and "changed again since" in result.stderr
+    status = row(ws, "select status from grants where grant_id = ?", revoke["entity"]["id"])
+    assert status["status"] == "expired"
