@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sqlite3
 from datetime import date
 
 import pytest
@@ -16,6 +17,7 @@ from qcrules.demo import generate
 from qcrules.evaluation import EvaluateOptions
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
+from qcrules.tui.screens import ConfirmChange
 from qcrules.workspace import Workspace, init_workspace
 
 TODAY = date(2026, 11, 27)
@@ -246,3 +248,90 @@ def test_demo_without_a_terminal_prints_the_findings(cli, tmp_path):
     result = cli("demo", "--no-keep", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "PRM001" in result.stdout and "Findings:" in result.stdout
+
+
+@pytest.fixture
+def writable(demo_folder, tmp_path):
+    folder = tmp_path / "writable"
+    shutil.copytree(demo_folder, folder)
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+def grant_status(workspace: Workspace, grant_id: str) -> str:
+    items = {i.entity_id: i for i in service.action_queue(workspace)}
+    with sqlite3.connect(workspace.root / "qcrules.db") as conn:
+        (status,) = conn.execute(
+            "select status from grants where grant_id = ?", (grant_id,)
+        ).fetchone()
+    assert grant_id in items
+    return status
+
+
+async def test_apply_shows_the_change_first_then_makes_it_and_undo_takes_it_back(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        finding = app.selected()
+        grant = finding["entity"]["id"]
+        assert finding["rule"] == "PRM001" and app.states[finding["fingerprint"]] == "open"
+        await pilot.press("a")
+        await evaluated(app, pilot)
+        assert isinstance(app.screen, ConfirmChange)
+        assert "active → revoked" in str(app.screen.query_one("#preview", Static).content)
+        await pilot.press("escape")  # cancelled: nothing changes
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmChange)
+        assert grant_status(writable, grant) == "active"
+
+        await pilot.press("a")
+        await evaluated(app, pilot)
+        await pilot.press(*"done in backend", "enter")
+        await evaluated(app, pilot)
+        assert app.states[finding["fingerprint"]] == "applied"
+        assert grant_status(writable, grant) == "revoked"
+        assert "✔" in str(app.query_one("#findings-table", DataTable).get_row_at(0)[5])
+        assert service.audit_log(writable)[0]["note"] == "done in backend"
+
+        await pilot.press("u")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        await pilot.press("enter")
+        await evaluated(app, pilot)
+        assert app.states[finding["fingerprint"]] == "open"
+        assert grant_status(writable, grant) == "active"
+
+
+async def test_dismiss_and_hold_need_a_reason(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("down")
+        finding = app.selected()
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("enter")  # no reason: the dialog stays and says so
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        assert "reason" in str(app.screen.query_one("#problem", Static).content)
+        await pilot.press(*"already handled", "enter")
+        await evaluated(app, pilot)
+        assert app.states[finding["fingerprint"]] == "dismissed"
+
+        await pilot.press("down")
+        held = app.selected()
+        await pilot.press("h", *"legal review", "enter")
+        await evaluated(app, pilot)
+        assert app.states[held["fingerprint"]] == "held"
+        assert "on hold" in text_of(app, "#detail")
+
+
+async def test_without_a_stored_run_actions_are_refused_politely(workspace):
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmChange)
+        assert any("--no-store" in str(n.message) for n in app._notifications)

@@ -639,7 +639,13 @@ def hold_entity(
     return outcome
 
 
-def undo(workspace: Workspace, audit_id: int | None = None, *, actor: str | None = None) -> Outcome:
+def undo(
+    workspace: Workspace,
+    audit_id: int | None = None,
+    *,
+    actor: str | None = None,
+    note: str | None = None,
+) -> Outcome:
     """Take back an apply, dismiss or hold (the latest one, or `audit_id`): every row it
     changed is put back as it was, and the undo is itself in the audit log."""
     audit = table(AuditEntry)
@@ -687,7 +693,7 @@ def undo(workspace: Workspace, audit_id: int | None = None, *, actor: str | None
             entry["entity_id"],
             entry["merchant_id"],
             changes=changes,
-            note=entry["note"],
+            note=note or entry["note"],
         )
         outcome.audit_id = _audit(
             conn, outcome, actor or default_actor(), entry["fingerprint"], undoes=entry["id"]

@@ -30,6 +30,7 @@ from textual.widgets import (
 
 from qcrules import service
 from qcrules.i18n import tr
+from qcrules.tui.screens import ConfirmChange
 from qcrules.workspace import Workspace
 
 LEVELS = ("critical", "error", "warn", "info")
@@ -44,6 +45,14 @@ LEVEL_LABEL = {
     "error": ("错误", "error"),
     "warn": ("警告", "warn"),
     "info": ("提示", "info"),
+}
+STATE_MARK = {"applied": "✔", "dismissed": "✘", "held": "⏸"}
+STATE_LABEL = {
+    "open": ("待处理", "open"),
+    "applied": ("已执行", "applied"),
+    "dismissed": ("已忽略", "dismissed"),
+    "held": ("暂停中", "on hold"),
+    "superseded": ("被取代", "superseded"),
 }
 ENTITY_LABEL = {
     "creator": ("达人", "creator"),
@@ -110,6 +119,10 @@ class QcrulesApp(App[None]):
         Binding("slash", "focus_filter", tr("筛选", "Filter"), id="filter"),
         Binding("l", "cycle_level", tr("级别", "Level"), id="level"),
         Binding("e", "explain", tr("解释", "Explain"), id="explain"),
+        Binding("a", "apply", tr("执行动作", "Apply"), id="apply"),
+        Binding("x", "dismiss", tr("忽略", "Dismiss"), id="dismiss"),
+        Binding("h", "hold", tr("暂停", "Hold"), id="hold"),
+        Binding("u", "undo", tr("撤销", "Undo"), id="undo"),
         Binding("d", "show_tab('dashboard')", tr("概览", "Dashboard"), id="dashboard"),
         Binding("f", "show_tab('findings')", tr("发现", "Findings"), id="findings"),
         Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
@@ -131,6 +144,7 @@ class QcrulesApp(App[None]):
         self.columns = Columns()
         self.kinds = service.action_kinds()
         self.explanation: str | None = None
+        self.states: dict[str, str] = {}  # fingerprint -> state in the action queue
         self.sub_title = workspace.root.name
 
     # -- layout -------------------------------------------------------------------------
@@ -189,6 +203,7 @@ class QcrulesApp(App[None]):
         try:
             result = service.evaluate(self.workspace, options)
             history = service.recent_runs(self.workspace) if self.store else []
+            states = self._queue_states() if self.store else {}
         except QcrulesError as exc:
             lines = [exc.message]
             for diagnostic in getattr(exc, "diagnostics", None) or []:
@@ -197,16 +212,22 @@ class QcrulesApp(App[None]):
                 lines.append(tr("提示：", "hint: ") + exc.hint)
             self.call_from_thread(self._failed, "\n".join(lines))
             return
-        self.call_from_thread(self._show_result, result.report, history)
+        self.call_from_thread(self._show_result, result.report, history, states)
+
+    def _queue_states(self) -> dict[str, str]:
+        return {item.fingerprint: item.state for item in service.action_queue(self.workspace)}
 
     def _failed(self, message: str) -> None:
         self.query_one("#findings-table", DataTable).loading = False
         self.query_one("#run-info", Static).update(Text(message, style="red"))
         self.notify(message, title=tr("评估失败", "Evaluation failed"), severity="error")
 
-    def _show_result(self, report: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    def _show_result(
+        self, report: dict[str, Any], history: list[dict[str, Any]], states: dict[str, str]
+    ) -> None:
         self.report = report
         self.history = history
+        self.states = states
         self._show_dashboard()
         self._fill_table()
         table = self.query_one("#findings-table", DataTable)
@@ -331,6 +352,9 @@ class QcrulesApp(App[None]):
         action = self._action_label(finding["action"]["kind"])
         if finding.get("superseded_by"):
             action += tr("（被取代）", " (superseded)")
+        state = self.states.get(finding["fingerprint"], "open")
+        if state in STATE_MARK:
+            action = f"{STATE_MARK[state]} {action}"
         return [
             Text(
                 _label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
@@ -393,6 +417,15 @@ class QcrulesApp(App[None]):
                 ),
                 style="dim",
             )
+        if self.store:
+            state = self.states.get(finding["fingerprint"], "open")
+            out.append("\n" + tr("状态：", "State: "), style="bold")
+            out.append(_label(STATE_LABEL, state))
+            if state == "open":
+                out.append(
+                    tr("  （a 执行 · x 忽略 · h 暂停）", "  (a apply · x dismiss · h hold)"),
+                    style="dim",
+                )
         out.append("\n" + tr("来源：", "Source: "), style="bold")
         out.append(f"{finding['source']}\n")
         out.append(f"fingerprint {finding['fingerprint']}\n", style="dim")
@@ -483,6 +516,160 @@ class QcrulesApp(App[None]):
             self.explanation = text
             self._show_detail()
 
+    # -- acting on a finding ------------------------------------------------------------
+
+    def _actionable(self) -> dict[str, Any] | None:
+        finding = self.selected()
+        if finding is None:
+            self.notify(tr("先选中一条发现", "Select a finding first"), severity="warning")
+            return None
+        if not self.store:
+            self.notify(
+                tr(
+                    "以 --no-store 打开时不能处理动作：评估结果没有保存",
+                    "actions need a stored run; this UI was opened with --no-store",
+                ),
+                severity="warning",
+            )
+            return None
+        return finding
+
+    def action_apply(self) -> None:
+        finding = self._actionable()
+        if finding is not None:
+            self._preview_apply(finding)
+
+    @work(thread=True, exclusive=True, group="act")
+    def _preview_apply(self, finding: dict[str, Any]) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            outcome = service.apply_action(self.workspace, finding["fingerprint"], dry_run=True)
+        except QcrulesError as exc:
+            self.call_from_thread(self.notify, exc.message, severity="warning")
+            return
+        lines = [change.describe() for change in outcome.changes] or [
+            tr("不改动数据：记录为已完成", "No record changes: it is recorded as done")
+        ]
+        if outcome.result is not None:
+            lines.append(str(outcome.result))
+        if outcome.steps:
+            lines.append(tr("手动步骤：", "By hand: ") + outcome.steps)
+        title = tr(
+            f"执行「{self._action_label(finding['action']['kind'])}」？",
+            f"Apply “{self._action_label(finding['action']['kind'])}”?",
+        )
+        screen = ConfirmChange(
+            title,
+            "\n".join(lines),
+            prompt=tr("备注（可选）", "Note (optional)"),
+            confirm=tr("执行", "Apply"),
+            required=False,
+        )
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                self._act("apply", finding, note or None)
+
+        self.call_from_thread(self.push_screen, screen, done)
+
+    def action_dismiss(self) -> None:
+        finding = self._actionable()
+        if finding is None:
+            return
+        screen = ConfirmChange(
+            tr(f"忽略 {finding['rule']} 的建议动作？", f"Dismiss the action of {finding['rule']}?"),
+            tr(
+                "它会一直保持忽略，直到撤销（u）。",
+                "It stays dismissed in later runs until undone (u).",
+            ),
+            prompt=tr("原因（必填）", "Reason (required)"),
+            confirm=tr("忽略", "Dismiss"),
+            required=True,
+        )
+        self.push_screen(screen, lambda reason: reason and self._act("dismiss", finding, reason))
+
+    def action_hold(self) -> None:
+        finding = self._actionable()
+        if finding is None:
+            return
+        entity = finding["entity"]
+        screen = ConfirmChange(
+            tr(f"暂停 {entity['type']} {entity['id']}？", f"Hold {entity['type']} {entity['id']}?"),
+            tr(
+                "暂停期间它保留发现，但不再有建议动作。",
+                "While held it keeps its findings but gets no actions.",
+            ),
+            prompt=tr("原因（必填）", "Reason (required)"),
+            confirm=tr("暂停", "Hold"),
+            required=True,
+        )
+        self.push_screen(screen, lambda reason: reason and self._act("hold", finding, reason))
+
+    def action_undo(self) -> None:
+        if not self.store:
+            self._actionable()
+            return
+        log = service.audit_log(self.workspace, limit=20)
+        last = next((e for e in log if not e["undone"] and e["undoes"] is None), None)
+        if last is None:
+            self.notify(tr("没有可撤销的操作", "There is nothing to undo"), severity="warning")
+            return
+        entity = last["entity"]
+        screen = ConfirmChange(
+            tr(f"撤销 #{last['id']} {last['kind']}？", f"Undo #{last['id']} {last['kind']}?"),
+            f"{entity['type']} {entity['id']}  {last['actor']}  {last['at']}\n{last['note'] or ''}",
+            prompt=tr("备注（可选）", "Note (optional)"),
+            confirm=tr("撤销", "Undo"),
+            required=False,
+        )
+        self.push_screen(
+            screen, lambda note: note is not None and self._act("undo", last, note or None)
+        )
+
+    @work(thread=True, exclusive=True, group="act")
+    def _act(self, verb: str, target: dict[str, Any], text: str | None) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            if verb == "apply":
+                outcome = service.apply_action(self.workspace, target["fingerprint"], note=text)
+            elif verb == "dismiss":
+                outcome = service.dismiss_action(self.workspace, target["fingerprint"], text or "")
+            elif verb == "hold":
+                entity = target["entity"]
+                outcome = service.hold_entity(
+                    self.workspace,
+                    entity["type"],
+                    entity["id"],
+                    text or "",
+                    merchant_id=entity.get("merchant") if entity["type"] != "merchant" else None,
+                )
+            else:
+                outcome = service.undo(self.workspace, target["id"], note=text)
+            states = self._queue_states()
+        except QcrulesError as exc:
+            self.call_from_thread(self.notify, exc.message, severity="error")
+            return
+        summary = "; ".join(change.describe() for change in outcome.changes)
+        done = {
+            "apply": tr("已执行", "Applied"),
+            "dismiss": tr("已忽略", "Dismissed"),
+            "hold": tr("已暂停", "On hold"),
+            "undo": tr("已撤销", "Undone"),
+        }[verb]
+        message = f"{done}: {outcome.kind}" + (f" — {summary}" if summary else "")
+        self.call_from_thread(self._after_act, states, message)
+
+    def _after_act(self, states: dict[str, str], message: str) -> None:
+        self.states = states
+        row = self.query_one("#findings-table", DataTable).cursor_row
+        self._fill_table()
+        table = self.query_one("#findings-table", DataTable)
+        if 0 <= row < table.row_count:
+            table.move_cursor(row=row)
+        self.notify(message, timeout=4)
+
     # -- command palette ----------------------------------------------------------------
 
     def palette_entries(self) -> list[tuple[str, str, str]]:
@@ -496,6 +683,18 @@ class QcrulesApp(App[None]):
                 tr("发现：解释所选", "finding: explain"),
                 "explain",
                 tr("规则为何触发", "why it fired"),
+            ),
+            (
+                tr("动作：执行所选", "action: apply"),
+                "apply",
+                tr("先预览改动", "shows the change first"),
+            ),
+            (tr("动作：忽略所选", "action: dismiss"), "dismiss", tr("需写明原因", "with a reason")),
+            (tr("动作：暂停该对象", "action: hold"), "hold", tr("需写明原因", "with a reason")),
+            (
+                tr("动作：撤销上一次", "action: undo"),
+                "undo",
+                tr("按审计日志撤销", "from the audit log"),
             ),
             (tr("发现：筛选", "findings: filter"), "focus_filter", ""),
             (tr("发现：切换级别", "findings: next level"), "cycle_level", ""),

@@ -1,0 +1,64 @@
+"""Modal screens: every change is shown before it is made, and asks for a note or reason."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from qcrules.i18n import tr
+
+
+class ConfirmChange(ModalScreen[str | None]):
+    """Shows what a change will do; returns the note (or reason) typed, or None if cancelled.
+
+    `required`: the text may not be empty (a dismissal or a hold needs its reason)."""
+
+    DEFAULT_CSS = """
+    ConfirmChange { align: center middle; }
+    #dialog { width: 90; height: auto; max-height: 90%; border: thick $primary; padding: 1 2;
+              background: $surface; }
+    #preview { height: auto; margin: 1 0; }
+    #buttons { height: auto; align-horizontal: right; }
+    #buttons Button { margin-left: 2; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", tr("取消", "Cancel"))]
+
+    def __init__(self, title: str, preview: str, *, prompt: str, confirm: str, required: bool):
+        super().__init__()
+        self.title_text = title
+        self.preview = preview
+        self.prompt = prompt
+        self.confirm = confirm
+        self.required = required
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.title_text, id="title")
+            yield Static(self.preview, id="preview", markup=False)
+            yield Input(placeholder=self.prompt, id="note")
+            yield Static("", id="problem")
+            with Horizontal(id="buttons"):
+                yield Button(tr("取消", "Cancel"), id="cancel")
+                yield Button(self.confirm, id="confirm", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#note", Input).focus()
+
+    @on(Button.Pressed, "#confirm")
+    @on(Input.Submitted, "#note")
+    def _confirm(self) -> None:
+        text = self.query_one("#note", Input).value.strip()
+        if self.required and not text:
+            self.query_one("#problem", Static).update(tr("请写明原因", "Please give a reason"))
+            return
+        self.dismiss(text)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
