@@ -388,3 +388,46 @@ def test_the_fast_batch_text_is_the_checked_records_text():
     checked = [json.loads(prepared.record(fact, str(i))) for i, fact in enumerate(facts)]
     assert json.loads(text) == checked
     assert complete == [True, False, False, False]
+
+
+@needs_durable
+def test_subclasses_of_plain_values_are_taken_alike_in_batches_and_alone():
+    """IntEnum, float and str subclasses (numpy.float64 is one) are written as their JSON
+    value on both paths; a mapping with __missing__ is read with get, never changed."""
+    from collections import defaultdict
+    from enum import IntEnum
+
+    class Level(IntEnum):
+        HIGH = 5
+
+    class Ratio(float):
+        pass
+
+    class Name(str):
+        pass
+
+    rules = nodes(num="x > 1", text='s == "达人"', missing="not exists(y)")
+    facts = [{"x": Level.HIGH}, {"x": Ratio(2.5), "s": Name("达人")}, {"x": 0}]
+    with RuleEvaluator(rules, "sub") as engine:
+        single = [engine.evaluate(fact) for fact in facts]
+        assert engine.evaluate_many(facts) == single
+        assert single == [{"num", "missing"}, {"num", "text", "missing"}, {"missing"}]
+        lenient = defaultdict(int, {"x": 0})
+        assert engine.evaluate_many([lenient]) == [{"missing"}]
+        assert dict(lenient) == {"x": 0}  # nothing was added to the caller's fact
+    assert PythonEvaluator(rules).evaluate_many(facts) == single
+
+
+def test_the_python_reading_refuses_in_batches_what_the_engine_refuses():
+    rules = nodes(text='s == "达人"')
+    with pytest.raises(EngineError, match="not valid Unicode"):
+        PythonEvaluator(rules).evaluate_many([{"s": "ok"}, {"s": "bad \ud800"}])
+
+
+@needs_durable
+def test_a_value_that_contains_itself_is_refused_not_a_recursion_error():
+    looped: list = []
+    looped.append(looped)
+    with RuleEvaluator(nodes(num="x > 1"), "loop") as engine:
+        with pytest.raises(EngineError, match="field x: list values cannot be evaluated"):
+            engine.evaluate_many([{"x": 2}, {"x": looped}])

@@ -339,7 +339,11 @@ def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> Ev
                             }
                         )
                     for compiled, missing, by_guard in outcome.insufficient:
-                        note = {"rule": compiled.rule.id, "entity": entity_json, "missing": missing}
+                        note = {
+                            "rule": compiled.rule.id,
+                            "entity": entity_json,
+                            "missing": list(missing),
+                        }
                         if by_guard:
                             note["guard"] = plan.guard_text.get(compiled.guard_key or "", "")
                         insufficient.append(note)

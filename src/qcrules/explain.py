@@ -92,7 +92,7 @@ def explain(
                     outcome_text = "fired"
                 elif outcome.insufficient:
                     outcome_text = "insufficient data"
-                    missing = outcome.insufficient[0][1]
+                    missing = list(outcome.insufficient[0][1])
                 elif outcome.not_matched:
                     outcome_text = "not fired"
         params = bound.params

@@ -156,21 +156,22 @@ def _definition_text(definition: dict) -> str:
         "\\" in text
         or "e-" in text
         or "e+" in text
-        or _BIG_INT.search(text) is not None
+        or _LONG_INT.search(text) is not None
         or _LONG_RUN.search(text) is not None
     ):
         return dumps_safe(definition)
     return text
 
 
-_ids: list[str] = []
+_LONG_INT = re.compile(r"[:,\[]-?[0-9]{16}")  # also inside a list literal
 
 
-def _batch_ids(count: int) -> list[str]:
+_IDS = tuple(str(i) for i in range(1024))  # immutable: evaluators in threads share it
+
+
+def _batch_ids(count: int) -> tuple[str, ...]:
     """The ids of a batch's records: their positions, as the strings the agenda gives back."""
-    if len(_ids) < count:
-        _ids.extend(str(i) for i in range(len(_ids), count))
-    return _ids
+    return _IDS if count <= len(_IDS) else tuple(str(i) for i in range(count))
 
 
 def _row_getter(names: tuple[str, ...]):
@@ -201,8 +202,6 @@ class _Prepared:
         self.field_of = {engine: name for name, engine in self.aliases.items()}
         self.batch_keys = ("id", "sid", ANCHOR, *self.aliases.values())
         self.width = len(self.batch_keys) + len(self.derived)  # a record with nothing missing
-        # every fact field the conditions read, `matches()` subjects included
-        self.read = tuple(dict.fromkeys([*self.sources, *(d[1] for d in self.derived)]))
         self._row = _row_getter(self.sources)
 
     def record(self, fact: Mapping[str, Any], fact_id: str = "cur") -> str:
@@ -217,15 +216,16 @@ class _Prepared:
             for name, engine_name in self.field_items
             if (value := get(name)) is not None
         )
-        for name, value in data.items():
-            kind = type(value)
-            if kind is int:
+        for name, value in data.items():  # subclasses too (IntEnum, numpy.float64), as JSON
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int):
                 if not INT64_MIN <= value <= INT64_MAX:
                     raise EngineError(
                         f"field {self.field_of[name]}: {value} is beyond ±2**53 "
                         "and cannot be compared exactly"
                     )
-            elif kind is float:
+            elif isinstance(value, float):
                 if value != value:
                     raise EngineError(
                         f"field {self.field_of[name]} is NaN; facts must be finite numbers"
@@ -235,15 +235,15 @@ class _Prepared:
                         f"field {self.field_of[name]}: {value!r} cannot be given "
                         "to the engine (not a finite number)"
                     )
-            elif kind is str:
+            elif isinstance(value, str):
                 if len(value) > 8000 or not value.isascii():
                     try:
                         _string(value)  # valid Unicode, within the engine's 64 KiB
                     except ValueError as exc:
                         raise EngineError(f"field {self.field_of.get(name, name)}: {exc}") from exc
-            elif kind is not bool:
+            else:
                 raise EngineError(
-                    f"field {self.field_of.get(name, name)}: {kind.__name__} "
+                    f"field {self.field_of.get(name, name)}: {type(value).__name__} "
                     "values cannot be evaluated"
                 )
         for name, source, pattern in self.derived:
@@ -260,11 +260,15 @@ class _Prepared:
         whether every field the conditions read has a value.
 
         One C-speed encode for the whole batch; whatever that text cannot vouch for
-        (`_UNSURE`) is written again record by record, with every value checked."""
+        (`_unsure`) is written again record by record, with every value checked."""
         ids = _batch_ids(len(facts))
-        try:
-            rows = list(map(self._row, facts))
-        except KeyError:  # a fact without some field: the same as a missing value
+        rows = None
+        if all(type(fact) is dict for fact in facts):  # plain dicts: no __missing__ to call
+            try:
+                rows = list(map(self._row, facts))
+            except KeyError:  # a fact without some field: the same as a missing value
+                rows = None
+        if rows is None:
             rows = [tuple(map(fact.get, self.sources)) for fact in facts]
         keys = self.batch_keys
         records = [
@@ -280,7 +284,8 @@ class _Prepared:
         complete = [len(record) == width for record in records]
         try:
             text = _ENCODE(records)
-        except (TypeError, ValueError):  # NaN, ±inf, a value JSON cannot hold
+            text.encode("utf-8")  # a lone surrogate, which the C core cannot take
+        except (TypeError, ValueError, RecursionError):  # NaN, ±inf, a value JSON cannot hold
             text = ""
         if not text or _unsure(text, len(records)):
             text = "[" + ",".join(self.record(f, ids[i]) for i, f in enumerate(facts)) + "]"

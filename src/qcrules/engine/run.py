@@ -48,10 +48,11 @@ class EntityPlan:
 
 @dataclass(frozen=True)
 class FactOutcome:
-    """One fact's verdicts; shared between facts with the same match set, so never changed."""
+    """One fact's verdicts; shared between facts with the same match set and missing
+    fields, so never changed (its parts are tuples)."""
 
     matched: tuple[CompiledRule, ...]
-    insufficient: tuple[tuple[CompiledRule, list[str], bool], ...]  # rule, missing, guard?
+    insufficient: tuple[tuple[CompiledRule, tuple[str, ...], bool], ...]  # rule, missing, guard?
     not_matched: int
     not_applicable: int
 
@@ -147,7 +148,7 @@ class _Verdicts:
     values that says whether the missing ones could still have made it fire."""
 
     settled: FactOutcome
-    open: tuple[tuple[CompiledRule, list[str], Any], ...]  # rule, missing fields, test
+    open: tuple[tuple[CompiledRule, tuple[str, ...], Any], ...]  # rule, missing fields, test
 
 
 def judge(
@@ -186,14 +187,14 @@ def judge(
 
 def _verdicts(plan: EntityPlan, matches: frozenset[str], absent: frozenset[str]) -> _Verdicts:
     matched: list[CompiledRule] = []
-    insufficient: list[tuple[CompiledRule, list[str], bool]] = []
-    still_open: list[tuple[CompiledRule, list[str], Any]] = []
+    insufficient: list[tuple[CompiledRule, tuple[str, ...], bool]] = []
+    still_open: list[tuple[CompiledRule, tuple[str, ...], Any]] = []
     not_matched = not_applicable = 0
     for compiled in plan.rules:
         if compiled.applies_key is not None and compiled.applies_key not in matches:
             not_applicable += 1
         elif compiled.guard_key is not None and compiled.guard_key not in matches:
-            missing = [f for f in plan.guard_fields[compiled.guard_key] if f in absent]
+            missing = tuple(f for f in plan.guard_fields[compiled.guard_key] if f in absent)
             insufficient.append((compiled, missing, True))
         elif compiled.key in matches:
             matched.append(compiled)
@@ -202,7 +203,7 @@ def _verdicts(plan: EntityPlan, matches: frozenset[str], absent: frozenset[str])
         else:
             # missing data only matters when it leaves the outcome open: `in_pool and
             # roi_7d < x` with in_pool false did not fire, whatever roi_7d would have been
-            missing = [f for f in compiled.fields if f in absent]
+            missing = tuple(f for f in compiled.fields if f in absent)
             possible = expr.still_possible(compiled.node, absent)
             still_open.append((compiled, missing, possible))
     settled = FactOutcome(tuple(matched), tuple(insufficient), not_matched, not_applicable)
