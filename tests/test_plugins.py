@@ -73,7 +73,15 @@ def qcrules_register_fields(register):
 
 @hookimpl
 def qcrules_register_actions(register):
-    register("tell_the_boss", None, zh="告诉老板", en="tell the boss")
+    def tell(action, context):
+        told = Path(context["config"].get("throwaway", {}).get("outbox", "outbox.txt"))
+        line = f"{action['finding']['entity']['id']}: {action['finding']['message']}"
+        if not context["dry_run"]:
+            with told.open("a", encoding="utf-8") as out:
+                out.write(line + "\\n")
+        return {"told": line}
+
+    register("tell_the_boss", tell, zh="告诉老板", en="tell the boss")
 
 
 @hookimpl
@@ -335,3 +343,33 @@ def test_docs_example_plugin_is_what_the_test_builds():
         def qcrules_register_packs(register):""")
         in docs
     )
+
+
+def test_applying_a_plugin_action_runs_its_handler(cli, demo, site, tmp_path):
+    import shutil
+
+    folder = tmp_path / "ws"
+    shutil.copytree(demo, folder)
+    outbox = tmp_path / "outbox.txt"
+    config = folder / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + f'\n[plugins.throwaway]\noutbox = "{outbox}"\n',
+        encoding="utf-8",
+    )
+    env = with_path(site)
+    evaluated = cli("evaluate", "--pack", "throwaway", "--fail-on", "never", env=env, cwd=folder)
+    assert evaluated.returncode == 0, evaluated.stderr
+    items = json.loads(cli("actions", "list", "--format", "json", env=env, cwd=folder).stdout)
+    target = items[0]
+    assert target["action"]["kind"] == "tell_the_boss"
+
+    dry = cli("actions", "apply", target["id"], "--dry-run", env=env, cwd=folder)
+    assert dry.returncode == 0 and target["entity"]["id"] in dry.stdout
+    assert not outbox.exists()  # the handler was told it was a dry run
+
+    done = cli("actions", "apply", target["id"], "--format", "json", env=env, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"]["told"].startswith(target["entity"]["id"])
+    assert outbox.read_text(encoding="utf-8").startswith(target["entity"]["id"])
+    log = json.loads(cli("actions", "log", "--format", "json", env=env, cwd=folder).stdout)
+    assert log[0]["kind"] == "apply:tell_the_boss"
