@@ -93,7 +93,7 @@ async def test_the_dashboard_counts_levels_packs_and_waiting_actions(workspace):
         levels = text_of(app, "#levels")
         for level, count in summary["findings"].items():
             assert level in levels and str(count) in levels
-        packs = text_of(app, "#packs")
+        packs = text_of(app, "#by-pack")
         assert {"monitoring", "permissions", "screening", "optimization"} <= set(packs.split())
         queue = text_of(app, "#queue")
         assert "revoke the grant" in queue  # the demo's self-operated grant
@@ -335,3 +335,26 @@ async def test_without_a_stored_run_actions_are_refused_politely(workspace):
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmChange)
         assert any("--no-store" in str(n.message) for n in app._notifications)
+
+
+async def test_the_packs_tab_shows_every_rule_and_runs_the_pack_tests(workspace):
+    packset = service.packs(workspace)
+    rules = [rule for pack in packset.packs for rule in pack.rules]
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        table = app.query_one("#rules-table", DataTable)
+        assert table.row_count == len(rules) >= 37
+        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == [
+            r.id for r in rules
+        ]
+        detail = text_of(app, "#rule-detail")
+        assert rules[0].id in detail and " ".join(rules[0].when.split()) in detail
+        assert "Press t" in detail
+        await pilot.press("t")
+        await evaluated(app, pilot)
+        detail = text_of(app, "#rule-detail")
+        assert "Pack tests:" in detail and " 0 failed" in detail
+        assert "✔" in detail

@@ -128,3 +128,20 @@ def audit_log(workspace: Workspace, limit: int = 50) -> list[dict]:
     from qcrules.actions.queue import audit_log as _log
 
     return _log(workspace, limit)
+
+
+def packs(workspace: Workspace):
+    """The rule packs in effect (and, in `.disabled`, those qcrules.toml turns off), with
+    every diagnostic (qcrules.packs.registry.PackSet)."""
+    from qcrules.packs.registry import load_packs
+
+    return load_packs(workspace.config)
+
+
+def test_packs(workspace: Workspace, pack_ids: list[str] | None = None) -> list:
+    """Run the `[[tests]]` inside packs (qcrules.packtests.PackTestResult per test)."""
+    from qcrules.packtests import run_pack_tests
+
+    packset = packs(workspace)
+    chosen = [p for p in [*packset.packs, *packset.disabled] if not pack_ids or p.id in pack_ids]
+    return run_pack_tests(chosen)

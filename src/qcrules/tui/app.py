@@ -112,6 +112,8 @@ class QcrulesApp(App[None]):
     #level-filter { width: 24; content-align: center middle; height: 3; }
     #findings-table { width: 3fr; }
     #detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
+    #rules-table { width: 3fr; }
+    #rule-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     """
     COMMANDS = App.COMMANDS | {QcrulesCommands}
     BINDINGS: ClassVar[list[Binding]] = [
@@ -125,6 +127,8 @@ class QcrulesApp(App[None]):
         Binding("u", "undo", tr("撤销", "Undo"), id="undo"),
         Binding("d", "show_tab('dashboard')", tr("概览", "Dashboard"), id="dashboard"),
         Binding("f", "show_tab('findings')", tr("发现", "Findings"), id="findings"),
+        Binding("p", "show_tab('packs')", tr("规则包", "Packs"), id="packs"),
+        Binding("t", "test_packs", tr("运行包内测试", "Test packs"), id="test-packs"),
         Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
         Binding("q", "quit", tr("退出", "Quit"), id="quit"),
     ]
@@ -145,6 +149,8 @@ class QcrulesApp(App[None]):
         self.kinds = service.action_kinds()
         self.explanation: str | None = None
         self.states: dict[str, str] = {}  # fingerprint -> state in the action queue
+        self.rules: list[tuple[Any, Any, bool]] = []  # (pack, rule, enabled) in the packs table
+        self.pack_tests: dict[str, list[Any]] = {}  # pack id -> its test results
         self.sub_title = workspace.root.name
 
     # -- layout -------------------------------------------------------------------------
@@ -159,7 +165,7 @@ class QcrulesApp(App[None]):
                 yield Static(tr("正在评估…", "Evaluating…"), id="run-info")
                 with Horizontal(classes="cards"):
                     yield Static(id="levels", classes="card")
-                    yield Static(id="packs", classes="card")
+                    yield Static(id="by-pack", classes="card")
                     yield Static(id="entities", classes="card")
                 yield Static(id="queue", classes="card")
                 yield Static(tr("历次评估的发现数", "Findings over past runs"))
@@ -178,13 +184,29 @@ class QcrulesApp(App[None]):
                     yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="detail-scroll"):
                         yield Static(id="detail")
+            with TabPane(tr("规则包", "Packs"), id="packs"), Horizontal():
+                yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
+                with VerticalScroll(id="rule-detail-scroll"):
+                    yield Static(id="rule-detail")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#findings-table", DataTable)
         for key, header in zip(self.columns.keys, self.columns.headers(), strict=True):
             table.add_column(header, key=key)
+        rules = self.query_one("#rules-table", DataTable)
+        for key, header in (
+            ("pack", tr("规则包", "Pack")),
+            ("rule", tr("规则", "Rule")),
+            ("name", tr("名称", "Name")),
+            ("level", tr("级别", "Level")),
+            ("entity", tr("对象", "Entity")),
+            ("action", tr("建议动作", "Action")),
+            ("on", tr("启用", "On")),
+        ):
+            rules.add_column(header, key=key)
         self._show_level_filter()
+        self._load_packs()
         self.action_evaluate()
 
     # -- evaluation ---------------------------------------------------------------------
@@ -272,7 +294,7 @@ class QcrulesApp(App[None]):
         packs.add_row(Text(tr("按规则包", "By pack"), style="bold"), "")
         for pack, count in sorted(by_pack.items()):
             packs.add_row(pack, str(count))
-        self.query_one("#packs", Static).update(packs)
+        self.query_one("#by-pack", Static).update(packs)
 
         entities = Table.grid(padding=(0, 2))
         entities.add_row(Text(tr("评估对象", "Entities judged"), style="bold"), "")
@@ -480,6 +502,13 @@ class QcrulesApp(App[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        # focus follows the tab: a focused widget in a hidden tab would bring its tab back
+        target = {
+            "findings": "#findings-table",
+            "packs": "#rules-table",
+            "dashboard": "#dashboard-body",
+        }[tab]
+        self.query_one(target).focus()
 
     # -- explain ------------------------------------------------------------------------
 
@@ -670,6 +699,123 @@ class QcrulesApp(App[None]):
             table.move_cursor(row=row)
         self.notify(message, timeout=4)
 
+    # -- packs --------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="packs")
+    def _load_packs(self) -> None:
+        packset = service.packs(self.workspace)
+        self.call_from_thread(self._show_packs, packset)
+
+    def _show_packs(self, packset: Any) -> None:
+        self.packset = packset
+        self.rules = [
+            (pack, rule, enabled)
+            for packs, enabled in ((packset.packs, True), (packset.disabled, False))
+            for pack in packs
+            for rule in pack.rules
+        ]
+        table = self.query_one("#rules-table", DataTable)
+        table.clear()
+        for pack, rule, enabled in self.rules:
+            on = enabled and rule.enabled
+            table.add_row(
+                Text(pack.id),
+                Text(rule.id),
+                Text(rule.name),
+                Text(_label(LEVEL_LABEL, rule.level), style=LEVEL_STYLE.get(rule.level, "")),
+                Text(_label(ENTITY_LABEL, rule.entity)),
+                Text(self._action_label(rule.action_kind)),
+                Text("✔" if on else "✘", style="green" if on else "dim"),
+            )
+        self._show_rule()
+
+    def _show_rule(self) -> None:
+        from qcrules.i18n import pick
+
+        detail = self.query_one("#rule-detail", Static)
+        out = Text()
+        packset = getattr(self, "packset", None)
+        for diagnostic in packset.diagnostics if packset is not None else []:
+            out.append(diagnostic.render(None) + "\n\n", style="red")
+        row = self.query_one("#rules-table", DataTable).cursor_row
+        if not self.rules or not 0 <= row < len(self.rules):
+            detail.update(out)
+            return
+        pack, rule, enabled = self.rules[row]
+        out.append(f"{rule.id} {rule.name}\n", style="bold")
+        out.append(_label(LEVEL_LABEL, rule.level), style=LEVEL_STYLE.get(rule.level, ""))
+        out.append(f" · {pack.id} {pack.version} ({pack.origin})")
+        if not enabled:
+            out.append(tr("  已在 qcrules.toml 停用", "  disabled in qcrules.toml"), style="dim")
+        out.append("\n\n" + tr("条件：", "When: "), style="bold")
+        out.append(" ".join(rule.when.split()) + "\n")
+        if pack.guard:
+            out.append(tr("前提：", "Guard: "), style="bold")
+            out.append(f"{pack.guard}\n")
+        if rule.params_used:
+            out.append(tr("参数：", "Params: "), style="bold")
+            out.append(", ".join(f"{p} = {pack.params.get(p)}" for p in rule.params_used) + "\n")
+        out.append(tr("建议动作：", "Action: "), style="bold")
+        out.append(self._action_label(rule.action_kind) + "\n")
+        out.append(tr("来源：", "Source: "), style="bold")
+        out.append(f"{rule.source}\n\n")
+        why = pick(rule.why) or pick(rule.message)
+        if why:
+            out.append(why + "\n")
+        results = self.pack_tests.get(pack.id)
+        if results is None:
+            out.append(
+                tr("\n按 t 运行包内测试", "\nPress t to run the tests in the packs"), style="dim"
+            )
+        else:
+            passed = sum(1 for r in results if r.passed)
+            out.append(
+                tr(
+                    f"\n包内测试：{passed} 通过，{len(results) - passed} 失败\n",
+                    f"\nPack tests: {passed} passed, {len(results) - passed} failed\n",
+                ),
+                style="bold",
+            )
+            for result in results:
+                if rule.id in result.test.expect or rule.id in result.fired:
+                    mark = "✔" if result.passed else "✘"
+                    out.append(f"  {mark} {result.test.name}\n")
+        detail.update(out)
+
+    @on(DataTable.RowHighlighted, "#rules-table")
+    def _rule_highlighted(self) -> None:
+        self._show_rule()
+
+    def action_test_packs(self) -> None:
+        self.action_show_tab("packs")
+        self._test_packs()
+
+    @work(thread=True, exclusive=True, group="packs")
+    def _test_packs(self) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            results = service.test_packs(self.workspace)
+        except QcrulesError as exc:
+            self.call_from_thread(self.notify, exc.message, severity="error")
+            return
+        self.call_from_thread(self._show_pack_tests, results)
+
+    def _show_pack_tests(self, results: list[Any]) -> None:
+        by_pack: dict[str, list[Any]] = {}
+        for result in results:
+            by_pack.setdefault(result.pack, []).append(result)
+        self.pack_tests = by_pack
+        failed = [r for r in results if not r.passed]
+        self._show_rule()
+        self.notify(
+            tr(
+                f"包内测试：{len(results) - len(failed)} 通过，{len(failed)} 失败",
+                f"Pack tests: {len(results) - len(failed)} passed, {len(failed)} failed",
+            ),
+            severity="error" if failed else "information",
+        )
+
     # -- command palette ----------------------------------------------------------------
 
     def palette_entries(self) -> list[tuple[str, str, str]]:
@@ -700,6 +846,8 @@ class QcrulesApp(App[None]):
             (tr("发现：切换级别", "findings: next level"), "cycle_level", ""),
             (tr("视图：概览", "view: dashboard"), "show_tab('dashboard')", ""),
             (tr("视图：发现", "view: findings"), "show_tab('findings')", ""),
+            (tr("视图：规则包", "view: packs"), "show_tab('packs')", ""),
+            (tr("规则包：运行包内测试", "packs: test"), "test_packs", ""),
         ]
 
     def action_runner(self, action: str):
