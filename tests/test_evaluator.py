@@ -431,3 +431,15 @@ def test_a_value_that_contains_itself_is_refused_not_a_recursion_error():
     refused = pytest.raises(EngineError, match="field x: list values cannot be evaluated")
     with RuleEvaluator(nodes(num="x > 1"), "loop") as engine, refused:
         engine.evaluate_many([{"x": 2}, {"x": looped}])
+
+
+def test_only_what_the_fast_text_cannot_vouch_for_takes_the_slow_path():
+    from qcrules.engine.evaluator import _unsure
+
+    def text(value) -> str:
+        return json.dumps([{"id": "0", "a0": value}], ensure_ascii=False, separators=(",", ":"))
+
+    for plain in ("Jane-Doe", "live+", "穿搭达人", 0.5, 10**15 - 1, True, "x" * 16_000):
+        assert not _unsure(text(plain), 1), plain
+    for unsure in (1e-05, 1.5e16, 2**53 + 1, 'say "hi"', "a\\b", "{", "[", "x" * 16_384):
+        assert _unsure(text(unsure), 1), unsure

@@ -126,6 +126,7 @@ _ENCODE = json.JSONEncoder(
 ).encode
 _BIG_INT = re.compile(r":-?[0-9]{16}")  # an integer that may be beyond ±2**53
 _LONG_RUN = re.compile(r'"[^"]{16384}')  # a text that may be beyond 64 KiB
+_EXPONENT = re.compile(r"[0-9]e[-+][0-9]")  # 1e-05, 1.5e+16 (not "Jane-Doe")
 
 
 def _unsure(text: str, count: int) -> bool:
@@ -136,8 +137,7 @@ def _unsure(text: str, count: int) -> bool:
     only sends the batch through the checked record-by-record path."""
     return (
         "\\" in text
-        or "+" in text
-        or "e-" in text
+        or (("e-" in text or "e+" in text) and _EXPONENT.search(text) is not None)
         or text.count("{") != count
         or text.count("[") != 1
         or _BIG_INT.search(text) is not None
