@@ -145,3 +145,10 @@ def test_packs(workspace: Workspace, pack_ids: list[str] | None = None) -> list:
     packset = packs(workspace)
     chosen = [p for p in [*packset.packs, *packset.disabled] if not pack_ids or p.id in pack_ids]
     return run_pack_tests(chosen)
+
+
+def agreement(workspace: Workspace, grant_id: str, *, template: Path | None = None):
+    """The authorization agreement (授权协议) of a grant, rendered from a template."""
+    from qcrules.actions.agreement import render_agreement
+
+    return render_agreement(workspace, grant_id, template=template)

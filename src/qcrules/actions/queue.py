@@ -545,12 +545,23 @@ def apply_action(
                         f"it comes from the plugin {kind.origin}; nothing was changed",
                     ),
                 ) from exc
+        if item.kind == "prepare_agreement" and item.entity_type == "grant":
+            outcome.result = _prepare_agreement(workspace, item.entity_id, dry_run, today)
         if dry_run:
             return outcome
         for change in outcome.changes:
             _write(conn, change, change.after)
         outcome.audit_id = _audit(conn, outcome, actor or default_actor(), item.fingerprint)
     return outcome
+
+
+def _prepare_agreement(workspace: Workspace, grant_id: str, dry_run: bool, today: date) -> dict:
+    from qcrules.actions.agreement import render_agreement, write_agreement
+
+    if dry_run:
+        render_agreement(workspace, grant_id, today=today)  # it can be rendered
+        return {"document": str(workspace.root / "agreements" / f"{grant_id}.md")}
+    return {"document": str(write_agreement(workspace, grant_id, today=today))}
 
 
 def dismiss_action(

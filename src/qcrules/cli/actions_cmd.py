@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from rich.cells import cell_len
@@ -230,5 +231,33 @@ def log_cmd(state, limit: int, fmt: str) -> int:
     return 0
 
 
+@click.command("agreement")
+@click.argument("grant_id")
+@click.option(
+    "--template",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Your own template: text with ${placeholders} (see --placeholders).",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--placeholders", is_flag=True, help="List the placeholders a template can use.")
+@click.pass_obj
+def agreement_cmd(state, grant_id: str, template, output, placeholders: bool) -> int:
+    """The authorization agreement (授权协议) for GRANT_ID, from the built-in template or yours."""
+    if placeholders:
+        from qcrules.actions.agreement import PLACEHOLDERS
+
+        for name, meaning in PLACEHOLDERS.items():
+            click.echo(f"${{{name}}}\t{meaning}")
+        return 0
+    document = service.agreement(state.workspace(), grant_id, template=template)
+    if output is None:
+        click.echo(document.text, nl=False)
+    else:
+        output.write_text(document.text, encoding="utf-8")
+        err_console().print(tr(f"已写入 {output}", f"wrote {output}"), highlight=False)
+    return 0
+
+
 def register(group: click.Group) -> None:
     group.add_command(actions_group)
+    group.add_command(agreement_cmd)
