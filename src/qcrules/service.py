@@ -152,3 +152,10 @@ def agreement(workspace: Workspace, grant_id: str, *, template: Path | None = No
     from qcrules.actions.agreement import render_agreement
 
     return render_agreement(workspace, grant_id, template=template)
+
+
+def monitoring_sheet(workspace: Workspace, **options):
+    """The monitoring sheet (效果监测表): CTR, ROI, CVR per grant and day with the bands."""
+    from qcrules.report import build_sheet
+
+    return build_sheet(workspace, **options)

@@ -1,0 +1,129 @@
+"""`qcrules report`: the monitoring sheet per grant and day, checked against the SQLite file
+and the monitoring bands, in CSV, HTML and XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+
+from qcrules.demo import generate
+from qcrules.workspace import init_workspace
+
+TODAY = date(2026, 11, 27)
+AS_OF = ("--as-of", TODAY.isoformat())
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report") / "demo"
+    workspace = init_workspace(folder)
+    generate(workspace.db, size="demo", seed=7, today=TODAY)
+    workspace.close()
+    return folder
+
+
+def sheet(cli, ws, *args) -> list[dict]:
+    result = cli("report", *AS_OF, *args, cwd=ws)
+    assert result.returncode == 0, result.stderr
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def test_csv_rows_are_the_grants_days_with_ratios_from_the_records(cli, ws):
+    rows = sheet(cli, ws, "--days", "3")
+    assert rows and {r["date"] for r in rows} <= {
+        (TODAY - timedelta(days=n)).isoformat() for n in range(3)
+    }
+    row = next(r for r in rows if int(r["impressions"]) > 0 and r["GMV"])
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        clicks, shows, spend, gmv = conn.execute(
+            "select clicks, impressions, spend, gmv from metrics m join grants g"
+            " on g.merchant_id = m.merchant_id and g.aweme_id = m.aweme_id"
+            " where g.grant_id = ? and m.date = ?",
+            (row["grant"], row["date"]),
+        ).fetchone()
+    assert row["CTR"] == f"{clicks / shows:.2%}"
+    assert row["ROI"] == f"{gmv / spend:.2f}"
+
+
+def test_the_bands_follow_the_monitoring_rules(cli, ws):
+    rows = sheet(cli, ws, "--days", "7")
+    bands = {r["CTR band"] for r in rows}
+    assert "normal" in bands and bands <= {"too low", "below", "normal", "above", "too broad", ""}
+    for r in rows:
+        if r["CTR"]:
+            ctr = float(r["CTR"].rstrip("%")) / 100
+            expected = (
+                "too low"
+                if ctr < 0.01
+                else "below"
+                if ctr < 0.03
+                else "normal"
+                if ctr <= 0.10
+                else "above"
+                if ctr <= 0.20
+                else "too broad"
+            )
+            # the text is rounded to 0.01%: only judge values clear of a boundary
+            if min(abs(ctr - b) for b in (0.01, 0.03, 0.10, 0.20)) > 0.0001:
+                assert r["CTR band"] == expected, r
+    # the demo's ROI-below-break-even grant (MON004) shows it day by day
+    roi_rows = [r for r in rows if r["grant"] == "G-930000" and r["ROI vs break-even"]]
+    assert roi_rows and all(r["ROI vs break-even"] == "below" for r in roi_rows[-3:])
+
+
+def test_one_grant_and_the_html_page(cli, ws):
+    rows = sheet(cli, ws, "--grant", "G-930000", "--days", "5")
+    assert {r["grant"] for r in rows} == {"G-930000"} and len(rows) <= 5
+    page = cli("report", *AS_OF, "--format", "html", "--grant", "G-930000", cwd=ws)
+    assert page.returncode == 0
+    assert page.stdout.startswith("<!doctype html>") and "<table>" in page.stdout
+    assert 'class="out"' in page.stdout and "G-930000" in page.stdout
+
+
+def test_xlsx_has_the_same_rows_with_formats_and_fills(cli, ws, tmp_path):
+    rows = sheet(cli, ws, "--days", "7")
+    out = tmp_path / "sheet.xlsx"
+    result = cli("report", *AS_OF, "--days", "7", "--format", "xlsx", "-o", str(out), cwd=ws)
+    assert result.returncode == 0, result.stderr
+    book = load_workbook(out)
+    sheet_ = book.active
+    assert sheet_.max_row == len(rows) + 1
+    header = [c.value for c in sheet_[1]]
+    assert header[0] == "grant" and "CTR band" in header
+    ctr_column = header.index("CTR") + 1
+    assert sheet_.cell(row=2, column=ctr_column).number_format == "0.00%"
+    band_column = header.index("ROI vs break-even") + 1
+    fills = {
+        sheet_.cell(row=n, column=band_column).value: sheet_.cell(
+            row=n, column=band_column
+        ).fill.fgColor.rgb
+        for n in range(2, sheet_.max_row + 1)
+    }
+    assert fills["below"].endswith("FDE2E1") and fills["ok"].endswith("E6F4EA")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--format", "xlsx"), "needs --output"),
+        (("--days", "0"), "--days 0 is not between 1 and 366"),
+        (("--grant", "G-930000x"), "did you mean G-930000"),
+        (("--format", "csv", "-o", "/no/such/folder/x.csv"), "cannot write /no/such/folder/x.csv"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_hint(cli, ws, args, message):
+    result = cli("report", *AS_OF, *args, cwd=ws)
+    assert result.returncode == 2
+    assert message in result.stderr and "hint" in result.stderr
+
+
+def test_a_file_written_for_excel_starts_with_a_bom(cli, ws, tmp_path):
+    out = tmp_path / "sheet.csv"
+    assert cli("report", *AS_OF, "-o", str(out), cwd=ws).returncode == 0
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert not (tmp_path / "sheet.csv.partial").exists()
