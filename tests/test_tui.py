@@ -358,3 +358,24 @@ async def test_the_packs_tab_shows_every_rule_and_runs_the_pack_tests(workspace)
         detail = text_of(app, "#rule-detail")
         assert "Pack tests:" in detail and " 0 failed" in detail
         assert "✔" in detail
+
+
+async def test_the_monitoring_tab_shows_each_grants_days_against_the_bands(workspace):
+    sheet = service.monitoring_sheet(workspace, as_of=TODAY, days=14)
+    grants = sorted({row.grant_id for row in sheet.rows})
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        table = app.query_one("#grants-table", DataTable)
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == grants
+        # the grant whose ROI stays below break-even (MON004 on the demo)
+        table.move_cursor(row=grants.index("G-930000"))
+        await pilot.pause()
+        detail = text_of(app, "#grant-detail")
+        assert "G-930000" in detail and "CTR normal 3%–10%" in detail
+        days = [row for row in sheet.rows if row.grant_id == "G-930000"]
+        assert all(row.day.isoformat() in detail for row in days)
+        assert "break-even ROI 1.80" in detail
+        assert int(str(table.get_row_at(table.cursor_row)[8])) >= 3  # days out of band

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -47,6 +48,9 @@ LEVEL_LABEL = {
     "info": ("提示", "info"),
 }
 STATE_MARK = {"applied": "✔", "dismissed": "✘", "held": "⏸"}
+SHEET_DAYS = 14  # the monitoring tab's window
+BLOCKS = "▁▂▃▄▅▆▇█"
+OUT_OF_BAND = {"low", "below", "above", "broad"}
 STATE_LABEL = {
     "open": ("待处理", "open"),
     "applied": ("已执行", "applied"),
@@ -64,6 +68,59 @@ ENTITY_LABEL = {
 def _label(table: dict[str, tuple[str, str]], key: str) -> str:
     zh, en = table.get(key, (key, key))
     return tr(zh, en)
+
+
+def _ratio_text(value: float | None, fmt: str, style: str = "") -> Text:
+    return Text("—" if value is None else fmt.format(value), style=style)
+
+
+def _below_style(value: float | None, line: float | None) -> str:
+    if value is None or line is None:
+        return ""
+    return "bold red" if value < line else "green"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _trend(values: list[float | None]) -> str:
+    """A sparkline of the days (a space where a day has no value)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    span = (high - low) or 1.0
+    return "".join(
+        " " if v is None else BLOCKS[min(len(BLOCKS) - 1, int((v - low) / span * len(BLOCKS)))]
+        for v in values
+    )
+
+
+def _bar_chart(days: list[Any], bands: dict[str, float]) -> Text:
+    """CTR per day as bars on a fixed scale, with the normal band's edges drawn in."""
+    width = 40
+    top = max([bands["ctr_broad"] * 1.2, *(d.ctr or 0 for d in days)])
+
+    def column(value: float) -> int:
+        return min(width - 1, int(value / top * width))
+
+    edges = {column(bands["ctr_normal_min"]), column(bands["ctr_normal_max"])}
+    out = Text(
+        "\n" + tr("点击率（| 为正常区间边界）\n", "CTR (| marks the normal band)\n"), style="bold"
+    )
+    for d in days:
+        bar = column(d.ctr) + 1 if d.ctr is not None else 0
+        line = "".join("█" if i < bar else ("|" if i in edges else " ") for i in range(width))
+        style = "red" if d.ctr_band in OUT_OF_BAND else "green"
+        out.append(f"{d.day:%m-%d} ")
+        out.append(line, style=style)
+        out.append(f" {_pct(d.ctr)}\n")
+    return out
 
 
 @dataclass(frozen=True)
@@ -113,6 +170,8 @@ class QcrulesApp(App[None]):
     #findings-table { width: 3fr; }
     #detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     #rules-table { width: 3fr; }
+    #grants-table { width: 3fr; }
+    #grant-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     #rule-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     """
     COMMANDS = App.COMMANDS | {QcrulesCommands}
@@ -127,6 +186,7 @@ class QcrulesApp(App[None]):
         Binding("u", "undo", tr("撤销", "Undo"), id="undo"),
         Binding("d", "show_tab('dashboard')", tr("概览", "Dashboard"), id="dashboard"),
         Binding("f", "show_tab('findings')", tr("发现", "Findings"), id="findings"),
+        Binding("m", "show_tab('monitoring')", tr("效果监测", "Monitoring"), id="monitoring"),
         Binding("p", "show_tab('packs')", tr("规则包", "Packs"), id="packs"),
         Binding("t", "test_packs", tr("运行包内测试", "Test packs"), id="test-packs"),
         Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
@@ -151,6 +211,8 @@ class QcrulesApp(App[None]):
         self.states: dict[str, str] = {}  # fingerprint -> state in the action queue
         self.rules: list[tuple[Any, Any, bool]] = []  # (pack, rule, enabled) in the packs table
         self.pack_tests: dict[str, list[Any]] = {}  # pack id -> its test results
+        self.sheet: Any = None  # the monitoring sheet of the last run's as-of date
+        self.grant_rows: list[tuple[str, list[Any]]] = []  # grant id -> its days, in the table
         self.sub_title = workspace.root.name
 
     # -- layout -------------------------------------------------------------------------
@@ -184,6 +246,10 @@ class QcrulesApp(App[None]):
                     yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="detail-scroll"):
                         yield Static(id="detail")
+            with TabPane(tr("效果监测", "Monitoring"), id="monitoring"), Horizontal():
+                yield DataTable(id="grants-table", cursor_type="row", zebra_stripes=True)
+                with VerticalScroll(id="grant-detail-scroll"):
+                    yield Static(id="grant-detail")
             with TabPane(tr("规则包", "Packs"), id="packs"), Horizontal():
                 yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="rule-detail-scroll"):
@@ -205,6 +271,19 @@ class QcrulesApp(App[None]):
             ("on", tr("启用", "On")),
         ):
             rules.add_column(header, key=key)
+        grants = self.query_one("#grants-table", DataTable)
+        for key, header in (
+            ("grant", tr("授权", "Grant")),
+            ("name", tr("达人", "Creator")),
+            ("merchant", tr("商家", "Merchant")),
+            ("ctr", tr("点击率", "CTR")),
+            ("ctr_trend", tr("点击率走势", "CTR trend")),
+            ("roi", "ROI"),
+            ("roi_trend", tr("ROI走势", "ROI trend")),
+            ("cvr", tr("转化率", "CVR")),
+            ("out", tr("超出区间天数", "days out of band")),
+        ):
+            grants.add_column(header, key=key)
         self._show_level_filter()
         self._load_packs()
         self.action_evaluate()
@@ -226,6 +305,8 @@ class QcrulesApp(App[None]):
             result = service.evaluate(self.workspace, options)
             history = service.recent_runs(self.workspace) if self.store else []
             states = self._queue_states() if self.store else {}
+            as_of = date.fromisoformat(result.report["run"]["as_of"])
+            sheet = service.monitoring_sheet(self.workspace, as_of=as_of, days=SHEET_DAYS)
         except QcrulesError as exc:
             lines = [exc.message]
             for diagnostic in getattr(exc, "diagnostics", None) or []:
@@ -235,6 +316,7 @@ class QcrulesApp(App[None]):
             self.call_from_thread(self._failed, "\n".join(lines))
             return
         self.call_from_thread(self._show_result, result.report, history, states)
+        self.call_from_thread(self._show_sheet, sheet)
 
     def _queue_states(self) -> dict[str, str]:
         return {item.fingerprint: item.state for item in service.action_queue(self.workspace)}
@@ -506,6 +588,7 @@ class QcrulesApp(App[None]):
         target = {
             "findings": "#findings-table",
             "packs": "#rules-table",
+            "monitoring": "#grants-table",
             "dashboard": "#dashboard-body",
         }[tab]
         self.query_one(target).focus()
@@ -699,6 +782,95 @@ class QcrulesApp(App[None]):
             table.move_cursor(row=row)
         self.notify(message, timeout=4)
 
+    # -- monitoring ---------------------------------------------------------------------
+
+    def _show_sheet(self, sheet: Any) -> None:
+        self.sheet = sheet
+        by_grant: dict[str, list[Any]] = {}
+        for row in sheet.rows:
+            by_grant.setdefault(row.grant_id, []).append(row)
+        self.grant_rows = sorted(by_grant.items())
+        table = self.query_one("#grants-table", DataTable)
+        table.clear()
+        for grant_id, days in self.grant_rows:
+            last = days[-7:]
+            clicks = sum(d.clicks for d in last)
+            shows = sum(d.impressions for d in last)
+            spend = sum(d.spend for d in last)
+            gmv = sum(d.gmv or 0 for d in last)
+            orders = sum(d.orders or 0 for d in last)
+            ctr = clicks / shows if shows else None
+            roi = gmv / spend if spend else None
+            cvr = orders / clicks if clicks else None
+            out = sum(
+                1
+                for d in days
+                if d.ctr_band in OUT_OF_BAND or d.roi_band == "below" or d.cvr_band == "below"
+            )
+            table.add_row(
+                Text(grant_id),
+                Text(days[0].nickname),
+                Text(days[0].merchant_id),
+                _ratio_text(ctr, "{:.2%}", self._ctr_style(ctr)),
+                Text(_trend([d.ctr for d in days])),
+                _ratio_text(roi, "{:.2f}", _below_style(roi, days[0].break_even_roi)),
+                Text(_trend([d.roi for d in days])),
+                _ratio_text(cvr, "{:.2%}", _below_style(cvr, days[0].industry_cvr)),
+                Text(str(out), style="bold red" if out else "green"),
+            )
+        self._show_grant()
+
+    def _ctr_style(self, ctr: float | None) -> str:
+        from qcrules.report import ctr_band
+
+        band = ctr_band(ctr, self.sheet.bands) if self.sheet is not None else None
+        return "bold red" if band in OUT_OF_BAND else ("green" if band else "")
+
+    def _show_grant(self) -> None:
+        detail = self.query_one("#grant-detail", Static)
+        row = self.query_one("#grants-table", DataTable).cursor_row
+        if self.sheet is None or not self.grant_rows or not 0 <= row < len(self.grant_rows):
+            detail.update(tr("这段时间没有投放数据。", "No delivery in this period."))
+            return
+        grant_id, days = self.grant_rows[row]
+        bands = self.sheet.bands
+        out = Text()
+        out.append(f"{grant_id}  {days[0].nickname}  {days[0].merchant_id}\n", style="bold")
+        out.append(
+            tr(
+                f"点击率正常 {bands['ctr_normal_min']:.0%}–{bands['ctr_normal_max']:.0%}"
+                f"（<{bands['ctr_low']:.0%} 过低，>{bands['ctr_broad']:.0%} 过泛）；"
+                f"保本 ROI {_num(days[0].break_even_roi)}；行业转化率 {_pct(days[0].industry_cvr)}\n\n",
+                f"CTR normal {bands['ctr_normal_min']:.0%}–{bands['ctr_normal_max']:.0%} "
+                f"(<{bands['ctr_low']:.0%} too low, >{bands['ctr_broad']:.0%} too broad); "
+                f"break-even ROI {_num(days[0].break_even_roi)}; industry CVR "
+                f"{_pct(days[0].industry_cvr)}\n\n",
+            ),
+            style="dim",
+        )
+        grid = Table(box=None, padding=(0, 1), header_style="bold")
+        for header in (
+            tr("日期", "Date"),
+            tr("消耗", "Spend"),
+            tr("点击率", "CTR"),
+            "ROI",
+            tr("转化率", "CVR"),
+        ):
+            grid.add_column(header, justify="right")
+        for d in days:
+            grid.add_row(
+                d.day.isoformat(),
+                f"{d.spend:,.0f}",
+                _ratio_text(d.ctr, "{:.2%}", "bold red" if d.ctr_band in OUT_OF_BAND else ""),
+                _ratio_text(d.roi, "{:.2f}", "bold red" if d.roi_band == "below" else ""),
+                _ratio_text(d.cvr, "{:.2%}", "bold red" if d.cvr_band == "below" else ""),
+            )
+        detail.update(Group(out, grid, _bar_chart(days, bands)))
+
+    @on(DataTable.RowHighlighted, "#grants-table")
+    def _grant_highlighted(self) -> None:
+        self._show_grant()
+
     # -- packs --------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="packs")
@@ -846,6 +1018,7 @@ class QcrulesApp(App[None]):
             (tr("发现：切换级别", "findings: next level"), "cycle_level", ""),
             (tr("视图：概览", "view: dashboard"), "show_tab('dashboard')", ""),
             (tr("视图：发现", "view: findings"), "show_tab('findings')", ""),
+            (tr("视图：效果监测", "view: monitoring"), "show_tab('monitoring')", ""),
             (tr("视图：规则包", "view: packs"), "show_tab('packs')", ""),
             (tr("规则包：运行包内测试", "packs: test"), "test_packs", ""),
         ]
