@@ -379,3 +379,76 @@ async def test_the_monitoring_tab_shows_each_grants_days_against_the_bands(works
         assert all(row.day.isoformat() in detail for row in days)
         assert "break-even ROI 1.80" in detail
         assert int(str(table.get_row_at(table.cursor_row)[8])) >= 3  # days out of band
+
+
+def pool_status(workspace: Workspace, merchant: str, aweme: str) -> str | None:
+    with sqlite3.connect(workspace.root / "qcrules.db") as conn:
+        row = conn.execute(
+            "select status from pool where merchant_id = ? and aweme_id = ?", (merchant, aweme)
+        ).fetchone()
+    return row[0] if row else None
+
+
+async def test_the_creators_tab_filters_and_changes_pool_membership_with_undo(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        table = app.query_one("#creators-table", DataTable)
+        assert table.row_count == len(app.creator_facts) > 100
+        candidate = next(f for f in app.creator_facts if f.values["pool_status"] == "candidate")
+        nickname = candidate.values["nickname"]
+        app.query_one("#creator-filter", Input).value = nickname
+        await pilot.pause()
+        assert 1 <= table.row_count < 10
+        row = next(i for i, f in enumerate(app.creators_shown) if f is candidate)
+        table.move_cursor(row=row)
+        table.focus()
+        await pilot.pause()
+        assert nickname in text_of(app, "#creator-detail")
+
+        await pilot.press("a")  # a finding key does nothing here
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmChange)
+
+        await pilot.press("plus")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        assert "candidate → in_pool" in str(app.screen.query_one("#preview", Static).content)
+        await pilot.press("enter")
+        await evaluated(app, pilot)
+        merchant, aweme = candidate.merchant_id, candidate.entity_id
+        assert pool_status(writable, merchant, aweme) == "in_pool"
+        assert "in pool" in text_of(app, "#creator-detail")
+
+        await pilot.press("X")  # exclude needs a reason
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        await pilot.press(*"fake fans", "enter")
+        await evaluated(app, pilot)
+        assert pool_status(writable, merchant, aweme) == "excluded"
+
+        await pilot.press("u", "enter")
+        await evaluated(app, pilot)
+        assert pool_status(writable, merchant, aweme) == "in_pool"
+    kinds = [e["kind"] for e in service.audit_log(writable)]
+    assert kinds[:3] == ["undo", "apply:pool:excluded", "apply:pool:in_pool"]
+
+
+async def test_the_grants_tab_lists_every_grant_with_its_findings(workspace):
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        table = app.query_one("#grant-state-table", DataTable)
+        assert table.row_count == len(app.grant_facts) > 50
+        ids = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        table.move_cursor(row=ids.index("G-912000"))  # the demo's self-operated grant
+        await pilot.pause()
+        assert "critical" in str(table.get_row_at(ids.index("G-912000"))[5])
+        detail = text_of(app, "#grant-state-detail")
+        assert "auth_type = self_operated" in detail and "PRM001" in detail

@@ -159,3 +159,10 @@ def monitoring_sheet(workspace: Workspace, **options):
     from qcrules.report import build_sheet
 
     return build_sheet(workspace, **options)
+
+
+def set_pool_status(workspace: Workspace, merchant_id: str, aweme_id: str, status: str, **options):
+    """Add a creator to a merchant's pool, take them out, or exclude them: audited, undoable."""
+    from qcrules.actions.queue import set_pool_status as _set
+
+    return _set(workspace, merchant_id, aweme_id, status, **options)

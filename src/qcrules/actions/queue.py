@@ -32,6 +32,7 @@ from qcrules.model.tables import (
     Merchant,
     PoolMember,
 )
+from qcrules.model.tables import Creator as _CREATOR
 from qcrules.workspace import Workspace
 
 MIN_REF = 4
@@ -646,6 +647,52 @@ def hold_entity(
         }
         outcome.changes = [Change("holds", key, before, after)]
         _write(conn, outcome.changes[0], after)
+        outcome.audit_id = _audit(conn, outcome, actor or default_actor(), None)
+    return outcome
+
+
+POOL_STATUSES = ("candidate", "in_pool", "excluded")
+
+
+def set_pool_status(
+    workspace: Workspace,
+    merchant_id: str,
+    aweme_id: str,
+    status: str,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+    today: date | None = None,
+) -> Outcome:
+    """Put a creator in, out of, or excluded from a merchant's pool (达人池) by hand —
+    audited and undoable like an applied action."""
+    if status not in POOL_STATUSES:
+        raise UsageError(
+            tr(f"池状态 {status!r} 不存在", f"{status!r} is not a pool status"),
+            hint=tr("可用：", "use one of: ") + ", ".join(POOL_STATUSES),
+        )
+    item = QueueItem(
+        "", "", "", "", "", "", "creator", aweme_id, merchant_id, aweme_id, "", "", {}, {}, None
+    )
+    outcome = Outcome("apply", f"pool:{status}", "creator", aweme_id, merchant_id, note=note)
+    with workspace.db.begin() as conn:
+        creators = table(_CREATOR)
+        if (
+            conn.execute(select(creators.c.aweme_id).where(creators.c.aweme_id == aweme_id)).first()
+            is None
+        ):
+            raise UsageError(
+                tr(f"没有达人 {aweme_id}", f"there is no creator {aweme_id}"),
+                hint=tr("写达人UID（aweme_id）", "give the creator's aweme_id"),
+            )
+        change = _pool(conn, item, status, today or date.today())
+        if change.before is not None and change.before.get("status") == status:
+            raise UsageError(
+                tr(f"达人 {aweme_id} 已是 {status}", f"creator {aweme_id} is already {status}"),
+                hint=tr("无需改动", "nothing to change"),
+            )
+        outcome.changes = [change]
+        _write(conn, change, change.after)
         outcome.audit_id = _audit(conn, outcome, actor or default_actor(), None)
     return outcome
 

@@ -49,6 +49,13 @@ LEVEL_LABEL = {
 }
 STATE_MARK = {"applied": "✔", "dismissed": "✘", "held": "⏸"}
 SHEET_DAYS = 14  # the monitoring tab's window
+POOL_LABEL = {
+    "in_pool": ("已入池", "in pool"),
+    "candidate": ("候选", "candidate"),
+    "excluded": ("已排除", "excluded"),
+    "—": ("未入池", "not in pool"),
+}
+POOL_STYLE = {"in_pool": "green", "excluded": "red", "candidate": "yellow"}
 BLOCKS = "▁▂▃▄▅▆▇█"
 OUT_OF_BAND = {"low", "below", "above", "broad"}
 STATE_LABEL = {
@@ -171,6 +178,10 @@ class QcrulesApp(App[None]):
     #detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     #rules-table { width: 3fr; }
     #grants-table { width: 3fr; }
+    #creator-filter { height: 3; }
+    #creators-table, #grant-state-table { width: 3fr; }
+    #creator-detail-scroll, #grant-state-scroll { width: 2fr; border-left: solid $primary;
+        padding: 0 1; }
     #grant-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     #rule-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     """
@@ -186,7 +197,12 @@ class QcrulesApp(App[None]):
         Binding("u", "undo", tr("撤销", "Undo"), id="undo"),
         Binding("d", "show_tab('dashboard')", tr("概览", "Dashboard"), id="dashboard"),
         Binding("f", "show_tab('findings')", tr("发现", "Findings"), id="findings"),
+        Binding("c", "show_tab('creators')", tr("达人池", "Creators"), id="creators"),
+        Binding("g", "show_tab('grants')", tr("授权", "Grants"), id="grants"),
         Binding("m", "show_tab('monitoring')", tr("效果监测", "Monitoring"), id="monitoring"),
+        Binding("plus", "pool('in_pool')", tr("加入池", "Add to pool"), id="pool-add"),
+        Binding("minus", "pool('candidate')", tr("移出池", "Remove from pool"), id="pool-remove"),
+        Binding("X", "pool('excluded')", tr("排除", "Exclude"), id="pool-exclude"),
         Binding("p", "show_tab('packs')", tr("规则包", "Packs"), id="packs"),
         Binding("t", "test_packs", tr("运行包内测试", "Test packs"), id="test-packs"),
         Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
@@ -212,6 +228,9 @@ class QcrulesApp(App[None]):
         self.rules: list[tuple[Any, Any, bool]] = []  # (pack, rule, enabled) in the packs table
         self.pack_tests: dict[str, list[Any]] = {}  # pack id -> its test results
         self.sheet: Any = None  # the monitoring sheet of the last run's as-of date
+        self.creator_facts: list[Any] = []  # the run's creator facts (one per merchant)
+        self.creators_shown: list[Any] = []
+        self.grant_facts: list[Any] = []
         self.grant_rows: list[tuple[str, list[Any]]] = []  # grant id -> its days, in the table
         self.sub_title = workspace.root.name
 
@@ -246,6 +265,22 @@ class QcrulesApp(App[None]):
                     yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="detail-scroll"):
                         yield Static(id="detail")
+            with TabPane(tr("达人池", "Creators"), id="creators"), Vertical():
+                yield Input(
+                    placeholder=tr(
+                        "筛选达人：昵称、UID、商家或池状态",
+                        "Filter creators: nickname, id, merchant or pool status",
+                    ),
+                    id="creator-filter",
+                )
+                with Horizontal():
+                    yield DataTable(id="creators-table", cursor_type="row", zebra_stripes=True)
+                    with VerticalScroll(id="creator-detail-scroll"):
+                        yield Static(id="creator-detail")
+            with TabPane(tr("授权", "Grants"), id="grants"), Horizontal():
+                yield DataTable(id="grant-state-table", cursor_type="row", zebra_stripes=True)
+                with VerticalScroll(id="grant-state-scroll"):
+                    yield Static(id="grant-state-detail")
             with TabPane(tr("效果监测", "Monitoring"), id="monitoring"), Horizontal():
                 yield DataTable(id="grants-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="grant-detail-scroll"):
@@ -271,6 +306,31 @@ class QcrulesApp(App[None]):
             ("on", tr("启用", "On")),
         ):
             rules.add_column(header, key=key)
+        creators = self.query_one("#creators-table", DataTable)
+        for key, header in (
+            ("creator", tr("达人UID", "Creator")),
+            ("name", tr("昵称", "Nickname")),
+            ("merchant", tr("商家", "Merchant")),
+            ("pool", tr("池状态", "Pool")),
+            ("fans", tr("粉丝数", "Fans")),
+            ("ctr", tr("近7天点击率", "CTR 7d")),
+            ("roi", tr("近7天ROI", "ROI 7d")),
+            ("findings", tr("发现", "Findings")),
+        ):
+            creators.add_column(header, key=key)
+        grant_states = self.query_one("#grant-state-table", DataTable)
+        for key, header in (
+            ("grant", tr("授权ID", "Grant")),
+            ("name", tr("达人", "Creator")),
+            ("merchant", tr("商家", "Merchant")),
+            ("status", tr("状态", "Status")),
+            ("expiry", tr("剩余天数", "Days left")),
+            ("findings", tr("发现", "Findings")),
+            ("type", tr("类型", "Type")),
+            ("scope", tr("范围", "Scope")),
+            ("channel", tr("渠道", "Channel")),
+        ):
+            grant_states.add_column(header, key=key)
         grants = self.query_one("#grants-table", DataTable)
         for key, header in (
             ("grant", tr("授权", "Grant")),
@@ -317,6 +377,9 @@ class QcrulesApp(App[None]):
             return
         self.call_from_thread(self._show_result, result.report, history, states)
         self.call_from_thread(self._show_sheet, sheet)
+        self.call_from_thread(
+            self._show_records, result.facts.get("creator", []), result.facts.get("grant", [])
+        )
 
     def _queue_states(self) -> dict[str, str]:
         return {item.fingerprint: item.state for item in service.action_queue(self.workspace)}
@@ -589,6 +652,8 @@ class QcrulesApp(App[None]):
             "findings": "#findings-table",
             "packs": "#rules-table",
             "monitoring": "#grants-table",
+            "creators": "#creators-table",
+            "grants": "#grant-state-table",
             "dashboard": "#dashboard-body",
         }[tab]
         self.query_one(target).focus()
@@ -781,6 +846,257 @@ class QcrulesApp(App[None]):
         if 0 <= row < table.row_count:
             table.move_cursor(row=row)
         self.notify(message, timeout=4)
+
+    # -- creators and grants ------------------------------------------------------------
+
+    def _findings_of(self, entity_type: str, entity_id: str, merchant: str | None) -> list:
+        if self.report is None:
+            return []
+        return [
+            f
+            for f in self.report["findings"]
+            if f["entity"]["type"] == entity_type
+            and f["entity"]["id"] == entity_id
+            and (merchant is None or f["entity"].get("merchant") == merchant)
+        ]
+
+    def _worst(self, findings: list) -> Text:
+        if not findings:
+            return Text("—", style="dim")
+        worst = min(findings, key=lambda f: LEVELS.index(f["level"]) if f["level"] in LEVELS else 9)
+        return Text(
+            f"{len(findings)} · {_label(LEVEL_LABEL, worst['level'])}",
+            style=LEVEL_STYLE.get(worst["level"], ""),
+        )
+
+    def _show_records(self, creators: list[Any], grants: list[Any]) -> None:
+        self.creator_facts = creators
+        self.grant_facts = grants
+        self._fill_creators()
+        table = self.query_one("#grant-state-table", DataTable)
+        table.clear()
+        for fact in grants:
+            v = fact.values
+            left = v.get("days_to_expiry")
+            expiring = left is not None and 0 <= left <= 7 and v.get("status") == "active"
+            table.add_row(
+                Text(fact.entity_id),
+                Text(str(v.get("creator.nickname") or v.get("aweme_id") or "")),
+                Text(str(fact.merchant_id or "")),
+                Text(str(v.get("status") or "")),
+                Text(
+                    tr("永久", "permanent")
+                    if v.get("is_permanent")
+                    else str(left if left is not None else "—"),
+                    style="bold yellow" if expiring else "",
+                ),
+                self._worst(self._findings_of("grant", fact.entity_id, None)),
+                Text(str(v.get("auth_type") or "")),
+                Text(str(v.get("scope") or "")),
+                Text(str(v.get("channel") or "")),
+            )
+        self._show_grant_state()
+
+    def _fill_creators(self) -> None:
+        needle = self.query_one("#creator-filter", Input).value.strip().casefold()
+        shown = []
+        for fact in self.creator_facts:
+            v = fact.values
+            if needle:
+                hay = " ".join(
+                    str(x or "")
+                    for x in (
+                        fact.entity_id,
+                        v.get("nickname"),
+                        fact.merchant_id,
+                        v.get("pool_status"),
+                    )
+                ).casefold()
+                if needle not in hay:
+                    continue
+            shown.append(fact)
+        self.creators_shown = shown
+        table = self.query_one("#creators-table", DataTable)
+        table.clear()
+        for fact in shown:
+            table.add_row(*self._creator_cells(fact))
+        self._show_creator()
+
+    def _creator_cells(self, fact: Any) -> list[Text]:
+        v = fact.values
+        status = v.get("pool_status") or "—"
+        return [
+            Text(fact.entity_id),
+            Text(str(v.get("nickname") or "")),
+            Text(str(fact.merchant_id or "")),
+            Text(_label(POOL_LABEL, status), style=POOL_STYLE.get(status, "")),
+            Text(f"{v['fans_count']:,}" if v.get("fans_count") is not None else "—"),
+            _ratio_text(v.get("ctr_7d"), "{:.2%}"),
+            _ratio_text(v.get("roi_7d"), "{:.2f}"),
+            self._worst(self._findings_of("creator", fact.entity_id, fact.merchant_id)),
+        ]
+
+    def _selected_creator(self) -> Any:
+        row = self.query_one("#creators-table", DataTable).cursor_row
+        return self.creators_shown[row] if 0 <= row < len(self.creators_shown) else None
+
+    def _show_creator(self) -> None:
+        detail = self.query_one("#creator-detail", Static)
+        fact = self._selected_creator()
+        if fact is None:
+            detail.update(tr("没有符合条件的达人。", "No creators match."))
+            return
+        v = fact.values
+        out = Text()
+        out.append(f"{v.get('nickname') or ''}  {fact.entity_id}\n", style="bold")
+        out.append(tr(f"商家 {fact.merchant_id}　池状态 ", f"merchant {fact.merchant_id} · pool "))
+        status = v.get("pool_status") or "—"
+        out.append(_label(POOL_LABEL, status), style=POOL_STYLE.get(status, ""))
+        out.append(
+            tr("　（+ 加入 · - 移出 · X 排除）\n\n", "  (+ add · - remove · X exclude)\n\n"),
+            style="dim",
+        )
+        for name in (
+            "fans_count",
+            "active_fan_ratio",
+            "completion_rate",
+            "audience_match",
+            "category_match",
+            "ctr_7d",
+            "roi_7d",
+            "rebate_rate",
+            "has_cooperation_code",
+        ):
+            value = v.get(name)
+            shown = tr("缺失", "missing") if value is None else repr(value)
+            out.append(f"  {name} = {shown}\n")
+        findings = self._findings_of("creator", fact.entity_id, fact.merchant_id)
+        out.append(
+            "\n" + tr(f"发现（{len(findings)}）\n", f"Findings ({len(findings)})\n"), style="bold"
+        )
+        for f in findings:
+            out.append(f"  {f['rule']} ", style=LEVEL_STYLE.get(f["level"], ""))
+            out.append(f"{f['message']}\n    {tr('来源', 'source')}: {f['source']}\n")
+        if not findings:
+            out.append(tr("  无：通过筛选\n", "  none: it passes screening\n"), style="green")
+        detail.update(out)
+
+    @on(DataTable.RowHighlighted, "#creators-table")
+    def _creator_highlighted(self) -> None:
+        self._show_creator()
+
+    @on(Input.Changed, "#creator-filter")
+    def _creator_filter_changed(self) -> None:
+        self._fill_creators()
+
+    @on(Input.Submitted, "#creator-filter")
+    def _creator_filter_done(self) -> None:
+        self.query_one("#creators-table", DataTable).focus()
+
+    def _show_grant_state(self) -> None:
+        detail = self.query_one("#grant-state-detail", Static)
+        row = self.query_one("#grant-state-table", DataTable).cursor_row
+        if not 0 <= row < len(self.grant_facts):
+            detail.update(tr("没有授权。", "No grants."))
+            return
+        fact = self.grant_facts[row]
+        v = fact.values
+        out = Text()
+        out.append(f"{fact.entity_id}  {v.get('creator.nickname') or ''}\n", style="bold")
+        for name in (
+            "status",
+            "auth_type",
+            "scope",
+            "channel",
+            "video_id",
+            "starts_at",
+            "ends_at",
+            "days_to_expiry",
+            "has_agreement",
+            "has_cooperation_code",
+            "revoke_requested",
+        ):
+            value = v.get(name)
+            out.append(f"  {name} = {'—' if value is None else value}\n")
+        findings = self._findings_of("grant", fact.entity_id, None)
+        out.append(
+            "\n" + tr(f"发现（{len(findings)}）\n", f"Findings ({len(findings)})\n"), style="bold"
+        )
+        for f in findings:
+            out.append(f"  {f['rule']} ", style=LEVEL_STYLE.get(f["level"], ""))
+            out.append(f"{f['message']}\n")
+        detail.update(out)
+
+    @on(DataTable.RowHighlighted, "#grant-state-table")
+    def _grant_state_highlighted(self) -> None:
+        self._show_grant_state()
+
+    def action_pool(self, status: str) -> None:
+        fact = self._selected_creator()
+        if fact is None:
+            return
+        current = fact.values.get("pool_status")
+        if current == status:
+            self.notify(tr("已是该状态", "It already has that status"), severity="warning")
+            return
+        name = fact.values.get("nickname") or fact.entity_id
+        screen = ConfirmChange(
+            tr(
+                f"把 {name} 设为「{_label(POOL_LABEL, status)}」（商家 {fact.merchant_id}）？",
+                f"Set {name} to “{_label(POOL_LABEL, status)}” for {fact.merchant_id}?",
+            ),
+            f"pool {fact.merchant_id}, {fact.entity_id}: status: {current or '—'} → {status}",
+            prompt=tr("原因（必填）", "Reason (required)")
+            if status == "excluded"
+            else tr("备注（可选）", "Note (optional)"),
+            confirm=tr("确定", "Confirm"),
+            required=status == "excluded",
+        )
+        self.push_screen(
+            screen, lambda note: note is not None and self._set_pool(fact, status, note or None)
+        )
+
+    @work(thread=True, exclusive=True, group="act")
+    def _set_pool(self, fact: Any, status: str, note: str | None) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            outcome = service.set_pool_status(
+                self.workspace, fact.merchant_id, fact.entity_id, status, note=note
+            )
+        except QcrulesError as exc:
+            self.call_from_thread(self.notify, exc.message, severity="error")
+            return
+        self.call_from_thread(self._pool_changed, fact, status, outcome)
+
+    def _pool_changed(self, fact: Any, status: str, outcome: Any) -> None:
+        fact.values["pool_status"] = status
+        row = self.query_one("#creators-table", DataTable).cursor_row
+        self._fill_creators()
+        table = self.query_one("#creators-table", DataTable)
+        if 0 <= row < table.row_count:
+            table.move_cursor(row=row)
+        self.notify(
+            "; ".join(c.describe() for c in outcome.changes)
+            + tr("（按 r 重新评估）", " (r evaluates again)"),
+            timeout=4,
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys act on the tab in view: finding keys on Findings, pool keys on Creators."""
+        tabs = self.query(TabbedContent)
+        if not tabs:
+            return True
+        active = tabs.first().active
+        if action in ("apply", "dismiss", "hold", "explain"):
+            return active == "findings"
+        if action == "pool":
+            return active == "creators"
+        return True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
 
     # -- monitoring ---------------------------------------------------------------------
 
@@ -1018,7 +1334,12 @@ class QcrulesApp(App[None]):
             (tr("发现：切换级别", "findings: next level"), "cycle_level", ""),
             (tr("视图：概览", "view: dashboard"), "show_tab('dashboard')", ""),
             (tr("视图：发现", "view: findings"), "show_tab('findings')", ""),
+            (tr("视图：达人池", "view: creators"), "show_tab('creators')", ""),
+            (tr("视图：授权", "view: grants"), "show_tab('grants')", ""),
             (tr("视图：效果监测", "view: monitoring"), "show_tab('monitoring')", ""),
+            (tr("达人：加入达人池", "creator: add to pool"), "pool('in_pool')", ""),
+            (tr("达人：移出达人池", "creator: remove from pool"), "pool('candidate')", ""),
+            (tr("达人：排除", "creator: exclude"), "pool('excluded')", ""),
             (tr("视图：规则包", "view: packs"), "show_tab('packs')", ""),
             (tr("规则包：运行包内测试", "packs: test"), "test_packs", ""),
         ]
