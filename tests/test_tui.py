@@ -99,6 +99,17 @@ async def test_the_dashboard_counts_levels_packs_and_waiting_actions(workspace):
         assert "revoke the grant" in queue  # the demo's self-operated grant
         info = text_of(app, "#run-info")
         assert "as of 2026-11-27" in info and app.report["run"]["engine"] in info
+        soon = [
+            f.entity_id
+            for f in app.grant_facts
+            if f.values["status"] == "active"
+            and f.values["days_to_expiry"] is not None
+            and 0 <= f.values["days_to_expiry"] <= 7
+            and not f.values["is_permanent"]
+        ]
+        expiring = text_of(app, "#expiring")
+        assert f"Grants expiring this week ({len(soon)})" in expiring and len(soon) >= 2
+        assert all(grant in expiring for grant in soon[:12])
 
 
 async def test_filter_by_text_and_level(workspace):

@@ -108,6 +108,50 @@ def _trend(values: list[float | None]) -> str:
     )
 
 
+def sheet_table(sheet: Any) -> tuple[list[tuple[str, list[Any]]], list[list[Text]]]:
+    """The monitoring tab's rows: per grant its days and the cells of its table row (built
+    off the UI thread: 20k grants on a large workspace)."""
+    from qcrules.report import ctr_band
+
+    by_grant: dict[str, list[Any]] = {}
+    for row in sheet.rows:
+        by_grant.setdefault(row.grant_id, []).append(row)
+    grant_rows = sorted(by_grant.items())
+    cells = []
+    for grant_id, days in grant_rows:
+        last = days[-7:]
+        clicks = sum(d.clicks for d in last)
+        shows = sum(d.impressions for d in last)
+        spend = sum(d.spend for d in last)
+        gmv = sum(d.gmv or 0 for d in last)
+        orders = sum(d.orders or 0 for d in last)
+        ctr = clicks / shows if shows else None
+        roi = gmv / spend if spend else None
+        cvr = orders / clicks if clicks else None
+        band = ctr_band(ctr, sheet.bands)
+        out = sum(
+            1
+            for d in days
+            if d.ctr_band in OUT_OF_BAND or d.roi_band == "below" or d.cvr_band == "below"
+        )
+        cells.append(
+            [
+                Text(grant_id),
+                Text(days[0].nickname),
+                Text(days[0].merchant_id),
+                _ratio_text(
+                    ctr, "{:.2%}", "bold red" if band in OUT_OF_BAND else ("green" if band else "")
+                ),
+                Text(_trend([d.ctr for d in days])),
+                _ratio_text(roi, "{:.2f}", _below_style(roi, days[0].break_even_roi)),
+                Text(_trend([d.roi for d in days])),
+                _ratio_text(cvr, "{:.2%}", _below_style(cvr, days[0].industry_cvr)),
+                Text(str(out), style="bold red" if out else "green"),
+            ]
+        )
+    return grant_rows, cells
+
+
 def _bar_chart(days: list[Any], bands: dict[str, float]) -> Text:
     """CTR per day as bars on a fixed scale, with the normal band's edges drawn in."""
     width = 40
@@ -248,7 +292,9 @@ class QcrulesApp(App[None]):
                     yield Static(id="levels", classes="card")
                     yield Static(id="by-pack", classes="card")
                     yield Static(id="entities", classes="card")
-                yield Static(id="queue", classes="card")
+                with Horizontal(classes="cards"):
+                    yield Static(id="queue", classes="card")
+                    yield Static(id="expiring", classes="card")
                 yield Static(tr("历次评估的发现数", "Findings over past runs"))
                 yield Sparkline([], id="history")
             with TabPane(tr("发现", "Findings"), id="findings"), Vertical():
@@ -367,6 +413,7 @@ class QcrulesApp(App[None]):
             states = self._queue_states() if self.store else {}
             as_of = date.fromisoformat(result.report["run"]["as_of"])
             sheet = service.monitoring_sheet(self.workspace, as_of=as_of, days=SHEET_DAYS)
+            grant_rows, cells = sheet_table(sheet)
         except QcrulesError as exc:
             lines = [exc.message]
             for diagnostic in getattr(exc, "diagnostics", None) or []:
@@ -376,7 +423,7 @@ class QcrulesApp(App[None]):
             self.call_from_thread(self._failed, "\n".join(lines))
             return
         self.call_from_thread(self._show_result, result.report, history, states)
-        self.call_from_thread(self._show_sheet, sheet)
+        self.call_from_thread(self._show_sheet, sheet, grant_rows, cells)
         self.call_from_thread(
             self._show_records, result.facts.get("creator", []), result.facts.get("grant", [])
         )
@@ -872,6 +919,7 @@ class QcrulesApp(App[None]):
     def _show_records(self, creators: list[Any], grants: list[Any]) -> None:
         self.creator_facts = creators
         self.grant_facts = grants
+        self._show_expiring(grants)
         self._fill_creators()
         table = self.query_one("#grant-state-table", DataTable)
         table.clear()
@@ -896,6 +944,35 @@ class QcrulesApp(App[None]):
                 Text(str(v.get("channel") or "")),
             )
         self._show_grant_state()
+
+    def _show_expiring(self, grants: list[Any]) -> None:
+        soon = sorted(
+            (
+                f
+                for f in grants
+                if f.values.get("status") == "active"
+                and f.values.get("days_to_expiry") is not None
+                and 0 <= f.values["days_to_expiry"] <= 7
+                and not f.values.get("is_permanent")
+            ),
+            key=lambda f: f.values["days_to_expiry"],
+        )
+        card = Table.grid(padding=(0, 2))
+        card.add_row(
+            Text(
+                tr(f"本周到期的授权（{len(soon)}）", f"Grants expiring this week ({len(soon)})"),
+                style="bold",
+            ),
+            "",
+        )
+        for fact in soon[:12]:
+            card.add_row(
+                f"{fact.entity_id} {fact.values.get('creator.nickname') or ''}",
+                tr(f"{fact.values['days_to_expiry']} 天", f"{fact.values['days_to_expiry']} d"),
+            )
+        if len(soon) > 12:
+            card.add_row(tr(f"……另有 {len(soon) - 12} 个", f"… and {len(soon) - 12} more"), "")
+        self.query_one("#expiring", Static).update(card)
 
     def _fill_creators(self) -> None:
         needle = self.query_one("#creator-filter", Input).value.strip().casefold()
@@ -1100,47 +1177,13 @@ class QcrulesApp(App[None]):
 
     # -- monitoring ---------------------------------------------------------------------
 
-    def _show_sheet(self, sheet: Any) -> None:
+    def _show_sheet(self, sheet: Any, grant_rows: list, cells: list) -> None:
         self.sheet = sheet
-        by_grant: dict[str, list[Any]] = {}
-        for row in sheet.rows:
-            by_grant.setdefault(row.grant_id, []).append(row)
-        self.grant_rows = sorted(by_grant.items())
+        self.grant_rows = grant_rows
         table = self.query_one("#grants-table", DataTable)
         table.clear()
-        for grant_id, days in self.grant_rows:
-            last = days[-7:]
-            clicks = sum(d.clicks for d in last)
-            shows = sum(d.impressions for d in last)
-            spend = sum(d.spend for d in last)
-            gmv = sum(d.gmv or 0 for d in last)
-            orders = sum(d.orders or 0 for d in last)
-            ctr = clicks / shows if shows else None
-            roi = gmv / spend if spend else None
-            cvr = orders / clicks if clicks else None
-            out = sum(
-                1
-                for d in days
-                if d.ctr_band in OUT_OF_BAND or d.roi_band == "below" or d.cvr_band == "below"
-            )
-            table.add_row(
-                Text(grant_id),
-                Text(days[0].nickname),
-                Text(days[0].merchant_id),
-                _ratio_text(ctr, "{:.2%}", self._ctr_style(ctr)),
-                Text(_trend([d.ctr for d in days])),
-                _ratio_text(roi, "{:.2f}", _below_style(roi, days[0].break_even_roi)),
-                Text(_trend([d.roi for d in days])),
-                _ratio_text(cvr, "{:.2%}", _below_style(cvr, days[0].industry_cvr)),
-                Text(str(out), style="bold red" if out else "green"),
-            )
+        table.add_rows(cells)
         self._show_grant()
-
-    def _ctr_style(self, ctr: float | None) -> str:
-        from qcrules.report import ctr_band
-
-        band = ctr_band(ctr, self.sheet.bands) if self.sheet is not None else None
-        return "bold red" if band in OUT_OF_BAND else ("green" if band else "")
 
     def _show_grant(self) -> None:
         detail = self.query_one("#grant-detail", Static)
