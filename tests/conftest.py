@@ -4,9 +4,11 @@ QCRULES_TEST_DATABASE_URL names a server (.ci/run sets it when one answers local
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,28 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+DEMO_DAY = date(2026, 11, 27)
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory) -> Path:
+    """A generated demo workspace (seed 7, as of 2026-11-27), made once per run and read by
+    many tests: a test that changes records works on `demo_copy` instead."""
+    from qcrules.demo import generate
+    from qcrules.workspace import init_workspace
+
+    folder = tmp_path_factory.getbasetemp() / "demo-workspace"
+    workspace = init_workspace(folder)
+    generate(workspace.db, size="demo", seed=7, today=DEMO_DAY)
+    workspace.close()
+    return folder
+
+
+@pytest.fixture
+def demo_copy(demo_folder, tmp_path) -> Path:
+    """A private copy of the demo workspace, free to change."""
+    folder = tmp_path / "ws"
+    shutil.copytree(demo_folder, folder)
+    return folder

@@ -5,32 +5,17 @@ the SQLite file itself."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import date
 
 import pytest
 
-from qcrules.demo import generate
-from qcrules.workspace import init_workspace
-
 TODAY = date(2026, 11, 27)
 
 
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("actions") / "demo"
-    workspace = init_workspace(folder)
-    generate(workspace.db, size="demo", seed=7, today=TODAY)
-    workspace.close()
-    return folder
-
-
 @pytest.fixture
-def ws(demo_template, tmp_path):
-    folder = tmp_path / "ws"
-    shutil.copytree(demo_template, folder)
-    return folder
+def ws(demo_copy):
+    return demo_copy
 
 
 def run(cli, ws, *args, ok=True):

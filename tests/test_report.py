@@ -11,20 +11,13 @@ from datetime import date, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from qcrules.demo import generate
-from qcrules.workspace import init_workspace
-
 TODAY = date(2026, 11, 27)
 AS_OF = ("--as-of", TODAY.isoformat())
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("report") / "demo"
-    workspace = init_workspace(folder)
-    generate(workspace.db, size="demo", seed=7, today=TODAY)
-    workspace.close()
-    return folder
+@pytest.fixture
+def ws(demo_folder):
+    return demo_folder  # the report only reads
 
 
 def sheet(cli, ws, *args) -> list[dict]:

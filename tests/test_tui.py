@@ -13,7 +13,6 @@ from rich.console import Console
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from qcrules import service
-from qcrules.demo import generate
 from qcrules.evaluation import EvaluateOptions
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
@@ -22,15 +21,6 @@ from qcrules.workspace import Workspace, init_workspace
 
 TODAY = date(2026, 11, 27)
 SIZE = (160, 45)
-
-
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.getbasetemp() / "demo-workspace"
-    workspace = init_workspace(folder)
-    generate(workspace.db, size="demo", seed=7, today=TODAY)
-    workspace.close()
-    return folder
 
 
 @pytest.fixture(autouse=True)
