@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from qcrules.actions.agreement import require_grants
 from qcrules.errors import UsageError
 from qcrules.facts.builders import grant_days
 from qcrules.i18n import tr
 from qcrules.model.db import table
-from qcrules.model.tables import Creator, Grant
+from qcrules.model.tables import Creator
 from qcrules.workspace import Workspace
 
 FORMATS = ("csv", "html", "xlsx")
@@ -98,19 +99,7 @@ def build_sheet(
     as_of = as_of or date.today()
     with workspace.db.connect() as conn:
         if grants:
-            known = {r for (r,) in conn.execute(select(table(Grant).c.grant_id))}
-            unknown = [g for g in grants if g not in known]
-            if unknown:
-                import difflib
-
-                close = difflib.get_close_matches(unknown[0], known, n=1)
-                raise UsageError(
-                    tr(f"没有授权 {unknown[0]}", f"there is no grant {unknown[0]}")
-                    + (
-                        tr(f"；是不是 {close[0]}？", f"; did you mean {close[0]}?") if close else ""
-                    ),
-                    hint=tr("写授权ID（grant_id）", "give a grant_id"),
-                )
+            require_grants(conn, grants)
         creators = table(Creator)
         names = dict(conn.execute(select(creators.c.aweme_id, creators.c.nickname)).all())
     bands = _bands(workspace)

@@ -61,6 +61,21 @@ class Agreement:
     template: str  # "built-in" or the file used
 
 
+def require_grants(conn, grant_ids: list[str]) -> None:
+    """Every grant id names a grant; the first that does not is an error with a did-you-mean."""
+    grants = table(Grant)
+    known = {r for (r,) in conn.execute(select(grants.c.grant_id))}
+    for grant_id in grant_ids:
+        if grant_id in known:
+            continue
+        close = difflib.get_close_matches(grant_id, known, n=1)
+        raise UsageError(
+            tr(f"没有授权 {grant_id}", f"there is no grant {grant_id}")
+            + (tr(f"；是不是 {close[0]}？", f"; did you mean {close[0]}?") if close else ""),
+            hint=tr("写授权ID（grant_id）", "give a grant_id, as qcrules evaluate shows it"),
+        )
+
+
 def _one(conn, model, column: str, value: str):
     tbl = table(model)
     return conn.execute(select(tbl).where(tbl.c[column] == value)).mappings().first()
@@ -79,16 +94,8 @@ def _masked(code: str | None) -> str:
 def agreement_values(workspace: Workspace, grant_id: str, today: date | None = None) -> dict:
     """Every placeholder's text for one grant."""
     with workspace.db.connect() as conn:
+        require_grants(conn, [grant_id])
         grant = _one(conn, Grant, "grant_id", grant_id)
-        if grant is None:
-            grants = table(Grant)
-            ids = [r for (r,) in conn.execute(select(grants.c.grant_id))]
-            close = difflib.get_close_matches(grant_id, ids, n=1)
-            raise UsageError(
-                tr(f"没有授权 {grant_id}", f"there is no grant {grant_id}")
-                + (tr(f"；是不是 {close[0]}？", f"; did you mean {close[0]}?") if close else ""),
-                hint=tr("写授权ID（grant_id）", "give a grant_id, as in qcrules evaluate"),
-            )
         merchant = _one(conn, Merchant, "merchant_id", grant["merchant_id"]) or {}
         creator = _one(conn, Creator, "aweme_id", grant["aweme_id"]) or {}
     starts, ends = grant["starts_at"], grant["ends_at"]

@@ -19,20 +19,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import types as sa_types
 
 from qcrules.errors import UsageError
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import (
     AuditEntry,
-    EvaluationRun,
+    Creator,
     Finding,
     Grant,
     Hold,
     Merchant,
     PoolMember,
 )
-from qcrules.model.tables import Creator as _CREATOR
 from qcrules.workspace import Workspace
 
 MIN_REF = 4
@@ -171,11 +171,10 @@ def _now() -> datetime:
 
 
 def last_run(workspace: Workspace) -> dict[str, Any] | None:
-    runs = table(EvaluationRun)
-    with workspace.db.connect() as conn:
-        row = conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(1)).mappings()
-        first = row.first()
-    return dict(first) if first else None
+    from qcrules.evaluation import recent_runs
+
+    runs = recent_runs(workspace, limit=1)
+    return runs[0] if runs else None
 
 
 def _undone_ids(conn) -> set[int]:
@@ -203,7 +202,7 @@ def action_queue(workspace: Workspace, *, today: date | None = None) -> list[Que
         rows = list(
             conn.execute(
                 select(findings)
-                .where(findings.c.run_id == run["run_id"], findings.c.action_kind.is_not(None))
+                .where(findings.c.run_id == run["id"], findings.c.action_kind.is_not(None))
                 .order_by(findings.c.id)
             ).mappings()
         )
@@ -309,13 +308,10 @@ def _typed(tbl, values: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, str):
             column_type = tbl.c[name].type
-            try:  # a TypeDecorator (UTCDateTime) names its Python type through its impl
-                kind = getattr(column_type, "impl", column_type).python_type
-            except NotImplementedError:
-                kind = None
-            if kind is datetime:
+            column_type = getattr(column_type, "impl", column_type)  # UTCDateTime wraps one
+            if isinstance(column_type, sa_types.DateTime):
                 value = datetime.fromisoformat(value)
-            elif kind is date:
+            elif isinstance(column_type, sa_types.Date):
                 value = date.fromisoformat(value)
         out[name] = value
     return out
@@ -586,10 +582,11 @@ def dismiss_action(
 
 def find_entity(workspace: Workspace, entity_id: str, entity_type: str | None) -> str:
     """The type of the record called `entity_id` (grant, creator or merchant)."""
-    from qcrules.model.tables import Creator
-
-    models = {"grant": (Grant, "grant_id"), "creator": (Creator, "aweme_id")}
-    models["merchant"] = (Merchant, "merchant_id")
+    models = {
+        "grant": (Grant, "grant_id"),
+        "creator": (Creator, "aweme_id"),
+        "merchant": (Merchant, "merchant_id"),
+    }
     wanted = [entity_type] if entity_type else list(models)
     found = []
     with workspace.db.connect() as conn:
@@ -676,7 +673,7 @@ def set_pool_status(
     )
     outcome = Outcome("apply", f"pool:{status}", "creator", aweme_id, merchant_id, note=note)
     with workspace.db.begin() as conn:
-        creators = table(_CREATOR)
+        creators = table(Creator)
         if (
             conn.execute(select(creators.c.aweme_id).where(creators.c.aweme_id == aweme_id)).first()
             is None

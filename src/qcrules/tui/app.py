@@ -269,6 +269,8 @@ class QcrulesApp(App[None]):
         self.kinds = service.action_kinds()
         self.explanation: str | None = None
         self.states: dict[str, str] = {}  # fingerprint -> state in the action queue
+        # (entity type, id, merchant or None for any) -> the run's findings of that entity
+        self.findings_by_entity: dict[tuple, list[dict[str, Any]]] = {}
         self.rules: list[tuple[Any, Any, bool]] = []  # (pack, rule, enabled) in the packs table
         self.pack_tests: dict[str, list[Any]] = {}  # pack id -> its test results
         self.sheet: Any = None  # the monitoring sheet of the last run's as-of date
@@ -442,6 +444,12 @@ class QcrulesApp(App[None]):
         self.report = report
         self.history = history
         self.states = states
+        self.findings_by_entity = {}
+        for finding in report["findings"]:
+            entity = finding["entity"]
+            for merchant in {entity.get("merchant"), None}:  # once when it has none
+                key = (entity["type"], entity["id"], merchant)
+                self.findings_by_entity.setdefault(key, []).append(finding)
         self._show_dashboard()
         self._fill_table()
         table = self.query_one("#findings-table", DataTable)
@@ -897,15 +905,9 @@ class QcrulesApp(App[None]):
     # -- creators and grants ------------------------------------------------------------
 
     def _findings_of(self, entity_type: str, entity_id: str, merchant: str | None) -> list:
-        if self.report is None:
-            return []
-        return [
-            f
-            for f in self.report["findings"]
-            if f["entity"]["type"] == entity_type
-            and f["entity"]["id"] == entity_id
-            and (merchant is None or f["entity"].get("merchant") == merchant)
-        ]
+        """The run's findings of one entity (for one merchant, or all): an index lookup, as
+        the creators table asks this once per row."""
+        return self.findings_by_entity.get((entity_type, entity_id, merchant), [])
 
     def _worst(self, findings: list) -> Text:
         if not findings:
