@@ -446,7 +446,7 @@ def _store_run(
         "fail_on": options.fail_on,
         "baseline": str(options.baseline) if options.baseline else None,
     }
-    with workspace.db.begin() as conn:
+    with workspace.db.write("evaluate") as conn:
         conn.execute(
             table(EvaluationRun)
             .insert()

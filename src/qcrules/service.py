@@ -8,9 +8,11 @@ from qcrules.workspace import Workspace
 from qcrules.workspace import init_workspace as _init_workspace
 
 
-def init_workspace(folder: Path, *, demo: bool = False, seed: int = 7, today=None) -> Workspace:
+def init_workspace(
+    folder: Path, *, demo: bool = False, seed: int = 7, today=None, database_url: str | None = None
+) -> Workspace:
     """Create a workspace; with `demo`, fill it with the generated demo data set."""
-    workspace = _init_workspace(folder)
+    workspace = _init_workspace(folder, database_url=database_url)
     if demo:
         from qcrules.demo import generate
 
@@ -166,3 +168,17 @@ def set_pool_status(workspace: Workspace, merchant_id: str, aweme_id: str, statu
     from qcrules.actions.queue import set_pool_status as _set
 
     return _set(workspace, merchant_id, aweme_id, status, **options)
+
+
+def db_upgrade(workspace: Workspace):
+    """Bring the workspace's schema to this release's (qcrules.model.migrate)."""
+    from qcrules.model import migrate
+
+    return migrate.upgrade(workspace.open_db(check=False))
+
+
+def db_current(workspace: Workspace) -> dict:
+    """The workspace schema's revision (qcrules.model.migrate)."""
+    from qcrules.model import migrate
+
+    return migrate.current(workspace.open_db(check=False))

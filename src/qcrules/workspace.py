@@ -46,19 +46,42 @@ class Workspace:
 
     @cached_property
     def db(self) -> Database:
+        """The workspace's database; an error (exit 2) when there is none at the URL or its
+        schema is not this release's — only `init` creates one."""
         try:
-            return open_database(self.config.database_url)
+            return open_database(self.config.database_url, create=False)
         except DatabaseError as exc:
-            raise ConfigError(str(exc)) from exc
+            raise ConfigError(str(exc), hint=exc.hint) from exc
+
+    def open_db(self, *, check: bool = True) -> Database:
+        """The database; without `check`, also one whose schema needs `qcrules db upgrade`."""
+        if check or "db" in self.__dict__:
+            return self.db
+        try:
+            db = open_database(self.config.database_url, create=False, check=False)
+            if db.revision() is None:
+                from qcrules.model.db import no_workspace
+
+                db.close()
+                raise no_workspace(self.config.database_url, "the database has no qcrules tables")
+        except DatabaseError as exc:
+            raise ConfigError(str(exc), hint=exc.hint) from exc
+        self.__dict__["db"] = db
+        return db
 
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.close()
 
 
-def init_workspace(folder: Path, *, exist_ok: bool = False) -> Workspace:
-    """Write qcrules.toml and create the database; refuse to overwrite a workspace."""
+def init_workspace(
+    folder: Path, *, exist_ok: bool = False, database_url: str | None = None
+) -> Workspace:
+    """Write qcrules.toml and create the database; refuse to overwrite a workspace. With
+    `database_url` (`qcrules --database-url URL init`) the schema goes there and the config
+    names it (without its password). A failed init leaves nothing behind."""
     folder = folder.expanduser().resolve()
+    made_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / CONFIG_NAME
     if config_path.exists() and not exist_ok:
@@ -66,8 +89,51 @@ def init_workspace(folder: Path, *, exist_ok: bool = False) -> Workspace:
             f"{config_path} already exists",
             hint="this folder is already a workspace; choose another folder",
         )
-    if not config_path.exists():
-        config_path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
-    workspace = Workspace(load_config(config_path))
-    workspace.db  # noqa: B018  (creates the schema)
-    return workspace
+    wrote_config = not config_path.exists()
+    if wrote_config:
+        template = CONFIG_TEMPLATE
+        if database_url:
+            line = 'url = "sqlite:///qcrules.db"'
+            template = template.replace(
+                line, f"url = {_toml_string(_without_password(database_url))}"
+            )
+        config_path.write_text(template, encoding="utf-8")
+    before = set(folder.iterdir())
+    try:
+        config = load_config(config_path)
+        if database_url:
+            config.database_url = database_url
+        try:
+            db = open_database(config.database_url, create=True)
+        except DatabaseError as exc:
+            raise ConfigError(str(exc), hint=exc.hint) from exc
+        workspace = Workspace(config)
+        workspace.__dict__["db"] = db
+        return workspace
+    except BaseException:
+        for path in set(folder.iterdir()) - before:  # the database files it created
+            if path.is_file():
+                path.unlink(missing_ok=True)
+        if wrote_config:
+            config_path.unlink(missing_ok=True)
+        if made_folder and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
+def _without_password(url: str) -> str:
+    """The URL to keep in qcrules.toml: a password belongs in PGPASSWORD or ~/.pgpass."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.password is None:
+        return url
+    return parsed.set(password=None).render_as_string(hide_password=False)
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -337,7 +337,11 @@ def _write(conn, change: Change, values: dict[str, Any] | None) -> None:
         return
     typed = _typed(tbl, values)
     if exists:
-        conn.execute(update(tbl).where(where).values(typed))
+        # only the columns this change changes: an import's columns written since stay
+        before = _typed(tbl, change.before or {})
+        changed = {k: v for k, v in typed.items() if k not in before or before[k] != v}
+        if changed:
+            conn.execute(update(tbl).where(where).values(changed))
     else:
         conn.execute(insert(tbl).values({**_typed(tbl, change.key), **typed}))
 
@@ -469,9 +473,12 @@ def changes_for(conn, item: QueueItem, today: date) -> tuple[list[Change], str |
 # applying, dismissing, holding, undoing
 
 
-def _audit(conn, outcome: Outcome, actor: str, fingerprint: str | None, undoes=None) -> int:
+def _audit(
+    conn, outcome: Outcome, actor: str, fingerprint: str | None, undoes=None, result: Any = None
+) -> int:
     audit = table(AuditEntry)
-    result = conn.execute(
+    result_value = outcome.result if result is None else result
+    inserted = conn.execute(
         insert(audit).values(
             at=_now(),
             actor=actor,
@@ -480,13 +487,13 @@ def _audit(conn, outcome: Outcome, actor: str, fingerprint: str | None, undoes=N
             entity_id=outcome.entity_id,
             merchant_id=outcome.merchant_id,
             before={"changes": [c.to_json() for c in outcome.changes]},
-            after={"result": outcome.result} if outcome.result is not None else None,
+            after={"result": result_value} if result_value is not None else None,
             note=outcome.note,
             fingerprint=fingerprint,
             undoes=undoes,
         )
     )
-    return int(result.inserted_primary_key[0])
+    return int(inserted.inserted_primary_key[0])
 
 
 def _require_open(item: QueueItem, verb: str) -> None:
@@ -515,50 +522,114 @@ def apply_action(
     today: date | None = None,
 ) -> Outcome:
     """Carry out a suggested action: its record changes, or a plugin's handler, or (for a
-    person's task) the record that it was done — and the audit entry, in one transaction."""
+    person's task) the record that it was done — and the audit entry, in one transaction.
+
+    The transaction holds the workspace's write lock from the state check to the commit, so
+    of two people applying the same action one succeeds and the other is told it is applied.
+    A document the action writes (an agreement) is written only once the change committed.
+    """
+    today = today or date.today()
+    if dry_run:
+        with workspace.db.begin() as conn:
+            return _apply_in(workspace, conn, ref, actor, note, True, handlers, today)
+    with workspace.db.write("actions apply") as conn:
+        outcome = _apply_in(workspace, conn, ref, actor, note, False, handlers, today)
+    if isinstance(outcome.result, _Document):
+        try:
+            outcome.result = outcome.result.write()
+        except OSError as exc:
+            raise UsageError(
+                tr(
+                    f"已记录（审计 {outcome.audit_id}），但无法写入协议文件：{exc}",
+                    f"recorded (audit {outcome.audit_id}), but the agreement could not be "
+                    f"written: {exc}",
+                ),
+                hint=tr(
+                    f"修好后用 qcrules agreement {outcome.entity_id} 重新生成",
+                    f"fix it, then make it with qcrules agreement {outcome.entity_id}",
+                ),
+            ) from exc
+    return outcome
+
+
+def _apply_in(
+    workspace: Workspace,
+    conn,
+    ref: str,
+    actor: str | None,
+    note: str | None,
+    dry_run: bool,
+    handlers: dict[str, Any] | None,
+    today: date,
+) -> Outcome:
     item = find_item(workspace, ref)
     _require_open(item, tr("执行", "applied"))
-    today = today or date.today()
     outcome = Outcome(
         "apply", item.kind, item.entity_type, item.entity_id, item.merchant_id, note=note
     )
     outcome.dry_run = dry_run
     kind = (handlers or {}).get(item.kind)
-    with workspace.db.begin() as conn:
-        outcome.changes, outcome.steps = changes_for(conn, item, today)
-        if kind is not None and getattr(kind, "handler", None) is not None:
-            action = {"kind": item.kind, "params": item.params, "finding": item.to_json()}
-            context = {"db": workspace.db, "config": workspace.config.plugins, "dry_run": dry_run}
-            try:
-                outcome.result = kind.handler(action, context)
-            except Exception as exc:
-                raise UsageError(
-                    tr(
-                        f"动作 {item.kind} 执行失败：{exc}",
-                        f"the {item.kind} action failed: {exc}",
-                    ),
-                    hint=tr(
-                        f"它来自插件 {kind.origin}；什么都没有改变",
-                        f"it comes from the plugin {kind.origin}; nothing was changed",
-                    ),
-                ) from exc
-        if item.kind == "prepare_agreement" and item.entity_type == "grant":
-            outcome.result = _prepare_agreement(workspace, item.entity_id, dry_run, today)
-        if dry_run:
-            return outcome
-        for change in outcome.changes:
-            _write(conn, change, change.after)
-        outcome.audit_id = _audit(conn, outcome, actor or default_actor(), item.fingerprint)
+    outcome.changes, outcome.steps = changes_for(conn, item, today)
+    if kind is not None and getattr(kind, "handler", None) is not None:
+        action = {"kind": item.kind, "params": item.params, "finding": item.to_json()}
+        context = {
+            "db": workspace.db,
+            "conn": conn,  # the action's own transaction: write here, not through "db"
+            "config": workspace.config.plugins,
+            "dry_run": dry_run,
+        }
+        try:
+            outcome.result = kind.handler(action, context)
+        except Exception as exc:
+            raise UsageError(
+                tr(
+                    f"动作 {item.kind} 执行失败：{exc}",
+                    f"the {item.kind} action failed: {exc}",
+                ),
+                hint=tr(
+                    f"它来自插件 {kind.origin}；什么都没有改变",
+                    f"it comes from the plugin {kind.origin}; nothing was changed",
+                ),
+            ) from exc
+    if item.kind == "prepare_agreement" and item.entity_type == "grant":
+        outcome.result = _prepare_agreement(workspace, item.entity_id, dry_run, today)
+    if dry_run:
+        return outcome
+    for change in outcome.changes:
+        _write(conn, change, change.after)
+    audit_result = outcome.result
+    if isinstance(audit_result, _Document):
+        audit_result = audit_result.to_json()
+    outcome.audit_id = _audit(
+        conn, outcome, actor or default_actor(), item.fingerprint, result=audit_result
+    )
     return outcome
 
 
-def _prepare_agreement(workspace: Workspace, grant_id: str, dry_run: bool, today: date) -> dict:
-    from qcrules.actions.agreement import render_agreement, write_agreement
+@dataclass
+class _Document:
+    """A file an apply writes once its change has committed (never for a rolled-back one)."""
 
+    path: Any
+    text: str
+
+    def to_json(self) -> dict:
+        return {"document": str(self.path)}
+
+    def write(self) -> dict:
+        self.path.parent.mkdir(exist_ok=True)
+        self.path.write_text(self.text, encoding="utf-8")
+        return self.to_json()
+
+
+def _prepare_agreement(workspace: Workspace, grant_id: str, dry_run: bool, today: date):
+    from qcrules.actions.agreement import render_agreement
+
+    agreement = render_agreement(workspace, grant_id, today=today)  # it can be rendered
+    path = workspace.root / "agreements" / f"{grant_id}.md"
     if dry_run:
-        render_agreement(workspace, grant_id, today=today)  # it can be rendered
-        return {"document": str(workspace.root / "agreements" / f"{grant_id}.md")}
-    return {"document": str(write_agreement(workspace, grant_id, today=today))}
+        return {"document": str(path)}
+    return _Document(path, agreement.text)
 
 
 def dismiss_action(
@@ -570,12 +641,12 @@ def dismiss_action(
             tr("忽略动作需要写明原因", "dismissing an action needs a reason"),
             hint=tr("用 --reason 写明原因", "give one with --reason"),
         )
-    item = find_item(workspace, ref)
-    _require_open(item, tr("忽略", "dismissed"))
-    outcome = Outcome(
-        "dismiss", item.kind, item.entity_type, item.entity_id, item.merchant_id, note=reason
-    )
-    with workspace.db.begin() as conn:
+    with workspace.db.write("actions dismiss") as conn:
+        item = find_item(workspace, ref)  # the state checked under the write lock
+        _require_open(item, tr("忽略", "dismissed"))
+        outcome = Outcome(
+            "dismiss", item.kind, item.entity_type, item.entity_id, item.merchant_id, note=reason
+        )
         outcome.audit_id = _audit(conn, outcome, actor or default_actor(), item.fingerprint)
     return outcome
 
@@ -634,7 +705,7 @@ def hold_entity(
         )
     key = {"entity_type": entity_type, "entity_id": entity_id, "merchant_id": merchant_id or ""}
     outcome = Outcome("hold", "hold", entity_type, entity_id, merchant_id, note=reason)
-    with workspace.db.begin() as conn:
+    with workspace.db.write("actions hold") as conn:
         before = _read(conn, "holds", key)
         after = {
             **key,
@@ -672,7 +743,7 @@ def set_pool_status(
         "", "", "", "", "", "", "creator", aweme_id, merchant_id, aweme_id, "", "", {}, {}, None
     )
     outcome = Outcome("apply", f"pool:{status}", "creator", aweme_id, merchant_id, note=note)
-    with workspace.db.begin() as conn:
+    with workspace.db.write("pool change") as conn:
         creators = table(Creator)
         if (
             conn.execute(select(creators.c.aweme_id).where(creators.c.aweme_id == aweme_id)).first()
@@ -704,7 +775,7 @@ def undo(
     """Take back an apply, dismiss or hold (the latest one, or `audit_id`): every row it
     changed is put back as it was, and the undo is itself in the audit log."""
     audit = table(AuditEntry)
-    with workspace.db.begin() as conn:
+    with workspace.db.write("actions undo") as conn:
         undone = _undone_ids(conn)
         query = select(audit).where(audit.c.undoes.is_(None)).order_by(audit.c.id.desc())
         if audit_id is not None:
@@ -732,7 +803,7 @@ def undo(
         ]
         for change in reversed(changes):  # each row back to what it was
             current = _read(conn, change.table, change.key)
-            if _comparable(current) != _comparable(change.before):
+            if _touched(current, change) != _touched(change.before, change):
                 raise UsageError(
                     tr(
                         f"{change.table} {change.key} 在此后又被改过，不能撤销",
@@ -754,6 +825,17 @@ def undo(
             conn, outcome, actor or default_actor(), entry["fingerprint"], undoes=entry["id"]
         )
     return outcome
+
+
+def _touched(row: dict[str, Any] | None, change: Change) -> dict[str, Any] | None:
+    """`row` on the columns `change` changes: an undo refuses only when one of those changed
+    again since (an import's other columns may have, and keep their values)."""
+    now, then = _comparable(change.before), _comparable(change.after)
+    if now is None or then is None:
+        return _comparable(row)
+    columns = {k for k in now.keys() | then.keys() if now.get(k) != then.get(k)}
+    shown = _comparable(row)
+    return None if shown is None else {k: shown.get(k) for k in columns}
 
 
 def _comparable(row: dict[str, Any] | None) -> dict[str, Any] | None:

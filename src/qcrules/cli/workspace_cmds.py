@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -17,9 +18,14 @@ from qcrules.i18n import tr
 @click.argument("folder", type=click.Path(file_okay=False), default=".")
 @click.option("--demo", is_flag=True, help="Fill it with a generated, realistic demo data set.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo data.")
-def init_cmd(folder: str, demo: bool, seed: int) -> int:
-    """Create a workspace: qcrules.toml and the database (SQLite in WAL mode by default)."""
-    workspace = service.init_workspace(Path(folder), demo=demo, seed=seed)
+@click.pass_obj
+def init_cmd(state, folder: str, demo: bool, seed: int) -> int:
+    """Create a workspace: qcrules.toml and the database (SQLite in WAL mode by default;
+    `qcrules --database-url URL init` puts it on that database)."""
+    import os
+
+    url = state.database_url or os.environ.get("QCRULES_DATABASE_URL", "").strip() or None
+    workspace = service.init_workspace(Path(folder), demo=demo, seed=seed, database_url=url)
     console = err_console()
     console.print(
         tr("已创建工作区：", "Created workspace: ") + str(workspace.config.path), highlight=False
@@ -79,6 +85,62 @@ def demo_cmd(seed: int, keep: bool, no_tui: bool) -> int:
     return 0
 
 
+@click.group("db")
+def db_group() -> None:
+    """The workspace's database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def db_upgrade_cmd(state, as_json: bool) -> int:
+    """Bring the schema to this release's (safe to repeat; an SQLite file is backed up first)."""
+    result = service.db_upgrade(state.workspace())
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    console = err_console()
+    if not result.changed:
+        console.print(
+            tr(f"结构已是最新（{result.after}）", f"schema is up to date ({result.after})")
+        )
+        return 0
+    if result.backup:
+        console.print(tr("已备份到 ", "backed up to ") + str(result.backup), highlight=False)
+    console.print(
+        tr(
+            f"结构已升级：{result.before} → {result.after}",
+            f"schema upgraded: {result.before} → {result.after}",
+        ),
+        highlight=False,
+    )
+    return 0
+
+
+@db_group.command("current")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def db_current_cmd(state, as_json: bool) -> int:
+    """The schema's revision, and whether it is this release's."""
+    info = service.db_current(state.workspace())
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
+    elif info["up_to_date"]:
+        click.echo(f"{info['revision']} (head)")
+    else:
+        click.echo(
+            f"{info['revision']} "
+            + tr(
+                f"（需要 {info['head']}：运行 qcrules db upgrade）",
+                f"(needs {info['head']}: run qcrules db upgrade)",
+            )
+            if info["known"]
+            else f"{info['revision']} " + tr("（比此 qcrules 新）", "(newer than this qcrules)")
+        )
+    return 0
+
+
 def register(group: click.Group) -> None:
     group.add_command(init_cmd)
     group.add_command(demo_cmd)
+    group.add_command(db_group)

@@ -829,7 +829,9 @@ class _FileImport:
             if progress:
                 progress(self.name, "write", done, total)
 
-        with self.job.db.begin() as conn:
+        # under the write lock: the counts below see only this import's rows, and the upsert
+        # sets only the columns the file brings (an action's change to others stays)
+        with self.job.db.write(f"import {kind.name}") as conn:
             before = count(conn, model)
             upsert_columns(
                 conn,
@@ -844,7 +846,7 @@ class _FileImport:
             )
             after = count(conn, model)
             self._pool(rows, write=True, conn=conn)
-        self.report.inserted = after - before
+        self.report.inserted = max(0, min(total, after - before))
         self.report.updated = total - self.report.inserted
         self.report.written = True
 
@@ -871,7 +873,7 @@ class _FileImport:
             chunks = ([wanted[s : s + WRITE_CHUNK]] for s in range(0, len(wanted), WRITE_CHUNK))
             key = ("merchant_id", "aweme_id")
             upsert_columns(conn, PoolMember, key, (), ["aweme_id"], chunks, constants=constants)
-            added = count(conn, PoolMember, merchant_id=merchant) - before
+            added = max(0, count(conn, PoolMember, merchant_id=merchant) - before)
         else:
             with self.job.db.connect() as c2:
                 there = existing(c2, pool.c.aweme_id, wanted, pool.c.merchant_id == merchant)

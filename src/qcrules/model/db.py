@@ -6,27 +6,30 @@ above this one needs to know which database it talks to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel
 
+from qcrules.i18n import tr
 from qcrules.model import tables as _tables  # noqa: F401  (registers the tables)
 from qcrules.model.tables import SchemaMeta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # schema_meta's version; Alembic revisions (model/migrations) since
 BUSY_TIMEOUT_MS = 10_000
-
-# version -> function(connection) that brings the schema from version-1 to version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+VERSION_TABLE = "alembic_version"
 
 
 class DatabaseError(Exception):
     """Raised with a message a user can act on (the URL, what failed, what to try)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def sqlite_url(path: Path) -> str:
@@ -41,6 +44,19 @@ def redact(url: str) -> str:
         user = creds.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}" if ":" in creds else url
     return url
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file an sqlite URL names (None: in memory, or not SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def _make_engine(url: str) -> Engine:
@@ -74,6 +90,19 @@ def _make_engine(url: str) -> Engine:
         ) from exc
 
 
+def no_workspace(url: str, why: str | None = None) -> DatabaseError:
+    return DatabaseError(
+        tr(f"{redact(url)} 没有 qcrules 工作区", f"no qcrules workspace at {redact(url)}")
+        + (f" ({why})" if why else ""),
+        hint=tr(
+            "用 qcrules init 创建（PostgreSQL：qcrules --database-url URL init），"
+            "或用 --config / --database-url 指向已有的工作区",
+            "create one with qcrules init (PostgreSQL: qcrules --database-url URL init), "
+            "or point --config / --database-url at an existing one",
+        ),
+    )
+
+
 class Database:
     """A workspace's database: an engine plus schema management."""
 
@@ -85,6 +114,10 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        return _sqlite_file(self.url) if self.dialect == "sqlite" else None
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -94,54 +127,122 @@ class Database:
         with self.engine.begin() as conn:
             yield conn
 
+    def write(self, kind: str):
+        """A transaction holding the workspace's write lock (qcrules.model.locking): what it
+        checks and reads cannot change before it commits. `kind` names the work for others."""
+        from qcrules.model.locking import write_transaction
+
+        return write_transaction(self, kind)
+
     def connect(self):
         return self.engine.connect()
 
-    def schema_version(self) -> int | None:
-        with self.engine.connect() as conn:
-            if not inspect(conn).has_table(SchemaMeta.__tablename__):
-                return None
-            row = conn.execute(
-                select(SchemaMeta.value).where(SchemaMeta.key == "schema_version")
-            ).first()
-            return int(row[0]) if row else None
-
-    def ensure_schema(self) -> None:
-        """Create a new schema, or migrate an older one; refuse a newer one."""
+    # -- schema ---------------------------------------------------------------------------------
+    def revision(self) -> str | None:
+        """The schema's Alembic revision; "legacy" for a workspace of the releases before
+        migrations (schema_meta, no alembic_version); None for an empty database."""
         try:
-            version = self.schema_version()
+            with self.engine.connect() as conn:
+                names = set(inspect(conn).get_table_names())
+                if VERSION_TABLE in names:
+                    row = conn.execute(text(f"select version_num from {VERSION_TABLE}")).first()
+                    if row:
+                        return str(row[0])
+                if SchemaMeta.__tablename__ in names:
+                    return "legacy"
+                return None
         except OperationalError as exc:
-            raise DatabaseError(f"cannot open database {redact(self.url)}: {exc.orig}") from exc
-        if version is None:
-            SQLModel.metadata.create_all(self.engine)
-            with self.begin() as conn:
-                conn.execute(
-                    SchemaMeta.__table__.insert().values(
-                        key="schema_version", value=str(SCHEMA_VERSION)
-                    )
-                )
-            return
-        if version > SCHEMA_VERSION:
+            if "does not exist" in str(exc.orig):
+                raise no_workspace(
+                    self.url, tr("数据库不存在", "the database does not exist")
+                ) from exc
             raise DatabaseError(
-                f"database {redact(self.url)} has schema version {version}, newer than this "
-                f"qcrules understands ({SCHEMA_VERSION}); upgrade qcrules."
-            )
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            with self.begin() as conn:
-                MIGRATIONS[step](conn)
-                conn.execute(
-                    SchemaMeta.__table__.update()
-                    .where(SchemaMeta.key == "schema_version")
-                    .values(value=str(step))
+                tr(
+                    f"无法打开数据库 {redact(self.url)}：",
+                    f"cannot open database {redact(self.url)}: ",
                 )
-        # tables added without a migration step (new, empty tables) are created here
-        SQLModel.metadata.create_all(self.engine)
+                + str(exc.orig).strip()
+            ) from exc
+
+    def create_schema(self) -> None:
+        """A new workspace's schema, at the newest revision (the models equal the migrations:
+        tests/test_migrations.py checks it)."""
+        from qcrules.model.migrations import HEAD
+
+        with self.write("init") as conn:
+            SQLModel.metadata.create_all(conn)
+            conn.execute(
+                SchemaMeta.__table__.insert().values(
+                    key="schema_version", value=str(SCHEMA_VERSION)
+                )
+            )
+            conn.execute(
+                text(
+                    f"create table if not exists {VERSION_TABLE} (version_num varchar(32) not null primary key)"
+                )
+            )
+            conn.execute(
+                text(f"insert into {VERSION_TABLE} (version_num) values (:v)"), {"v": HEAD}
+            )
+
+    def check_schema(self, *, create: bool = False) -> None:
+        """Refuse a database that is not a workspace at this release's schema, saying what
+        to do; with `create`, make the schema of an empty database."""
+        from qcrules.model.migrations import HEAD
+
+        revision = self.revision()
+        if revision == HEAD:
+            return
+        if revision is None:
+            if not create:
+                raise no_workspace(
+                    self.url, tr("数据库里没有它的表", "the database has no qcrules tables")
+                )
+            self.create_schema()
+            return
+        from qcrules.model import migrate
+
+        if not migrate.is_known(revision):
+            raise DatabaseError(
+                tr(
+                    f"{redact(self.url)} 的结构版本 {revision} 比此 qcrules 新",
+                    f"{redact(self.url)} has schema revision {revision}, newer than this qcrules "
+                    f"knows ({HEAD})",
+                ),
+                hint=tr("升级 qcrules", "upgrade qcrules (pip install -U qcrules)"),
+            )
+        raise DatabaseError(
+            tr(
+                f"{redact(self.url)} 由较早版本的 qcrules 创建（结构 {revision}，需要 {HEAD}）",
+                f"{redact(self.url)} was made by an earlier qcrules (schema {revision}, this "
+                f"release needs {HEAD})",
+            ),
+            hint=tr(
+                "运行 qcrules db upgrade（SQLite 会先备份数据库文件）",
+                "run qcrules db upgrade (it backs up an SQLite file first)",
+            ),
+        )
 
 
-def open_database(url: str, *, create: bool = True) -> Database:
+def open_database(url: str, *, create: bool = True, check: bool = True) -> Database:
+    """The workspace database at `url`. Without `create`, a missing SQLite file or an empty
+    database is "no qcrules workspace" (nothing is created); `check` refuses a schema other
+    than this release's."""
+    path = _sqlite_file(url)
+    if not create and path is not None and not path.is_file():
+        raise no_workspace(url, tr("文件不存在", "the file does not exist"))
+    if create and path is not None and not path.parent.is_dir():
+        raise DatabaseError(
+            tr(f"文件夹 {path.parent} 不存在", f"the folder {path.parent} does not exist"),
+            hint=tr("先创建它，或换一个路径", "create it first, or choose another path"),
+        )
     db = Database(url)
-    if create:
-        db.ensure_schema()
+    if check:
+        try:
+            db.check_schema(create=create)
+        except BaseException:
+            db.close()
+            raise
     return db
 
 

@@ -1,0 +1,312 @@
+"""Two qcrules processes changing the same workspace at the same moment, on SQLite and on
+PostgreSQL: real processes (spawned, each with its own engine) released together by a
+barrier, repeated over many actions so that a race that can happen does happen.
+
+What a user must be able to rely on: of two people applying (or undoing) the same thing one
+wins and the other is told why; the audit log never holds two entries for one action nor two
+undos of one entry; an import and an apply on the same row both keep their change; a writer
+that has to wait says so and gives up with a clear error, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from qcrules.errors import QcrulesError
+
+DAY = date(2026, 11, 27)
+ROUNDS = 6
+
+# --- the worker processes ----------------------------------------------------------------------
+
+_barrier = None
+_workspaces: dict[str, object] = {}
+
+
+def _init(barrier) -> None:
+    global _barrier
+    _barrier = barrier
+    os.environ["QCRULES_LANG"] = "en"
+    os.environ["QCRULES_ACTOR"] = f"worker-{os.getpid()}"
+
+
+def _workspace(config: str):
+    from qcrules.workspace import Workspace
+
+    if config not in _workspaces:
+        _workspaces[config] = Workspace.discover(config)
+    return _workspaces[config]
+
+
+def _run(config: str, op: str, *args):
+    """One operation, started at the same moment as the other worker's."""
+    from qcrules import service
+    from qcrules.actions import queue
+
+    workspace = _workspace(config)
+    _barrier.wait(timeout=60)
+    try:
+        if op == "apply":
+            return ("ok", queue.apply_action(workspace, args[0], today=DAY).audit_id)
+        if op == "undo":
+            return ("ok", queue.undo(workspace, args[0]).audit_id)
+        if op == "pool":
+            outcome = queue.set_pool_status(workspace, args[0], args[1], args[2], today=DAY)
+            return ("ok", outcome.audit_id)
+        if op == "import":
+            result = service.import_files(workspace, "grants", [args[0]])
+            return ("ok", result.files[0].inserted)
+    except QcrulesError as exc:
+        return ("refused", type(exc).__name__, exc.message)
+    except Exception as exc:  # what a user would see as a traceback
+        return ("crash", f"{type(exc).__name__}: {exc}")
+    raise AssertionError(op)
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def team(db_url, tmp_path):
+    """A demo workspace on the backend, evaluated, and two worker processes to race on it."""
+    from qcrules import service
+    from qcrules.demo import generate
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.model import open_database
+    from qcrules.workspace import Workspace
+
+    folder = tmp_path / "team"
+    folder.mkdir()
+    config = folder / "qcrules.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    db = open_database(db_url)
+    generate(db, size="demo", seed=7, today=DAY)
+    db.close()
+    workspace = Workspace.discover(config)
+    service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    with ProcessPoolExecutor(2, mp_context=context, initializer=_init, initargs=(barrier,)) as pool:
+        # both workers up and holding their workspace before the first race
+        list(pool.map(_workspace, [str(config)] * 2))
+        yield Team(str(config), workspace, pool)
+    workspace.close()
+
+
+class Team:
+    def __init__(self, config: str, workspace, pool) -> None:
+        self.config, self.workspace, self.pool = config, workspace, pool
+
+    def race(self, first: tuple, second: tuple) -> list[tuple]:
+        futures = [
+            self.pool.submit(_run, self.config, *first),
+            self.pool.submit(_run, self.config, *second),
+        ]
+        results = [f.result(timeout=120) for f in futures]
+        crashes = [r for r in results if r[0] == "crash"]
+        assert not crashes, crashes
+        return results
+
+    def audit(self, **where) -> list[dict]:
+        from qcrules.model import AuditEntry
+
+        table = AuditEntry.__table__
+        query = select(table).order_by(table.c.id)
+        for column, value in where.items():
+            query = query.where(table.c[column] == value)
+        with self.workspace.db.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def queue(self):
+        from qcrules.actions.queue import action_queue
+
+        return action_queue(self.workspace, today=DAY)
+
+
+# --- the races -------------------------------------------------------------------------------
+
+
+def test_two_people_applying_one_action_make_one_change(team):
+    items = [i for i in team.queue() if i.state == "open" and i.kind != "prepare_agreement"]
+    assert len(items) >= ROUNDS
+    for item in items[:ROUNDS]:
+        results = team.race(("apply", item.ref), ("apply", item.ref))
+        assert sorted(r[0] for r in results) == ["ok", "refused"], results
+        refused = next(r for r in results if r[0] == "refused")
+        assert "applied" in refused[2] and item.ref in refused[2]
+        assert len(team.audit(fingerprint=item.fingerprint)) == 1
+
+
+def test_two_people_undoing_one_entry_undo_it_once(team):
+    items = [i for i in team.queue() if i.state == "open" and i.kind != "prepare_agreement"]
+    from qcrules.actions.queue import apply_action
+
+    for item in items[:ROUNDS]:
+        entry = apply_action(team.workspace, item.ref, today=DAY).audit_id
+        results = team.race(("undo", entry), ("undo", entry))
+        assert sorted(r[0] for r in results) == ["ok", "refused"], results
+        refused = next(r for r in results if r[0] == "refused")
+        assert "already undone" in refused[2]
+        assert len(team.audit(undoes=entry)) == 1
+
+
+def test_two_pool_changes_of_one_creator_are_one_change(team):
+    from qcrules.model import PoolMember
+
+    table = PoolMember.__table__
+    with team.workspace.db.connect() as conn:
+        rows = list(
+            conn.execute(select(table.c.merchant_id, table.c.aweme_id, table.c.status)).all()
+        )
+    targets = [r for r in rows if r.status != "excluded"][:ROUNDS]
+    assert len(targets) == ROUNDS
+    for merchant, aweme, _ in targets:
+        change = ("pool", merchant, aweme, "excluded")
+        results = team.race(change, change)
+        assert sorted(r[0] for r in results) == ["ok", "refused"], results
+        assert "already excluded" in next(r for r in results if r[0] == "refused")[2]
+        assert len(team.audit(entity_id=aweme, kind="apply:pool:excluded")) == 1
+
+
+def test_an_apply_and_an_import_on_one_grant_both_keep_their_change(team, tmp_path):
+    from qcrules.model import Grant
+
+    items = [
+        i
+        for i in team.queue()
+        if i.state == "open" and i.kind in ("shorten_grant", "narrow_scope")
+    ]
+    assert len(items) >= 3
+    grants = Grant.__table__
+    columns = ["grant_id", "merchant_id", "aweme_id", "auth_type", "scope", "status", "note"]
+    for n, item in enumerate(items):
+        with team.workspace.db.connect() as conn:
+            row = conn.execute(
+                select(grants).where(grants.c.grant_id == item.entity_id)
+            ).mappings().one()
+        path = tmp_path / f"grants-{n}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerow([*(row[c] for c in columns[:-1]), f"imported {n}"])
+        results = team.race(("apply", item.ref), ("import", str(path)))
+        assert [r[0] for r in results] == ["ok", "ok"], results
+        assert results[1][1] == 0  # an update, counted as such (never negative)
+        with team.workspace.db.connect() as conn:
+            after = conn.execute(
+                select(grants).where(grants.c.grant_id == item.entity_id)
+            ).mappings().one()
+        assert after["note"] == f"imported {n}"  # the import's change
+        proposed = "proposed_ends_at" if item.kind == "shorten_grant" else "proposed_scope"
+        assert after[proposed] is not None  # the apply's change
+        entry = team.audit(fingerprint=item.fingerprint)[0]
+        before = entry["before"]["changes"][0]["before"]
+        assert before["note"] in (row["note"], f"imported {n}")  # the row as it was then
+
+
+# --- waiting for another writer ------------------------------------------------------------------
+
+
+def _hold_lock(db, kind: str, held: threading.Event, release: threading.Event) -> None:
+    with db.write(kind):
+        held.set()
+        release.wait(30)
+
+
+def test_a_blocked_writer_waits_then_names_the_other_writer(team, monkeypatch):
+    from qcrules.actions.queue import apply_action
+    from qcrules.model.locking import WorkspaceBusyError, set_wait_notice
+
+    item = next(i for i in team.queue() if i.state == "open" and i.kind == "add_to_pool")
+    notices: list[str] = []
+    set_wait_notice(notices.append)
+    monkeypatch.setenv("QCRULES_LOCK_TIMEOUT", "0.6")
+    held, release = threading.Event(), threading.Event()
+    other = open_other(team)
+    holder = threading.Thread(target=_hold_lock, args=(other, "import grants", held, release))
+    holder.start()
+    try:
+        assert held.wait(10)
+        started = time.monotonic()
+        with pytest.raises(WorkspaceBusyError) as caught:
+            apply_action(team.workspace, item.ref, today=DAY)
+        assert time.monotonic() - started < 10
+    finally:
+        release.set()
+        holder.join()
+        set_wait_notice(None)
+        other.close()
+    assert "another qcrules is writing this workspace" in notices[0]
+    assert "import grants" in caught.value.message
+    assert "nothing was changed" in caught.value.message
+    assert not team.audit(fingerprint=item.fingerprint)
+    # once the other writer is done, the same apply goes through
+    assert apply_action(team.workspace, item.ref, today=DAY).audit_id
+
+
+def open_other(team):
+    from qcrules.model import open_database
+
+    return open_database(team.workspace.config.database_url, create=False)
+
+
+def test_the_cli_explains_a_lock_it_cannot_get(demo_copy, cli):
+    from qcrules.model import open_database
+
+    db = open_database(f"sqlite:///{demo_copy / 'qcrules.db'}", create=False)
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(db, "import creators", held, release))
+    holder.start()
+    try:
+        assert held.wait(10)
+        result = cli(
+            "evaluate", "--as-of", DAY.isoformat(), cwd=demo_copy,
+            env={"QCRULES_LOCK_TIMEOUT": "0.5"},
+        )
+    finally:
+        release.set()
+        holder.join()
+        db.close()
+    assert result.returncode == 2, result.stderr
+    assert "another qcrules is writing this workspace (import creators, pid" in result.stderr
+    assert "waiting" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def count_audit(db) -> int:
+    from qcrules.model import AuditEntry
+
+    with db.connect() as conn:
+        return conn.execute(select(func.count()).select_from(AuditEntry.__table__)).scalar_one()
+
+
+def test_a_prepared_agreement_is_written_only_when_its_change_commits(demo_copy, monkeypatch):
+    from qcrules import service
+    from qcrules.actions import queue
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
+    item = next(i for i in queue.action_queue(workspace) if i.kind == "prepare_agreement")
+    audit_before = count_audit(workspace.db)
+
+    def failing_audit(*_args, **_kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(queue, "_audit", failing_audit)
+    with pytest.raises(RuntimeError):
+        queue.apply_action(workspace, item.ref, today=DAY)
+    assert not (Path(demo_copy) / "agreements").exists()  # the change rolled back: no file
+    assert count_audit(workspace.db) == audit_before
+    workspace.close()
