@@ -48,13 +48,15 @@ def _workspace(config: str):
     return _workspaces[config]
 
 
-def _run(config: str, op: str, *args):
-    """One operation, started at the same moment as the other worker's."""
+def _run(config: str, op: str, *args, delay: float = 0.0):
+    """One operation, started at the same moment as the other worker's (plus `delay`)."""
     from qcrules import service
     from qcrules.actions import queue
 
     workspace = _workspace(config)
     _barrier.wait(timeout=60)
+    if delay:
+        time.sleep(delay)
     try:
         if op == "apply":
             return ("ok", queue.apply_action(workspace, args[0], today=DAY).audit_id)
@@ -107,10 +109,10 @@ class Team:
     def __init__(self, config: str, workspace, pool) -> None:
         self.config, self.workspace, self.pool = config, workspace, pool
 
-    def race(self, first: tuple, second: tuple) -> list[tuple]:
+    def race(self, first: tuple, second: tuple, delays=(0.0, 0.0)) -> list[tuple]:
         futures = [
-            self.pool.submit(_run, self.config, *first),
-            self.pool.submit(_run, self.config, *second),
+            self.pool.submit(_run, self.config, *first, delay=delays[0]),
+            self.pool.submit(_run, self.config, *second, delay=delays[1]),
         ]
         results = [f.result(timeout=120) for f in futures]
         crashes = [r for r in results if r[0] == "crash"]
@@ -179,39 +181,56 @@ def test_two_pool_changes_of_one_creator_are_one_change(team):
 
 
 def test_an_apply_and_an_import_on_one_grant_both_keep_their_change(team, tmp_path):
+    from qcrules.actions.queue import undo
     from qcrules.model import Grant
 
     items = [
-        i
-        for i in team.queue()
-        if i.state == "open" and i.kind in ("shorten_grant", "narrow_scope")
+        i for i in team.queue() if i.state == "open" and i.kind in ("shorten_grant", "narrow_scope")
     ]
     assert len(items) >= 3
     grants = Grant.__table__
     columns = ["grant_id", "merchant_id", "aweme_id", "auth_type", "scope", "status", "note"]
-    for n, item in enumerate(items):
-        with team.workspace.db.connect() as conn:
-            row = conn.execute(
-                select(grants).where(grants.c.grant_id == item.entity_id)
-            ).mappings().one()
-        path = tmp_path / f"grants-{n}.csv"
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            writer.writerow([*(row[c] for c in columns[:-1]), f"imported {n}"])
-        results = team.race(("apply", item.ref), ("import", str(path)))
-        assert [r[0] for r in results] == ["ok", "ok"], results
-        assert results[1][1] == 0  # an update, counted as such (never negative)
-        with team.workspace.db.connect() as conn:
-            after = conn.execute(
-                select(grants).where(grants.c.grant_id == item.entity_id)
-            ).mappings().one()
-        assert after["note"] == f"imported {n}"  # the import's change
-        proposed = "proposed_ends_at" if item.kind == "shorten_grant" else "proposed_scope"
-        assert after[proposed] is not None  # the apply's change
-        entry = team.audit(fingerprint=item.fingerprint)[0]
-        before = entry["before"]["changes"][0]["before"]
-        assert before["note"] in (row["note"], f"imported {n}")  # the row as it was then
+    n = 0
+    # the apply starts a little later each round, sweeping it across the import's write
+    for delay in (0.0, 0.05):
+        for item in items:
+            n += 1
+            with team.workspace.db.connect() as conn:
+                row = (
+                    conn.execute(select(grants).where(grants.c.grant_id == item.entity_id))
+                    .mappings()
+                    .one()
+                )
+            path = tmp_path / f"grants-{n}.csv"
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(columns)
+                writer.writerow([*(row[c] for c in columns[:-1]), f"imported {n}"])
+            results = team.race(("apply", item.ref), ("import", str(path)), (delay, 0.0))
+            assert [r[0] for r in results] == ["ok", "ok"], results
+            assert results[1][1] == 0  # an update, counted as such (never negative)
+            with team.workspace.db.connect() as conn:
+                after = (
+                    conn.execute(select(grants).where(grants.c.grant_id == item.entity_id))
+                    .mappings()
+                    .one()
+                )
+            assert after["note"] == f"imported {n}"  # the import's change
+            proposed = "proposed_ends_at" if item.kind == "shorten_grant" else "proposed_scope"
+            assert after[proposed] is not None  # the apply's change
+            entry = team.audit(fingerprint=item.fingerprint)[-1]
+            before = entry["before"]["changes"][0]["before"]
+            assert before["note"] in (row["note"], f"imported {n}")  # the row as it was then
+            # undo takes back the apply's column only; the import's note stays
+            undo(team.workspace, entry["id"])
+            with team.workspace.db.connect() as conn:
+                back = (
+                    conn.execute(select(grants).where(grants.c.grant_id == item.entity_id))
+                    .mappings()
+                    .one()
+                )
+            assert back[proposed] == row[proposed]
+            assert back["note"] == f"imported {n}"
 
 
 # --- waiting for another writer ------------------------------------------------------------------
@@ -270,7 +289,10 @@ def test_the_cli_explains_a_lock_it_cannot_get(demo_copy, cli):
     try:
         assert held.wait(10)
         result = cli(
-            "evaluate", "--as-of", DAY.isoformat(), cwd=demo_copy,
+            "evaluate",
+            "--as-of",
+            DAY.isoformat(),
+            cwd=demo_copy,
             env={"QCRULES_LOCK_TIMEOUT": "0.5"},
         )
     finally:
