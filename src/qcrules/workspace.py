@@ -123,7 +123,7 @@ def init_workspace(
 
 def _without_password(url: str) -> str:
     """The URL to keep in qcrules.toml: a password belongs in PGPASSWORD or ~/.pgpass."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
@@ -132,7 +132,15 @@ def _without_password(url: str) -> str:
         return url
     if parsed.password is None:
         return url
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    bare = URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return bare.render_as_string(hide_password=False)
 
 
 def _toml_string(value: str) -> str:

@@ -340,6 +340,9 @@ class QcrulesApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        from qcrules.model.locking import set_wait_notice
+
+        set_wait_notice(self._lock_wait_notice)  # "another qcrules is writing…", in place
         table = self.query_one("#findings-table", DataTable)
         for key, header in zip(self.columns.keys, self.columns.headers(), strict=True):
             table.add_column(header, key=key)
@@ -858,6 +861,12 @@ class QcrulesApp(App[None]):
         self.push_screen(
             screen, lambda note: note is not None and self._act("undo", last, note or None)
         )
+
+    def _lock_wait_notice(self, message: str) -> None:
+        try:
+            self.call_from_thread(self.notify, message, severity="warning")
+        except RuntimeError:  # on the app's own thread
+            self.notify(message, severity="warning")
 
     @work(thread=True, exclusive=True, group="act")
     def _act(self, verb: str, target: dict[str, Any], text: str | None) -> None:
