@@ -18,6 +18,7 @@ from qcrules.model.migrations import BASELINE, FOLDER, HEAD
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(FOLDER))
+    config.set_main_option("file_template", "%%(rev)s")  # versions/0002_name.py
     return config
 
 
