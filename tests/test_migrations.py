@@ -176,3 +176,14 @@ def test_commands_without_a_workspace_exit_2_and_create_nothing(cli, tmp_path):
     with counted.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(text("grants"))).scalar() == 0
     counted.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "postgresql+psycopg://postgres@127.0.0.1:5432"]
+)
+def test_a_url_that_names_no_database_is_no_workspace(url):
+    for create in (False, True):  # not even init makes a workspace nobody can open again
+        with pytest.raises(DatabaseError) as refused:
+            open_database(url, create=create)
+        assert "no qcrules workspace at" in str(refused.value)
+        assert "names no database" in str(refused.value)

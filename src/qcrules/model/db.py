@@ -153,9 +153,13 @@ class Database:
                 return None
         except OperationalError as exc:
             if "does not exist" in str(exc.orig):
-                raise no_workspace(
-                    self.url, tr("数据库不存在", "the database does not exist")
-                ) from exc
+                missing = no_workspace(self.url, tr("数据库不存在", "the database does not exist"))
+                missing.hint = tr(
+                    "先创建数据库（例如 createdb qcrules），再运行 qcrules --database-url URL init",
+                    "create the database first (e.g. createdb qcrules), then run "
+                    "qcrules --database-url URL init",
+                )
+                raise missing from exc
             raise DatabaseError(
                 tr(
                     f"无法打开数据库 {redact(self.url)}：",
@@ -228,6 +232,16 @@ def open_database(url: str, *, create: bool = True, check: bool = True) -> Datab
     """The workspace database at `url`. Without `create`, a missing SQLite file or an empty
     database is "no qcrules workspace" (nothing is created); `check` refuses a schema other
     than this release's."""
+    try:
+        named = make_url(url).database
+    except ArgumentError:
+        named = "?"  # _make_engine says what is wrong with it
+    if not named or named == ":memory:":
+        raise no_workspace(
+            url,
+            tr("URL 没有指明数据库", "the URL names no database")
+            + (" (postgresql+psycopg://user@host/DB)" if url.startswith("postgres") else ""),
+        )
     path = _sqlite_file(url)
     if not create and path is not None and not path.is_file():
         raise no_workspace(url, tr("文件不存在", "the file does not exist"))
