@@ -312,7 +312,11 @@ def count_audit(db) -> int:
         return conn.execute(select(func.count()).select_from(AuditEntry.__table__)).scalar_one()
 
 
-def test_a_prepared_agreement_is_written_only_when_its_change_commits(demo_copy, monkeypatch):
+def test_a_prepared_agreement_is_written_only_when_its_change_commits(demo_copy):
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
     from qcrules import service
     from qcrules.actions import queue
     from qcrules.evaluation import EvaluateOptions
@@ -322,76 +326,18 @@ def test_a_prepared_agreement_is_written_only_when_its_change_commits(demo_copy,
     service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
     item = next(i for i in queue.action_queue(workspace) if i.kind == "prepare_agreement")
     audit_before = count_audit(workspace.db)
-
-    def failing_audit(*_args, **_kwargs):
-        raise RuntimeError("the disk is full")
-
-    monkeypatch.setattr(queue, "_audit", failing_audit)
-    with pytest.raises(RuntimeError):
+    # the audit entry cannot be written (as on a full disk): the apply rolls back
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        conn.execute(
+            "create trigger no_audit before insert on audit_log "
+            "begin select raise(abort, 'disk full'); end"
+        )
+    with pytest.raises(DBAPIError):
         queue.apply_action(workspace, item.ref, today=DAY)
-    assert not (Path(demo_copy) / "agreements").exists()  # the change rolled back: no file
+    assert not (Path(demo_copy) / "agreements").exists()  # rolled back: no document
     assert count_audit(workspace.db) == audit_before
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        conn.execute("drop trigger no_audit")
+    outcome = queue.apply_action(workspace, item.ref, today=DAY)
+    assert Path(outcome.result["document"]).is_file()  # committed: the document is there
     workspace.close()
-
-
-async def test_the_tui_says_it_waits_and_shows_the_busy_error_in_place(
-    demo_folder, tmp_path, monkeypatch
-):
-    import shutil
-
-    from qcrules.i18n import language
-    from qcrules.model import open_database
-    from qcrules.tui import QcrulesApp
-    from qcrules.tui.screens import ConfirmChange
-    from qcrules.workspace import Workspace
-
-    monkeypatch.setenv("QCRULES_LANG", "en")
-    language.cache_clear()
-    folder = tmp_path / "tui"
-    shutil.copytree(demo_folder, folder)
-    workspace = Workspace.discover(folder / "qcrules.toml")
-    app = QcrulesApp(workspace, as_of=DAY)
-    other = open_database(workspace.config.database_url, create=False)
-    held, release = threading.Event(), threading.Event()
-    holder = None
-    monkeypatch.setenv("QCRULES_LOCK_TIMEOUT", "0.5")
-    try:
-        async with app.run_test(size=(160, 45)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            finding = app.selected()
-            holder = threading.Thread(
-                target=_hold_lock, args=(other, "import metrics", held, release)
-            )
-            holder.start()
-            assert held.wait(10)
-            await pilot.press("a")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmChange)
-            await pilot.press("enter")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            messages = [str(n.message) for n in app._notifications]
-            assert any("another qcrules is writing this workspace" in m for m in messages)
-            assert any("import metrics" in m and "nothing was changed" in m for m in messages)
-            assert app.states[finding["fingerprint"]] == "open"
-    finally:
-        release.set()
-        if holder is not None:
-            holder.join()
-        other.close()
-        workspace.close()
-        language.cache_clear()
-    assert not _audit_entries(workspace, finding["fingerprint"])
-
-
-def _audit_entries(workspace, fingerprint: str) -> list:
-    from qcrules.model import AuditEntry, open_database
-
-    table = AuditEntry.__table__
-    db = open_database(workspace.config.database_url, create=False)
-    with db.connect() as conn:
-        rows = list(conn.execute(select(table).where(table.c.fingerprint == fingerprint)))
-    db.close()
-    return rows
