@@ -48,6 +48,10 @@ def _workspace(config: str):
     return _workspaces[config]
 
 
+def _open(config: str) -> None:
+    _workspace(config).db  # noqa: B018
+
+
 def _run(config: str, op: str, *args, delay: float = 0.0):
     """One operation, started at the same moment as the other worker's (plus `delay`)."""
     from qcrules import service
@@ -78,9 +82,18 @@ def _run(config: str, op: str, *args, delay: float = 0.0):
 # --- fixtures --------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def workers():
+    """Two worker processes (spawned once for this module: starting Python is the slow part)."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    with ProcessPoolExecutor(2, mp_context=context, initializer=_init, initargs=(barrier,)) as pool:
+        yield pool
+
+
 @pytest.fixture
-def team(db_url, tmp_path):
-    """A demo workspace on the backend, evaluated, and two worker processes to race on it."""
+def team(db_url, tmp_path, workers):
+    """A demo workspace on the backend, evaluated, and the two workers to race on it."""
     from qcrules import service
     from qcrules.demo import generate
     from qcrules.evaluation import EvaluateOptions
@@ -96,12 +109,9 @@ def team(db_url, tmp_path):
     db.close()
     workspace = Workspace.discover(config)
     service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(2)
-    with ProcessPoolExecutor(2, mp_context=context, initializer=_init, initargs=(barrier,)) as pool:
-        # both workers up and holding their workspace before the first race
-        list(pool.map(_workspace, [str(config)] * 2))
-        yield Team(str(config), workspace, pool)
+    # both workers holding this workspace before the first race
+    list(workers.map(_open, [str(config)] * 2))
+    yield Team(str(config), workspace, workers)
     workspace.close()
 
 
