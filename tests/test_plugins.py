@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ENGINE
 from qcrules import service
 from qcrules.plugins import hookspecs
 from qcrules.plugins.manager import PluginLoadError, get_host
@@ -373,3 +374,34 @@ def test_applying_a_plugin_action_runs_its_handler(cli, demo, site, tmp_path):
     assert outbox.read_text(encoding="utf-8").startswith(target["entity"]["id"])
     log = json.loads(cli("actions", "log", "--format", "json", env=env, cwd=folder).stdout)
     assert log[0]["kind"] == "apply:tell_the_boss"
+
+
+@pytest.mark.parametrize("engine", ["durable-rules", "python"])
+def test_a_plugin_field_giving_inf_is_a_clear_error_naming_the_entity(cli, demo, tmp_path, engine):
+    if engine == "durable-rules" and ENGINE != "durable-rules":
+        pytest.skip("durable-rules cannot load on this Python")
+    site = tmp_path / "site"
+    module = PLUGIN_MODULE.replace(
+        'return [(f.values.get("gmv_7d") or 0) / 7 * 1000 for f in facts]',
+        "return [float('inf') for f in facts]",
+    )
+    assert "float('inf')" in module
+    make_distribution(
+        site,
+        "throwaway",
+        "qcrules_throwaway",
+        {"__init__.py": module, "packs/throwaway.toml": PLUGIN_PACK},
+    )
+    result = cli(
+        "evaluate",
+        "--no-store",
+        "--pack",
+        "throwaway",
+        env=with_path(site, QCRULES_ENGINE=engine),
+        cwd=demo,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "gmv_per_day_7d" in result.stderr and "not a finite number" in result.stderr
+    assert "grant " in result.stderr  # names the entity the value was computed for
+    assert "qcrules_register_fields" in result.stderr

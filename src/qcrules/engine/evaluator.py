@@ -39,6 +39,7 @@ from qcrules.engine.compiler import (
     groups,
     partition,
 )
+from qcrules.errors import QcrulesError
 from qcrules.packs import expr
 from qcrules.packs.expr import INT64_MAX, INT64_MIN  # ±2**53: exact in both readings
 
@@ -51,8 +52,16 @@ SENTINEL_RULE = "__init__"
 SENTINEL = f'{{"id":"init","sid":"eval","{ANCHOR}":1,"q_init":1}}'
 
 
-class EngineError(Exception):
-    """The engine could not take a record or a ruleset; never a silent drop."""
+class EngineError(QcrulesError):
+    """The engine could not take a record or a ruleset; never a silent drop.
+
+    A user-facing error (exit 2, no traceback): most often a fact field a plugin computes
+    returned a value no rule can compare (NaN, ±inf, an object). `position` is the index of
+    the offending fact in the batch, so the caller can name the entity."""
+
+    def __init__(self, message: str, *, hint: str | None = None, position: int | None = None):
+        super().__init__(message, hint=hint)
+        self.position = position
 
 
 def _float(value: float) -> str:
@@ -288,7 +297,13 @@ class _Prepared:
         except (TypeError, ValueError, RecursionError):  # NaN, ±inf, a value JSON cannot hold
             text = ""
         if not text or _unsure(text, len(records)):
-            text = "[" + ",".join(self.record(f, ids[i]) for i, f in enumerate(facts)) + "]"
+            parts = []
+            for i, fact in enumerate(facts):
+                try:
+                    parts.append(self.record(fact, ids[i]))
+                except EngineError as exc:
+                    raise EngineError(exc.message, position=i) from None
+            text = "[" + ",".join(parts) + "]"
         return text, complete
 
 

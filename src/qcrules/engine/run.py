@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qcrules.engine.evaluator import EngineError
+from qcrules.i18n import tr
 from qcrules.packs import expr
 from qcrules.packs.model import Pack, Rule
 
@@ -220,7 +222,25 @@ def evaluate_plan(
     try:
         for start in range(0, len(facts), BATCH):
             batch = facts[start : start + BATCH]
-            matches, complete = evaluator.evaluate_batch([f.values for f in batch])
+            try:
+                matches, complete = evaluator.evaluate_batch([f.values for f in batch])
+            except EngineError as exc:
+                if exc.position is None:
+                    raise
+                bad = batch[exc.position]
+                raise EngineError(
+                    tr(
+                        f"{bad.entity_type} {bad.entity_id}：{exc.message}",
+                        f"{bad.entity_type} {bad.entity_id}: {exc.message}",
+                    ),
+                    hint=tr(
+                        "该字段由事实构建或插件的 qcrules_register_fields 计算；"
+                        "它必须给出有限数字、文本或布尔值（缺失时给 None）",
+                        "the field is computed by the fact builder or a plugin's "
+                        "qcrules_register_fields; it must give a finite number, text or a bool "
+                        "(None when unknown)",
+                    ),
+                ) from None
             for fact, fired, whole in zip(batch, matches, complete, strict=True):
                 yield fact, judge(plan, fact.values, fired, whole)
     finally:
