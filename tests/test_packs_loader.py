@@ -154,10 +154,30 @@ def test_tests_inside_packs_are_checked(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("spec", "ok"), [(">=0.1", True), (">=0.2", False), (">=0.1,<1.0", True), ("==0.1.0", True)]
+    ("spec", "ok"),
+    [
+        (">=0.1", True),
+        (">=0.2", False),
+        (">=0.1,<1.0", True),
+        ("==0.1.0", True),
+        ("~=0.1.0", True),
+        ("==0.1.*", True),
+        ("!=0.1.0", False),
+        (">0.1.0rc1", True),  # PEP 440: a release is newer than its release candidates
+        ("<0.1.0.post1", True),
+    ],
 )
 def test_requires_qcrules(spec, ok):
     assert version_satisfies("0.1.0", spec) is ok
+
+
+@pytest.mark.parametrize("spec", ["0.1", ">>0.1", "latest", ">=0.1 beta"])
+def test_a_bad_requires_qcrules_is_a_pack_error(tmp_path, spec):
+    text = GOOD.replace("[pack]\n", f'[pack]\nrequires_qcrules = "{spec}"\n', 1)
+    assert "requires_qcrules" in text
+    _, pack, diagnostics = load(tmp_path, text)
+    assert pack is None
+    assert by_code(diagnostics, "bad-version").line == 2
 
 
 def test_the_builtin_packs_are_valid():

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import tomli
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from qcrules import __version__
 from qcrules.packs import expr
@@ -65,30 +67,12 @@ def _did_you_mean(word: str, choices: Iterable[str], fallback: str) -> str:
 
 
 def version_satisfies(version: str, spec: str) -> bool:
-    """A small PEP 440 subset (>=, >, <=, <, ==, !=, comma-joined) without extra dependencies."""
-
-    def key(text: str) -> tuple[int, ...]:
-        parts = [int(p) for p in re.findall(r"\d+", text)[:3]]
-        return tuple(parts + [0] * (3 - len(parts)))
-
-    for clause in filter(None, (c.strip() for c in spec.split(","))):
-        match = re.match(r"^(>=|<=|==|!=|>|<|~=)?\s*(\d+(\.\d+)*)$", clause)
-        if not match:
-            raise ValueError(clause)
-        op, ver = match.group(1) or "==", key(match.group(2))
-        have = key(version)
-        ok = {
-            ">=": have >= ver,
-            "<=": have <= ver,
-            ">": have > ver,
-            "<": have < ver,
-            "==": have == ver,
-            "!=": have != ver,
-            "~=": have >= ver and have[0] == ver[0],
-        }[op]
-        if not ok:
-            return False
-    return True
+    """PEP 440, as pip reads `requires_qcrules` (pre-releases count: a pack may need 0.2.0a1)."""
+    try:
+        specifier = SpecifierSet(spec)
+    except InvalidSpecifier as exc:
+        raise ValueError(spec) from exc
+    return specifier.contains(Version(version), prereleases=True)
 
 
 class _PackReader:
