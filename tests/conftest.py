@@ -80,6 +80,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
     full_env.pop("QCRULES_DATABASE_URL", None)
     if env:
         full_env.update(env)
+    full_env = {k: v for k, v in full_env.items() if v is not None}  # None: unset it
     return subprocess.run(
         [sys.executable, "-m", "qcrules", *args],
         cwd=cwd,

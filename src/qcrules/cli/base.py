@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from functools import cache
 
 from rich.console import Console
 from rich.markup import escape
 
+from qcrules.output.console import make_console
 from qcrules.workspace import Workspace
 
 
 @cache
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return make_console(stderr=True)
 
 
 def out_console(file=None) -> Console:
-    return Console(
-        file=file or sys.stdout,
-        highlight=False,
-        no_color=bool(os.environ.get("NO_COLOR")) or None,
-        soft_wrap=True,
-    )
+    return make_console(file)
 
 
 @dataclass

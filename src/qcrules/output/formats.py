@@ -50,12 +50,12 @@ def render_jsonl(result, stream: IO[str]) -> None:
 def render_table(result, stream: IO[str]) -> None:
     """Ruff-like: one finding per block (rule, entity, suggested action, then the message),
     grouped from the most severe down; it stays readable in a narrow terminal."""
-    from rich.console import Console
     from rich.text import Text
 
     from qcrules.i18n import tr
+    from qcrules.output.console import make_console
 
-    console = Console(file=stream, highlight=False, soft_wrap=True)
+    console = make_console(stream)
     report = result.report
     styles = {"critical": "bold red", "error": "red", "warn": "yellow", "info": "cyan"}
     for finding in report["findings"]:
