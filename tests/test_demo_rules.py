@@ -140,8 +140,15 @@ def test_rule_command(cli, demo):
     for part in ("MON004 roi-below-break-even", "Why", "Example", "revoke_grant", "seed 三.1"):
         assert part in text.stdout
     everything = json.loads(cli("rule", "--all", "--format", "json", cwd=demo).stdout)
-    assert sorted(r["id"] for r in everything) == ALL_RULES
+    core = [r for r in everything if r["pack"] == "qcrules"]
+    assert sorted(r["id"] for r in everything if r not in core) == ALL_RULES
+    assert {r["id"] for r in core} >= {"QCR001", "QCR002"}
     assert all(r["source"] and r["why"] for r in everything)
+    # the core rules qcrules judges itself are explained like pack rules (any case)
+    core_text = cli("rule", "qcr001", cwd=demo, env={"QCRULES_LANG": "zh"})
+    assert core_text.returncode == 0, core_text.stderr
+    for part in ("QCR001 waiver-expired (warn)", "为什么", "review_waiver", "expires"):
+        assert part in core_text.stdout
     missing = cli("rule", "PRM100", cwd=demo)
     assert missing.returncode == 2 and "unknown rule" in missing.stderr
 

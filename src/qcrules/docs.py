@@ -193,3 +193,48 @@ def explanation_text(e) -> str:
     if e.hold:
         lines.append(f"hold: {e.hold['reason']}")
     return "\n".join(lines)
+
+
+def core_rule_info(rule_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """A core rule (judged by qcrules itself) in the shape `rule_info` gives pack rules."""
+    return {
+        "id": rule_id,
+        "name": doc["name"],
+        "pack": "qcrules",
+        "level": doc["level"],
+        "entity": doc["entity"],
+        "when": pick(doc["when"]),
+        "guard": None,
+        "params": {},
+        "message": doc["advice"],
+        "why": doc["why"],
+        "action": {"kind": doc["action"], "params": {}},
+        "source": doc["source"],
+        "enabled": True,
+        "example_fires": None,
+        "example_quiet": None,
+    }
+
+
+def core_rule_text(rule_id: str, doc: dict[str, Any], actions: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"# {rule_id} {doc['name']} ({doc['level']})",
+            "",
+            f"{tr('规则包', 'Pack')}: qcrules — "
+            + tr("qcrules 自身的核心规则", "qcrules' own core rules"),
+            f"{tr('对象', 'Judges')}: {doc['entity']}",
+            "",
+            f"## {tr('做什么', 'What it does')}",
+            f"{tr('当', 'Fires when')}: {pick(doc['when'])}",
+            "",
+            f"## {tr('为什么', 'Why')}",
+            pick(doc["why"]),
+            "",
+            f"## {tr('建议动作', 'Suggested action')}",
+            f"{_action_label(doc['action'], actions)}: {pick(doc['advice'])}",
+            "",
+            f"## {tr('出处', 'Source')}",
+            doc["source"],
+        ]
+    )

@@ -19,6 +19,52 @@ from qcrules.packs.model import LEVEL_RANK
 WAIVER_EXPIRED = ("QCR001", "waiver-expired", "warn")
 WAIVER_UNUSED = ("QCR002", "waiver-unused", "info")
 
+# The core rules are judged by qcrules itself (they read the configuration, not facts);
+# `qcrules rule QCR001` documents them like any pack rule.
+CORE_RULES: dict[str, dict[str, Any]] = {
+    "QCR001": {
+        "name": "waiver-expired",
+        "level": "warn",
+        "entity": "waiver",
+        "when": {
+            "zh": "qcrules.toml 中的一条 [[waivers]] 的 expires 早于评估日期",
+            "en": "a [[waivers]] entry in qcrules.toml has an expires date before the as-of date",
+        },
+        "why": {
+            "zh": "过期的豁免不再生效：被它压下的发现会重新出现。过期本身也要告诉你，"
+            "免得你以为问题仍被有意接受。",
+            "en": "An expired waiver no longer applies, so the findings it hid come back; the "
+            "expiry is reported so nobody believes the risk is still accepted on purpose.",
+        },
+        "action": "review_waiver",
+        "advice": {
+            "zh": "确认风险仍可接受就改一个新的 expires 日期，否则删掉这条豁免",
+            "en": "give it a new expires date if the risk is still accepted, else remove it",
+        },
+        "source": "qcrules: waivers (contracts.md § configuration)",
+    },
+    "QCR002": {
+        "name": "waiver-unused",
+        "level": "info",
+        "entity": "waiver",
+        "when": {
+            "zh": "一条有效的 [[waivers]] 在本次评估中没有匹配任何发现",
+            "en": "an active [[waivers]] entry matched no finding in this run",
+        },
+        "why": {
+            "zh": "不再匹配任何发现的豁免是过时的配置，日后可能悄悄压下一个新的真实问题。",
+            "en": "A waiver that matches nothing is stale configuration that could later hide "
+            "a new, real problem without anyone noticing.",
+        },
+        "action": "review_waiver",
+        "advice": {
+            "zh": "删掉这条豁免，或修正它的 rule / entity / merchant",
+            "en": "remove the waiver, or fix its rule / entity / merchant",
+        },
+        "source": "qcrules: waivers (contracts.md § configuration)",
+    },
+}
+
 
 def _entity_key(finding: dict) -> tuple:
     entity = finding["entity"]

@@ -311,20 +311,28 @@ def packs_fields(state, entity, fmt) -> int:
 @click.pass_obj
 def rule_cmd(state, rule_id, show_all, fmt) -> int:
     """What a rule does, why, an example, its action and its seed source (like `ruff rule`)."""
-    from qcrules.docs import rule_info, rule_text
+    from qcrules.actions.planning import CORE_RULES
+    from qcrules.docs import core_rule_info, core_rule_text, rule_info, rule_text
 
     if not rule_id and not show_all:
         raise UsageError("give a rule id or --all", hint="e.g. `qcrules rule MON004`")
     packset = _valid_packset(state)
+    actions = packset.actions
+    core = [] if rule_id and not show_all else sorted(CORE_RULES)
     if show_all:
         chosen = [(p, r) for p in packset.packs for r in p.rules]
+    elif rule_id.upper() in CORE_RULES:
+        chosen, core = [], [rule_id.upper()]
     else:
         chosen = [packset.require_rule(rule_id)]
     if fmt == "json":
-        data = [rule_info(p, r, packset.actions) for p, r in chosen]
+        data = [rule_info(p, r, actions) for p, r in chosen]
+        data += [core_rule_info(c, CORE_RULES[c]) for c in core]
         click.echo(json.dumps(data if show_all else data[0], ensure_ascii=False, indent=2))
         return 0
-    sys.stdout.write("\n\n".join(rule_text(p, r, packset.actions) for p, r in chosen) + "\n")
+    texts = [rule_text(p, r, actions) for p, r in chosen]
+    texts += [core_rule_text(c, CORE_RULES[c], actions) for c in core]
+    sys.stdout.write("\n\n".join(texts) + "\n")
     return 0
 
 
