@@ -208,3 +208,43 @@ def test_undo_refuses_when_the_row_changed_since(cli, ws):
     assert result.returncode == 2 and "changed again since" in result.stderr
     status = row(ws, "select status from grants where grant_id = ?", revoke["entity"]["id"])
     assert status["status"] == "expired"
+
+
+def test_bulk_apply_by_filter_is_all_or_nothing(cli, ws):
+    evaluate(cli, ws)
+    items = queue(cli, ws)
+    shortens = [i for i in items if i["action"]["kind"] == "shorten_grant"]
+    assert len(shortens) >= 2, "the demo has several permanent or long grants"
+    audit_rows = row(ws, "select count(*) as n from audit_log")["n"]
+
+    # one of the selected set handled first: the bulk apply is refused and changes nothing
+    first = shortens[0]
+    run(cli, ws, "actions", "dismiss", first["id"], "--reason", "agreed with the creator")
+    before = {
+        i["entity"]["id"]: row(
+            ws, "select ends_at from grants where grant_id = ?", i["entity"]["id"]
+        )
+        for i in shortens
+    }
+    refused = run(cli, ws, "actions", "apply", *[i["id"] for i in shortens], ok=False)
+    assert refused.returncode == 2 and "is dismissed" in refused.stderr
+    assert row(ws, "select count(*) as n from audit_log")["n"] == audit_rows + 1  # the dismiss
+    for grant, was in before.items():
+        assert row(ws, "select ends_at from grants where grant_id = ?", grant) == was
+
+    # by filter: every open shorten_grant, in one transaction, one audit entry each
+    done = run(cli, ws, "actions", "apply", "--kind", "shorten_grant", "--format", "json")
+    outcomes = json.loads(done.stdout)
+    assert isinstance(outcomes, list) and len(outcomes) == len(shortens) - 1
+    assert {o["entity"]["id"] for o in outcomes} == {i["entity"]["id"] for i in shortens[1:]}
+    assert all(o["audit_id"] for o in outcomes)
+    states = {i["id"]: i["state"] for i in queue(cli, ws, "--all")}
+    assert states[first["id"]] == "dismissed"
+    assert all(states[i["id"]] == "applied" for i in shortens[1:])
+
+    nothing = run(cli, ws, "actions", "apply", "--kind", "shorten_grant", ok=False)
+    assert nothing.returncode == 2 and "no open action matches" in nothing.stderr
+    both = run(cli, ws, "actions", "apply", shortens[0]["id"], "--rule", "PRM002", ok=False)
+    assert both.returncode == 2 and "not both" in both.stderr
+    bad_level = run(cli, ws, "actions", "apply", "--level", "severe", ok=False)
+    assert bad_level.returncode == 2 and "unknown level" in bad_level.stderr

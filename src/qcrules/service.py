@@ -97,6 +97,37 @@ def apply_action(workspace: Workspace, ref: str, **options):
     return _apply(workspace, ref, handlers=action_kinds(), **options)
 
 
+def apply_actions(workspace: Workspace, refs: list[str], **options):
+    """Carry out several suggested actions all or nothing, in one audited transaction."""
+    from qcrules.actions.queue import apply_actions as _apply
+
+    return _apply(workspace, list(refs), handlers=action_kinds(), **options)
+
+
+def select_actions(
+    workspace: Workspace,
+    *,
+    rule: str | None = None,
+    kind: str | None = None,
+    merchant: str | None = None,
+    level: str | None = None,
+    text: str | None = None,
+    state: str = "open",
+) -> list:
+    """The queue items matching every filter given (the set a bulk apply works on)."""
+    from qcrules.actions.queue import select_items
+
+    return select_items(
+        action_queue(workspace),
+        rule=rule,
+        kind=kind,
+        merchant=merchant,
+        level=level,
+        text=text,
+        state=state,
+    )
+
+
 def dismiss_action(workspace: Workspace, ref: str, reason: str, **options):
     """Set a suggested action aside with a reason, audited."""
     from qcrules.actions.queue import dismiss_action as _dismiss

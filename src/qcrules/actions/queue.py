@@ -260,6 +260,10 @@ def action_queue(workspace: Workspace, *, today: date | None = None) -> list[Que
 
 def find_item(workspace: Workspace, ref: str) -> QueueItem:
     """The queue item a fingerprint prefix names; a clear error when none or several do."""
+    return _match(action_queue(workspace), ref)
+
+
+def _match(queue: list[QueueItem], ref: str) -> QueueItem:
     ref = ref.strip().lower()
     if len(ref) < MIN_REF:
         raise UsageError(
@@ -269,7 +273,7 @@ def find_item(workspace: Workspace, ref: str) -> QueueItem:
                 f"give at least {MIN_REF} characters; qcrules actions list shows them",
             ),
         )
-    items = [i for i in action_queue(workspace) if i.fingerprint.startswith(ref)]
+    items = [i for i in queue if i.fingerprint.startswith(ref)]
     if not items:
         raise UsageError(
             tr(f"最近一次评估里没有动作 {ref}", f"no action {ref} in the last stored run"),
@@ -528,13 +532,39 @@ def apply_action(
     of two people applying the same action one succeeds and the other is told it is applied.
     A document the action writes (an agreement) is written only once the change committed.
     """
+    return apply_actions(
+        workspace, [ref], actor=actor, note=note, dry_run=dry_run, handlers=handlers, today=today
+    )[0]
+
+
+def apply_actions(
+    workspace: Workspace,
+    refs: list[str],
+    *,
+    actor: str | None = None,
+    note: str | None = None,
+    dry_run: bool = False,
+    handlers: dict[str, Any] | None = None,
+    today: date | None = None,
+) -> list[Outcome]:
+    """Apply several actions all or nothing: one transaction under the write lock, so a
+    bulk apply that meets an action someone else already handled changes nothing."""
     today = today or date.today()
     if dry_run:
         with workspace.db.begin() as conn:
-            return _apply_in(workspace, conn, ref, actor, note, True, handlers, today)
+            items = resolve_items(workspace, refs)
+            return [
+                _apply_in(workspace, conn, item, actor, note, True, handlers, today)
+                for item in items
+            ]
     with workspace.db.write("actions apply") as conn:
-        outcome = _apply_in(workspace, conn, ref, actor, note, False, handlers, today)
-    if isinstance(outcome.result, _Document):
+        items = resolve_items(workspace, refs)  # read under the lock: the states are current
+        outcomes = [
+            _apply_in(workspace, conn, item, actor, note, False, handlers, today) for item in items
+        ]
+    for outcome in outcomes:
+        if not isinstance(outcome.result, _Document):
+            continue
         try:
             outcome.result = outcome.result.write()
         except OSError as exc:
@@ -549,20 +579,83 @@ def apply_action(
                     f"fix it, then make it with qcrules agreement {outcome.entity_id}",
                 ),
             ) from exc
-    return outcome
+    return outcomes
+
+
+def select_items(
+    queue: list[QueueItem],
+    *,
+    rule: str | None = None,
+    kind: str | None = None,
+    merchant: str | None = None,
+    level: str | None = None,
+    text: str | None = None,
+    state: str | None = "open",
+) -> list[QueueItem]:
+    """Queue items matching every filter given; `level` keeps that level and above, `text`
+    is a case-insensitive search of the rule, entity, creator, merchant and message."""
+    from qcrules.packs.model import LEVEL_RANK
+
+    floor = None
+    if level is not None:
+        if level not in LEVEL_RANK:
+            raise UsageError(
+                tr(f"未知级别 {level!r}", f"unknown level {level!r}"),
+                hint=tr("可选：", "one of: ") + ", ".join(LEVEL_RANK),
+            )
+        floor = LEVEL_RANK[level]
+    needle = (text or "").strip().lower()
+    chosen = []
+    for item in queue:
+        if state is not None and item.state != state:
+            continue
+        if rule is not None and item.rule.upper() != rule.upper():
+            continue
+        if kind is not None and item.kind != kind:
+            continue
+        if merchant is not None and item.merchant_id != merchant:
+            continue
+        if floor is not None and LEVEL_RANK.get(item.level, -1) < floor:
+            continue
+        if needle:
+            haystack = " ".join(
+                str(v or "")
+                for v in (
+                    item.rule,
+                    item.name,
+                    item.entity_id,
+                    item.aweme_id,
+                    item.merchant_id,
+                    item.kind,
+                    item.message,
+                )
+            ).lower()
+            if needle not in haystack:
+                continue
+        chosen.append(item)
+    return chosen
+
+
+def resolve_items(workspace: Workspace, refs: list[str]) -> list[QueueItem]:
+    """The queue items that action ids name, read once, in the order given (each once)."""
+    queue = action_queue(workspace)
+    items: dict[str, QueueItem] = {}
+    for ref in refs:
+        item = _match(queue, ref)
+        items.setdefault(item.fingerprint, item)
+    return list(items.values())
 
 
 def _apply_in(
     workspace: Workspace,
     conn,
-    ref: str,
+    item: QueueItem,
     actor: str | None,
     note: str | None,
     dry_run: bool,
     handlers: dict[str, Any] | None,
     today: date,
 ) -> Outcome:
-    item = find_item(workspace, ref)
     _require_open(item, tr("执行", "applied"))
     outcome = Outcome(
         "apply", item.kind, item.entity_type, item.entity_id, item.merchant_id, note=note

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from qcrules import service
 from qcrules.cli.base import err_console, out_console
+from qcrules.errors import UsageError
 from qcrules.i18n import tr
 
 FORMATS = click.Choice(["table", "json"])
@@ -112,17 +113,46 @@ def list_cmd(state, show_all: bool, fmt: str) -> int:
 
 
 @actions_group.command("apply")
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1)
+@click.option("--rule", help="Every open action of this rule (with no ids given).")
+@click.option("--kind", help="Every open action of this kind, e.g. renew_grant.")
+@click.option("--merchant", help="Every open action for this merchant.")
+@click.option("--level", help="Every open action of this level or above.")
 @click.option("--note", help="What you did, for the audit log.")
 @click.option("--actor", help="Who did it (default: $QCRULES_ACTOR or your login).")
 @click.option("--dry-run", is_flag=True, help="Show the changes; make none.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
-def apply_cmd(state, refs, note, actor, dry_run: bool, fmt: str) -> int:
-    """Carry out suggested actions by id (a fingerprint prefix from `actions list`)."""
+def apply_cmd(state, refs, rule, kind, merchant, level, note, actor, dry_run, fmt) -> int:
+    """Carry out suggested actions by id (a fingerprint prefix from `actions list`), or every
+    open action the filters select — all or nothing, in one audited transaction."""
     workspace = state.workspace()
-    for ref in refs:
-        outcome = service.apply_action(workspace, ref, note=note, actor=actor, dry_run=dry_run)
+    filters = {"rule": rule, "kind": kind, "merchant": merchant, "level": level}
+    if refs and any(filters.values()):
+        raise UsageError(
+            tr("给动作编号或筛选条件，不要同时给", "give action ids or filters, not both")
+        )
+    if not refs:
+        if not any(filters.values()):
+            raise UsageError(
+                tr("要执行哪些动作？", "which actions?"),
+                hint=tr(
+                    "给动作编号（qcrules actions list），或 --rule/--kind/--merchant/--level",
+                    "give action ids (qcrules actions list), or --rule/--kind/--merchant/--level",
+                ),
+            )
+        refs = [item.fingerprint for item in service.select_actions(workspace, **filters)]
+        if not refs:
+            raise UsageError(
+                tr("没有符合条件的待处理动作", "no open action matches"),
+                hint=tr("qcrules actions list 列出待处理动作", "qcrules actions list shows them"),
+            )
+    outcomes = service.apply_actions(workspace, list(refs), note=note, actor=actor, dry_run=dry_run)
+    if fmt == "json" and len(outcomes) > 1:
+        data = [outcome.to_json() for outcome in outcomes]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return 0
+    for outcome in outcomes:
         _print_outcome(outcome, fmt)
     return 0
 
