@@ -11,8 +11,8 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from qcrules import __version__
 from qcrules.actions.planning import apply_waivers, plan_actions
+from qcrules.config import Config
 from qcrules.engine import select_engine
 from qcrules.engine.run import Accounting, EntityPlan, evaluate_plan, plan_entity
 from qcrules.errors import PackError, UsageError
@@ -48,6 +49,8 @@ class EvaluateOptions:
     store: bool = True
     exit_zero: bool = False
     lang: str | None = None
+    # what-if / backtest `--set PACK.PARAM=V`: on top of qcrules.toml's [params]
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,7 +138,7 @@ def rule_filter(options: EvaluateOptions):
     return keep
 
 
-def _check_merchant(workspace: Workspace, merchant: str | None) -> None:
+def check_merchant(workspace: Workspace, merchant: str | None) -> None:
     if merchant is None:
         return
     with workspace.db.connect() as conn:
@@ -242,13 +245,19 @@ def compute_plugin_fields(facts: FactSet, packset: PackSet, context: dict[str, A
                 fact.values[extra.name] = value
 
 
-def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> EvaluationResult:
-    options = options or EvaluateOptions()
-    started = time.perf_counter()
-    started_at = datetime.now(UTC)
-    if options.fail_on not in FAIL_ON:
-        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-    packset = load_packs(workspace.config)
+def config_with_params(config: Config, params: dict[str, dict[str, Any]]) -> Config:
+    """The workspace's configuration with `--set` overrides merged into its [params]."""
+    if not params:
+        return config
+    merged = {pack: dict(values) for pack, values in config.params.items()}
+    for pack, values in params.items():
+        merged.setdefault(pack, {}).update(values)
+    return replace(config, params=merged)
+
+
+def load_checked_packs(workspace: Workspace, options: EvaluateOptions) -> PackSet:
+    """The packs in effect (with the options' parameter overrides), refusing broken ones."""
+    packset = load_packs(config_with_params(workspace.config, options.params))
     if packset.blocking_errors:
         raise PackError(
             f"{len(packset.blocking_errors)} problem(s) in rule packs; nothing was evaluated",
@@ -260,12 +269,43 @@ def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> Ev
         diagnostic.message = (
             f"plugin {packset.plugin_of(diagnostic)!r}: pack skipped: {diagnostic.message}"
         )
+    return packset
+
+
+FactsSource = Callable[..., FactSet]
+
+
+def evaluate(
+    workspace: Workspace,
+    options: EvaluateOptions | None = None,
+    *,
+    packset: PackSet | None = None,
+    facts_source: FactsSource | None = None,
+    factory: Callable | None = None,
+) -> EvaluationResult:
+    """One evaluation as of `options.as_of`.
+
+    Backtests evaluate many days on this same pipeline and pass what they share: the
+    `packset` (already loaded and checked), a `facts_source` with the signature of
+    `build_facts` (facts built from one load of the whole range) and an evaluator
+    `factory` that remembers verdicts across days."""
+    options = options or EvaluateOptions()
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    if options.fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    checked = packset is not None  # a backtest checked the packs and merchant once
+    if packset is None:
+        packset = load_checked_packs(workspace, options)
     packs = select_packs(packset, options)
     keep = rule_filter(options)
-    _check_merchant(workspace, options.merchant)
+    if not checked:
+        check_merchant(workspace, options.merchant)
     baseline = _load_baseline(options.baseline) if options.baseline else None
     as_of = options.as_of or date.today()
-    engine_name, factory = select_engine()
+    engine_name, default_factory = select_engine()
+    factory = factory or default_factory
+    build = facts_source or build_facts
     lang = options.lang or language()
 
     # facts: one build per distinct `exclude_recent_days` among the packs in effect
@@ -280,7 +320,7 @@ def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> Ev
         entities = sorted({r.entity for p in group for r in p.rules if r.enabled and keep(r)})
         if not entities:
             continue
-        facts = build_facts(
+        facts = build(
             workspace.db,
             as_of,
             entities=entities,

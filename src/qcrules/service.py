@@ -213,3 +213,33 @@ def db_current(workspace: Workspace) -> dict:
     from qcrules.model import migrate
 
     return migrate.current(workspace.open_db(check=False))
+
+
+def parse_param_sets(workspace: Workspace, sets) -> dict:
+    """`PACK.PARAM=VALUE` items → {pack: {param: value}}, typed and checked like [params]."""
+    from qcrules.backtest import parse_sets
+
+    return parse_sets(packs(workspace), sets)
+
+
+def whatif(workspace: Workspace, sets, **options):
+    """Findings added and removed by parameter overrides, against the current ones; nothing
+    is stored (qcrules.backtest.WhatIf)."""
+    from qcrules.backtest import whatif as _whatif
+
+    return _whatif(workspace, sets, **options)
+
+
+def backtest(workspace: Workspace, start, end, **options):
+    """Every day of a range evaluated as of that day; nothing is stored
+    (qcrules.backtest.Backtest)."""
+    from qcrules.backtest import backtest as _backtest
+
+    return _backtest(workspace, start, end, **options)
+
+
+def save_params(workspace: Workspace, overrides: dict) -> Path:
+    """Write parameter overrides into [params] of qcrules.toml, keeping its comments."""
+    from qcrules.backtest import save_params as _save
+
+    return _save(workspace, overrides)

@@ -1,0 +1,298 @@
+"""Backtest and what-if: a rule's effect over past days, or with other parameters, before
+trusting it. Both run `qcrules.evaluation.evaluate` (the one rule reader) and store nothing.
+
+- `whatif` evaluates as of one day with the current parameters and with `--set` overrides,
+  and returns the difference.
+- `backtest` evaluates every day of a range as of that day (its windows end there). The days
+  share their work: the facts of every day come from one load of the range (see
+  `qcrules.facts.rolling`), and verdicts are remembered across days.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from qcrules.errors import UsageError
+from qcrules.evaluation import (
+    EvaluateOptions,
+    check_merchant,
+    evaluate,
+    load_checked_packs,
+)
+from qcrules.packs.loader import check_overrides
+from qcrules.packs.registry import PackSet
+from qcrules.workspace import Workspace
+
+MAX_DAYS = 366  # a backtest longer than a year is almost surely a typo in --from
+
+
+# ---------------------------------------------------------------------------------------------
+# --set PACK.PARAM=VALUE
+
+
+def parse_value(raw: str) -> Any:
+    """A `--set` value read as a TOML value (3, 0.02, true, "text", [..]); anything that is
+    not TOML is taken as text, so `--set screening.category=美妆` needs no quotes."""
+    text = raw.strip()
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_sets(packset: PackSet, sets: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """`PACK.PARAM=VALUE` items → {pack: {param: value}}, checked as [params] in qcrules.toml
+    is checked: the pack and the parameter must exist, and the value has the declared type."""
+    packs = {p.id: p for p in [*packset.packs, *packset.disabled]}
+    out: dict[str, dict[str, Any]] = {}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        pack_id, dot, name = key.strip().partition(".")
+        if not sep or not dot or not pack_id or not name.strip():
+            raise UsageError(
+                f"--set {item!r} is not PACK.PARAM=VALUE",
+                hint="for example --set monitoring.min_days=5",
+            )
+        name = name.strip()
+        pack = packs.get(pack_id)
+        if pack is None:
+            close = difflib.get_close_matches(pack_id, list(packs), n=1)
+            raise UsageError(
+                f"--set {item!r}: no pack {pack_id!r}"
+                + (f"; did you mean {close[0]!r}?" if close else ""),
+                hint=f"packs: {', '.join(packs)}",
+            )
+        if name not in pack.params:
+            close = difflib.get_close_matches(name, list(pack.params), n=1)
+            raise UsageError(
+                f"--set {item!r}: pack {pack_id!r} has no parameter {name!r}"
+                + (f"; did you mean {pack_id}.{close[0]}?" if close else ""),
+                hint=f"its parameters: {', '.join(pack.params) or '(none)'} "
+                f"(`qcrules packs show {pack_id}`)",
+            )
+        value = parse_value(raw)
+        problems = check_overrides(pack, {name: value}, "--set")
+        if problems:
+            raise UsageError(
+                f"--set {item!r}: {problems[0].message}",
+                hint=f"the current value is {pack.params[name]!r}",
+            )
+        out.setdefault(pack_id, {})[name] = value
+    return out
+
+
+def _param_changes(packset: PackSet, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    packs = {p.id: p for p in [*packset.packs, *packset.disabled]}
+    return {
+        pack_id: {
+            name: {"current": packs[pack_id].params.get(name), "new": value}
+            for name, value in values.items()
+        }
+        for pack_id, values in overrides.items()
+    }
+
+
+def _key(finding: dict[str, Any]) -> str:
+    """A finding's identity (rule, entity, merchant): its fingerprint."""
+    return finding["fingerprint"]
+
+
+# ---------------------------------------------------------------------------------------------
+# what-if
+
+
+@dataclass
+class WhatIf:
+    """The findings the overrides add and remove, against the current parameters."""
+
+    as_of: date
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    unchanged: int
+    params: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "params": self.params,
+        }
+
+
+def whatif(
+    workspace: Workspace,
+    sets: list[str] | tuple[str, ...] | dict[str, dict[str, Any]],
+    *,
+    merchant: str | None = None,
+    as_of: date | None = None,
+) -> WhatIf:
+    """Evaluate with and without the overrides (nothing stored) and diff the findings."""
+    base = EvaluateOptions(merchant=merchant, as_of=as_of or date.today(), store=False)
+    packset = load_checked_packs(workspace, base)
+    overrides = sets if isinstance(sets, dict) else parse_sets(packset, sets)
+    if not overrides:
+        raise UsageError("give at least one --set PACK.PARAM=VALUE")
+    check_merchant(workspace, merchant)
+    before = evaluate(workspace, base, packset=packset).report["findings"]
+    changed = replace(base, params=overrides)
+    after = evaluate(workspace, changed, packset=load_checked_packs(workspace, changed)).report[
+        "findings"
+    ]
+    old = {_key(f): f for f in before}
+    new = {_key(f): f for f in after}
+    return WhatIf(
+        as_of=base.as_of or date.today(),
+        added=[f for k, f in new.items() if k not in old],
+        removed=[f for k, f in old.items() if k not in new],
+        unchanged=sum(1 for k in new if k in old),
+        params=_param_changes(packset, overrides),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# backtest
+
+
+@dataclass
+class BacktestDay:
+    as_of: date
+    findings: int
+    by_rule: dict[str, int]
+    by_level: dict[str, int]
+    new: list[dict[str, Any]]
+    resolved: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "findings": self.findings,
+            "by_rule": self.by_rule,
+            "new": self.new,
+            "resolved": self.resolved,
+        }
+
+
+@dataclass
+class Backtest:
+    """Every day of the range, and per rule: the first day it fired, on how many days, and
+    how many distinct entities it named."""
+
+    days: list[BacktestDay]
+    rules: dict[str, dict[str, Any]]
+    levels: dict[str, str] = field(default_factory=dict)  # rule -> level
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"days": [d.to_json() for d in self.days], "rules": self.rules}
+
+
+def _brief(finding: dict[str, Any]) -> dict[str, Any]:
+    """What a backtest keeps of a finding: enough to name it, not its whole evidence."""
+    return {
+        "rule": finding["rule"],
+        "level": finding["level"],
+        "entity": finding["entity"],
+        "message": finding["message"],
+        "fingerprint": finding["fingerprint"],
+    }
+
+
+def backtest(
+    workspace: Workspace,
+    start: date,
+    end: date,
+    *,
+    packs: list[str] | None = None,
+    select: list[str] | None = None,
+    merchant: str | None = None,
+    sets: list[str] | tuple[str, ...] | dict[str, dict[str, Any]] = (),
+    progress=None,
+) -> Backtest:
+    """Evaluate every day from `start` to `end` as of that day; nothing is stored.
+
+    A day's `new` and `resolved` compare it with the day before (for the first day, the day
+    before the range, evaluated too). `progress(done, total)` is called after each day."""
+    if start > end:
+        raise UsageError(
+            f"--from {start} is after --to {end}", hint="give the earlier day as --from"
+        )
+    total = (end - start).days + 1
+    if total > MAX_DAYS:
+        raise UsageError(
+            f"a backtest of {total} days is longer than {MAX_DAYS}",
+            hint="backtest a year or less at a time",
+        )
+    base = EvaluateOptions(
+        packs=list(packs or []),
+        select=list(select or []),
+        merchant=merchant,
+        store=False,
+        fail_on="never",
+    )
+    packset = current = load_checked_packs(workspace, base)
+    overrides = sets if isinstance(sets, dict) else parse_sets(packset, sets)
+    if overrides:
+        base = replace(base, params=overrides)
+        packset = load_checked_packs(workspace, base)
+    check_merchant(workspace, merchant)
+    levels = {r.id: r.level for p in [*packset.packs, *packset.disabled] for r in p.rules}
+
+    from qcrules.facts.rolling import RollingFacts
+
+    days: list[BacktestDay] = []
+    rules: dict[str, dict[str, Any]] = {}
+    entities: dict[str, set[str]] = {}
+    previous: dict[str, dict[str, Any]] | None = None
+    first = start - timedelta(days=1)
+    with RollingFacts(workspace.db, first, end) as rolling:
+        for offset in range(total + 1):
+            day = first + timedelta(days=offset)
+            result = evaluate(
+                workspace,
+                replace(base, as_of=day),
+                packset=packset,
+                facts_source=rolling.build_facts,
+                factory=rolling.factory,
+            )
+            today = {_key(f): f for f in result.report["findings"]}
+            if previous is not None:
+                by_rule = Counter(f["rule"] for f in today.values())
+                by_level = Counter(f["level"] for f in today.values())
+                days.append(
+                    BacktestDay(
+                        as_of=day,
+                        findings=len(today),
+                        by_rule=dict(sorted(by_rule.items())),
+                        by_level={level: by_level.get(level, 0) for level in LEVELS_DOWN},
+                        new=[_brief(f) for k, f in today.items() if k not in previous],
+                        resolved=[_brief(f) for k, f in previous.items() if k not in today],
+                    )
+                )
+                for key, finding in today.items():
+                    rule = finding["rule"]
+                    rules.setdefault(
+                        rule, {"first_seen": day.isoformat(), "days_firing": 0, "entities": 0}
+                    )
+                    entities.setdefault(rule, set()).add(key)
+                for rule in by_rule:
+                    rules[rule]["days_firing"] += 1
+                if progress is not None:
+                    progress(len(days), total)
+            previous = today
+    for rule, seen in entities.items():
+        rules[rule]["entities"] = len(seen)
+    return Backtest(
+        days=days,
+        rules=dict(sorted(rules.items())),
+        levels=levels,
+        params=_param_changes(current, overrides),
+    )
+
+
+LEVELS_DOWN = ("critical", "error", "warn", "info")

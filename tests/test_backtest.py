@@ -1,0 +1,256 @@
+"""`qcrules backtest` and `qcrules whatif`: the same pipeline as evaluate, nothing stored.
+
+Backtests build every day's facts from one load of the range (qcrules.facts.rolling); the
+equality tests check each day against a full `evaluate --as-of` that day, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import DEMO_DAY
+from qcrules import service
+from qcrules.evaluation import EvaluateOptions, evaluate
+from qcrules.facts.builders import build_facts
+from qcrules.facts.rolling import RollingFacts
+from qcrules.model.db import table
+from qcrules.model.tables import AuditEntry, EvaluationRun, Finding
+from qcrules.workspace import Workspace, init_workspace
+from test_facts import add_creator, add_grant, add_merchant, add_metric, day
+
+AS_OF = date(2026, 11, 27)  # tests.test_facts' day 0
+
+
+def stored_rows(workspace: Workspace) -> dict[str, int]:
+    with workspace.db.connect() as conn:
+        return {
+            model.__tablename__: conn.execute(
+                select(func.count()).select_from(table(model))
+            ).scalar_one()
+            for model in (EvaluationRun, Finding, AuditEntry)
+        }
+
+
+@pytest.fixture
+def planted(db_url, tmp_path):
+    """A workspace whose one grant (G1) has a healthy ROI until day -11, then below its
+    break-even (2.0) every day from day -10: MON004 needs 3 days, so it fires from day -8."""
+    workspace = init_workspace(tmp_path / "ws", database_url=db_url)
+    db = workspace.db
+    add_merchant(db, "M1", break_even_roi=2.0)
+    add_creator(db, "A")
+    add_grant(
+        db,
+        "G1",
+        "M1",
+        "A",
+        starts_at=day(-60),
+        ends_at=day(60),
+        requested_at=day(-61),
+        has_agreement=True,
+    )
+    for offset in range(-40, 1):
+        add_metric(db, "M1", "A", offset, 100, gmv=300 if offset < -10 else 100)
+    yield workspace
+    workspace.close()
+
+
+def test_a_planted_streak_fires_from_its_third_day(planted):
+    before = stored_rows(planted)
+    result = service.backtest(planted, day(-15), day(0), select=["MON004"])
+    assert [d.as_of for d in result.days] == [day(k) for k in range(-15, 1)]
+    firing = [d.as_of for d in result.days if d.by_rule.get("MON004")]
+    assert firing == [day(k) for k in range(-8, 1)]
+    assert result.rules["MON004"] == {
+        "first_seen": day(-8).isoformat(),
+        "days_firing": 9,
+        "entities": 1,
+    }
+    first = next(d for d in result.days if d.as_of == day(-8))
+    assert [(f["rule"], f["entity"]["id"]) for f in first.new] == [("MON004", "G1")]
+    assert all(not d.new for d in result.days if d.as_of != day(-8))
+    assert all(not d.resolved for d in result.days)
+    assert stored_rows(planted) == before  # nothing stored
+
+
+def test_each_backtest_day_equals_a_full_evaluate_of_that_day(db_url, tmp_path):
+    """The demo data set (every built-in rule fires) on both backends: each day's facts
+    from the shared load equal a fresh build, and its findings a full evaluate's."""
+    from qcrules.demo import generate
+
+    workspace = init_workspace(tmp_path / "ws", database_url=db_url)
+    try:
+        generate(workspace.db, size="demo", seed=7, today=AS_OF)
+        first, last = AS_OF - timedelta(days=9), AS_OF
+        result = service.backtest(workspace, first, last)
+        with RollingFacts(workspace.db, first - timedelta(days=1), last) as rolling:
+            for offset in range(10):
+                as_of = first + timedelta(days=offset)
+                for shift in (0, 2):
+                    fresh = build_facts(
+                        workspace.db,
+                        as_of,
+                        exclude_recent_days=shift,
+                        merchant_defaults=workspace.config.merchants,
+                    )
+                    shared = rolling.build_facts(
+                        workspace.db,
+                        as_of,
+                        exclude_recent_days=shift,
+                        merchant_defaults=workspace.config.merchants,
+                    )
+                    for entity in ("creator", "grant", "merchant"):
+                        assert [(f.entity_id, f.merchant_id, f.values) for f in shared[entity]] == [
+                            (f.entity_id, f.merchant_id, f.values) for f in fresh[entity]
+                        ], (as_of, shift, entity)
+                options = EvaluateOptions(as_of=as_of, store=False, fail_on="never")
+                full = evaluate(workspace, options).report
+                day_report = evaluate(
+                    workspace,
+                    options,
+                    facts_source=rolling.build_facts,
+                    factory=rolling.factory,
+                ).report
+                for key in ("findings", "insufficient_data", "waived"):
+                    assert day_report[key] == full[key], (as_of, key)
+                assert day_report["summary"] == full["summary"]
+                counted = result.days[offset]
+                assert counted.as_of == as_of
+                assert counted.findings == len(full["findings"])
+                by_rule: dict[str, int] = {}
+                for finding in full["findings"]:
+                    by_rule[finding["rule"]] = by_rule.get(finding["rule"], 0) + 1
+                assert counted.by_rule == by_rule
+        assert len(result.rules) >= 30  # the demo makes nearly every rule fire
+    finally:
+        workspace.close()
+
+
+def test_whatif_adds_exactly_what_an_evaluate_with_the_override_finds(cli, demo_copy):
+    base = cli(
+        "evaluate", "--as-of", DEMO_DAY.isoformat(), "--format", "json", "--no-store", cwd=demo_copy
+    )
+    assert base.returncode in (0, 1), base.stderr
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    before = stored_rows(workspace)
+    got = cli(
+        "whatif",
+        "--set",
+        "permissions.max_pending_days=1",
+        "--set",
+        "monitoring.ctr_normal_min=0.05",
+        "--as-of",
+        DEMO_DAY.isoformat(),
+        "--format",
+        "json",
+        cwd=demo_copy,
+    )
+    assert got.returncode == 0, got.stderr
+    assert stored_rows(workspace) == before  # nothing stored
+    workspace.close()
+    whatif = json.loads(got.stdout)
+    config = demo_copy / "qcrules.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text + "\n[params.permissions]\nmax_pending_days = 1\n"
+        "[params.monitoring]\nctr_normal_min = 0.05\n",
+        encoding="utf-8",
+    )
+    changed = cli(
+        "evaluate", "--as-of", DEMO_DAY.isoformat(), "--format", "json", "--no-store", cwd=demo_copy
+    )
+    old = {f["fingerprint"]: f for f in json.loads(base.stdout)["findings"]}
+    new = {f["fingerprint"]: f for f in json.loads(changed.stdout)["findings"]}
+    added = [f for k, f in new.items() if k not in old]
+    removed = [f for k, f in old.items() if k not in new]
+    assert {f["fingerprint"] for f in whatif["added"]} == {f["fingerprint"] for f in added}
+    assert {f["fingerprint"] for f in whatif["removed"]} == {f["fingerprint"] for f in removed}
+    assert len(added) >= 5 and any(f["rule"] == "PRM008" for f in added)
+    assert whatif["unchanged"] == len(set(old) & set(new))
+    assert whatif["params"] == {
+        "permissions": {"max_pending_days": {"current": 3, "new": 1}},
+        "monitoring": {"ctr_normal_min": {"current": 0.03, "new": 0.05}},
+    }
+    # the added findings are the evaluate's, evidence and all
+    assert whatif["added"] == added
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("monitorin.min_days=1", "no pack 'monitorin'; did you mean 'monitoring'?"),
+        ("monitoring.min_dys=1", "has no parameter 'min_dys'; did you mean monitoring.min_days?"),
+        ("monitoring.min_days=many", "must be a number, got 'many'"),
+        ("monitoring.min_days", "is not PACK.PARAM=VALUE"),
+    ],
+)
+def test_a_bad_set_is_exit_2_with_a_did_you_mean(cli, demo_folder, item, message):
+    for command in (["whatif"], ["backtest", "--from", "2026-11-20", "--to", "2026-11-27"]):
+        got = cli(*command, "--set", item, cwd=demo_folder)
+        assert got.returncode == 2, got.stderr
+        assert message in got.stderr
+        assert got.stdout == ""
+
+
+def test_set_values_are_typed_like_params_in_the_toml_file(demo_folder):
+    from qcrules.backtest import parse_sets
+
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    packset = service.packs(workspace)
+    workspace.close()
+    assert parse_sets(packset, ["monitoring.min_days=5", "monitoring.ctr_low = 0.02"]) == {
+        "monitoring": {"min_days": 5, "ctr_low": 0.02}
+    }
+    assert parse_sets(packset, ["monitoring.ctr_low=1"]) == {"monitoring": {"ctr_low": 1}}
+
+
+def test_backtest_json_csv_and_nothing_stored(cli, demo_copy):
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    before = stored_rows(workspace)
+    got = cli(
+        "backtest", "--from", "2026-11-21", "--to", "2026-11-27", "--format", "json", cwd=demo_copy
+    )
+    assert got.returncode == 0, got.stderr
+    data = json.loads(got.stdout)
+    assert set(data) == {"days", "rules"}
+    assert [d["as_of"] for d in data["days"]] == [f"2026-11-{n}" for n in range(21, 28)]
+    for entry in data["days"]:
+        assert set(entry) == {"as_of", "findings", "by_rule", "new", "resolved"}
+        assert entry["findings"] == sum(entry["by_rule"].values())
+    for rule, summary in data["rules"].items():
+        assert set(summary) == {"first_seen", "days_firing", "entities"}
+        assert summary["days_firing"] == sum(1 for d in data["days"] if rule in d["by_rule"])
+    # new and resolved follow from the counts of consecutive days
+    for prev, cur in zip(data["days"], data["days"][1:], strict=False):
+        assert cur["findings"] == prev["findings"] + len(cur["new"]) - len(cur["resolved"])
+    full = cli("evaluate", "--as-of", "2026-11-27", "--format", "json", "--no-store", cwd=demo_copy)
+    assert data["days"][-1]["findings"] == len(json.loads(full.stdout)["findings"])
+    csv_out = cli(
+        "backtest", "--from", "2026-11-26", "--to", "2026-11-27", "--format", "csv", cwd=demo_copy
+    )
+    lines = csv_out.stdout.splitlines()
+    assert lines[0] == "as_of,rule,level,findings,new,resolved"
+    assert any(line.startswith("2026-11-27,PRM001,critical,") for line in lines)
+    table = cli("backtest", "--from", "2026-11-26", "--to", "2026-11-27", cwd=demo_copy)
+    assert table.returncode == 0 and "2026-11-26" in table.stdout and "MON004" in table.stdout
+    assert stored_rows(workspace) == before
+    workspace.close()
+    bad = cli("backtest", "--from", "2026-11-27", "--to", "2026-11-20", cwd=demo_copy)
+    assert bad.returncode == 2 and "is after --to" in bad.stderr
+
+
+def test_backtest_with_a_set_uses_the_override(planted):
+    # with an 11-day streak needed, MON004 starts 8 days later than with 3
+    result = service.backtest(
+        planted, day(-15), day(0), select=["MON004"], sets=["monitoring.roi_streak_days=11"]
+    )
+    assert result.rules["MON004"] == {
+        "first_seen": day(0).isoformat(),
+        "days_firing": 1,
+        "entities": 1,
+    }
+    assert result.params == {"monitoring": {"roi_streak_days": {"current": 3, "new": 11}}}
