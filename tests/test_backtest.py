@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from conftest import DEMO_DAY
 from qcrules import service
+from qcrules.errors import UsageError
 from qcrules.evaluation import EvaluateOptions, evaluate
 from qcrules.facts.builders import build_facts
 from qcrules.facts.rolling import RollingFacts
@@ -254,3 +255,32 @@ def test_backtest_with_a_set_uses_the_override(planted):
         "entities": 1,
     }
     assert result.params == {"monitoring": {"roi_streak_days": {"current": 3, "new": 11}}}
+
+
+def test_save_params_writes_the_override_and_keeps_the_comments(demo_copy):
+    config = demo_copy / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "\n# our own note: keep it\n[params.screening]\nmin_rebate_rate = 0.25  # agreed\n",
+        encoding="utf-8",
+    )
+    before = config.read_text(encoding="utf-8")
+    workspace = Workspace.discover(config)
+    try:
+        service.save_params(workspace, {"monitoring": {"min_days": 5}})
+        service.save_params(workspace, {"screening": {"min_rebate_rate": 0.3}})
+        text = config.read_text(encoding="utf-8")
+        comments = [line for line in before.splitlines() if line.lstrip().startswith("#")]
+        assert all(line in text.splitlines() for line in comments)
+        assert "min_rebate_rate = 0.3  # agreed" in text
+        assert workspace.config.params == {
+            "screening": {"min_rebate_rate": 0.3},
+            "monitoring": {"min_days": 5},
+        }
+        pack = next(p for p in service.packs(workspace).packs if p.id == "monitoring")
+        assert pack.params["min_days"] == 5
+        with pytest.raises(UsageError, match="did you mean"):
+            service.save_params(workspace, {"monitoring": {"min_dayz": 5}})
+        assert config.read_text(encoding="utf-8") == text  # a refused save changes nothing
+    finally:
+        workspace.close()

@@ -15,6 +15,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from qcrules.errors import UsageError
@@ -296,3 +297,63 @@ def backtest(
 
 
 LEVELS_DOWN = ("critical", "error", "warn", "info")
+
+
+# ---------------------------------------------------------------------------------------------
+# saving what-if parameters
+
+
+def save_params(workspace: Workspace, overrides: dict[str, dict[str, Any]]) -> Path:
+    """Write `overrides` into [params.<pack>] of the workspace's qcrules.toml and reload it.
+
+    tomlkit edits the document in place, so the user's comments and layout stay; the file is
+    replaced in one step (never half written). The values are checked first, as `--set` is."""
+    import os
+
+    import tomlkit
+
+    from qcrules.config import load_config
+
+    path = workspace.config.path
+    if path is None:
+        raise UsageError(
+            "this workspace has no qcrules.toml to save parameters into",
+            hint="run `qcrules init` in the workspace folder first",
+        )
+    packset = load_checked_packs(workspace, EvaluateOptions())
+    items = [
+        f"{pack}.{name}={_toml(value)}"
+        for pack, v in overrides.items()
+        for name, value in v.items()
+    ]
+    checked = parse_sets(packset, items)
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    params = doc.get("params")
+    if params is None:
+        params = tomlkit.table(is_super_table=True)
+        doc["params"] = params
+    for pack, values in checked.items():
+        section = params.get(pack)
+        if section is None:
+            section = tomlkit.table()
+            params[pack] = section
+        for name, value in values.items():
+            section[name] = value
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc}", hint="check that it is writable") from exc
+    url = workspace.config.database_url
+    workspace.config = load_config(path)
+    workspace.config.database_url = url  # a --database-url given at start still holds
+    return path
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML text, for `parse_sets` to read back exactly."""
+    import tomlkit
+
+    return tomlkit.item(value).as_string()

@@ -7,11 +7,11 @@ import json
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from qcrules import service
+from qcrules.cli.base import out_console
 from qcrules.cli.evaluate_cmd import parse_date
 from qcrules.errors import UsageError
 from qcrules.i18n import tr
@@ -84,7 +84,7 @@ def backtest_cmd(state, start, end, packs, select, merchant, sets, fmt) -> int:
 
 
 def _backtest_table(result) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = out_console()
     days = Table(title=tr("逐日回测", "Backtest, day by day"), title_justify="left")
     days.add_column(tr("日期", "Day"))
     days.add_column(tr("发现", "Findings"), justify="right")
@@ -142,7 +142,7 @@ def whatif_cmd(state, sets, merchant, as_of, fmt) -> int:
         json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
-    console = Console(highlight=False, soft_wrap=True)
+    console = out_console()
     for pack, values in result.params.items():
         for name, change in values.items():
             console.print(
