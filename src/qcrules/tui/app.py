@@ -32,6 +32,7 @@ from textual.widgets import (
 from qcrules import service
 from qcrules.i18n import tr
 from qcrules.tui.screens import ConfirmChange
+from qcrules.tui.widgets.actions import ActionsPane
 from qcrules.workspace import Workspace
 
 LEVELS = ("critical", "error", "warn", "info")
@@ -241,6 +242,7 @@ class QcrulesApp(App[None]):
         Binding("u", "undo", tr("撤销", "Undo"), id="undo"),
         Binding("d", "show_tab('dashboard')", tr("概览", "Dashboard"), id="dashboard"),
         Binding("f", "show_tab('findings')", tr("发现", "Findings"), id="findings"),
+        Binding("o", "show_tab('actions')", tr("动作", "Actions"), id="actions"),
         Binding("c", "show_tab('creators')", tr("达人池", "Creators"), id="creators"),
         Binding("g", "show_tab('grants')", tr("授权", "Grants"), id="grants"),
         Binding("m", "show_tab('monitoring')", tr("效果监测", "Monitoring"), id="monitoring"),
@@ -313,6 +315,8 @@ class QcrulesApp(App[None]):
                     yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="detail-scroll"):
                         yield Static(id="detail")
+            with TabPane(tr("动作", "Actions"), id="actions"):
+                yield ActionsPane(id="actions-pane")
             with TabPane(tr("达人池", "Creators"), id="creators"), Vertical():
                 yield Input(
                     placeholder=tr(
@@ -455,6 +459,7 @@ class QcrulesApp(App[None]):
                 self.findings_by_entity.setdefault(key, []).append(finding)
         self._show_dashboard()
         self._fill_table()
+        self.query_one(ActionsPane).reload()
         table = self.query_one("#findings-table", DataTable)
         table.loading = False
         if not isinstance(self.focused, Input):
@@ -597,7 +602,10 @@ class QcrulesApp(App[None]):
         return tr(known.zh, known.en) if known is not None else kind
 
     def selected(self) -> dict[str, Any] | None:
-        """The finding under the table's cursor, if any."""
+        """The finding under the cursor of the tab in view (Findings, or the Actions queue)."""
+        if self.query_one(TabbedContent).active == "actions":
+            item = self.query_one(ActionsPane).selected()
+            return item.to_json() if item is not None else None
         table = self.query_one("#findings-table", DataTable)
         if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
             return None
@@ -708,6 +716,7 @@ class QcrulesApp(App[None]):
         # focus follows the tab: a focused widget in a hidden tab would bring its tab back
         target = {
             "findings": "#findings-table",
+            "actions": "#actions-table",
             "packs": "#rules-table",
             "monitoring": "#grants-table",
             "creators": "#creators-table",
@@ -904,6 +913,7 @@ class QcrulesApp(App[None]):
 
     def _after_act(self, states: dict[str, str], message: str) -> None:
         self.states = states
+        self.query_one(ActionsPane).reload()
         row = self.query_one("#findings-table", DataTable).cursor_row
         self._fill_table()
         table = self.query_one("#findings-table", DataTable)
@@ -1176,7 +1186,9 @@ class QcrulesApp(App[None]):
         if not tabs:
             return True
         active = tabs.first().active
-        if action in ("apply", "dismiss", "hold", "explain"):
+        if action in ("apply", "dismiss", "hold"):
+            return active in ("findings", "actions")
+        if action == "explain":
             return active == "findings"
         if action == "pool":
             return active == "creators"
@@ -1388,6 +1400,12 @@ class QcrulesApp(App[None]):
             (tr("发现：切换级别", "findings: next level"), "cycle_level", ""),
             (tr("视图：概览", "view: dashboard"), "show_tab('dashboard')", ""),
             (tr("视图：发现", "view: findings"), "show_tab('findings')", ""),
+            (tr("视图：动作队列", "view: actions"), "show_tab('actions')", ""),
+            (
+                tr("动作：批量执行所筛选的", "actions: apply all shown"),
+                "bulk_apply",
+                tr("先列出全部改动，全部成功或全部不做", "lists every change; all or nothing"),
+            ),
             (tr("视图：达人池", "view: creators"), "show_tab('creators')", ""),
             (tr("视图：授权", "view: grants"), "show_tab('grants')", ""),
             (tr("视图：效果监测", "view: monitoring"), "show_tab('monitoring')", ""),
@@ -1397,6 +1415,11 @@ class QcrulesApp(App[None]):
             (tr("视图：规则包", "view: packs"), "show_tab('packs')", ""),
             (tr("规则包：运行包内测试", "packs: test"), "test_packs", ""),
         ]
+
+    def action_bulk_apply(self) -> None:
+        """From the palette: the Actions tab's bulk apply of the open actions it shows."""
+        self.action_show_tab("actions")
+        self.query_one(ActionsPane).action_bulk_apply()
 
     def action_runner(self, action: str):
         async def run() -> None:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -23,7 +23,8 @@ class ConfirmChange(ModalScreen[str | None]):
     ConfirmChange { align: center middle; }
     #dialog { width: 90; height: auto; max-height: 90%; border: thick $primary; padding: 1 2;
               background: $surface; }
-    #preview { height: auto; margin: 1 0; }
+    #preview-scroll { height: auto; max-height: 24; margin: 1 0; }
+    #preview { height: auto; }
     #buttons { height: auto; align-horizontal: right; }
     #buttons Button { margin-left: 2; }
     """
@@ -40,7 +41,8 @@ class ConfirmChange(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.title_text, id="title")
-            yield Static(self.preview, id="preview", markup=False)
+            with VerticalScroll(id="preview-scroll"):  # a bulk apply lists many changes
+                yield Static(self.preview, id="preview", markup=False)
             yield Input(placeholder=self.prompt, id="note")
             yield Static("", id="problem")
             with Horizontal(id="buttons"):

@@ -1,0 +1,1 @@
+"""The TUI's tabs as widgets: each loads through the service in a worker and owns its keys."""

@@ -1,0 +1,321 @@
+"""The Actions tab: the queue of suggested actions (open, applied, dismissed, held), with a
+filter and a bulk apply of the filtered open set after one confirmation listing every change.
+
+Single actions (apply, dismiss, hold) go through the app's own keys and dialogs: the pane
+only says which item is selected, so one code path serves the Findings and Actions tabs."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Static
+
+from qcrules import service
+from qcrules.i18n import tr
+from qcrules.tui.screens import ConfirmChange
+
+STATES = ("open", "applied", "dismissed", "held", "superseded", None)  # None: every state
+STATE_LABEL = {
+    "open": ("待处理", "open"),
+    "applied": ("已执行", "applied"),
+    "dismissed": ("已忽略", "dismissed"),
+    "held": ("暂停中", "on hold"),
+    "superseded": ("被取代", "superseded"),
+    None: ("全部", "all"),
+}
+STATE_STYLE = {"open": "bold", "applied": "green", "dismissed": "dim", "held": "yellow"}
+LEVEL_STYLE = {"critical": "bold white on red", "error": "bold red", "warn": "yellow"}
+PREVIEW_LIMIT = 400  # changes listed one by one in the confirmation; the rest are counted
+
+
+def _label(table: dict, key: Any) -> str:
+    zh, en = table.get(key, (str(key), str(key)))
+    return tr(zh, en)
+
+
+class ActionsPane(Vertical):
+    """The action queue of the last stored run."""
+
+    DEFAULT_CSS = """
+    ActionsPane #actions-filters { height: 3; }
+    ActionsPane #actions-filter { width: 1fr; }
+    ActionsPane #actions-state { width: 28; height: 3; content-align: center middle; }
+    ActionsPane #actions-table { width: 3fr; }
+    ActionsPane #action-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("s", "cycle_state", tr("状态", "State"), id="actions-state"),
+        Binding("B", "bulk_apply", tr("批量执行所筛选的", "Apply all shown"), id="bulk-apply"),
+        Binding("slash", "focus_filter", tr("筛选", "Filter"), show=False),
+        Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.items: list[Any] = []  # the whole queue, as the last load found it
+        self.shown: list[Any] = []  # the items in the table, in its order
+        self.state: str | None = "open"
+        self.problem: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="actions-filters"):
+            yield Input(
+                placeholder=tr(
+                    "筛选动作：规则、动作、达人、授权、商家或文字（/）",
+                    "Filter actions: rule, kind, creator, grant, merchant or text (/)",
+                ),
+                id="actions-filter",
+            )
+            yield Static(id="actions-state")
+        with Horizontal():
+            yield DataTable(id="actions-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="action-detail-scroll"):
+                yield Static(id="action-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#actions-table", DataTable)
+        for key, header in (
+            ("id", tr("编号", "Id")),
+            ("state", tr("状态", "State")),
+            ("level", tr("级别", "Level")),
+            ("rule", tr("规则", "Rule")),
+            ("action", tr("建议动作", "Action")),
+            ("entity", tr("对象", "Entity")),
+            ("merchant", tr("商家", "Merchant")),
+            ("message", tr("说明", "Message")),
+        ):
+            table.add_column(header, key=key)
+        self._show_state()
+
+    # -- loading ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the queue again (after an evaluation or any change), keeping the cursor."""
+        if not getattr(self.app, "store", True):
+            self.problem = tr(
+                "以 --no-store 打开：没有保存的评估结果，也就没有动作队列",
+                "opened with --no-store: no stored run, so no action queue",
+            )
+            self._fill()
+            return
+        self._load()
+
+    @work(thread=True, exclusive=True, group="actions-queue")
+    def _load(self) -> None:
+        from qcrules.errors import QcrulesError
+
+        workspace = self.app.workspace  # type: ignore[attr-defined]
+        try:
+            items, problem = service.action_queue(workspace), None
+        except QcrulesError as exc:
+            items, problem = [], exc.message
+        self.app.call_from_thread(self._loaded, items, problem)
+
+    def _loaded(self, items: list[Any], problem: str | None) -> None:
+        self.items = items
+        self.problem = problem
+        self._fill()
+
+    # -- the table ----------------------------------------------------------------------
+
+    def _kind_label(self, kind: str) -> str:
+        known = getattr(self.app, "kinds", {}).get(kind)
+        return tr(known.zh, known.en) if known is not None else kind
+
+    def _matches(self, item: Any, needle: str) -> bool:
+        if self.state is not None and item.state != self.state:
+            return False
+        if not needle:
+            return True
+        haystack = " ".join(
+            str(part or "")
+            for part in (
+                item.ref,
+                item.rule,
+                item.name,
+                item.entity_id,
+                item.aweme_id,
+                item.merchant_id,
+                item.kind,
+                self._kind_label(item.kind),
+                item.message,
+            )
+        )
+        return needle.casefold() in haystack.casefold()
+
+    def _fill(self) -> None:
+        table = self.query_one("#actions-table", DataTable)
+        row = table.cursor_row
+        table.clear()
+        needle = self.query_one("#actions-filter", Input).value.strip()
+        self.shown = [item for item in self.items if self._matches(item, needle)]
+        table.add_rows(
+            [
+                Text(item.ref),
+                Text(_label(STATE_LABEL, item.state), style=STATE_STYLE.get(item.state, "")),
+                Text(item.level, style=LEVEL_STYLE.get(item.level, "")),
+                Text(item.rule),
+                Text(self._kind_label(item.kind)),
+                Text(f"{item.entity_type} {item.entity_id}"),
+                Text(item.merchant_id or ""),
+                Text(item.message),
+            ]
+            for item in self.shown
+        )
+        if 0 <= row < table.row_count:
+            table.move_cursor(row=row)
+        self._show_state()
+        self._show_detail()
+
+    def _show_state(self) -> None:
+        counts: dict[str | None, int] = {}
+        for item in self.items:
+            counts[item.state] = counts.get(item.state, 0) + 1
+        shown = len(self.shown)
+        self.query_one("#actions-state", Static).update(
+            tr(
+                f"状态：{_label(STATE_LABEL, self.state)}（s）· {shown} 条",
+                f"state: {_label(STATE_LABEL, self.state)} (s) · {shown} shown",
+            )
+        )
+
+    def selected(self) -> Any | None:
+        table = self.query_one("#actions-table", DataTable)
+        if not self.shown or not 0 <= table.cursor_row < len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#action-detail", Static)
+        if self.problem:
+            detail.update(Text(self.problem, style="yellow"))
+            return
+        item = self.selected()
+        if item is None:
+            detail.update(
+                tr(
+                    "没有符合条件的动作。s 切换状态，/ 筛选。",
+                    "No action matches. s changes the state, / filters.",
+                )
+            )
+            return
+        lines = Text()
+        lines.append(f"{item.rule} {item.name}\n", style="bold")
+        lines.append(f"{_label(STATE_LABEL, item.state)} · {item.level}\n\n")
+        lines.append(tr("建议动作：", "Action: "), style="bold")
+        lines.append(f"{self._kind_label(item.kind)} ({item.kind})\n")
+        lines.append(tr("对象：", "Entity: "), style="bold")
+        lines.append(f"{item.entity_type} {item.entity_id}")
+        if item.merchant_id:
+            lines.append(f" @{item.merchant_id}")
+        lines.append("\n\n" + item.message + "\n\n")
+        for key, value in (item.evidence or {}).items():
+            lines.append(f"  {key} = {value}\n", style="dim")
+        if item.source:
+            lines.append("\n" + tr("出处：", "Source: ") + item.source + "\n", style="dim")
+        lines.append(
+            "\n"
+            + tr(
+                "a 执行 · x 忽略 · h 暂停 · u 撤销 · B 批量执行所筛选的待处理动作",
+                "a apply · x dismiss · h hold · u undo · B apply every open action shown",
+            ),
+            style="italic",
+        )
+        detail.update(lines)
+
+    @on(DataTable.RowHighlighted, "#actions-table")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    @on(Input.Changed, "#actions-filter")
+    def _filter_changed(self) -> None:
+        self._fill()
+
+    @on(Input.Submitted, "#actions-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#actions-table", DataTable).focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#actions-filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#actions-filter", Input).value = ""
+        self.query_one("#actions-table", DataTable).focus()
+
+    def action_cycle_state(self) -> None:
+        self.state = STATES[(STATES.index(self.state) + 1) % len(STATES)]
+        self._fill()
+
+    # -- bulk apply ---------------------------------------------------------------------
+
+    def open_shown(self) -> list[Any]:
+        return [item for item in self.shown if item.state == "open"]
+
+    def action_bulk_apply(self) -> None:
+        chosen = self.open_shown()
+        if not chosen:
+            self.app.notify(
+                tr("筛选结果里没有待处理的动作", "No open action among those shown"),
+                severity="warning",
+            )
+            return
+        self._preview_bulk([item.fingerprint for item in chosen])
+
+    @work(thread=True, exclusive=True, group="act")
+    def _preview_bulk(self, refs: list[str]) -> None:
+        from qcrules.errors import QcrulesError
+
+        workspace = self.app.workspace  # type: ignore[attr-defined]
+        try:
+            outcomes = service.apply_actions(workspace, refs, dry_run=True)
+        except QcrulesError as exc:
+            self.app.call_from_thread(self.app.notify, exc.message, severity="warning")
+            return
+        lines: list[str] = []
+        for outcome in outcomes:
+            who = f"{outcome.entity_type} {outcome.entity_id}"
+            if outcome.merchant_id:
+                who += f" @{outcome.merchant_id}"
+            lines.append(f"• {self._kind_label(outcome.kind)} — {who}")
+            changes = [change.describe() for change in outcome.changes] or [
+                tr("不改动数据：记录为已完成", "no record changes: recorded as done")
+            ]
+            lines += [f"    {change}" for change in changes]
+        if len(lines) > PREVIEW_LIMIT:
+            hidden = len(lines) - PREVIEW_LIMIT
+            lines = [*lines[:PREVIEW_LIMIT], tr(f"……另有 {hidden} 行", f"… {hidden} more lines")]
+        screen = ConfirmChange(
+            tr(
+                f"批量执行 {len(outcomes)} 个动作？（全部成功或全部不做）",
+                f"Apply {len(outcomes)} actions? (all or nothing)",
+            ),
+            "\n".join(lines),
+            prompt=tr("备注（可选，记入每条审计）", "Note (optional, kept with each audit entry)"),
+            confirm=tr(f"执行 {len(outcomes)} 个", f"Apply {len(outcomes)}"),
+            required=False,
+        )
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                self._apply_bulk(refs, note or None)
+
+        self.app.call_from_thread(self.app.push_screen, screen, done)
+
+    @work(thread=True, exclusive=True, group="act")
+    def _apply_bulk(self, refs: list[str], note: str | None) -> None:
+        from qcrules.errors import QcrulesError
+
+        app: Any = self.app
+        try:
+            outcomes = service.apply_actions(app.workspace, refs, note=note)
+            states = {item.fingerprint: item.state for item in service.action_queue(app.workspace)}
+        except QcrulesError as exc:
+            app.call_from_thread(app.notify, exc.message, severity="error")
+            return
+        message = tr(f"已执行 {len(outcomes)} 个动作", f"Applied {len(outcomes)} actions")
+        app.call_from_thread(app._after_act, states, message)

@@ -1,0 +1,140 @@
+"""The Actions tab: the queue with its states, a filter, single actions through the same
+dialogs as the Findings tab, and a bulk apply of the filtered open set (all or nothing)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import date
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from qcrules import service
+from qcrules.i18n import language
+from qcrules.tui import QcrulesApp
+from qcrules.tui.screens import ConfirmChange
+from qcrules.tui.widgets.actions import ActionsPane
+from qcrules.workspace import Workspace
+
+TODAY = date(2026, 11, 27)
+SIZE = (160, 45)
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    monkeypatch.setenv("QCRULES_LANG", "en")
+    language.cache_clear()
+    yield
+    language.cache_clear()
+
+
+@pytest.fixture
+def writable(demo_folder, tmp_path):
+    folder = tmp_path / "writable"
+    shutil.copytree(demo_folder, folder)
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+async def settled(app: QcrulesApp, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def proposed_end(workspace: Workspace, grant_id: str):
+    with sqlite3.connect(workspace.root / "qcrules.db") as conn:
+        return conn.execute(
+            "select proposed_ends_at from grants where grant_id = ?", (grant_id,)
+        ).fetchone()
+
+
+def table_ids(app: QcrulesApp) -> list[str]:
+    table = app.query_one("#actions-table", DataTable)
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+async def test_the_actions_tab_lists_the_open_queue_and_cycles_states(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        await pilot.press("o")
+        await settled(app, pilot)
+        queue = service.action_queue(writable)
+        open_refs = [i.ref for i in queue if i.state == "open"]
+        assert open_refs and table_ids(app) == open_refs
+        assert app.focused is app.query_one("#actions-table")
+        # the selected item's detail, and its keys
+        first = queue[0]
+        detail = str(app.query_one("#action-detail", Static).content)
+        assert first.rule in detail and first.entity_id in detail and "apply" in detail
+
+        await pilot.press("s")  # applied: none yet
+        await settled(app, pilot)
+        assert table_ids(app) == []
+        assert "No action matches" in str(app.query_one("#action-detail", Static).content)
+        for _ in range(4):  # dismissed, held, superseded, all
+            await pilot.press("s")
+        await settled(app, pilot)
+        assert len(table_ids(app)) == len(queue)
+
+
+async def test_apply_from_the_actions_tab_uses_the_same_dialog_and_updates_both_tabs(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        await pilot.press("o")
+        await settled(app, pilot)
+        item = app.query_one(ActionsPane).selected()
+        await pilot.press("a")
+        await settled(app, pilot)
+        assert isinstance(app.screen, ConfirmChange)
+        await pilot.press(*"done", "enter")
+        await settled(app, pilot)
+        assert app.states[item.fingerprint] == "applied"  # the Findings tab's marks
+        assert item.ref not in table_ids(app)  # no longer open
+        await pilot.press("s")
+        await settled(app, pilot)
+        assert table_ids(app) == [item.ref]
+
+
+async def test_bulk_apply_lists_every_change_then_applies_the_filtered_open_set(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        await pilot.press("o")
+        await settled(app, pilot)
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#actions-filter", Input)
+        await pilot.press(*"shorten_grant", "enter")
+        await settled(app, pilot)
+        chosen = [i for i in service.action_queue(writable) if i.kind == "shorten_grant"]
+        assert len(chosen) >= 2 and sorted(table_ids(app)) == sorted(i.ref for i in chosen)
+        before = {i.entity_id: proposed_end(writable, i.entity_id) for i in chosen}
+
+        await pilot.press("B")
+        await settled(app, pilot)
+        assert isinstance(app.screen, ConfirmChange)
+        preview = str(app.screen.query_one("#preview", Static).content)
+        assert f"Apply {len(chosen)} actions?" in str(
+            app.screen.query_one("#title", Static).content
+        )
+        for item in chosen:
+            assert item.entity_id in preview
+        await pilot.press("escape")  # cancelled: nothing changes
+        await settled(app, pilot)
+        assert {i.entity_id: proposed_end(writable, i.entity_id) for i in chosen} == before
+
+        await pilot.press("B")
+        await settled(app, pilot)
+        await pilot.press(*"batch", "enter")
+        await settled(app, pilot)
+        states = {i.fingerprint: i.state for i in service.action_queue(writable)}
+        assert all(states[i.fingerprint] == "applied" for i in chosen)
+        assert all(proposed_end(writable, i.entity_id) != before[i.entity_id] for i in chosen)
+        log = service.audit_log(writable, limit=len(chosen))
+        assert {e["note"] for e in log} == {"batch"}
+        assert table_ids(app) == []  # the filtered open set is done
