@@ -41,6 +41,7 @@ def rule_info(pack: Pack, rule: Rule, actions: dict[str, Any]) -> dict[str, Any]
         "action": {"kind": rule.action_kind, "params": rule.action_params},
         "source": rule.source,
         "enabled": rule.enabled,
+        "gate": rule.gate,
         "example_fires": firing,
         "example_quiet": quiet,
     }
@@ -59,6 +60,14 @@ def rule_text(pack: Pack, rule: Rule, actions: dict[str, Any]) -> str:
     ]
     if pack.guard:
         lines.append(f"{tr('前提', 'Guard')}: {pack.guard}")
+    if rule.gate:
+        lines.append(
+            tr(
+                "把关：评判授权条款；qcrules grants request 在 warn 及以上拒绝（除非 --accept-risk）",
+                "Gate: judges a grant's terms; qcrules grants request refuses at warn or above "
+                "(unless --accept-risk)",
+            )
+        )
     if info["params"]:
         lines.append(
             tr("参数", "Parameters")

@@ -243,3 +243,48 @@ def save_params(workspace: Workspace, overrides: dict) -> Path:
     from qcrules.backtest import save_params as _save
 
     return _save(workspace, overrides)
+
+
+def list_grants(workspace: Workspace, **filters) -> list[dict]:
+    """Grants with state, terms and days left; filters: merchant, state, creator (qcrules.grants)."""
+    from qcrules.grants import list_grants as _list
+
+    return _list(workspace, **filters)
+
+
+def check_grant_request(workspace: Workspace, request, **options):
+    """Judge a proposed grant (qcrules.grants.GrantRequest) without writing anything: gate
+    verdicts, the to-do list, the creator's findings, the channel's steps."""
+    from qcrules.grants import check_request
+
+    return check_request(workspace, request, **options)
+
+
+def request_grant(workspace: Workspace, request, **options):
+    """Judge, then write a grant request (draft without a 合作码, requested with one), audited
+    and undoable; refused when a gate rule fires at warn or above unless accept_risk is given."""
+    from qcrules.grants import request_grant as _request
+
+    return _request(workspace, request, **options)
+
+
+def mark_grant(workspace: Workspace, grant_id: str, target: str, **options):
+    """Move a grant along its state machine (approved = the creator confirmed → active),
+    audited and undoable."""
+    from qcrules.grants import mark_grant as _mark
+
+    return _mark(workspace, grant_id, target, **options)
+
+
+def grant_moves(status: str) -> list[str]:
+    """The states a grant in `status` may be marked next."""
+    from qcrules.grants import allowed_moves
+
+    return allowed_moves(status)
+
+
+def renewal_request(workspace: Workspace, grant_id: str):
+    """A request pre-filled to renew `grant_id` on safe terms (the renewal form's start)."""
+    from qcrules.grants import renewal_request as _renewal
+
+    return _renewal(workspace, grant_id)

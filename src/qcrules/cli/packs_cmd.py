@@ -130,6 +130,7 @@ def packs_show(state, pack_id, fmt) -> int:
                             "action": r.action_kind,
                             "source": r.source,
                             "enabled": r.enabled,
+                            "gate": r.gate,
                         }
                         for r in pack.rules
                     ],

@@ -36,7 +36,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -162,6 +162,80 @@ def build_facts(
         if gc_was_enabled:
             gc.enable()
     return out
+
+
+GRANT_ROW_FIELDS = (
+    "grant_id",
+    "merchant_id",
+    "aweme_id",
+    "status",
+    "auth_type",
+    "scope",
+    "channel",
+    "video_id",
+    "revoke_requested",
+    "has_agreement",
+    "requested_at",
+    "starts_at",
+    "ends_at",
+)
+
+
+@dataclass(frozen=True)
+class _ProposedGrant:
+    """A grant row that is not written (yet): what `load_grants` would return for it."""
+
+    grant_id: str
+    merchant_id: str
+    aweme_id: str
+    status: str
+    auth_type: str
+    scope: str
+    channel: str | None
+    video_id: str | None
+    revoke_requested: bool | None
+    has_agreement: bool | None
+    requested_at: date | None
+    starts_at: date | None
+    ends_at: date | None
+
+
+def proposal_facts(
+    db: Any,
+    as_of: date,
+    proposal: Mapping[str, Any],
+    *,
+    merchant_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[Fact, Fact | None]:
+    """The facts of a grant that is only proposed (a request being filled in), built exactly
+    as an evaluation would build them once it is stored — and its creator's fact for that
+    merchant, as screening would see the pair. Reads only: nothing is written, no lock taken.
+
+    `proposal` holds the grant's columns (GRANT_ROW_FIELDS). A new grant owns no metric rows
+    yet, so its metric windows are empty. The creator fact is None when the creator does not
+    exist.
+    """
+    row = _ProposedGrant(**{name: proposal.get(name) for name in GRANT_ROW_FIELDS})
+    mid, aweme = row.merchant_id, row.aweme_id
+    with _reading(db) as conn:
+        b = _Builder(conn, as_of, as_of, {"creator", "grant"}, mid, merchant_defaults or {})
+        settings = {m.merchant_id: b._settings(m) for m in b.load_merchants()}
+        grants = [g for g in b.load_grants() if g.grant_id != row.grant_id]
+        pool = b.load_pool()
+        pool_status = {(p.merchant_id, p.aweme_id): p.status for p in pool}
+        pairs = b.pair_windows()
+        p20 = b._pool_percentiles(pool, pairs)
+        creators = b.load_creators(also=[aweme])
+        values = _CreatorValues(creators)
+        # the pair is judged as it stands before this grant (a row that never started
+        # only makes sure the pair is in the build, as any grant's pair is)
+        unstarted = replace(row, status="draft", starts_at=None, requested_at=None)
+        creator_facts = b._creator_facts(
+            [*grants, unstarted], pool_status, pairs, p20, settings, creators, values
+        )
+        (grant_fact,) = b._grant_facts([row], settings, creators, values, {}, {})
+    creator_fact = next((f for f in creator_facts if f.entity_id == aweme), None)
+    return grant_fact, creator_fact
 
 
 @dataclass(frozen=True)
@@ -374,13 +448,17 @@ class _Builder:
         )
         return list(self.conn.execute(stmt))
 
-    def load_creators(self) -> dict[str, Any]:
-        wanted = union(
+    def load_creators(self, also: Sequence[str] = ()) -> dict[str, Any]:
+        wanted: Any = union(
             select(P.aweme_id).where(
                 P.status.in_(EVALUATED_POOL_STATUSES), *self._where_merchant(P.merchant_id)
             ),
             select(G.aweme_id).where(self.included, *self._where_merchant(G.merchant_id)),
         )
+        if also:
+            wanted = or_(C.aweme_id.in_(wanted), C.aweme_id.in_(list(also)))
+        else:
+            wanted = C.aweme_id.in_(wanted)
         has_code = func.length(func.trim(C.cooperation_code)) > 0  # never load the credential
         stmt = select(
             C.aweme_id,
@@ -388,7 +466,7 @@ class _Builder:
             cast(C.fan_age_dist, Text).label("fan_age_dist"),
             cast(C.categories, Text).label("categories"),
             has_code,
-        ).where(C.aweme_id.in_(wanted))
+        ).where(wanted)
         return {row[0]: row for row in self.conn.execute(stmt)}
 
     def pair_windows(self) -> dict[tuple[str, str], Sequence[Any]]:

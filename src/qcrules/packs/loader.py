@@ -50,6 +50,7 @@ RULE_KEYS = {
     "enabled",
     "entity",
     "why",
+    "gate",
 }
 TEST_KEYS = {"name", "entity", "fact", "expect", "params"}
 TOP_KEYS = {"pack", "params", "rules", "tests"}
@@ -476,6 +477,17 @@ class _PackReader:
                     "bad-type", "enabled must be true or false", (*path, "enabled"), rule=label
                 )
                 enabled = True
+            gate = raw.get("gate", False)
+            if not isinstance(gate, bool):
+                self.add(
+                    "bad-type",
+                    "gate must be true or false",
+                    (*path, "gate"),
+                    rule=label,
+                    help="gate = true marks a rule that judges a grant's terms: "
+                    "`qcrules grants request` refuses at warn or above",
+                )
+                gate = False
             source = raw.get("source", "")
             when = raw.get("when")
             node = None
@@ -509,6 +521,7 @@ class _PackReader:
                     why=why,
                     source=str(source),
                     enabled=enabled,
+                    gate=gate,
                     line=self.pos.of(*path)[0],
                     fields=tuple(f for f in fields if not f.startswith("params.")),
                     params_used=tuple(expr.params_read(node)),

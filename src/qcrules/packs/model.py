@@ -26,6 +26,7 @@ class Rule:
     why: dict[str, str] = field(default_factory=dict)
     source: str = ""
     enabled: bool = True
+    gate: bool = False  # judges a grant's terms: a request is refused at warn or above
     line: int | None = None
     fields: tuple[str, ...] = ()
     params_used: tuple[str, ...] = ()

@@ -1,0 +1,851 @@
+"""The execute step (seed 二): request grants the safe way and follow each one to its end.
+
+A request is judged **before anything is written**: the proposed grant is turned into the
+fact an evaluation would build once it is stored (`facts.builders.proposal_facts`), and every
+grant rule in effect (the permissions pack, a plugin's pack) is run on it. Rules marked
+`gate = true` judge the grant's *terms* — auth type, scope, duration, ownership — and refuse
+the request at `warn` or above unless the risk is accepted with a reason (kept in the audit
+log and on the grant). The other grant rules are about later steps (the agreement, the 合作码,
+a request left pending) and form the request's to-do list. The creator's own findings for
+the merchant (screening, 托管授权) are shown as context.
+
+The proposal is judged as it will be once sent (`requested`, today), so the to-do list names
+what still stands between it and a clean request. It is stored as `requested` when a 合作码 is
+known (given now, or already on the creator), else as a `draft`.
+
+Grant states (rule-catalog.md's statuses; `approved` is the creator's confirmation in the
+Douyin app — 千川 then shows 授权成功 — and makes the grant `active`):
+
+    draft ──→ requested ──→ active ──→ expired
+      │           ├──→ rejected  │
+      └──→ revoked ←──┴──────────┘
+              (requested ──→ expired: never confirmed before its end)
+
+Every request and move is written under the workspace's write lock with an audit entry that
+`qcrules actions undo` takes back. The 合作码 is a credential: it is kept on the creator and
+only ever shown masked (its last 4 characters).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from qcrules.errors import PackError, UsageError
+from qcrules.i18n import language, pick, tr
+from qcrules.model.db import table
+from qcrules.model.tables import (
+    AUTH_TYPES,
+    GRANT_STATUSES,
+    PERMANENT_END,
+    SCOPES,
+    Creator,
+    Grant,
+    Merchant,
+)
+from qcrules.packs.model import LEVEL_RANK
+from qcrules.workspace import Workspace
+
+SAFE_DAYS = 15  # the guide: 15 or 30 days, never permanent
+CHANNEL_NAMES = {
+    "pc": "pc",
+    "mobile_pre_order": "mobile_pre_order",
+    "mobile_in_order": "mobile_at_order",  # the 随心推 下单时 scenario, as the CLI spells it
+    "mobile_at_order": "mobile_at_order",
+}
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "draft": ("requested", "revoked"),
+    "requested": ("active", "rejected", "revoked", "expired"),
+    "active": ("revoked", "expired"),
+    "rejected": (),
+    "revoked": (),
+    "expired": (),
+}
+MARK_TARGETS = ("requested", "approved", "active", "rejected", "revoked", "expired")
+LIVE = ("draft", "requested", "active")
+
+AUTH_LABEL = {
+    "cooperative": ("合作达人授权", "cooperative (合作达人授权)"),
+    "self_operated": ("自营授权", "self-operated (自营授权)"),
+    "official": ("官方授权", "official (官方授权)"),
+}
+SCOPE_LABEL = {
+    "single_video": ("单视频", "single video"),
+    "live_room": ("直播间", "live room"),
+    "all_works": ("所有作品", "all works"),
+}
+CHANNEL_LABEL = {
+    "pc": ("PC端：巨量千川后台", "PC: the Qianchuan backend"),
+    "mobile_pre_order": ("移动端：小店随心推 下单前", "mobile: 小店随心推, before ordering"),
+    "mobile_at_order": ("移动端：小店随心推 下单时", "mobile: 小店随心推, while ordering"),
+}
+
+
+def label(table_: dict[str, tuple[str, str]], key: str | None) -> str:
+    zh, en = table_.get(key or "", (key or "—", key or "—"))
+    return tr(zh, en)
+
+
+def mask_code(code: str | None) -> str | None:
+    """A 合作码 as it may be shown: only its last 4 characters."""
+    text = (code or "").strip()
+    if not text:
+        return None
+    return "****" + text[-4:] if len(text) > 4 else "****"
+
+
+# --------------------------------------------------------------------------------------------
+# the proposal
+
+
+@dataclass
+class GrantRequest:
+    """What the operator asks for; the defaults are the guide's safe ones."""
+
+    merchant_id: str
+    aweme_id: str
+    scope: str = "single_video"
+    video_id: str | None = None
+    days: int | None = None  # SAFE_DAYS when neither days nor until is given
+    until: date | None = None
+    channel: str = "pc"
+    auth_type: str = "cooperative"
+    code: str | None = None  # the 合作码: stored on the creator, never shown whole
+    renewal_of: str | None = None
+
+
+@dataclass
+class RuleVerdict:
+    """One rule that fired on the proposal (or on its creator)."""
+
+    rule: str
+    name: str
+    pack: str
+    level: str
+    message: str
+    action: str
+    gate: bool
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "name": self.name,
+            "pack": self.pack,
+            "level": self.level,
+            "message": self.message,
+            "action": self.action,
+            "gate": self.gate,
+            "source": self.source,
+        }
+
+
+@dataclass
+class Step:
+    key: str
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"key": self.key, "text": self.text}
+
+
+@dataclass
+class RequestCheck:
+    """The proposal as judged: the row it would write, the verdicts, and the steps."""
+
+    grant: dict[str, Any]
+    nickname: str
+    code_masked: str | None
+    gates: list[RuleVerdict] = field(default_factory=list)  # refuse unless accepted
+    todo: list[RuleVerdict] = field(default_factory=list)
+    context: list[RuleVerdict] = field(default_factory=list)  # the creator's findings
+    steps: list[Step] = field(default_factory=list)
+    confirmation: str = ""
+    agreement: str = ""
+    accepted_risk: str | None = None
+    written: bool = False
+    dry_run: bool = False
+    audit_id: int | None = None
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.gates) and not self.accepted_risk
+
+    @property
+    def status(self) -> str:
+        return self.grant["status"]
+
+    @property
+    def days(self) -> int | None:
+        starts, ends = self.grant.get("starts_at"), self.grant.get("ends_at")
+        if starts is None or ends is None or ends >= PERMANENT_END:
+            return None
+        return (ends - starts).days
+
+    def to_json(self) -> dict[str, Any]:
+        grant = {k: _iso(v) for k, v in self.grant.items()}
+        grant["nickname"] = self.nickname
+        grant["days"] = self.days
+        return {
+            "grant": grant,
+            "cooperation_code": self.code_masked,
+            "refused": self.refused,
+            "written": self.written,
+            "dry_run": self.dry_run,
+            "accepted_risk": self.accepted_risk,
+            "gates": [v.to_json() for v in self.gates],
+            "todo": [v.to_json() for v in self.todo],
+            "context": [v.to_json() for v in self.context],
+            "steps": [s.to_json() for s in self.steps],
+            "confirmation": self.confirmation,
+            "agreement": self.agreement,
+            "audit_id": self.audit_id,
+        }
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return tr(f"；是不是 {close[0]}？", f"; did you mean {close[0]}?") if close else ""
+
+
+def _choice(value: str, choices: tuple[str, ...] | list[str], option: str) -> None:
+    if value not in choices:
+        raise UsageError(
+            tr(f"{option} {value!r} 不可用", f"{option} {value!r} is not valid")
+            + _did_you_mean(value, list(choices)),
+            hint=tr("可用：", "use one of: ") + ", ".join(choices),
+        )
+
+
+def _one(conn, model, column: str, value: str) -> dict[str, Any] | None:
+    tbl = table(model)
+    row = conn.execute(select(tbl).where(tbl.c[column] == value)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _require_merchant(conn, merchant_id: str) -> dict[str, Any]:
+    found = _one(conn, Merchant, "merchant_id", merchant_id)
+    if found is None:
+        ids = list(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
+        raise UsageError(
+            tr(f"没有商家 {merchant_id!r}", f"there is no merchant {merchant_id!r}")
+            + _did_you_mean(merchant_id, ids),
+            hint=tr("本工作区的商家：", "merchants in this workspace: ")
+            + (", ".join(ids[:20]) or tr("（无：先导入）", "(none: import some)")),
+        )
+    return found
+
+
+def _require_creator(conn, aweme_id: str) -> dict[str, Any]:
+    found = _one(conn, Creator, "aweme_id", aweme_id)
+    if found is None:
+        creators = table(Creator)
+        by_show = (
+            conn.execute(select(creators).where(creators.c.aweme_show_id == aweme_id))
+            .mappings()
+            .first()
+        )
+        if by_show is not None:
+            return dict(by_show)
+        raise UsageError(
+            tr(f"没有达人 {aweme_id!r}", f"there is no creator {aweme_id!r}"),
+            hint=tr(
+                "写达人UID（aweme_id）或抖音号；先用 qcrules import creators 导入达人",
+                "give the creator's aweme_id or 抖音号; import creators with qcrules import creators",
+            ),
+        )
+    return found
+
+
+def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, Any], dict]:
+    """The grant row the request would write (its id still to be given), and its creator."""
+    _choice(request.scope, SCOPES, "--scope")
+    _choice(request.auth_type, AUTH_TYPES, "--auth-type")
+    _choice(request.channel, list(CHANNEL_NAMES), "--channel")
+    channel = CHANNEL_NAMES[request.channel]
+    if request.days is not None and request.until is not None:
+        raise UsageError(
+            tr("--days 与 --until 只能给一个", "give --days or --until, not both"),
+            hint=tr("例如 --days 15", "e.g. --days 15"),
+        )
+    if request.video_id and request.scope != "single_video":
+        raise UsageError(
+            tr("--video 只用于单视频授权", "--video goes with --scope single_video only"),
+            hint=tr(
+                "去掉 --video，或改为 --scope single_video", "drop --video or use single_video"
+            ),
+        )
+    _require_merchant(conn, request.merchant_id)
+    creator = _require_creator(conn, request.aweme_id)
+    start = today
+    if request.renewal_of:
+        old = _one(conn, Grant, "grant_id", request.renewal_of)
+        if old is None:
+            raise UsageError(
+                tr(f"没有授权 {request.renewal_of}", f"there is no grant {request.renewal_of}"),
+                hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
+            )
+        if (old["merchant_id"], old["aweme_id"]) != (request.merchant_id, creator["aweme_id"]):
+            raise UsageError(
+                tr(
+                    f"授权 {request.renewal_of} 属于另一个商家或达人",
+                    f"grant {request.renewal_of} is for another merchant or creator",
+                ),
+                hint=tr("续期用同一商家与达人", "a renewal is for the same merchant and creator"),
+            )
+        if old["ends_at"] is not None and old["ends_at"] < PERMANENT_END:
+            start = max(old["ends_at"] + timedelta(days=1), today)
+    if request.until is not None:
+        if request.until <= start:
+            raise UsageError(
+                tr(
+                    f"--until {request.until} 不晚于开始日 {start}",
+                    f"--until {request.until} is not after the start, {start}",
+                ),
+                hint=tr("给一个更晚的日期，或用 --days", "give a later date, or use --days"),
+            )
+        ends = request.until
+    else:
+        days = SAFE_DAYS if request.days is None else request.days
+        if days < 1:
+            raise UsageError(
+                tr(f"--days {days} 必须至少为 1", f"--days {days} must be at least 1"),
+                hint=tr("指南建议 15 或 30 天", "the guide suggests 15 or 30 days"),
+            )
+        ends = start + timedelta(days=days)
+    code_known = bool(
+        (request.code or "").strip() or (creator.get("cooperation_code") or "").strip()
+    )
+    row = {
+        "grant_id": None,
+        "merchant_id": request.merchant_id,
+        "aweme_id": creator["aweme_id"],
+        "auth_type": request.auth_type,
+        "scope": request.scope,
+        "video_id": request.video_id or None,
+        "channel": channel,
+        "status": "requested" if code_known else "draft",
+        "requested_at": today if code_known else None,
+        "starts_at": start,
+        "ends_at": ends,
+        "renewal_of": request.renewal_of or None,
+        "has_agreement": False,  # a new grant has none yet: the to-do list says so
+        "revoke_requested": False,
+    }
+    return row, creator
+
+
+# --------------------------------------------------------------------------------------------
+# judging the proposal
+
+
+def _evaluate_proposal(
+    workspace: Workspace, row: dict[str, Any], code_given: bool, today: date
+) -> tuple[list[RuleVerdict], list[RuleVerdict]]:
+    """(grant verdicts, creator verdicts): every enabled rule in effect, on the proposal."""
+    from qcrules.engine import select_engine
+    from qcrules.engine.run import evaluate_plan, plan_entity
+    from qcrules.evaluation import compute_plugin_fields, merchant_params
+    from qcrules.facts.builders import FactSet, proposal_facts
+    from qcrules.packs.messages import render_message
+    from qcrules.packs.registry import load_packs
+
+    packset = load_packs(workspace.config)
+    if packset.blocking_errors:
+        raise PackError(
+            tr(
+                f"规则包有 {len(packset.blocking_errors)} 个问题；无法检查这次授权",
+                f"{len(packset.blocking_errors)} problem(s) in rule packs; the request "
+                "cannot be checked",
+            ),
+            diagnostics=packset.diagnostics,
+            hint=tr("qcrules packs validate 列出全部问题", "run qcrules packs validate"),
+        )
+    judged = {**row, "grant_id": row.get("grant_id") or "(new)", "status": "requested"}
+    judged["requested_at"] = today
+    grant_fact, creator_fact = proposal_facts(
+        workspace.db, today, judged, merchant_defaults=workspace.config.merchants
+    )
+    facts = FactSet(as_of=today, window_end=today, grant=[grant_fact])
+    if creator_fact is not None:
+        facts.creator = [creator_fact]
+    if code_given:
+        for fact in facts:
+            fact.values["has_cooperation_code"] = True
+    compute_plugin_fields(facts, packset, {"db": workspace.db, "as_of": today, "window_end": today})
+    merchant = row["merchant_id"]
+    packs = [p.with_params(merchant_params(p, workspace, merchant)) for p in packset.packs]
+    _, factory = select_engine()
+    lang = language()
+    out: dict[str, list[RuleVerdict]] = {"grant": [], "creator": []}
+    for entity in ("grant", "creator"):
+        batch = facts[entity]
+        plan = plan_entity(entity, packs) if batch else None
+        if plan is None:
+            continue
+        for fact, outcome in evaluate_plan(plan, batch, factory):
+            for compiled in outcome.matched:
+                rule = compiled.rule
+                out[entity].append(
+                    RuleVerdict(
+                        rule.id,
+                        rule.name,
+                        rule.pack,
+                        rule.level,
+                        render_message(pick(rule.message, lang), fact.values, compiled.params),
+                        rule.action_kind,
+                        rule.gate,
+                        rule.source,
+                    )
+                )
+    for verdicts in out.values():
+        verdicts.sort(key=lambda v: (-LEVEL_RANK[v.level], v.rule))
+    return out["grant"], out["creator"]
+
+
+def _steps(row: dict[str, Any], creator: dict[str, Any], code_masked: str | None) -> list[Step]:
+    """The 千川 steps for the channel, with this grant's values filled in (seed 二.2)."""
+    who = creator.get("aweme_show_id") or creator["aweme_id"]
+    name = creator.get("nickname") or who
+    code = code_masked or tr("（先向达人索取）", "(ask the creator for it first)")
+    kind = label(AUTH_LABEL, row["auth_type"])
+    scope = label(SCOPE_LABEL, row["scope"])
+    if row["scope"] == "single_video":
+        scope += (
+            f" {row['video_id']}"
+            if row.get("video_id")
+            else tr("（选定视频）", " (pick the video)")
+        )
+    ends = row["ends_at"]
+    if ends is None or ends >= PERMANENT_END:
+        term = tr("永久", "permanent")
+    else:
+        days = (ends - row["starts_at"]).days
+        term = tr(f"{days} 天（至 {ends}）", f"{days} days (until {ends})")
+    terms = tr(
+        f"授权类型「{kind}」（不要选自营授权）；范围「{scope}」；时效 {term}",
+        f"type “{kind}” (never self-operated); scope “{scope}”; term {term}",
+    )
+    channel = row["channel"]
+    if channel == "mobile_pre_order":
+        texts = [
+            tr(
+                "打开抖音APP，进入小店随心推【个人中心】→【合作授权申请】→【搜索达人】",
+                "Open the Douyin app: 小店随心推 → 个人中心 (profile) → 合作授权申请 "
+                "(cooperation requests) → 搜索达人 (find the creator)",
+            ),
+            tr(f"输入达人信息：{name}（{who}）", f"Enter the creator: {name} ({who})"),
+            tr(f"选择 {terms}", f"Choose {terms}"),
+            tr("点击发起授权，等待达人确认", "Send the request and wait for the creator"),
+        ]
+    elif channel == "mobile_at_order":
+        texts = [
+            tr(
+                "在小店随心推下单支付时，等系统弹出授权弹窗",
+                "Place the 小店随心推 order; at payment the authorization pop-up appears",
+            ),
+            tr(f"在弹窗中选择达人 {name}（{who}）", f"Pick the creator {name} ({who}) in it"),
+            tr(f"确认 {terms}", f"Check {terms}"),
+            tr("发送授权申请，等待达人确认", "Send the request and wait for the creator"),
+        ]
+    else:
+        texts = [
+            tr(
+                "登录巨量千川PC端后台，进入【账户】→【抖音号授权】，点击【添加抖音号】",
+                "Log in to Qianchuan (PC): 账户 (Account) → 抖音号授权 (Douyin account "
+                "authorization) → 添加抖音号 (Add)",
+            ),
+            tr(
+                f"输入达人抖音号或抖音ID {who}，粘贴合作码 {code}",
+                f"Enter the creator's 抖音号 or ID {who} and paste the 合作码 {code}",
+            ),
+            tr(f"选择 {terms}；勾选相关协议", f"Choose {terms}; tick the agreement boxes"),
+            tr(
+                "点击【发起授权】，在【抖音号授权】界面查看进度",
+                "Click 发起授权 (Request); follow it under 抖音号授权",
+            ),
+        ]
+    return [Step(f"{channel}-{n}", text) for n, text in enumerate(texts, 1)]
+
+
+def _confirmation(grant_id: str) -> str:
+    return tr(
+        "达人在抖音APP内收到授权通知并确认；后台显示“授权成功”后授权生效，"
+        f"然后运行 qcrules grants mark {grant_id} approved",
+        "The creator confirms the notice in the Douyin app; when Qianchuan shows 授权成功 "
+        f"(authorized) the grant is live: then run qcrules grants mark {grant_id} approved",
+    )
+
+
+def _agreement(grant_id: str) -> str:
+    return tr(
+        f"授权协议（范围、时效、权益结算）：qcrules agreement {grant_id} -o "
+        f"agreements/{grant_id}.md，双方确认后留存",
+        "The agreement (scope, term, settlement): qcrules agreement "
+        f"{grant_id} -o agreements/{grant_id}.md, signed by both sides",
+    )
+
+
+def check_request(
+    workspace: Workspace, request: GrantRequest, *, today: date | None = None
+) -> RequestCheck:
+    """Judge a proposed grant without writing anything: the verdicts, the to-do list, the
+    creator's findings and the steps. Safe to call on every change of a form."""
+    today = today or date.today()
+    with workspace.db.connect() as conn:
+        row, creator = _proposed_row(conn, request, today)
+        grant_id_hint = _next_grant_id(conn, today)
+    return _judged(workspace, request, row, creator, grant_id_hint, today)
+
+
+def _judged(
+    workspace: Workspace,
+    request: GrantRequest,
+    row: dict[str, Any],
+    creator: dict[str, Any],
+    grant_id: str,
+    today: date,
+) -> RequestCheck:
+    code_masked = mask_code(request.code or creator.get("cooperation_code"))
+    grant_verdicts, creator_verdicts = _evaluate_proposal(
+        workspace, row, bool((request.code or "").strip()), today
+    )
+    row = {**row, "grant_id": grant_id}
+    check = RequestCheck(row, creator.get("nickname") or "", code_masked)
+    for verdict in grant_verdicts:
+        if verdict.gate and LEVEL_RANK[verdict.level] >= LEVEL_RANK["warn"]:
+            check.gates.append(verdict)
+        else:
+            check.todo.append(verdict)
+    check.context = creator_verdicts
+    check.steps = _steps(row, creator, code_masked)
+    check.confirmation = _confirmation(grant_id)
+    check.agreement = _agreement(grant_id)
+    return check
+
+
+def _next_grant_id(conn, today: date) -> str:
+    base = f"Q{today:%Y%m%d}"
+    grants = table(Grant)
+    taken = set(
+        conn.execute(select(grants.c.grant_id).where(grants.c.grant_id.like(f"{base}-%"))).scalars()
+    )
+    n = 1
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def request_grant(
+    workspace: Workspace,
+    request: GrantRequest,
+    *,
+    accept_risk: str | None = None,
+    dry_run: bool = False,
+    actor: str | None = None,
+    today: date | None = None,
+) -> RequestCheck:
+    """Judge the proposal, then (unless refused or a dry run) write it with its audit entry.
+
+    Refused: a gate rule fired at warn or above and no reason was given to accept the risk;
+    nothing is written and the check says why (`refused`)."""
+    from qcrules.actions.queue import Change, Outcome, _audit, _now, _write, default_actor
+
+    today = today or date.today()
+    reason = (accept_risk or "").strip() or None
+    if accept_risk is not None and reason is None:
+        raise UsageError(
+            tr("--accept-risk 需要写明原因", "--accept-risk needs a reason"),
+            hint=tr(
+                '例如 --accept-risk "达人自有店铺，已签协议"', 'e.g. --accept-risk "signed off by"'
+            ),
+        )
+    if dry_run:
+        check = check_request(workspace, request, today=today)
+        check.accepted_risk = reason if check.gates else None
+        check.dry_run = True
+        return check
+    with workspace.db.connect() as conn:  # judged before the lock: the engine is the slow part
+        row, creator = _proposed_row(conn, request, today)
+        grant_id_hint = _next_grant_id(conn, today)
+    check = _judged(workspace, request, row, creator, grant_id_hint, today)
+    check.accepted_risk = reason if check.gates else None
+    if check.refused:
+        return check
+    with workspace.db.write("grants request") as conn:
+        row, creator = _proposed_row(conn, request, today)  # as it stands under the lock
+        grant_id = _next_grant_id(conn, today)
+        values = {**row, "grant_id": grant_id}
+        if check.accepted_risk:
+            rules = ", ".join(v.rule for v in check.gates)
+            values["note"] = tr(
+                f"已接受风险（{rules}）：{check.accepted_risk}",
+                f"risk accepted ({rules}): {check.accepted_risk}",
+            )
+        values = {k: _iso(v) for k, v in values.items()}
+        now = _now().isoformat()
+        values.update(created_at=now, updated_at=now)
+        change = Change("grants", {"grant_id": grant_id}, None, values)
+        _write(conn, change, change.after)
+        code = (request.code or "").strip()
+        if code and code != (creator.get("cooperation_code") or "").strip():
+            creators = table(Creator)
+            conn.execute(
+                update(creators)
+                .where(creators.c.aweme_id == creator["aweme_id"])
+                .values(cooperation_code=code)
+            )
+        outcome = Outcome(
+            "grant:request",
+            "grant:request",
+            "grant",
+            grant_id,
+            request.merchant_id,
+            changes=[change],
+            note=check.accepted_risk,
+        )
+        result = {
+            "status": values["status"],
+            "accepted_risk": (
+                {"reason": check.accepted_risk, "rules": [v.rule for v in check.gates]}
+                if check.accepted_risk
+                else None
+            ),
+            "cooperation_code": mask_code(code) if code else None,
+            "todo": [v.rule for v in check.todo],
+        }
+        audit_id = _audit(conn, outcome, actor or default_actor(), None, result=result)
+    check.grant = {**check.grant, **row, "grant_id": grant_id}
+    check.steps = _steps(check.grant, creator, check.code_masked)
+    check.confirmation = _confirmation(grant_id)
+    check.agreement = _agreement(grant_id)
+    check.written = True
+    check.audit_id = audit_id
+    return check
+
+
+# --------------------------------------------------------------------------------------------
+# moving a grant through its states
+
+
+@dataclass
+class MarkOutcome:
+    grant_id: str
+    before: str
+    after: str
+    target: str  # as asked: `approved` is recorded as such, the grant becomes active
+    change: Any
+    audit_id: int | None
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "grant_id": self.grant_id,
+            "from": self.before,
+            "to": self.after,
+            "marked": self.target,
+            "change": self.change.to_json(),
+            "audit_id": self.audit_id,
+            "note": self.note,
+        }
+
+
+def allowed_moves(status: str) -> list[str]:
+    """The states a grant in `status` may move to (`approved` beside `active`)."""
+    moves = list(TRANSITIONS.get(status, ()))
+    if "active" in moves:
+        moves.insert(moves.index("active"), "approved")
+    return moves
+
+
+def mark_grant(
+    workspace: Workspace,
+    grant_id: str,
+    target: str,
+    *,
+    on: date | None = None,
+    note: str | None = None,
+    code: str | None = None,
+    actor: str | None = None,
+    today: date | None = None,
+) -> MarkOutcome:
+    """Move a grant to `target` along the state machine (module docstring), audited and
+    undoable. `on` is when it happened (default today): the request date, the start (the
+    term is kept), or an earlier end for a revoked or expired grant."""
+    from qcrules.actions.queue import Outcome, _audit, _changed, _write, default_actor
+
+    _choice(target, MARK_TARGETS, tr("状态", "state"))
+    status_to = "active" if target == "approved" else target
+    day = on or today or date.today()
+    with workspace.db.write("grants mark") as conn:
+        grant = _one(conn, Grant, "grant_id", grant_id)
+        if grant is None:
+            grants = table(Grant)
+            ids = list(conn.execute(select(grants.c.grant_id)).scalars())
+            raise UsageError(
+                tr(f"没有授权 {grant_id!r}", f"there is no grant {grant_id!r}")
+                + _did_you_mean(grant_id, ids),
+                hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
+            )
+        current = grant["status"]
+        if current not in GRANT_STATUSES or status_to not in TRANSITIONS.get(current, ()):
+            moves = allowed_moves(current)
+            raise UsageError(
+                tr(
+                    f"授权 {grant_id} 是 {current}，不能改为 {target}",
+                    f"grant {grant_id} is {current}; it cannot move to {target}",
+                ),
+                hint=(
+                    tr("可改为：", "allowed from here: ") + ", ".join(moves)
+                    if moves
+                    else tr(
+                        f"{current} 是终态；要继续合作请发起新的授权（qcrules grants request）",
+                        f"{current} is final; request a new grant (qcrules grants request)",
+                    )
+                ),
+            )
+        values: dict[str, Any] = {"status": status_to}
+        given = (code or "").strip()
+        if status_to == "requested":
+            creator = _one(conn, Creator, "aweme_id", grant["aweme_id"]) or {}
+            if not given and not (creator.get("cooperation_code") or "").strip():
+                raise UsageError(
+                    tr(
+                        f"达人 {grant['aweme_id']} 还没有合作码：不能发起授权",
+                        f"creator {grant['aweme_id']} has no 合作码 yet: the request cannot go",
+                    ),
+                    hint=tr(
+                        "向达人索取合作码（抖音 设置 → 账号与安全），再加 --code CODE",
+                        "ask the creator for it (Douyin: Settings → Account and security), "
+                        "then add --code CODE",
+                    ),
+                )
+            values["requested_at"] = day
+        elif status_to == "active":
+            start = grant["starts_at"]
+            begin = day if start is None or start < day or on is not None else start
+            values["starts_at"] = begin
+            ends = grant["ends_at"]
+            if ends is not None and ends < PERMANENT_END and start is not None:
+                values["ends_at"] = begin + (ends - start)
+        elif status_to in ("revoked", "expired") and on is not None:
+            ends = grant["ends_at"]
+            if ends is None or on < ends:
+                values["ends_at"] = on
+        change = _changed(conn, "grants", {"grant_id": grant_id}, **values)
+        _write(conn, change, change.after)
+        if given:
+            creators = table(Creator)
+            conn.execute(
+                update(creators)
+                .where(creators.c.aweme_id == grant["aweme_id"])
+                .values(cooperation_code=given)
+            )
+        kind = f"grant:{target}"
+        outcome = Outcome(kind, kind, "grant", grant_id, grant["merchant_id"], [change], note)
+        result = {"from": current, "to": status_to, "on": day.isoformat()}
+        if given:
+            result["cooperation_code"] = mask_code(given)
+        audit_id = _audit(conn, outcome, actor or default_actor(), None, result=result)
+    return MarkOutcome(grant_id, current, status_to, target, change, audit_id, note)
+
+
+# --------------------------------------------------------------------------------------------
+# listing
+
+
+def list_grants(
+    workspace: Workspace,
+    *,
+    merchant: str | None = None,
+    state: str | None = None,
+    creator: str | None = None,
+    today: date | None = None,
+) -> list[dict[str, Any]]:
+    """Grants with their state and days left (None: permanent or no end), newest first."""
+    today = today or date.today()
+    if state is not None:
+        _choice(state, GRANT_STATUSES, "--state")
+    grants, creators = table(Grant), table(Creator)
+    query = select(grants, creators.c.nickname).join(
+        creators, creators.c.aweme_id == grants.c.aweme_id, isouter=True
+    )
+    with workspace.db.connect() as conn:
+        if merchant is not None:
+            _require_merchant(conn, merchant)
+            query = query.where(grants.c.merchant_id == merchant)
+        if state is not None:
+            query = query.where(grants.c.status == state)
+        if creator is not None:
+            query = query.where(grants.c.aweme_id == creator)
+        rows = list(conn.execute(query.order_by(grants.c.grant_id)).mappings())
+    out = []
+    for r in rows:
+        ends = r["ends_at"]
+        permanent = ends is None or ends >= PERMANENT_END
+        out.append(
+            {
+                "grant_id": r["grant_id"],
+                "merchant_id": r["merchant_id"],
+                "aweme_id": r["aweme_id"],
+                "nickname": r["nickname"],
+                "status": r["status"],
+                "auth_type": r["auth_type"],
+                "scope": r["scope"],
+                "video_id": r["video_id"],
+                "channel": r["channel"],
+                "requested_at": _iso(r["requested_at"]),
+                "starts_at": _iso(r["starts_at"]),
+                "ends_at": None if ends is None else ends.isoformat(),
+                "days_left": None if permanent else (ends - today).days,
+                "renewal_of": r["renewal_of"],
+                "note": r["note"],
+            }
+        )
+    return out
+
+
+def renewal_request(workspace: Workspace, grant_id: str) -> GrantRequest:
+    """A request that renews `grant_id` on the same terms, made safe: 合作达人, never all
+    works, the same number of days (at most 30; 15 when it had no end)."""
+    with workspace.db.connect() as conn:
+        old = _one(conn, Grant, "grant_id", grant_id)
+    if old is None:
+        raise UsageError(
+            tr(f"没有授权 {grant_id}", f"there is no grant {grant_id}"),
+            hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
+        )
+    days = SAFE_DAYS
+    if old["starts_at"] and old["ends_at"] and old["ends_at"] < PERMANENT_END:
+        days = max(1, min(30, (old["ends_at"] - old["starts_at"]).days))
+    scope = old["scope"] if old["scope"] in ("single_video", "live_room") else "single_video"
+    return GrantRequest(
+        merchant_id=old["merchant_id"],
+        aweme_id=old["aweme_id"],
+        scope=scope,
+        video_id=old["video_id"] if scope == "single_video" else None,
+        days=days,
+        channel=old["channel"] or "pc",
+        renewal_of=grant_id,
+    )
+
+
+__all__ = [
+    "GrantRequest",
+    "RequestCheck",
+    "allowed_moves",
+    "check_request",
+    "list_grants",
+    "mark_grant",
+    "mask_code",
+    "renewal_request",
+    "request_grant",
+]

@@ -1,0 +1,456 @@
+"""`qcrules grants list|request|mark` through the real CLI, on SQLite and PostgreSQL: the gate
+rules refuse risky terms before anything is written, --accept-risk records why, --dry-run
+writes nothing, a 合作码 makes a request (and is only ever shown masked), and every move along
+the state machine is audited and undone with `qcrules actions undo`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from qcrules import service
+from qcrules.model.db import table
+from qcrules.model.tables import Grant
+from qcrules.workspace import Workspace, init_workspace
+
+CODE = "HZ7Q-20261127-9931"  # a creator's 合作码: a credential
+
+MERCHANTS = """merchant_id,name,break_even_roi,categories,target_gender
+M1,型格男装旗舰店,1.8,男装,male
+M2,悦颜美妆,2.0,美妆,female
+"""
+CREATORS = """aweme_id,aweme_show_id,nickname,fans_count,active_fan_ratio,completion_rate,fan_male_ratio,categories,accepts_ads,data_verified,real_name_verified,serious_violation,is_own_account,cooperation_code
+1001,laowang_nz,型男老王,250000,0.72,0.41,0.8,男装,true,true,true,false,false,
+1002,xiaoyu_fx,爱分享的小鱼,180000,0.68,0.38,0.7,男装,true,true,true,false,false,ZZ11-CODE-5678
+1003,xinggeguanfang,型格先生官方旗舰号,90000,0.75,0.45,0.8,男装,true,true,true,false,true,
+1004,shuazhang_01,刷量小号,500000,0.31,0.12,0.5,男装,true,false,true,false,false,
+"""
+
+
+@pytest.fixture
+def ws(db_url, tmp_path):
+    """A workspace on the backend: two merchants and four creators in M1's pool."""
+    folder = tmp_path / "ws"
+    workspace = init_workspace(folder, database_url=db_url)
+    (tmp_path / "merchants.csv").write_text(MERCHANTS, encoding="utf-8")
+    (tmp_path / "creators.csv").write_text(CREATORS, encoding="utf-8")
+    service.import_files(workspace, "merchants", [tmp_path / "merchants.csv"])
+    service.import_files(workspace, "creators", [tmp_path / "creators.csv"], merchant="M1")
+    workspace.close()
+    engine = create_engine(db_url)
+    yield Ws(folder, engine)
+    engine.dispose()
+
+
+class Ws:
+    def __init__(self, folder, engine) -> None:
+        self.folder, self.engine = folder, engine
+
+    def rows(self, sql: str, **params) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+    def grant(self, grant_id: str) -> dict:
+        """The grant's row, with typed columns (dates as dates on both backends)."""
+        grants = table(Grant)
+        with self.engine.connect() as conn:
+            (row,) = conn.execute(select(grants).where(grants.c.grant_id == grant_id)).mappings()
+        return dict(row)
+
+    def count(self, name: str) -> int:
+        return self.rows(f"select count(*) as n from {name}")[0]["n"]
+
+
+def run(cli, ws, *args, code=0):
+    result = cli(*args, cwd=ws.folder, env={"QCRULES_ACTOR": "tester"})
+    assert result.returncode == code, result.stdout + result.stderr
+    return result
+
+
+def request(cli, ws, *args, code=0, fmt="json"):
+    result = run(
+        cli, ws, "grants", "request", "--merchant", "M1", *args, "--format", fmt, code=code
+    )
+    return result, (json.loads(result.stdout) if fmt == "json" else None)
+
+
+@pytest.mark.parametrize(
+    ("args", "rule", "level"),
+    [
+        (["--creator", "1001", "--scope", "all_works"], "PRM004", "warn"),
+        (["--creator", "1001", "--scope", "account"], "PRM004", "warn"),
+        (["--creator", "1001", "--scope", "live_room", "--days", "45"], "PRM003", "warn"),
+        (["--creator", "1001", "--scope", "live_room", "--until", "permanent"], "PRM002", "error"),
+        (["--creator", "1001", "--scope", "live_room", "--until", "2099-12-31"], "PRM002", "error"),
+        (
+            ["--creator", "1001", "--scope", "live_room", "--auth-type", "self_operated"],
+            "PRM001",
+            "critical",
+        ),
+    ],
+)
+def test_each_risky_term_refuses_the_request_and_writes_nothing(cli, ws, args, rule, level):
+    result, out = request(cli, ws, *args, "--code", CODE, code=1)
+    assert out["refused"] is True and out["written"] is False
+    assert [g["rule"] for g in out["gates"]] == [rule] and out["gates"][0]["level"] == level
+    assert rule in result.stderr and out["gates"][0]["message"] in result.stderr
+    assert "--accept-risk" in result.stderr
+    assert ws.count("grants") == 0 and ws.count("audit_log") == 0
+    # the code given was not stored either
+    assert ws.rows("select cooperation_code from creators where aweme_id = '1001'") == [
+        {"cooperation_code": None}
+    ]
+
+
+def test_several_risky_terms_are_all_named_in_one_refusal(cli, ws):
+    result = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1001",
+        "--scope", "all_works", "--days", "90", code=1,
+    )  # fmt: skip
+    assert "PRM003" in result.stderr and "PRM004" in result.stderr
+    assert "Refused by the rules that judge the grant's terms" in result.stdout
+    assert "Grant runs 90 days, longer than 30" in result.stdout
+    assert ws.count("grants") == 0
+
+
+def test_self_operated_on_the_merchants_own_account_passes(cli, ws):
+    _, out = request(
+        cli, ws, "--creator", "1003", "--scope", "live_room", "--auth-type", "self_operated"
+    )
+    assert out["refused"] is False and out["gates"] == [] and out["written"] is True
+    assert ws.grant(out["grant"]["grant_id"])["auth_type"] == "self_operated"
+
+
+def test_accept_risk_records_the_grant_and_the_reason_in_the_audit_log(cli, ws):
+    reason = "品牌方指定全作品授权，已签补充协议"
+    _, out = request(cli, ws, "--creator", "1002", "--scope", "all_works", "--accept-risk", reason)
+    assert out["written"] is True and out["refused"] is False
+    assert out["accepted_risk"] == reason and [g["rule"] for g in out["gates"]] == ["PRM004"]
+    grant = ws.grant(out["grant"]["grant_id"])
+    assert grant["scope"] == "all_works" and grant["status"] == "requested"
+    assert reason in grant["note"] and "PRM004" in grant["note"]
+    log = json.loads(run(cli, ws, "actions", "log", "--format", "json").stdout)
+    assert log[0]["kind"] == "grant:request" and log[0]["note"] == reason
+    assert log[0]["entity"]["id"] == grant["grant_id"] and log[0]["actor"] == "tester"
+    # a reason is required
+    result = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1002",
+        "--scope", "all_works", "--accept-risk", "  ", code=2,
+    )  # fmt: skip
+    assert "--accept-risk needs a reason" in result.stderr
+    assert ws.count("grants") == 1
+
+
+def test_dry_run_judges_and_shows_but_writes_nothing(cli, ws):
+    result, _ = request(
+        cli, ws, "--creator", "1001", "--scope", "single_video", "--video", "7301",
+        "--code", CODE, "--dry-run", fmt="table",
+    )  # fmt: skip
+    assert "--dry-run, nothing written" in result.stdout
+    assert "Terms: pass" in result.stdout
+    _, out = request(
+        cli, ws, "--creator", "1001", "--scope", "live_room", "--code", CODE, "--dry-run"
+    )
+    assert (
+        out["dry_run"] is True and out["written"] is False and out["grant"]["status"] == "requested"
+    )
+    # a refused dry run exits 1 like the real one, and an accepted one still writes nothing
+    request(cli, ws, "--creator", "1001", "--scope", "all_works", "--dry-run", code=1)
+    _, out = request(
+        cli, ws, "--creator", "1001", "--scope", "all_works", "--dry-run", "--accept-risk", "ok"
+    )
+    assert out["accepted_risk"] == "ok" and out["written"] is False
+    assert ws.count("grants") == 0 and ws.count("audit_log") == 0
+    assert ws.rows("select cooperation_code from creators where aweme_id = '1001'") == [
+        {"cooperation_code": None}
+    ]
+
+
+def test_without_a_code_a_draft_with_one_a_request_and_the_code_stays_masked(cli, ws):
+    today = date.today()
+    _, draft = request(cli, ws, "--creator", "1001", "--scope", "live_room")
+    assert draft["grant"]["status"] == "draft" and draft["cooperation_code"] is None
+    row = ws.grant(draft["grant"]["grant_id"])
+    assert row["status"] == "draft" and row["requested_at"] is None
+    assert row["auth_type"] == "cooperative" and row["channel"] == "pc"  # the safe defaults
+    assert row["starts_at"] == today and row["ends_at"] == today + timedelta(days=15)
+    # the to-do list: what stands between it and a clean request
+    assert {t["rule"] for t in draft["todo"]} == {"PRM009", "PRM011"}
+    assert all(not t["gate"] for t in draft["todo"])
+
+    result, _ = request(
+        cli, ws, "--creator", "1001", "--scope", "single_video", "--video", "7301",
+        "--code", CODE, "--channel", "mobile_in_order", fmt="table",
+    )  # fmt: skip
+    assert "****9931" in result.stdout and "Recorded grant" in result.stdout
+    (made_id,) = ws.rows("select grant_id from grants where status = 'requested'")
+    made = ws.grant(made_id["grant_id"])
+    assert made["requested_at"] == today and made["channel"] == "mobile_at_order"
+    assert made["video_id"] == "7301"
+    assert ws.rows("select cooperation_code from creators where aweme_id = '1001'") == [
+        {"cooperation_code": CODE}
+    ]
+    # the steps of the 随心推 下单时 scenario, the creator's confirmation and the agreement
+    assert "小店随心推" in result.stdout and "pop-up" in result.stdout
+    assert f"qcrules grants mark {made['grant_id']} approved" in result.stdout
+    assert f"qcrules agreement {made['grant_id']}" in result.stdout
+    # a code already on the creator's record counts too
+    _, known = request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    assert known["grant"]["status"] == "requested" and known["cooperation_code"] == "****5678"
+    assert {t["rule"] for t in known["todo"]} == {"PRM009"}
+    # the whole code appears in no output and no audit entry
+    log = run(cli, ws, "actions", "log", "--format", "json").stdout
+    listed = run(cli, ws, "grants", "list", "--format", "json").stdout
+    assert CODE not in log + listed + result.stdout + result.stderr
+    assert "ZZ11-CODE-5678" not in log + json.dumps(known)
+
+
+def test_pc_steps_follow_the_guide(cli, ws):
+    result, _ = request(
+        cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "30", fmt="table"
+    )
+    steps = result.stdout[result.stdout.index("Steps in 千川") :]
+    for words in (
+        "账户",
+        "抖音号授权",
+        "添加抖音号",
+        "xiaoyu_fx",
+        "****5678",
+        "30 days",
+        "发起授权",
+    ):
+        assert words in steps
+    assert steps.index("添加抖音号") < steps.index("****5678") < steps.index("发起授权")
+    result, _ = request(
+        cli,
+        ws,
+        "--creator",
+        "1002",
+        "--scope",
+        "live_room",
+        "--channel",
+        "mobile_pre_order",
+        fmt="table",
+    )
+    assert "合作授权申请" in result.stdout and "搜索达人" in result.stdout
+
+
+def test_creator_screening_findings_are_context_not_refusals(cli, ws):
+    _, out = request(cli, ws, "--creator", "1004", "--scope", "live_room", "--code", CODE)
+    assert out["written"] is True and out["gates"] == []
+    context = {c["rule"] for c in out["context"]}
+    assert {"SCR001", "SCR002", "SCR003"} <= context  # active fans, completion, unverified
+
+
+def test_bad_requests_say_what_is_wrong_and_change_nothing(cli, ws):
+    cases = [
+        (["--merchant", "M3", "--creator", "1001", "--scope", "live_room"], "no merchant 'M3'"),
+        (["--merchant", "M1", "--creator", "9999", "--scope", "live_room"], "no creator '9999'"),
+        (
+            ["--merchant", "M1", "--creator", "1001", "--scope", "live_room", "--days", "0"],
+            "at least 1",
+        ),
+        (
+            [
+                "--merchant",
+                "M1",
+                "--creator",
+                "1001",
+                "--scope",
+                "live_room",
+                "--days",
+                "15",
+                "--until",
+                "2030-01-01",
+            ],
+            "not both",
+        ),
+        (
+            ["--merchant", "M1", "--creator", "1001", "--scope", "live_room", "--video", "7"],
+            "--video",
+        ),
+        (
+            [
+                "--merchant",
+                "M1",
+                "--creator",
+                "1001",
+                "--scope",
+                "live_room",
+                "--until",
+                "2020-01-01",
+            ],
+            "not after",
+        ),
+    ]
+    for args, message in cases:
+        result = run(cli, ws, "grants", "request", *args, code=2)
+        assert message in result.stderr, (args, result.stderr)
+    assert ws.count("grants") == 0 and ws.count("audit_log") == 0
+
+
+def test_the_state_machine_moves_audits_and_undoes(cli, ws):
+    _, out = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--days", "15")
+    grant_id = out["grant"]["grant_id"]
+    # a draft cannot be requested without a 合作码
+    result = run(cli, ws, "grants", "mark", grant_id, "requested", code=2)
+    assert "has no 合作码" in result.stderr and "--code" in result.stderr
+    assert ws.grant(grant_id)["status"] == "draft"
+    # illegal moves name the allowed ones
+    result = run(cli, ws, "grants", "mark", grant_id, "approved", code=2)
+    assert "cannot move to approved" in result.stderr
+    assert "allowed from here: requested, revoked" in result.stderr
+
+    asked = date.today() - timedelta(days=2)
+    run(cli, ws, "grants", "mark", grant_id, "requested", "--code", CODE, "--on", asked.isoformat())
+    row = ws.grant(grant_id)
+    assert row["status"] == "requested" and row["requested_at"] == asked
+    confirmed = date.today() + timedelta(days=1)
+    result = run(
+        cli, ws, "grants", "mark", grant_id, "approved", "--on", confirmed.isoformat(),
+        "--note", "达人已在抖音APP确认",
+    )  # fmt: skip
+    assert "requested → approved → active" in result.stdout
+    row = ws.grant(grant_id)
+    assert row["status"] == "active" and row["starts_at"] == confirmed
+    assert row["ends_at"] == confirmed + timedelta(days=15)  # the term is kept
+    result = run(cli, ws, "grants", "mark", grant_id, "requested", code=2)
+    assert "allowed from here: revoked, expired" in result.stderr
+
+    log = json.loads(run(cli, ws, "actions", "log", "--format", "json").stdout)
+    assert [e["kind"] for e in log[:3]] == ["grant:approved", "grant:requested", "grant:request"]
+    assert log[0]["note"] == "达人已在抖音APP确认"
+    assert CODE not in json.dumps(log)
+
+    # undo takes the approval back, then the request
+    result = run(cli, ws, "actions", "undo")
+    assert "active → requested" in result.stdout
+    row = ws.grant(grant_id)
+    assert row["status"] == "requested" and row["starts_at"] == date.today()
+    run(cli, ws, "actions", "undo")
+    assert ws.grant(grant_id)["status"] == "draft"
+    run(cli, ws, "grants", "mark", grant_id, "revoked")
+    result = run(cli, ws, "grants", "mark", grant_id, "requested", code=2)
+    assert "revoked is final" in result.stderr
+    run(cli, ws, "actions", "undo")  # the revocation
+    run(cli, ws, "actions", "undo")  # the request itself: the grant is gone
+    assert ws.rows("select grant_id from grants where grant_id = :g", g=grant_id) == []
+
+
+def test_undo_refuses_when_the_grant_moved_since(cli, ws):
+    _, out = request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    grant_id = out["grant"]["grant_id"]
+    run(cli, ws, "grants", "mark", grant_id, "approved")
+    audit = json.loads(run(cli, ws, "actions", "log", "--format", "json").stdout)
+    first = audit[-1]["id"]  # the request
+    result = run(cli, ws, "actions", "undo", str(first), code=2)
+    assert "changed again since" in result.stderr
+    assert ws.grant(grant_id)["status"] == "active"
+
+
+def test_list_as_json_and_filtered(cli, ws):
+    request(cli, ws, "--creator", "1001", "--scope", "live_room", "--days", "30")
+    _, out = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "10")
+    grants = json.loads(run(cli, ws, "grants", "list", "--format", "json").stdout)
+    assert len(grants) == 2
+    for g in grants:
+        assert {
+            "grant_id", "merchant_id", "aweme_id", "status", "scope", "channel",
+            "starts_at", "ends_at", "days_left",
+        } <= set(g)  # fmt: skip
+    second = next(g for g in grants if g["grant_id"] == out["grant"]["grant_id"])
+    assert second["days_left"] == 10 and second["status"] == "requested"
+    assert second["starts_at"] == date.today().isoformat()
+    only = json.loads(run(cli, ws, "grants", "list", "--state", "draft", "--format", "json").stdout)
+    assert [g["aweme_id"] for g in only] == ["1001"]
+    assert (
+        json.loads(run(cli, ws, "grants", "list", "--creator", "1002", "--format", "json").stdout)[
+            0
+        ]["grant_id"]
+        == second["grant_id"]
+    )
+    assert (
+        json.loads(run(cli, ws, "grants", "list", "--merchant", "M2", "--format", "json").stdout)
+        == []
+    )
+    result = run(cli, ws, "grants", "list", "--merchant", "M9", code=2)
+    assert "no merchant 'M9'" in result.stderr
+    table = run(cli, ws, "grants", "list").stdout
+    assert "型男老王" in table and "2 grant(s)" in table
+
+
+def test_a_pack_of_ones_own_can_gate_requests(cli, ws):
+    """gate = true is a documented rule key: a pack from a folder (or a plugin) gates too."""
+    rules = ws.folder / "rules"
+    rules.mkdir()
+    (rules / "house.toml").write_text(
+        """[pack]
+id = "house"
+version = "1.0.0"
+entity = "grant"
+title = { zh = "本公司规定", en = "House rules" }
+
+[[rules]]
+id = "HSE001"
+name = "no-mobile-grants"
+level = "warn"
+when = 'channel != "pc"'
+action = { kind = "review_grant" }
+message = { zh = "本公司只在PC端发起授权", en = "We request grants on PC only" }
+source = "house rules"
+gate = true
+
+[[rules]]
+id = "HSE002"
+name = "live-room-needs-script"
+level = "warn"
+when = 'scope == "live_room"'
+action = { kind = "review_grant" }
+message = { zh = "直播间授权需附讲解脚本", en = "Live-room grants need a talk script" }
+source = "house rules"
+""",
+        encoding="utf-8",
+    )
+    config = ws.folder / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("paths = []", 'paths = ["rules"]', 1),
+        encoding="utf-8",
+    )
+    result = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1002",
+        "--scope", "live_room", "--channel", "mobile_pre_order", code=1,
+    )  # fmt: skip
+    assert "HSE001" in result.stderr and "We request grants on PC only" in result.stderr
+    _, out = request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    assert out["written"] is True
+    assert "HSE002" in {t["rule"] for t in out["todo"]}  # not a gate: a to-do
+    # a gate that is not true or false is a pack error, with file and line
+    text_ = (
+        (rules / "house.toml").read_text(encoding="utf-8").replace("gate = true", 'gate = "yes"')
+    )
+    (rules / "house.toml").write_text(text_, encoding="utf-8")
+    result = run(cli, ws, "packs", "validate", code=4)
+    assert "house.toml:" in result.stderr and "gate must be true or false" in result.stderr
+
+
+def test_renewal_request_is_safe_and_linked(ws):
+    workspace = Workspace.discover(ws.folder / "qcrules.toml")
+    try:
+        from qcrules.grants import GrantRequest
+
+        first = service.request_grant(
+            workspace, GrantRequest("M1", "1002", scope="all_works", days=20), accept_risk="x"
+        )
+        grant_id = first.grant["grant_id"]
+        renewal = service.renewal_request(workspace, grant_id)
+        assert renewal.scope == "single_video" and renewal.days == 20
+        assert renewal.renewal_of == grant_id and renewal.auth_type == "cooperative"
+        check = service.check_grant_request(workspace, renewal)
+        assert check.gates == []
+        starts = date.today() + timedelta(days=21)  # the day after the old one ends
+        assert check.grant["starts_at"] == starts and check.grant["renewal_of"] == grant_id
+    finally:
+        workspace.close()
