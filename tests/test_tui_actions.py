@@ -138,3 +138,44 @@ async def test_bulk_apply_lists_every_change_then_applies_the_filtered_open_set(
         log = service.audit_log(writable, limit=len(chosen))
         assert {e["note"] for e in log} == {"batch"}
         assert table_ids(app) == []  # the filtered open set is done
+
+
+async def test_help_lists_every_key_with_where_it_works(writable):
+    from qcrules.tui.screens import HelpScreen
+
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=(80, 24)) as pilot:  # the smallest usual terminal
+        await settled(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        rows = {what: (keys, where) for keys, what, where in app.screen.rows}
+        assert rows["Apply"] == ("a", "Findings, Actions")
+        assert rows["Add to pool"][1] == "Creators"
+        assert rows["Apply all shown"] == ("B", "Actions")
+        assert rows["Actions"][0] == "o" and rows["Evaluate now"][1] == "every tab"
+        # every binding of the app is listed
+        assert {b.description for b in app.BINDINGS} <= set(rows)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_the_palette_lists_the_commands_with_their_keys_when_it_opens(writable):
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, CommandPalette)
+        options = app.screen.query_one(OptionList)
+        texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        joined = "\n".join(texts)
+        assert "evaluate: now" in joined and "(r)" in joined
+        assert "actions: apply all shown" in joined and "(B)" in joined

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import (
     DataTable,
@@ -31,7 +31,7 @@ from textual.widgets import (
 
 from qcrules import service
 from qcrules.i18n import tr
-from qcrules.tui.screens import ConfirmChange
+from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets.actions import ActionsPane
 from qcrules.workspace import Workspace
 
@@ -47,6 +47,15 @@ LEVEL_LABEL = {
     "error": ("错误", "error"),
     "warn": ("警告", "warn"),
     "info": ("提示", "info"),
+}
+# the tabs where a key's action applies (any other action works on every tab)
+ACTION_TABS: dict[str, tuple[str, ...]] = {
+    "apply": ("findings", "actions"),
+    "dismiss": ("findings", "actions"),
+    "hold": ("findings", "actions"),
+    "explain": ("findings",),
+    "cycle_level": ("findings",),
+    "pool": ("creators",),
 }
 STATE_MARK = {"applied": "✔", "dismissed": "✘", "held": "⏸"}
 SHEET_DAYS = 14  # the monitoring tab's window
@@ -195,7 +204,14 @@ class Columns:
 
 
 class QcrulesCommands(Provider):
-    """Command palette entries: every key binding's action, searchable by its zh/en name."""
+    """Command palette entries: every key binding's action, searchable by its zh/en name,
+    listed with its key as soon as the palette opens."""
+
+    async def discover(self) -> Hits:
+        app = self.app
+        assert isinstance(app, QcrulesApp)
+        for text, action, help_text in app.palette_entries():
+            yield DiscoveryHit(text, app.action_runner(action), help=help_text)
 
     async def search(self, query: str) -> Hits:
         app = self.app
@@ -252,6 +268,7 @@ class QcrulesApp(App[None]):
         Binding("p", "show_tab('packs')", tr("规则包", "Packs"), id="packs"),
         Binding("t", "test_packs", tr("运行包内测试", "Test packs"), id="test-packs"),
         Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
+        Binding("question_mark,f1", "help", tr("帮助", "Help"), id="help"),
         Binding("q", "quit", tr("退出", "Quit"), id="quit"),
     ]
 
@@ -1183,16 +1200,40 @@ class QcrulesApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys act on the tab in view: finding keys on Findings, pool keys on Creators."""
         tabs = self.query(TabbedContent)
-        if not tabs:
+        if not tabs or action not in ACTION_TABS:
             return True
-        active = tabs.first().active
-        if action in ("apply", "dismiss", "hold"):
-            return active in ("findings", "actions")
-        if action == "explain":
-            return active == "findings"
-        if action == "pool":
-            return active == "creators"
-        return True
+        return tabs.first().active in ACTION_TABS[action]
+
+    def help_rows(self) -> list[tuple[str, str, str]]:
+        """(keys, what, where) for every binding of the app and of its tabs' widgets."""
+        tab_names = {
+            "dashboard": tr("概览", "Dashboard"),
+            "findings": tr("发现", "Findings"),
+            "actions": tr("动作", "Actions"),
+            "creators": tr("达人池", "Creators"),
+            "grants": tr("授权", "Grants"),
+            "monitoring": tr("效果监测", "Monitoring"),
+            "packs": tr("规则包", "Packs"),
+        }
+        everywhere = tr("所有标签页", "every tab")
+        rows = []
+        for binding in self.BINDINGS:
+            tabs = ACTION_TABS.get(binding.action.split("(")[0])
+            where = tr("、", ", ").join(tab_names[t] for t in tabs) if tabs else everywhere
+            rows.append((self._keys(binding), binding.description, where))
+        for widget_class, tab in ((ActionsPane, "actions"),):
+            for binding in widget_class.BINDINGS:
+                rows.append((self._keys(binding), binding.description, tab_names[tab]))
+        rows.append(("ctrl+p", tr("命令面板", "Command palette"), everywhere))
+        return rows
+
+    def _keys(self, binding: Binding) -> str:
+        keys = [k.strip() for k in binding.key.split(",")]
+        return " / ".join(self.get_key_display(Binding(k, binding.action)) for k in keys)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.help_rows()))
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
@@ -1373,6 +1414,19 @@ class QcrulesApp(App[None]):
     # -- command palette ----------------------------------------------------------------
 
     def palette_entries(self) -> list[tuple[str, str, str]]:
+        """(name, action, help) for the palette; the help ends with the action's key (no
+        square brackets: the palette reads help as markup)."""
+        keys = {b.action: self._keys(b) for b in self.BINDINGS}
+        keys.update({b.action: self._keys(b) for b in ActionsPane.BINDINGS})
+        entries = []
+        for text, action, help_text in self._palette_commands():
+            key = keys.get(action)
+            if key:
+                help_text = f"{help_text}  ({key})" if help_text else f"({key})"
+            entries.append((text, action, help_text))
+        return entries
+
+    def _palette_commands(self) -> list[tuple[str, str, str]]:
         return [
             (
                 tr("评估：立即运行", "evaluate: now"),
@@ -1414,6 +1468,7 @@ class QcrulesApp(App[None]):
             (tr("达人：排除", "creator: exclude"), "pool('excluded')", ""),
             (tr("视图：规则包", "view: packs"), "show_tab('packs')", ""),
             (tr("规则包：运行包内测试", "packs: test"), "test_packs", ""),
+            (tr("帮助：全部按键", "help: every key"), "help", ""),
         ]
 
     def action_bulk_apply(self) -> None:

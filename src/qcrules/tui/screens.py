@@ -64,3 +64,46 @@ class ConfirmChange(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the app, where it works, generated from the bindings themselves (so a
+    remapped or added key is listed the moment it exists)."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    #help-dialog { width: 96; max-width: 100%; height: auto; max-height: 100%;
+                   border: thick $primary; background: $surface; padding: 0 1; }
+    #help-body { height: auto; max-height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,q,question_mark,f1", "close", tr("关闭", "Close")),
+    ]
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        """`rows`: (keys, what it does, where it works), in the order to show."""
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False, expand=True, show_edge=False)
+        table.add_column(tr("按键", "Key"), style="bold", no_wrap=True)
+        table.add_column(tr("作用", "What it does"))
+        table.add_column(tr("在哪里", "Where"), style="dim")
+        for keys, what, where in self.rows:
+            table.add_row(keys, what, where)
+        with Vertical(id="help-dialog"):
+            yield Static(
+                tr(
+                    "按键帮助（Esc 关闭；Ctrl+P 打开命令面板）",
+                    "Keys (Esc closes; Ctrl+P: palette)",
+                ),
+                id="help-title",
+            )
+            with VerticalScroll(id="help-body"):
+                yield Static(table, id="help-table")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
