@@ -19,10 +19,12 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import (
+    Button,
     DataTable,
     Footer,
     Header,
     Input,
+    Select,
     Sparkline,
     Static,
     TabbedContent,
@@ -116,6 +118,41 @@ def _trend(values: list[float | None]) -> str:
         " " if v is None else BLOCKS[min(len(BLOCKS) - 1, int((v - low) / span * len(BLOCKS)))]
         for v in values
     )
+
+
+BACKTEST_DAYS = 30  # the dashboard's backtest chart
+
+
+def count_bars(values: list[int]) -> str:
+    """Counts per day as bars scaled to the largest (· for a day with none)."""
+    top = max(values, default=0)
+    if not top:
+        return "·" * len(values)
+    return "".join(
+        "·" if not v else BLOCKS[min(len(BLOCKS) - 1, max(0, round(v / top * len(BLOCKS)) - 1))]
+        for v in values
+    )
+
+
+def backtest_chart(result: Any) -> Text:
+    """Findings per day by level over the backtest's days, one bar row per level."""
+    out = Text()
+    days = result.days
+    if not days:
+        return out
+    for level in LEVELS:
+        counts = [d.by_level.get(level, 0) for d in days]
+        out.append(f"{_label(LEVEL_LABEL, level):<9}", style=LEVEL_STYLE[level])
+        out.append(count_bars(counts), style=LEVEL_STYLE[level].replace("bold white on red", "red"))
+        out.append(f"  {counts[-1]}  (max {max(counts)})\n")
+    totals = [d.findings for d in days]
+    out.append(f"{tr('合计', 'total'):<9}", style="bold")
+    out.append(count_bars(totals))
+    out.append(f"  {totals[-1]}  (max {max(totals)})\n")
+    first, last = days[0].as_of, days[-1].as_of
+    pad = " " * max(1, len(days) - 10)
+    out.append(" " * 9 + f"{first:%m-%d}{pad}{last:%m-%d}\n", style="dim")
+    return out
 
 
 def sheet_table(sheet: Any) -> tuple[list[tuple[str, list[Any]]], list[list[Text]]]:
@@ -244,7 +281,13 @@ class QcrulesApp(App[None]):
     #creator-detail-scroll, #grant-state-scroll { width: 2fr; border-left: solid $primary;
         padding: 0 1; }
     #grant-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
-    #rule-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
+    #packs-side { width: 2fr; border-left: solid $primary; }
+    #rule-detail-scroll { height: 1fr; padding: 0 1; }
+    #whatif { height: 1fr; border-top: solid $primary; padding: 0 1; }
+    #whatif-inputs { height: 3; }
+    #whatif-param { width: 2fr; }
+    #whatif-value { width: 1fr; }
+    #backtest-chart { height: auto; margin: 0 0 1 0; }
     """
     COMMANDS = App.COMMANDS | {QcrulesCommands}
     BINDINGS: ClassVar[list[Binding]] = [
@@ -297,6 +340,10 @@ class QcrulesApp(App[None]):
         self.creators_shown: list[Any] = []
         self.grant_facts: list[Any] = []
         self.grant_rows: list[tuple[str, list[Any]]] = []  # grant id -> its days, in the table
+        self.backtest: Any = None  # the last BACKTEST_DAYS days (qcrules.backtest.Backtest)
+        self._backtest_for: str | None = None  # the as-of day it was asked for
+        self.whatif: Any = None  # the shown what-if (qcrules.backtest.WhatIf)
+        self.whatif_overrides: dict[str, dict[str, Any]] | None = None
         self.sub_title = workspace.root.name
 
     # -- layout -------------------------------------------------------------------------
@@ -318,6 +365,14 @@ class QcrulesApp(App[None]):
                     yield Static(id="expiring", classes="card")
                 yield Static(tr("历次评估的发现数", "Findings over past runs"))
                 yield Sparkline([], id="history")
+                yield Static(
+                    tr(
+                        f"回测：近 {BACKTEST_DAYS} 天每天的发现数（按级别）",
+                        f"Backtest: findings per day over the last {BACKTEST_DAYS} days, by level",
+                    ),
+                    classes="chart-title",
+                )
+                yield Static(tr("正在回测…", "Backtesting…"), id="backtest-chart")
             with TabPane(tr("发现", "Findings"), id="findings"), Vertical():
                 with Horizontal(id="filters"):
                     yield Input(
@@ -356,8 +411,27 @@ class QcrulesApp(App[None]):
                     yield Static(id="grant-detail")
             with TabPane(tr("规则包", "Packs"), id="packs"), Horizontal():
                 yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
-                with VerticalScroll(id="rule-detail-scroll"):
-                    yield Static(id="rule-detail")
+                with Vertical(id="packs-side"):
+                    with VerticalScroll(id="rule-detail-scroll"):
+                        yield Static(id="rule-detail")
+                    with Vertical(id="whatif"):
+                        yield Static(
+                            tr(
+                                "假设分析：选一个参数，输入新值，即时看到增减的发现",
+                                "What if: pick a parameter, type a value, see the findings change",
+                            ),
+                            classes="chart-title",
+                        )
+                        with Horizontal(id="whatif-inputs"):
+                            yield Select[str]([], id="whatif-param", prompt=tr("参数", "Parameter"))
+                            yield Input(placeholder=tr("新值", "new value"), id="whatif-value")
+                            yield Button(
+                                tr("保存到 qcrules.toml", "Save to qcrules.toml"),
+                                id="whatif-save",
+                                disabled=True,
+                            )
+                        with VerticalScroll(id="whatif-scroll"):
+                            yield Static(id="whatif-result")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -477,6 +551,7 @@ class QcrulesApp(App[None]):
         self._show_dashboard()
         self._fill_table()
         self.query_one(ActionsPane).reload()
+        self._maybe_backtest()
         table = self.query_one("#findings-table", DataTable)
         table.loading = False
         if not isinstance(self.focused, Input):
@@ -1238,6 +1313,190 @@ class QcrulesApp(App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
+        self._maybe_backtest()
+
+    # -- backtest -----------------------------------------------------------------------
+
+    def _maybe_backtest(self) -> None:
+        """The backtest chart is drawn when the dashboard or packs tab is first shown after
+        an evaluation (it evaluates 30 days: not worth doing for every run)."""
+        if self.report is None:
+            return
+        active = self.query_one(TabbedContent).active
+        as_of = self.report["run"]["as_of"]
+        if active in ("dashboard", "packs") and self._backtest_for != as_of:
+            self._backtest_for = as_of
+            self.query_one("#backtest-chart", Static).update(tr("正在回测…", "Backtesting…"))
+            self._run_backtest(date.fromisoformat(as_of))
+
+    @work(thread=True, exclusive=True, group="backtest")
+    def _run_backtest(self, as_of: date) -> None:
+        from datetime import timedelta
+
+        from qcrules.errors import QcrulesError
+
+        try:
+            result = service.backtest(
+                self.workspace, as_of - timedelta(days=BACKTEST_DAYS - 1), as_of
+            )
+        except QcrulesError as exc:
+            self.call_from_thread(
+                self.query_one("#backtest-chart", Static).update, Text(exc.message, style="red")
+            )
+            return
+        self.call_from_thread(self._show_backtest, result)
+
+    def _show_backtest(self, result: Any) -> None:
+        self.backtest = result
+        self.query_one("#backtest-chart", Static).update(backtest_chart(result))
+        self._show_rule()
+
+    # -- what-if --------------------------------------------------------------------------
+
+    def _whatif_item(self) -> str | None:
+        param = self.query_one("#whatif-param", Select).value
+        value = self.query_one("#whatif-value", Input).value.strip()
+        if not isinstance(param, str) or not value:
+            return None
+        return f"{param}={value}"
+
+    @on(Select.Changed, "#whatif-param")
+    def _whatif_param_changed(self) -> None:
+        param = self.query_one("#whatif-param", Select).value
+        box = self.query_one("#whatif-value", Input)
+        if isinstance(param, str):
+            box.placeholder = tr(
+                f"新值（现为 {self._param_now(param)}）",
+                f"new value (now {self._param_now(param)})",
+            )
+        self._whatif_changed()
+
+    def _param_now(self, param: str) -> Any:
+        pack_id, _, name = param.partition(".")
+        packset = getattr(self, "packset", None)
+        for pack in [*packset.packs, *packset.disabled] if packset is not None else []:
+            if pack.id == pack_id:
+                return pack.params.get(name)
+        return None
+
+    @on(Input.Changed, "#whatif-value")
+    def _whatif_changed(self) -> None:
+        self.query_one("#whatif-save", Button).disabled = True
+        self.whatif = self.whatif_overrides = None
+        item = self._whatif_item()
+        if item is None:
+            self.query_one("#whatif-result", Static).update("")
+            return
+        self.query_one("#whatif-result", Static).update(
+            Text(tr("正在计算…", "Working it out…"), style="dim")
+        )
+        as_of = date.fromisoformat(self.report["run"]["as_of"]) if self.report else self.as_of
+        self._run_whatif(item, as_of)
+
+    @work(thread=True, exclusive=True, group="whatif")
+    def _run_whatif(self, item: str, as_of: date | None) -> None:
+        from textual.worker import get_current_worker
+
+        from qcrules.errors import QcrulesError
+
+        try:
+            overrides = service.parse_param_sets(self.workspace, [item])
+            result = service.whatif(self.workspace, overrides, as_of=as_of)
+        except QcrulesError as exc:
+            message = exc.message + (f"\n{exc.hint}" if exc.hint else "")
+            if not get_current_worker().is_cancelled:
+                self.call_from_thread(self._show_whatif, item, None, None, message)
+            return
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._show_whatif, item, overrides, result, None)
+
+    def _show_whatif(self, item: str, overrides: Any, result: Any, problem: str | None) -> None:
+        if item != self._whatif_item():
+            return  # typed on since: a newer what-if is on its way
+        out = Text()
+        if problem is not None:
+            out.append(problem, style="red")
+            self.query_one("#whatif-result", Static).update(out)
+            return
+        self.whatif, self.whatif_overrides = result, overrides
+        out.append(
+            tr(
+                f"新增 {len(result.added)}，消失 {len(result.removed)}，不变 {result.unchanged}"
+                f"（截至 {result.as_of}）\n",
+                f"{len(result.added)} added, {len(result.removed)} removed, "
+                f"{result.unchanged} unchanged (as of {result.as_of})\n",
+            ),
+            style="bold",
+        )
+        for sign, style, findings in (("+", "green", result.added), ("-", "red", result.removed)):
+            for finding in findings:
+                entity = finding["entity"]
+                out.append(f"{sign} ", style=style)
+                out.append(f"{finding['rule']} ", style=LEVEL_STYLE.get(finding["level"], ""))
+                out.append(f"{entity['type']} {entity['id']}")
+                if entity.get("name"):
+                    out.append(f" {entity['name']}", style="dim")
+                out.append("\n")
+        self.query_one("#whatif-result", Static).update(out)
+        self.query_one("#whatif-save", Button).disabled = False
+
+    @on(Button.Pressed, "#whatif-save")
+    def action_save_whatif(self) -> None:
+        overrides = self.whatif_overrides
+        if not overrides:
+            return
+        if not self.store:
+            self.notify(
+                tr(
+                    "只读模式（--no-store）：不能保存参数",
+                    "Read-only (--no-store): parameters are not saved",
+                ),
+                severity="warning",
+            )
+            return
+        changes = "\n".join(
+            f"[params.{pack}] {name} = {value!r}   ({tr('现为', 'now')} {self._param_now(f'{pack}.{name}')!r})"
+            for pack, values in overrides.items()
+            for name, value in values.items()
+        )
+        path = self.workspace.config.path
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                self._save_whatif(overrides)
+
+        self.push_screen(
+            ConfirmChange(
+                tr("保存参数到 qcrules.toml？", "Save the parameter to qcrules.toml?"),
+                f"{path}\n\n{changes}\n\n"
+                + tr(
+                    f"之后的评估将新增 {len(self.whatif.added)} 条、减少 {len(self.whatif.removed)} 条发现。",
+                    f"Later evaluations will add {len(self.whatif.added)} and drop "
+                    f"{len(self.whatif.removed)} findings.",
+                ),
+                prompt=tr("备注（可不填）", "Note (optional)"),
+                confirm=tr("保存", "Save"),
+                required=False,
+            ),
+            done,
+        )
+
+    @work(thread=True, exclusive=True, group="act")
+    def _save_whatif(self, overrides: dict[str, dict[str, Any]]) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            path = service.save_params(self.workspace, overrides)
+        except QcrulesError as exc:
+            self.call_from_thread(self.notify, exc.message, severity="error")
+            return
+        self.call_from_thread(self._saved_whatif, path)
+
+    def _saved_whatif(self, path: Any) -> None:
+        self.notify(tr(f"已保存到 {path}", f"Saved to {path}"), timeout=4)
+        self.query_one("#whatif-value", Input).value = ""
+        self._load_packs()
+        self.action_evaluate()
 
     # -- monitoring ---------------------------------------------------------------------
 
@@ -1303,6 +1562,16 @@ class QcrulesApp(App[None]):
 
     def _show_packs(self, packset: Any) -> None:
         self.packset = packset
+        select = self.query_one("#whatif-param", Select)
+        chosen = select.value
+        options = [
+            (f"{pack.id}.{name} = {value!r}", f"{pack.id}.{name}")
+            for pack in [*packset.packs, *packset.disabled]
+            for name, value in pack.params.items()
+        ]
+        select.set_options(options)
+        if isinstance(chosen, str) and any(v == chosen for _, v in options):
+            select.value = chosen
         self.rules = [
             (pack, rule, enabled)
             for packs, enabled in ((packset.packs, True), (packset.disabled, False))
@@ -1357,6 +1626,27 @@ class QcrulesApp(App[None]):
         why = pick(rule.why) or pick(rule.message)
         if why:
             out.append(why + "\n")
+        if self.backtest is not None:
+            days = self.backtest.days
+            counts = [d.by_rule.get(rule.id, 0) for d in days]
+            summary = self.backtest.rules.get(rule.id)
+            out.append(
+                tr(f"\n近 {len(days)} 天回测：", f"\nBacktest, last {len(days)} days: "),
+                style="bold",
+            )
+            out.append(count_bars(counts) + "\n")
+            if summary:
+                out.append(
+                    tr(
+                        f"  首次触发 {summary['first_seen']}，触发 {summary['days_firing']} 天，"
+                        f"涉及 {summary['entities']} 个对象\n",
+                        f"  first seen {summary['first_seen']}, firing on "
+                        f"{summary['days_firing']} days, {summary['entities']} entities\n",
+                    ),
+                    style="dim",
+                )
+            else:
+                out.append(tr("  这段时间未触发\n", "  did not fire in these days\n"), style="dim")
         results = self.pack_tests.get(pack.id)
         if results is None:
             out.append(
@@ -1380,6 +1670,11 @@ class QcrulesApp(App[None]):
     @on(DataTable.RowHighlighted, "#rules-table")
     def _rule_highlighted(self) -> None:
         self._show_rule()
+        row = self.query_one("#rules-table", DataTable).cursor_row
+        if 0 <= row < len(self.rules) and not self.query_one("#whatif-value", Input).value:
+            pack, rule, _ = self.rules[row]
+            if rule.params_used:  # the what-if pane offers the rule's own parameter
+                self.query_one("#whatif-param", Select).value = f"{pack.id}.{rule.params_used[0]}"
 
     def action_test_packs(self) -> None:
         self.action_show_tab("packs")

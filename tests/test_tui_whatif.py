@@ -1,0 +1,160 @@
+"""The TUI's what-if pane (Packs tab) and backtest charts (Dashboard, Packs), driven by a pilot
+on the demo workspace, plus a snapshot of the pane."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+import pytest
+from textual.widgets import Button, Input, Select
+
+from qcrules import service
+from qcrules.i18n import language
+from qcrules.tui import QcrulesApp
+from qcrules.tui.screens import ConfirmChange
+from qcrules.workspace import Workspace
+from test_tui import SIZE, TODAY, evaluated, text_of
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    monkeypatch.setenv("QCRULES_LANG", "en")
+    language.cache_clear()
+    yield
+    language.cache_clear()
+
+
+@pytest.fixture
+def workspace(demo_folder):
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def writable(demo_folder, tmp_path):
+    folder = tmp_path / "writable"
+    shutil.copytree(demo_folder, folder)
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+async def what_if(app, pilot, param: str, value: str) -> None:
+    await pilot.press("p")
+    await pilot.pause()
+    app.query_one("#whatif-param", Select).value = param
+    box = app.query_one("#whatif-value", Input)
+    box.focus()
+    box.value = ""
+    await pilot.press(*value)
+    await evaluated(app, pilot)
+
+
+async def test_the_whatif_pane_shows_what_a_value_adds_and_removes(workspace):
+    expected = service.whatif(workspace, ["monitoring.ctr_normal_min=0.05"], as_of=TODAY)
+    assert len(expected.added) >= 3
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await what_if(app, pilot, "monitoring.ctr_normal_min", "0.05")
+        shown = text_of(app, "#whatif-result")
+        assert f"{len(expected.added)} added, {len(expected.removed)} removed" in shown
+        for finding in expected.added:
+            assert f"+ {finding['rule']} {finding['entity']['type']} {finding['entity']['id']}" in (
+                shown
+            )
+        assert app.query_one("#whatif-save", Button).disabled is False
+        # typing on: a bad value says what is wrong, and cannot be saved
+        await pilot.press("x")
+        await evaluated(app, pilot)
+        assert "must be a number" in text_of(app, "#whatif-result")
+        assert app.query_one("#whatif-save", Button).disabled is True
+        # read-only (--no-store): saving is refused
+        app.query_one("#whatif-value", Input).value = "0.04"
+        await evaluated(app, pilot)
+        app.action_save_whatif()
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmChange)
+
+
+async def test_save_asks_first_then_writes_qcrules_toml(writable):
+    config = writable.config.path
+    before = config.read_text(encoding="utf-8")
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await what_if(app, pilot, "permissions.max_pending_days", "1")
+        assert "1 added" in text_of(app, "#whatif-result")
+        await pilot.click("#whatif-save")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        preview = str(app.screen.query_one("#preview").content)
+        assert "[params.permissions] max_pending_days = 1" in preview and "(now 3)" in preview
+        await pilot.press("escape")  # cancelled: nothing written
+        await pilot.pause()
+        assert config.read_text(encoding="utf-8") == before
+        await pilot.click("#whatif-save")
+        await pilot.pause()
+        await pilot.press("enter")
+        await evaluated(app, pilot)
+        text = config.read_text(encoding="utf-8")
+        assert "[params.permissions]" in text and "max_pending_days = 1" in text
+        assert all(line in text for line in before.splitlines() if line.startswith("#"))
+        # the evaluation that follows uses it
+        assert any(f["rule"] == "PRM008" for f in app.report["findings"])
+        assert "max_pending_days = 1" in str(app.query_one("#whatif-param", Select)._options)
+
+
+async def test_the_dashboard_and_packs_tab_draw_the_backtest(workspace):
+    expected = service.backtest(workspace, TODAY - timedelta(days=29), TODAY)
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        assert app.backtest is None  # not computed until a tab that shows it is opened
+        await pilot.press("d")
+        await evaluated(app, pilot)
+        chart = text_of(app, "#backtest-chart")
+        assert app.backtest.to_json() == expected.to_json()
+        for level in ("critical", "error", "warn", "info"):
+            line = next(row for row in chart.splitlines() if row.startswith(level))
+            last = expected.days[-1].by_level[level]
+            assert line.split()[2] == str(last)
+            assert len(line.split()[1]) == 30  # one bar per day
+        assert "10-29" in chart and "11-27" in chart
+        await pilot.press("p")
+        await pilot.pause()
+        rules = app.query_one("#rules-table")
+        rules.move_cursor(row=[r.id for _, r, _ in app.rules].index("MON004"))
+        await pilot.pause()
+        detail = text_of(app, "#rule-detail")
+        summary = expected.rules["MON004"]
+        assert "Backtest, last 30 days:" in detail
+        assert f"first seen {summary['first_seen']}, firing on {summary['days_firing']} days" in (
+            detail
+        )
+        # the rule's own parameter is offered in the what-if pane
+        assert app.query_one("#whatif-param", Select).value == "monitoring.roi_streak_days"
+
+
+def test_whatif_pane_snapshot(snap_compare, demo_folder):
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+
+    async def settle(pilot) -> None:
+        for _ in range(200):  # the first evaluation done, so it takes no focus later
+            await evaluated(app, pilot)
+            if app.report is not None:
+                break
+        await what_if(app, pilot, "monitoring.ctr_normal_min", "0.05")
+        app.clear_notifications()
+        app.query_one("#rules-table").focus()  # a deterministic focus, no blinking cursor
+        await evaluated(app, pilot)
+        assert app.query_one("TabbedContent").active == "packs"
+        assert "added" in text_of(app, "#whatif-result")
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    finally:
+        workspace.close()
