@@ -179,3 +179,25 @@ async def test_the_palette_lists_the_commands_with_their_keys_when_it_opens(writ
         joined = "\n".join(texts)
         assert "evaluate: now" in joined and "(r)" in joined
         assert "actions: apply all shown" in joined and "(B)" in joined
+
+
+async def test_slash_and_escape_work_on_the_tab_in_view(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        await pilot.press("c")
+        await settled(app, pilot)
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#creator-filter", Input)
+        assert app.query_one("TabbedContent").active == "creators"  # not sent to Findings
+        await pilot.press(*"zzz-nobody")
+        await settled(app, pilot)
+        assert app.query_one("#creators-table", DataTable).row_count == 0
+        await pilot.press("escape")
+        await settled(app, pilot)
+        assert app.query_one("#creator-filter", Input).value == ""
+        assert app.focused is app.query_one("#creators-table", DataTable)
+        assert app.query_one("#creators-table", DataTable).row_count > 0
+
+        await pilot.press("f", "slash")
+        assert app.focused is app.query_one("#filter", Input)

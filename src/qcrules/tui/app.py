@@ -792,16 +792,32 @@ class QcrulesApp(App[None]):
         self._show_level_filter()
         self._fill_table()
 
+    # the filter box and the table of each tab that has one
+    FILTERS: ClassVar[dict[str, tuple[str, str]]] = {
+        "findings": ("#filter", "#findings-table"),
+        "creators": ("#creator-filter", "#creators-table"),
+        "actions": ("#actions-filter", "#actions-table"),
+    }
+
     def action_focus_filter(self) -> None:
-        self.action_show_tab("findings")
-        self.query_one("#filter", Input).focus()
+        """`/` filters the tab in view; on a tab without a filter, the findings."""
+        active = self.query_one(TabbedContent).active
+        if active not in self.FILTERS:
+            self.action_show_tab("findings")
+            active = "findings"
+        self.query_one(self.FILTERS[active][0], Input).focus()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        self.level_filter = None
-        self._show_level_filter()
-        self.query_one("#findings-table", DataTable).focus()
+        """Esc empties the filter of the tab in view and returns to its table."""
+        active = self.query_one(TabbedContent).active
+        if active not in self.FILTERS:
+            return
+        box_id, table_id = self.FILTERS[active]
+        self.query_one(box_id, Input).value = ""
+        if active == "findings":
+            self.level_filter = None
+            self._show_level_filter()
+        self.query_one(table_id).focus()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
