@@ -201,3 +201,53 @@ async def test_slash_and_escape_work_on_the_tab_in_view(writable):
 
         await pilot.press("f", "slash")
         assert app.focused is app.query_one("#filter", Input)
+
+
+async def test_the_monitoring_tab_charts_the_selected_grants_days_with_the_bands(writable):
+    from textual_plotext import PlotextPlot
+
+    app = QcrulesApp(writable, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        await pilot.press("m")
+        await settled(app, pilot)
+        table = app.query_one("#grants-table", DataTable)
+        grants = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        table.move_cursor(row=grants.index("G-930000"))  # ROI below break-even (MON004)
+        await settled(app, pilot)
+        days = app.grant_rows[table.cursor_row][1]
+        roi = app.query_one("#chart-roi", PlotextPlot)
+        text = roi.render().plain
+        assert "ROI (red: break-even)" in text
+        assert days[-1].day.strftime("%m-%d") in text  # the last day is on the axis
+        # the drawn series is the grant's ROI per day, and the break-even line is at 1.8
+        charts = app.query_one("#grant-charts")
+        assert charts.series["roi"] == [d.roi for d in days]
+        assert charts.lines["roi"] == [1.8]
+        assert charts.lines["ctr"] == [3.0, 10.0, 1.0]
+        ctr = app.query_one("#chart-ctr", PlotextPlot).render().plain
+        assert "CTR % (green: the normal band)" in ctr
+
+
+def test_monitoring_charts_snapshot(snap_compare, demo_folder):
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+
+    async def settle(pilot) -> None:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.query_one("#grants-table", DataTable)
+        grants = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        table.move_cursor(row=grants.index("G-930000"))
+        await pilot.pause()
+        app.query_one("#grant-detail-scroll").scroll_to(y=8, animate=False)  # the charts
+        app.clear_notifications()
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    finally:
+        workspace.close()

@@ -35,6 +35,7 @@ from qcrules import service
 from qcrules.i18n import tr
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets.actions import ActionsPane
+from qcrules.tui.widgets.charts import GrantCharts
 from qcrules.workspace import Workspace
 
 LEVELS = ("critical", "error", "warn", "info")
@@ -409,6 +410,7 @@ class QcrulesApp(App[None]):
                 yield DataTable(id="grants-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="grant-detail-scroll"):
                     yield Static(id="grant-detail")
+                    yield GrantCharts(id="grant-charts")
             with TabPane(tr("规则包", "Packs"), id="packs"), Horizontal():
                 yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
                 with Vertical(id="packs-side"):
@@ -1527,11 +1529,14 @@ class QcrulesApp(App[None]):
     def _show_grant(self) -> None:
         detail = self.query_one("#grant-detail", Static)
         row = self.query_one("#grants-table", DataTable).cursor_row
+        charts = self.query_one(GrantCharts)
         if self.sheet is None or not self.grant_rows or not 0 <= row < len(self.grant_rows):
             detail.update(tr("这段时间没有投放数据。", "No delivery in this period."))
+            charts.clear()
             return
         grant_id, days = self.grant_rows[row]
         bands = self.sheet.bands
+        charts.show(days, bands)
         out = Text()
         out.append(f"{grant_id}  {days[0].nickname}  {days[0].merchant_id}\n", style="bold")
         out.append(
