@@ -251,3 +251,57 @@ def test_monitoring_charts_snapshot(snap_compare, demo_folder):
         assert snap_compare(app, terminal_size=SIZE, run_before=settle)
     finally:
         workspace.close()
+
+
+async def test_user_keys_and_the_chosen_theme_persist_in_qcrules_toml(writable):
+    config = writable.root / "qcrules.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text + '\n# my keys\n[tui.keys]\napply = "A"\nevaluat = "f5"\n', encoding="utf-8"
+    )
+    workspace = Workspace.discover(config)
+    app = QcrulesApp(workspace, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        # a misspelt binding id is named, with the right one
+        warnings = [str(n.message) for n in app._notifications]
+        assert any("'evaluat'" in w and "did you mean 'evaluate'" in w for w in warnings)
+        first = app.selected()
+        await pilot.press("a")  # no longer apply
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmChange)
+        await pilot.press("A")
+        await settled(app, pilot)
+        assert isinstance(app.screen, ConfirmChange) and first is not None
+        await pilot.press("escape")
+        await pilot.pause()
+        rows = {what: keys for keys, what, _ in app.help_rows()}
+        assert rows["Apply"] == "A"
+
+        app.theme = "nord"  # as the palette's "Change theme" does
+        await pilot.pause()
+    workspace.close()
+    saved = config.read_text(encoding="utf-8")
+    assert 'theme = "nord"' in saved and "# my keys" in saved  # comments kept
+    again = Workspace.discover(config)
+    try:
+        assert again.config.tui_theme == "nord" and again.config.tui_keys["apply"] == "A"
+        app = QcrulesApp(again, as_of=TODAY)
+        async with app.run_test(size=SIZE) as pilot:
+            await settled(app, pilot)
+            assert app.theme == "nord"
+    finally:
+        again.close()
+
+
+def test_a_wrong_tui_section_is_a_clear_config_error(tmp_path):
+    from qcrules.config import load_config
+    from qcrules.errors import ConfigError
+
+    path = tmp_path / "qcrules.toml"
+    path.write_text('[tui]\ntheme = 3\n[tui.keys]\napply = ["A"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert f"{path}:2: tui.theme must be str" in message
+    assert f"{path}:4: tui.keys.apply must be str" in message

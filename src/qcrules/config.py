@@ -59,6 +59,8 @@ class Config:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
     plugins: dict[str, Any] = field(default_factory=dict)
+    tui_theme: str | None = None  # [tui] theme: the TUI's theme, kept when changed there
+    tui_keys: dict[str, str] = field(default_factory=dict)  # [tui.keys]: binding id -> keys
     warnings: list[str] = field(default_factory=list)
 
 
@@ -121,7 +123,7 @@ def _split_key(key: str) -> list[str]:
     return [part.strip().strip("\"'") for part in key.split(".")]
 
 
-_TOP = {"database", "merchant", "packs", "params", "waivers", "plugins"}
+_TOP = {"database", "merchant", "packs", "params", "waivers", "plugins", "tui"}
 _MERCHANT_KEYS = {
     "break_even_roi": (int, float),
     "industry_cvr": (int, float),
@@ -297,6 +299,20 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
     if chk.expect(plugins, dict, "[plugins]", "plugins"):
         cfg.plugins = dict(plugins)
 
+    tui = data.get("tui", {})
+    if chk.expect(tui, dict, "[tui]", "tui"):
+        for key, value in tui.items():
+            if key == "theme":
+                if chk.expect(value, str, "tui.theme", "tui", "theme"):
+                    cfg.tui_theme = value
+            elif key == "keys":
+                if chk.expect(value, dict, "[tui.keys]", "tui", "keys"):
+                    for binding, keys in value.items():
+                        if chk.expect(keys, str, f"tui.keys.{binding}", "tui", "keys", binding):
+                            cfg.tui_keys[binding] = keys
+            else:
+                chk.unknown(key, {"theme", "keys"}, "tui")
+
     if chk.errors:
         raise ConfigError(
             "invalid configuration:\n  " + "\n  ".join(chk.errors),
@@ -304,6 +320,26 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
         )
     cfg.warnings = chk.warnings
     return cfg
+
+
+def set_config_value(path: Path, section: str, key: str, value: Any) -> None:
+    """Set `[section] key = value` in a qcrules.toml, keeping its comments and layout
+    (tomlkit), replacing the file in one step so it is never half written."""
+    import tomlkit
+
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    table = doc.get(section)
+    if table is None:
+        table = tomlkit.table()
+        doc[section] = table
+    table[key] = value
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {path}: {exc}", hint="check that it is writable") from exc
 
 
 def _sqlite_default(root: Path) -> str:
@@ -351,4 +387,12 @@ paths = []            # folders with extra pack files (*.toml)
 # entity = "G-0042"
 # reason = "全作品授权 agreed in the contract until the campaign ends"
 # expires = 2026-12-31
+
+# The terminal UI: the theme (kept when you change it there) and your own keys, by
+# binding id (`?` in the UI lists every key):
+# [tui]
+# theme = "nord"
+# [tui.keys]
+# apply = "A"
+# evaluate = "f5,r"
 """

@@ -288,3 +288,16 @@ def renewal_request(workspace: Workspace, grant_id: str):
     from qcrules.grants import renewal_request as _renewal
 
     return _renewal(workspace, grant_id)
+
+
+def save_tui_theme(workspace: Workspace, theme: str) -> bool:
+    """Keep the theme chosen in the TUI in qcrules.toml ([tui] theme); False when the
+    workspace has no qcrules.toml to keep it in."""
+    from qcrules.config import set_config_value
+
+    path = workspace.config.path
+    if path is None:
+        return False
+    set_config_value(path, "tui", "theme", theme)
+    workspace.config.tui_theme = theme
+    return True

@@ -440,6 +440,7 @@ class QcrulesApp(App[None]):
         from qcrules.model.locking import set_wait_notice
 
         set_wait_notice(self._lock_wait_notice)  # "another qcrules is writing…", in place
+        self._apply_user_settings()
         table = self.query_one("#findings-table", DataTable)
         for key, header in zip(self.columns.keys, self.columns.headers(), strict=True):
             table.add_column(header, key=key)
@@ -1321,8 +1322,69 @@ class QcrulesApp(App[None]):
         return rows
 
     def _keys(self, binding: Binding) -> str:
-        keys = [k.strip() for k in binding.key.split(",")]
+        remapped = getattr(self, "user_keys", {}).get(binding.id or "")
+        keys = [k.strip() for k in (remapped or binding.key).split(",")]
         return " / ".join(self.get_key_display(Binding(k, binding.action)) for k in keys)
+
+    def binding_ids(self) -> set[str]:
+        """Every binding id a user may remap in [tui.keys]."""
+        bindings = [*self.BINDINGS, *ActionsPane.BINDINGS]
+        return {b.id for b in bindings if isinstance(b, Binding) and b.id}
+
+    def _apply_user_settings(self) -> None:
+        """[tui] theme and [tui.keys] from qcrules.toml; a wrong name is a warning, not a
+        crash, and the theme chosen later (palette: "Change theme") is kept there."""
+        import difflib
+
+        config = self.workspace.config
+        if config.tui_theme:
+            if config.tui_theme in self.available_themes:
+                self.theme = config.tui_theme
+            else:
+                close = difflib.get_close_matches(config.tui_theme, list(self.available_themes))
+                self.notify(
+                    tr(
+                        f"qcrules.toml 的 [tui] theme = {config.tui_theme!r} 不是已知主题",
+                        f"[tui] theme = {config.tui_theme!r} in qcrules.toml is not a theme",
+                    )
+                    + (
+                        tr(f"；是不是 {close[0]!r}？", f"; did you mean {close[0]!r}?")
+                        if close
+                        else ""
+                    ),
+                    severity="warning",
+                )
+        known = self.binding_ids()
+        keymap = {}
+        for binding_id, keys in config.tui_keys.items():
+            if binding_id in known:
+                keymap[binding_id] = keys
+                continue
+            close = difflib.get_close_matches(binding_id, sorted(known), n=1)
+            self.notify(
+                tr(
+                    f"[tui.keys] 里的 {binding_id!r} 不是按键编号（已忽略）",
+                    f"[tui.keys] {binding_id!r} is not a key binding id (ignored)",
+                )
+                + (
+                    tr(f"；是不是 {close[0]!r}？", f"; did you mean {close[0]!r}?") if close else ""
+                ),
+                severity="warning",
+            )
+        self.user_keys = keymap  # help and the palette show these keys
+        if keymap:
+            self.set_keymap(keymap)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Any) -> None:
+        from qcrules.errors import QcrulesError
+
+        if theme.name == self.workspace.config.tui_theme:
+            return
+        try:
+            service.save_tui_theme(self.workspace, theme.name)
+        except QcrulesError as exc:
+            self.notify(exc.message, severity="warning")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
