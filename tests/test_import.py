@@ -684,7 +684,7 @@ def test_cooperation_codes_never_shown(db, tmp_path):
     rejects = tmp_path / "r.csv"
     run_import(db, "creators", [path], skip_invalid=True, rejects=rejects)
     text = rejects.read_text(encoding="utf-8-sig")
-    assert "SECRETCODE99" not in text and "SE****99" in text
+    assert "SECRETCODE99" not in text and "****DE99" in text
 
 
 # --- atomicity, idempotency, partial updates --------------------------------------------------

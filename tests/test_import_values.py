@@ -17,7 +17,6 @@ from qcrules.ingest.columns import (
 )
 from qcrules.ingest.values import (
     enum_parser,
-    mask,
     parse_age_bands,
     parse_age_dist,
     parse_bool,
@@ -30,6 +29,7 @@ from qcrules.ingest.values import (
     parse_money,
     parse_ratio_column,
 )
+from qcrules.safety import mask_secret
 
 ALIASES = [
     (kind.name, column.name, alias)
@@ -410,7 +410,10 @@ def test_age_bands():
         parse_age_bands("young")
 
 
-def test_mask():
-    assert mask("abcdefgh") == "ab****gh"
-    assert mask("abc") == "****"
-    assert mask("") == ""
+def test_mask_secret_last_four_only():
+    assert mask_secret("abcdefgh") == "****efgh"
+    assert mask_secret("  abcdefgh ") == "****efgh"
+    assert mask_secret("abcd") == "****"
+    assert mask_secret("abc") == "****"
+    assert mask_secret("") == ""
+    assert mask_secret(None) == ""

@@ -19,6 +19,7 @@ from qcrules.facts.builders import grant_days
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator
+from qcrules.safety import for_terminal, spreadsheet_cell
 from qcrules.workspace import Workspace
 
 FORMATS = ("csv", "html", "xlsx")
@@ -200,8 +201,8 @@ def render_csv(sheet: Sheet) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_headers())
-    for row in sheet.rows:
-        writer.writerow([_text(row, key) for key, _, _ in COLUMNS])
+    for row in sheet.rows:  # every cell a value: no formula from a nickname (OWASP)
+        writer.writerow([spreadsheet_cell(_text(row, key)) for key, _, _ in COLUMNS])
     return out.getvalue()
 
 
@@ -225,7 +226,7 @@ def render_html(sheet: Sheet) -> str:
             css = ""
             if key.endswith("_band") and value is not None:
                 css = ' class="out"' if value in OUT_OF_BAND else ' class="ok"'
-            cells.append(f"<td{css}>{html.escape(_text(row, key))}</td>")
+            cells.append(f"<td{css}>{html.escape(for_terminal(_text(row, key)))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"""<!doctype html>
 <html lang="{tr("zh", "en")}"><head><meta charset="utf-8"><title>{title} {sheet.as_of}</title>
@@ -263,11 +264,13 @@ def write_xlsx(sheet: Sheet, path: Path) -> None:
         values: list[Any] = []
         for key, _, _ in COLUMNS:
             value = getattr(row, key)
-            values.append(_text(row, key) if key.endswith("_band") else value)
+            values.append(spreadsheet_cell(_text(row, key) if key.endswith("_band") else value))
         ws.append(values)
         line = ws.max_row
         for index, (key, _, _) in enumerate(COLUMNS, start=1):
             cell = ws.cell(row=line, column=index)
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # a value, never a formula, whatever the text
             if key in PERCENT:
                 cell.number_format = "0.00%"
             elif key in ("roi", "break_even_roi", "spend", "gmv"):

@@ -16,6 +16,7 @@ from qcrules.errors import UsageError
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator, Grant, Merchant
+from qcrules.safety import file_in, mask_secret
 from qcrules.workspace import Workspace
 
 PLACEHOLDERS = {
@@ -86,9 +87,9 @@ def _percent(value) -> str:
 
 
 def _masked(code: str | None) -> str:
-    if not code:
+    if not code or not code.strip():
         return "（待乙方提供）"
-    return f"已提供（尾号 {code[-4:]}）" if len(code) > 4 else "已提供"
+    return f"已提供（{mask_secret(code)}）"
 
 
 def agreement_values(workspace: Workspace, grant_id: str, today: date | None = None) -> dict:
@@ -187,11 +188,16 @@ def render_agreement(
     return Agreement(grant_id, string.Template(text).substitute(values), origin)
 
 
+def agreement_path(workspace: Workspace, grant_id: str) -> Path:
+    """Where a grant's agreement document goes: inside agreements/, whatever the id holds."""
+    return file_in(workspace.root / "agreements", grant_id, ".md")
+
+
 def write_agreement(workspace: Workspace, grant_id: str, today: date | None = None) -> Path:
     """The `prepare_agreement` action: the document in the workspace's agreements/ folder."""
     agreement = render_agreement(workspace, grant_id, today=today)
     folder = workspace.root / "agreements"
+    path = agreement_path(workspace, grant_id)
     folder.mkdir(exist_ok=True)
-    path = folder / f"{grant_id}.md"
     path.write_text(agreement.text, encoding="utf-8")
     return path

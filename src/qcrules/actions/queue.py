@@ -716,10 +716,10 @@ class _Document:
 
 
 def _prepare_agreement(workspace: Workspace, grant_id: str, dry_run: bool, today: date):
-    from qcrules.actions.agreement import render_agreement
+    from qcrules.actions.agreement import agreement_path, render_agreement
 
     agreement = render_agreement(workspace, grant_id, today=today)  # it can be rendered
-    path = workspace.root / "agreements" / f"{grant_id}.md"
+    path = agreement_path(workspace, grant_id)
     if dry_run:
         return {"document": str(path)}
     return _Document(path, agreement.text)

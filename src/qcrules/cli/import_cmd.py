@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from qcrules import service
 from qcrules.cli.base import err_console, out_console
@@ -217,15 +218,15 @@ def _print_text(result: ImportResult) -> None:
     out = out_console()
     err = err_console()
     for report in result.files:
-        name = report.path
-        for warning in report.warnings:
-            err.print(f"[yellow]warning:[/] {name}: {warning}", highlight=False)
+        name = escape(report.path)
+        for warning in report.warnings:  # headers and cells from the file: never markup
+            err.print(f"[yellow]warning:[/] {name}: {escape(warning)}", highlight=False)
         for note in report.notes:
-            err.print(f"[dim]note:[/] {name}: {note}", highlight=False)
+            err.print(f"[dim]note:[/] {name}: {escape(note)}", highlight=False)
         if report.failed:
             _print_failure(report)
             continue
-        out.print(_summary(report), highlight=False)
+        out.print(_summary(report), highlight=False, markup=False)
         if report.pool:
             pool = report.pool
             if report.dry_run:
@@ -242,7 +243,7 @@ def _print_text(result: ImportResult) -> None:
                     f"  pool {pool['merchant']}: {pool['added']} added as candidate, "
                     f"{pool['kept']} already there (status kept)",
                 )
-            out.print(line, highlight=False)
+            out.print(line, highlight=False, markup=False)
         if report.rejected:
             where = (
                 tr(f"，写入 {report.rejects_path}", f", written to {report.rejects_path}")
@@ -251,9 +252,11 @@ def _print_text(result: ImportResult) -> None:
             )
             err.print(
                 f"[yellow]warning:[/] {name}: "
-                + tr(
-                    f"跳过 {report.rejected} 行无效数据{where}",
-                    f"skipped {report.rejected} invalid rows{where}",
+                + escape(
+                    tr(
+                        f"跳过 {report.rejected} 行无效数据{where}",
+                        f"skipped {report.rejected} invalid rows{where}",
+                    )
                 ),
                 highlight=False,
             )
@@ -288,7 +291,7 @@ def _print_failure(report: FileReport) -> None:
         )
     else:
         head = tr(f"{report.path}：未导入", f"{report.path}: not imported")
-    err.print(f"[bold red]error:[/] {head}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(head)}", highlight=False)
     _print_problems(report)
     if report.rejected:
         err.print(

@@ -25,10 +25,11 @@ from qcrules.errors import InputError, UsageError
 from qcrules.i18n import tr
 from qcrules.ingest import columns as C
 from qcrules.ingest.readers import read_table
-from qcrules.ingest.values import cell_text, is_blank, mask, parse_column
+from qcrules.ingest.values import cell_text, is_blank, parse_column
 from qcrules.ingest.writer import count, existing, table, upsert_columns
 from qcrules.model.db import Database
 from qcrules.model.tables import Creator, DailyMetric, Grant, Merchant, PoolMember
+from qcrules.safety import mask_secret
 
 MODELS = {
     "merchants": Merchant,
@@ -729,7 +730,7 @@ class _FileImport:
             writer.writerow([*sheet.headers, "line", "reason"])
             for i in sorted(self.bad):
                 row = [
-                    mask(cell) if j in secret else cell_text(cell)
+                    mask_secret(cell) if j in secret else cell_text(cell)
                     for j, cell in enumerate(sheet.row(i))
                 ]
                 reasons = "; ".join(
@@ -883,7 +884,7 @@ class _FileImport:
     # -- helpers -------------------------------------------------------------------------------
     def _bad(self, i: int, header: str | None, value: Any, reason: str, *, secret: bool = False):
         if secret and value is not None:
-            value = mask(value)
+            value = mask_secret(value)
         self.bad.setdefault(i, []).append((header, value, reason))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from qcrules.i18n import tr
 from qcrules.ingest.columns import ENUM_CANONICAL, ENUM_EMPTY, ENUMS, Column, norm_value
 from qcrules.model.tables import PERMANENT_END
+from qcrules.safety import check_id
 
 Errors = list[tuple[int, str]]
 
@@ -35,14 +36,6 @@ def is_blank(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in BLANKS
     return isinstance(value, float) and math.isnan(value)
-
-
-def mask(secret: Any) -> str:
-    """A credential as it may be shown: `ab****yz`."""
-    text = "" if secret is None else str(secret).strip()
-    if not text:
-        return ""
-    return f"{text[:2]}****{text[-2:]}" if len(text) > 6 else "****"
 
 
 def cell_text(value: Any) -> str:
@@ -407,6 +400,9 @@ def parse_id(value: Any) -> str:
         raise ValueError(
             tr(f"ID 超过 {MAX_ID_LENGTH} 个字符", f"longer than {MAX_ID_LENGTH} characters")
         )
+    problem = check_id(text)
+    if problem is not None:
+        raise ValueError(problem)
     return text
 
 

@@ -7,10 +7,29 @@ import sys
 from typing import IO
 
 from rich.console import Console
+from rich.segment import Segment
+
+from qcrules.safety import for_terminal
 
 # Wide enough that no id, nickname or path is ever cut; Rich tables keep their natural
 # width, so nothing is padded to it.
 PIPE_WIDTH = 10_000
+
+
+class SafeConsole(Console):
+    """A rich Console that shows no control sequence from data: every text segment goes
+    through `safety.for_terminal` (rich's own styling and cursor controls are kept). So a
+    nickname holding ESC or BEL can neither recolour, retitle nor clear the terminal,
+    whatever command prints it."""
+
+    def _render_buffer(self, buffer):  # rich's single point where segments become output
+        safe = (
+            segment
+            if segment.control or not segment.text
+            else Segment(for_terminal(segment.text), segment.style, segment.control)
+            for segment in buffer
+        )
+        return super()._render_buffer(safe)
 
 
 def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Console:
@@ -24,7 +43,7 @@ def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Consol
     except (AttributeError, ValueError):
         is_terminal = False
     width = None if is_terminal or os.environ.get("COLUMNS") else PIPE_WIDTH
-    return Console(
+    return SafeConsole(
         file=stream,
         width=width,
         highlight=False,

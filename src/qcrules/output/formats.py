@@ -14,6 +14,7 @@ from typing import IO, Any
 from xml.etree import ElementTree as ET
 
 from qcrules import __version__
+from qcrules.safety import for_terminal, json_for_terminal, xml_text
 
 LEVEL_ORDER = ("critical", "error", "warn", "info")
 GITHUB_COMMAND = {"critical": "error", "error": "error", "warn": "warning", "info": "notice"}
@@ -35,15 +36,20 @@ def entity_label(entity: dict) -> str:
     return label
 
 
+def _line(text) -> str:
+    """Text from data on one line of a terminal or a CI log: no control sequences."""
+    return for_terminal(text, one_line=True)
+
+
 def render_json(result, stream: IO[str]) -> None:
-    json.dump(result.report, stream, ensure_ascii=False, indent=2)
+    stream.write(json_for_terminal(json.dumps(result.report, ensure_ascii=False, indent=2)))
     stream.write("\n")
 
 
 def render_jsonl(result, stream: IO[str]) -> None:
     run_id = result.report["run"]["id"]
     for finding in result.report["findings"]:
-        stream.write(json.dumps({"run": run_id, **finding}, ensure_ascii=False))
+        stream.write(json_for_terminal(json.dumps({"run": run_id, **finding}, ensure_ascii=False)))
         stream.write("\n")
 
 
@@ -71,14 +77,14 @@ def render_table(result, stream: IO[str]) -> None:
         head = Text()
         head.append(f"{finding['level']:<8}", style=styles.get(finding["level"], ""))
         head.append(f" {finding['rule']} ", style="bold")
-        head.append(f"{finding['name']}  ")
-        head.append(entity_label(finding["entity"]), style="bold")
+        head.append(f"{_line(finding['name'])}  ")
+        head.append(_line(entity_label(finding["entity"])), style="bold")
         if finding["entity"].get("name"):
-            head.append(f" {finding['entity']['name']}", style="dim")
+            head.append(f" {_line(finding['entity']['name'])}", style="dim")
         console.print(head)
-        console.print(Text(f"         {finding['message']}"))
+        console.print(Text(f"         {_line(finding['message'])}"))
         if kind:
-            console.print(Text(f"         → {kind}", style="green"))
+            console.print(Text(f"         → {_line(kind)}", style="green"))
     summary = report["summary"]
     counts = summary["findings"]
     parts = [f"{counts.get(level, 0)} {level}" for level in LEVEL_ORDER]
@@ -117,15 +123,15 @@ def render_markdown(result, stream: IO[str]) -> None:
         for (rule, name, level), count in sorted(
             by_rule.items(), key=lambda kv: (LEVEL_ORDER.index(kv[0][2]), kv[0][0])
         ):
-            lines.append(f"| `{rule}` {name} | {level} | {count} |")
+            lines.append(f"| `{rule}` {_line(name)} | {level} | {count} |")
         lines.append("")
         lines += ["| level | rule | entity | message | action |", "|---|---|---|---|---|"]
         for finding in report["findings"][:200]:
-            message = finding["message"].replace("|", "\\|")
-            kind = (finding.get("action") or {}).get("kind", "")
+            message = _line(finding["message"]).replace("|", "\\|")
+            kind = _line((finding.get("action") or {}).get("kind", ""))
+            label = _line(entity_label(finding["entity"])).replace("|", "\\|")
             lines.append(
-                f"| {finding['level']} | `{finding['rule']}` | {entity_label(finding['entity'])} "
-                f"| {message} | {kind} |"
+                f"| {finding['level']} | `{finding['rule']}` | {label} | {message} | {kind} |"
             )
         if len(report["findings"]) > 200:
             lines.append(f"\n… and {len(report['findings']) - 200} more (see the JSON output).")
@@ -136,6 +142,7 @@ def render_markdown(result, stream: IO[str]) -> None:
 
 def _escape_github(text: str, *, prop: bool = False) -> str:
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = for_terminal(text)  # what is left: ESC, BEL, C1 … shown, never acted on
     if prop:
         text = text.replace(":", "%3A").replace(",", "%2C")
     return text
@@ -168,19 +175,21 @@ def render_junit(result, stream: IO[str]) -> None:
             suite,
             "testcase",
             classname=f"{pack}.{rule}",
-            name=f"{entity_type} {entity_id}" + (f" @{merchant}" if merchant else ""),
+            name=xml_text(f"{entity_type} {entity_id}" + (f" @{merchant}" if merchant else "")),
         )
         counts[pack]["tests"] += 1
         finding = failures.get((rule, entity_type, entity_id, merchant))
         if finding is not None:
             counts[pack]["failures"] += 1
             failure = ET.SubElement(
-                case, "failure", message=finding["message"], type=finding["level"]
+                case, "failure", message=xml_text(finding["message"]), type=finding["level"]
             )
-            failure.text = json.dumps(
-                {"action": finding.get("action"), "evidence": finding.get("evidence")},
-                ensure_ascii=False,
-            )
+            failure.text = json_for_terminal(
+                json.dumps(
+                    {"action": finding.get("action"), "evidence": finding.get("evidence")},
+                    ensure_ascii=False,
+                )
+            )  # json.dumps escapes every control character XML forbids; this, C1 and bidi
         elif outcome in ("insufficient_data", "waived"):
             counts[pack]["skipped"] += 1
             ET.SubElement(case, "skipped", message=outcome.replace("_", " "))
@@ -275,7 +284,7 @@ def render_sarif(result, stream: IO[str]) -> None:
             }
         ],
     }
-    json.dump(document, stream, ensure_ascii=False, indent=2)
+    stream.write(json_for_terminal(json.dumps(document, ensure_ascii=False, indent=2)))
     stream.write("\n")
 
 

@@ -6,7 +6,7 @@ worker threads, so the screen never freezes; the findings table is filtered in m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, ClassVar
 
@@ -33,6 +33,7 @@ from textual.widgets import (
 
 from qcrules import service
 from qcrules.i18n import tr
+from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets.actions import ActionsPane
 from qcrules.tui.widgets.charts import GrantCharts
@@ -83,6 +84,15 @@ ENTITY_LABEL = {
     "grant": ("授权", "grant"),
     "merchant": ("商家", "merchant"),
 }
+
+
+def _safe_fact(fact: Any) -> Any:
+    """A fact as the TUI shows it: no control sequence from the data reaches the terminal."""
+    return replace(
+        fact,
+        entity_id=for_terminal(fact.entity_id, one_line=True),
+        values=safe_data(fact.values),
+    )
 
 
 def _label(table: dict[str, tuple[str, str]], key: str) -> str:
@@ -516,20 +526,27 @@ class QcrulesApp(App[None]):
             states = self._queue_states() if self.store else {}
             as_of = date.fromisoformat(result.report["run"]["as_of"])
             sheet = service.monitoring_sheet(self.workspace, as_of=as_of, days=SHEET_DAYS)
+            sheet.rows = [
+                replace(row, nickname=for_terminal(row.nickname, one_line=True))
+                for row in sheet.rows
+            ]
             grant_rows, cells = sheet_table(sheet)
+            report, history = safe_data(result.report), safe_data(history)
+            creators, grants = (
+                [_safe_fact(fact) for fact in result.facts.get(kind, [])]
+                for kind in ("creator", "grant")
+            )
         except QcrulesError as exc:
             lines = [exc.message]
             for diagnostic in getattr(exc, "diagnostics", None) or []:
                 lines += ["  " + line for line in diagnostic.render(None).splitlines()]
             if exc.hint:
                 lines.append(tr("提示：", "hint: ") + exc.hint)
-            self.call_from_thread(self._failed, "\n".join(lines))
+            self.call_from_thread(self._failed, for_terminal("\n".join(lines)))
             return
-        self.call_from_thread(self._show_result, result.report, history, states)
+        self.call_from_thread(self._show_result, report, history, states)
         self.call_from_thread(self._show_sheet, sheet, grant_rows, cells)
-        self.call_from_thread(
-            self._show_records, result.facts.get("creator", []), result.facts.get("grant", [])
-        )
+        self.call_from_thread(self._show_records, creators, grants)
 
     def _queue_states(self) -> dict[str, str]:
         return {item.fingerprint: item.state for item in service.action_queue(self.workspace)}
@@ -864,7 +881,7 @@ class QcrulesApp(App[None]):
             text = "\n\n".join(explanation_text(e) for e in explanations)
         except QcrulesError as exc:
             text = str(exc)
-        self.call_from_thread(self._show_explanation, finding, text)
+        self.call_from_thread(self._show_explanation, finding, for_terminal(text))
 
     def _show_explanation(self, finding: dict[str, Any], text: str) -> None:
         if self.selected() is finding:
@@ -901,15 +918,15 @@ class QcrulesApp(App[None]):
         try:
             outcome = service.apply_action(self.workspace, finding["fingerprint"], dry_run=True)
         except QcrulesError as exc:
-            self.call_from_thread(self.notify, exc.message, severity="warning")
+            self.call_from_thread(self.notify, for_terminal(exc.message), severity="warning")
             return
-        lines = [change.describe() for change in outcome.changes] or [
+        lines = [for_terminal(change.describe()) for change in outcome.changes] or [
             tr("不改动数据：记录为已完成", "No record changes: it is recorded as done")
         ]
         if outcome.result is not None:
-            lines.append(str(outcome.result))
+            lines.append(for_terminal(outcome.result))
         if outcome.steps:
-            lines.append(tr("手动步骤：", "By hand: ") + outcome.steps)
+            lines.append(tr("手动步骤：", "By hand: ") + for_terminal(outcome.steps))
         title = tr(
             f"执行「{self._action_label(finding['action']['kind'])}」？",
             f"Apply “{self._action_label(finding['action']['kind'])}”?",
@@ -965,7 +982,7 @@ class QcrulesApp(App[None]):
         if not self.store:
             self._actionable()
             return
-        log = service.audit_log(self.workspace, limit=20)
+        log = safe_data(service.audit_log(self.workspace, limit=20))
         last = next((e for e in log if not e["undone"] and e["undoes"] is None), None)
         if last is None:
             self.notify(tr("没有可撤销的操作", "There is nothing to undo"), severity="warning")
@@ -1010,9 +1027,9 @@ class QcrulesApp(App[None]):
                 outcome = service.undo(self.workspace, target["id"], note=text)
             states = self._queue_states()
         except QcrulesError as exc:
-            self.call_from_thread(self.notify, exc.message, severity="error")
+            self.call_from_thread(self.notify, for_terminal(exc.message), severity="error")
             return
-        summary = "; ".join(change.describe() for change in outcome.changes)
+        summary = for_terminal("; ".join(change.describe() for change in outcome.changes))
         done = {
             "apply": tr("已执行", "Applied"),
             "dismiss": tr("已忽略", "Dismissed"),

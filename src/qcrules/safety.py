@@ -1,0 +1,153 @@
+"""Hostile input: one place for each rule that keeps data from escaping where it is shown.
+
+Imported files come from other people's exports; a nickname or an id is whatever the other
+side typed. Each helper here is the only implementation of its rule, so a face that shows
+data (table, markdown, github, the TUI, error messages, reports) calls it instead of its own:
+
+- `for_terminal`: no C0/C1 control sequence (ESC, BEL, CSI, …) or bidi override reaches a
+  terminal; each is shown as a visible escape such as `\\x1b`.
+- `check_id`: ids (grant, creator, merchant) that can safely name a file and a record.
+- `file_in`: a file name built from an id stays inside its folder, checked after resolving.
+- `spreadsheet_cell`: a report cell that Excel or LibreOffice will not run as a formula
+  (OWASP CSV injection) and that XLSX can store.
+- `mask_secret`: the one masking rule for credentials (合作码): the last 4 characters only.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from qcrules.errors import UsageError
+from qcrules.i18n import tr
+
+# C0 (but \n and \t, which only move the cursor forward or down), DEL, C1, and the Unicode
+# bidi overrides and isolates that reorder what a reader sees ("Trojan Source").
+_TERMINAL_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ONE_LINE_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def for_terminal(text: Any, *, one_line: bool = False) -> str:
+    """Text from data as a terminal may show it: every control character that could start an
+    escape sequence (or ring, erase, retitle) is replaced by a visible `\\xNN`. With
+    `one_line`, newlines and tabs are escaped too (table cells, annotations)."""
+    text = "" if text is None else str(text)
+    pattern = _ONE_LINE_UNSAFE if one_line else _TERMINAL_UNSAFE
+    return pattern.sub(_visible, text) if pattern.search(text) else text
+
+
+def safe_data(value: Any) -> Any:
+    """A copy of JSON-like data (dicts, lists, tuples) whose strings are `for_terminal` on one
+    line: for a face that shows records piece by piece (the TUI)."""
+    if isinstance(value, str):
+        return for_terminal(value, one_line=True)
+    if isinstance(value, dict):
+        return {safe_data(k): safe_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(safe_data(v) for v in value)
+    return value
+
+
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_for_terminal(text: str) -> str:
+    """A JSON document whose strings hold no DEL, C1 or bidi control as such: each becomes its
+    `\\uXXXX` escape (the same JSON value; json.dumps already escapes C0)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# --- ids ---------------------------------------------------------------------------------------
+
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def check_id(text: str) -> str | None:
+    """Why `text` cannot be an id (grant, creator, merchant), or None when it can.
+
+    Ids name files (an agreement is `agreements/<grant_id>.md`) and appear in terminals, so
+    they hold no path separator, no `..`, no control character and no surrounding space."""
+    if text != text.strip():
+        return tr("ID 前后不能有空格", "an id cannot start or end with a space")
+    if "/" in text or "\\" in text:
+        return tr("ID 不能含路径分隔符 / 或 \\", "an id cannot contain a path separator / or \\")
+    if ".." in text or text == ".":
+        return tr("ID 不能含 ..", "an id cannot contain ..")
+    bad = _ID_CONTROL.search(text)
+    if bad:
+        return tr(
+            f"ID 含控制字符 {_visible(bad)}",
+            f"an id cannot contain a control character ({_visible(bad)})",
+        )
+    return None
+
+
+def file_in(folder: Path, stem: str, suffix: str) -> Path:
+    """`folder / (stem + suffix)` for a stem taken from data (an id), refused unless it is a
+    valid id and the path resolves to a file directly inside `folder` (whatever the id holds
+    or a symlink points to, nothing is written elsewhere)."""
+    path = folder / f"{stem}{suffix}"
+    if check_id(stem) is None and stem and path.resolve().parent == folder.resolve():
+        return path
+    raise UsageError(
+        tr(
+            f"由 ID {for_terminal(stem)!r} 得到的文件名会落在 {folder} 之外，已拒绝",
+            f"the file name from id {for_terminal(stem)!r} would leave {folder}; refused",
+        ),
+        hint=tr(
+            "ID 不能含 /、\\、.. 或控制字符；改正数据后重新导入",
+            "ids cannot hold /, \\, .. or control characters: correct the data and import again",
+        ),
+    )
+
+
+# --- spreadsheets ------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what XML 1.0 (and so XLSX) cannot hold: C0 but tab/newline/CR, and the non-characters
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# what a report cell may not hold: that, and DEL and C1 (a report printed to a terminal)
+_CELL_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?%?")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A report cell that is a value, never a formula (OWASP CSV injection): text that starts
+    with = + - @ or a tab/CR gets a leading apostrophe; control characters (which XLSX
+    forbids, or a terminal would act on) become U+FFFD, a CR a newline. Numbers, dates, None and a plain
+    number written as text ("-1.50", "12%") pass unchanged: they are values already."""
+    if not isinstance(value, str):
+        return value
+    formula = value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value)
+    if _CELL_FORBIDDEN.search(value):
+        value = _CELL_FORBIDDEN.sub("\ufffd", value)
+    if "\r" in value:  # a lone CR would end a CSV row (and XLSX reads it back as LF)
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if formula else value
+
+
+def xml_text(value: Any) -> str:
+    """Text an XML document (JUnit output) can hold and a terminal can show: controls made
+    visible as in `for_terminal`, the XML non-characters replaced by U+FFFD."""
+    text = for_terminal(value)
+    return _XML_FORBIDDEN.sub("\ufffd", text) if _XML_FORBIDDEN.search(text) else text
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+
+def mask_secret(secret: Any) -> str:
+    """A credential (合作码) as it may be shown anywhere: `****` and its last 4 characters,
+    nothing else; a code of 4 characters or fewer is shown as `****` alone."""
+    text = "" if secret is None else str(secret).strip()
+    if not text:
+        return ""
+    return f"****{text[-4:]}" if len(text) > 4 else "****"
