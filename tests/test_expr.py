@@ -183,7 +183,7 @@ def test_syntax_errors_name_the_offset_and_help(text, message, offset, length, h
         ("ctr_7d > 1 / params.zero", "division-by-zero", 9, 15, "divides by zero", "parameter"),
         ("clicks_7d > 9007199254740993", "number-too-big", 12, 16, "beyond ±2**53", "smaller"),
         ("ctr_7d > 1e999", "bad-number", 9, 5, "finite", "finite"),
-        ('matches(creator.name, "(")', "bad-regex", 0, 26, "invalid regex", "whole text"),
+        ('matches(creator.name, "(")', "bad-regex", 23, 1, "invalid regex", "whole text"),
         ("ctr_7d + 1", "not-a-condition", 0, 10, "is a value, not a condition", "compare"),
         ("(ctr_7d > 1) + 1 > 2", "type-mismatch", 0, 12, "not a condition", "compute"),
     ],

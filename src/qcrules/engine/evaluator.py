@@ -42,6 +42,7 @@ from qcrules.engine.compiler import (
 from qcrules.errors import QcrulesError
 from qcrules.packs import expr
 from qcrules.packs.expr import INT64_MAX, INT64_MIN  # ±2**53: exact in both readings
+from qcrules.packs.patterns import compile_pattern
 
 _names = itertools.count(1)
 
@@ -205,7 +206,9 @@ class _Prepared:
             name = _safe_rule_name(index, key)
             self.keys[name] = key
             self.rules[name] = anchored(compiled.condition)
-            self.derived += [(d.name, d.source, re.compile(d.pattern)) for d in compiled.derived]
+            self.derived += [
+                (d.name, d.source, compile_pattern(d.pattern)) for d in compiled.derived
+            ]
         self.sources = tuple(self.aliases)
         self.field_items = list(self.aliases.items())
         self.field_of = {engine: name for name, engine in self.aliases.items()}
@@ -258,7 +261,7 @@ class _Prepared:
         for name, source, pattern in self.derived:
             value = fact.get(source)
             if isinstance(value, str):
-                data[name] = pattern.fullmatch(value) is not None
+                data[name] = pattern(value)
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if "e-" in text or "e+" in text:
             text = dumps_safe(data)
@@ -288,7 +291,7 @@ class _Prepared:
             for name, source, pattern in self.derived:
                 value = fact.get(source)
                 if isinstance(value, str):
-                    record[name] = pattern.fullmatch(value) is not None
+                    record[name] = pattern(value)
         width = self.width
         complete = [len(record) == width for record in records]
         try:

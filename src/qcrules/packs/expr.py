@@ -14,6 +14,7 @@ missing value is false — the engine's own semantics — so `a or b` fires when
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import operator
@@ -22,13 +23,32 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from qcrules.packs.patterns import PatternProblem, check_pattern, compile_pattern
+
 # Integers are exact in both readings up to 2**53 (a double's mantissa); beyond that the
 # engine and Python would round differently, so such values are refused.
 INT64_MIN, INT64_MAX = -(2**53), 2**53
 NUMERIC = ("number", "integer")
+# A condition is a line of a rule, not a program: bounds that keep every reader (parser,
+# checker, compiler, both engines) far from Python's recursion limit and the engine's.
+MAX_LENGTH = 10_000  # characters of one condition
+MAX_DEPTH = 50  # nesting: parentheses, not, unary minus, chained arithmetic
+MAX_LIST = 1_000  # values in one `in [...]` list
 ORDERING = ("<", "<=", ">", ">=")
 NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def number_problem(value: Any) -> str | None:
+    """Why a parameter value cannot be used in a condition (None when it can): numbers are
+    finite and within ±2**53, where both readings compute them alike."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    if not (INT64_MIN <= value <= INT64_MAX):
+        return f"{value} is beyond ±2**53 (9007199254740992)"
+    return None
 
 
 class ExprSyntaxError(Exception):
@@ -111,6 +131,7 @@ class Matches(Node):
     field: Field = None  # type: ignore[assignment]
     pattern: str = ""
     negated: bool = False
+    pattern_at: int = dataclasses.field(default=0, compare=False, repr=False)  # its "string"
 
 
 @dataclass(frozen=True)
@@ -240,9 +261,28 @@ def tokenize(text: str) -> list[Token]:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_LENGTH:
+            raise ExprSyntaxError(
+                f"the condition has {len(text)} characters; at most {MAX_LENGTH}",
+                MAX_LENGTH,
+                1,
+                "split it into several rules, or name the values in [params]",
+            )
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def deeper(self, tok: Token) -> None:
+        """One more level of nesting; refused beyond MAX_DEPTH, never a RecursionError."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprSyntaxError(
+                f"the condition nests more than {MAX_DEPTH} levels deep here",
+                tok.start,
+                len(tok.text),
+                "remove parentheses or `not`s, or split the rule",
+            )
 
     @property
     def tok(self) -> Token:
@@ -299,7 +339,9 @@ class _Parser:
     def not_(self) -> Node:
         if self.is_("kw", "not"):
             tok = self.next()
+            self.deeper(tok)
             operand = self.not_()
+            self.depth -= 1
             return Not(tok.start, operand.end, operand)
         return self.comparison()
 
@@ -337,6 +379,13 @@ class _Parser:
         if self.is_("op", "]"):
             self.fail("the list is empty", "give at least one value")
         while True:
+            if len(values) == MAX_LIST:
+                raise ExprSyntaxError(
+                    f"the list holds more than {MAX_LIST} values",
+                    self.tok.start,
+                    len(self.tok.text),
+                    "match on a field that groups them, or split the rule",
+                )
             values.append(self.literal_in_list())
             if self.is_("op", ","):
                 self.next()
@@ -365,25 +414,33 @@ class _Parser:
         raise AssertionError  # pragma: no cover
 
     def sum_(self) -> Node:
+        depth = self.depth
         left = self.term()
         while self.tok.kind == "op" and self.tok.text in "+-":
-            op = self.next().text
+            tok = self.next()
+            self.deeper(tok)  # a + b + c is ((a + b) + c): each operator one level deeper
             right = self.term()
-            left = BinOp(left.start, right.end, op, left, right)
+            left = BinOp(left.start, right.end, tok.text, left, right)
+        self.depth = depth
         return left
 
     def term(self) -> Node:
+        depth = self.depth
         left = self.unary()
         while self.tok.kind == "op" and self.tok.text in "*/":
-            op = self.next().text
+            tok = self.next()
+            self.deeper(tok)
             right = self.unary()
-            left = BinOp(left.start, right.end, op, left, right)
+            left = BinOp(left.start, right.end, tok.text, left, right)
+        self.depth = depth
         return left
 
     def unary(self) -> Node:
         if self.is_("op", "-"):
             tok = self.next()
+            self.deeper(tok)
             operand = self.unary()
+            self.depth -= 1
             if (
                 isinstance(operand, Literal)
                 and isinstance(operand.value, int | float)
@@ -406,7 +463,9 @@ class _Parser:
             return Literal(tok.start, tok.end, tok.text == "true")
         if self.is_("op", "("):
             self.next()
+            self.deeper(tok)
             inner = self.or_()
+            self.depth -= 1
             close = self.expect("op", ")", "close the parenthesis")
             return replace(inner, start=tok.start, end=close.end)
         if tok.kind == "name":
@@ -454,7 +513,7 @@ class _Parser:
             )
         self.next()
         close = self.expect("op", ")", "close matches( … )")
-        return Matches(name.start, close.end, target, pattern.value)
+        return Matches(name.start, close.end, target, pattern.value, pattern_at=pattern.start)
 
 
 def parse(text: str) -> Node:
@@ -672,6 +731,8 @@ class _Checker:
             self.compare(node)
         elif isinstance(node, In):
             kind = self.value_type(node.operand)
+            for value in node.values:  # the same bounds as any literal: ±2**53, finite
+                self.value_type(value)
             if not isinstance(node.operand, Field):
                 self.add(
                     "needs-field",
@@ -707,13 +768,16 @@ class _Checker:
                     "compare numbers and true/false with ==, <, …",
                 )
             try:
-                re.compile(node.pattern)
-            except re.error as exc:
-                self.add(
-                    "bad-regex",
-                    f"invalid regex: {exc}",
-                    node,
-                    'Python regex syntax, matched against the whole text: ".*达人.*" for contains',
+                check_pattern(node.pattern)
+            except PatternProblem as exc:
+                self.problems.append(
+                    ExprDiagnostic(
+                        "bad-regex",
+                        exc.message,
+                        node.pattern_at + 1 + exc.offset,
+                        1,
+                        exc.help,
+                    )
                 )
         elif isinstance(node, Field):
             kind = self.value_type(node)
@@ -968,7 +1032,7 @@ def _holds(node: Node, fact: Mapping[str, Any]) -> bool:
         value = fact.get(node.field.name)
         if not isinstance(value, str):
             return False
-        return (re.fullmatch(node.pattern, value) is not None) != node.negated
+        return compile_pattern(node.pattern)(value) != node.negated
     if isinstance(node, Literal):
         return bool(node.value)
     raise TypeError(f"not in normal form: {to_source(node)}")
@@ -1049,13 +1113,13 @@ def _predicate(node: Node) -> Callable[[Mapping[str, Any]], bool]:
         name, negated = node.field.name, node.negated
         return lambda fact: (fact.get(name) is None) == negated
     if isinstance(node, Matches):
-        name, pattern, negated = node.field.name, re.compile(node.pattern), node.negated
+        name, pattern, negated = node.field.name, compile_pattern(node.pattern), node.negated
 
         def match(fact):
             value = fact.get(name)
             if not isinstance(value, str):
                 return False
-            return (pattern.fullmatch(value) is not None) != negated
+            return pattern(value) != negated
 
         return match
     if isinstance(node, Literal):

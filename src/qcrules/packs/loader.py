@@ -327,6 +327,13 @@ class _PackReader:
                     f"parameter {name!r} must be a number, true/false or text",
                     ("params", name),
                 )
+            elif (problem := expr.number_problem(value)) is not None:
+                self.add(
+                    "bad-param",
+                    f"parameter {name!r}: {problem}",
+                    ("params", name),
+                    help="use a finite number of a sensible size",
+                )
 
         guard_source = header.get("guard")
         guard_node = None
@@ -711,6 +718,15 @@ def check_overrides(pack: Pack, overrides: Mapping[str, Any], where: str) -> lis
                     f"parameter {pack.id}.{name} must be "
                     f"{'a number' if numeric else type(default).__name__}, got {value!r}",
                     where,
+                )
+            )
+        elif (problem := expr.number_problem(value)) is not None:
+            problems.append(
+                Diagnostic(
+                    "bad-param",
+                    f"parameter {pack.id}.{name}: {problem}",
+                    where,
+                    help="use a finite number of a sensible size",
                 )
             )
     return problems
