@@ -6,6 +6,7 @@ only says which item is selected, so one code path serves the Findings and Actio
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from qcrules import service
 from qcrules.i18n import tr
+from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.screens import ConfirmChange
 
 STATES = ("open", "applied", "dismissed", "held", "superseded", None)  # None: every state
@@ -31,6 +33,16 @@ STATE_LABEL = {
 STATE_STYLE = {"open": "bold", "applied": "green", "dismissed": "dim", "held": "yellow"}
 LEVEL_STYLE = {"critical": "bold white on red", "error": "bold red", "warn": "yellow"}
 PREVIEW_LIMIT = 400  # changes listed one by one in the confirmation; the rest are counted
+
+
+def _shown(item: Any) -> Any:
+    """A queue item as the tab shows it: no control sequence from the data."""
+    return replace(
+        item,
+        name=for_terminal(item.name, one_line=True),
+        message=for_terminal(item.message, one_line=True),
+        evidence=safe_data(item.evidence),
+    )
 
 
 def _label(table: dict, key: Any) -> str:
@@ -111,9 +123,9 @@ class ActionsPane(Vertical):
 
         workspace = self.app.workspace  # type: ignore[attr-defined]
         try:
-            items, problem = service.action_queue(workspace), None
+            items, problem = [_shown(item) for item in service.action_queue(workspace)], None
         except QcrulesError as exc:
-            items, problem = [], exc.message
+            items, problem = [], for_terminal(exc.message)
         self.app.call_from_thread(self._loaded, items, problem)
 
     def _loaded(self, items: list[Any], problem: str | None) -> None:
