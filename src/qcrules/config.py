@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class Config:
     root: Path
     database_url: str
     merchants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    merchant_lines: dict[str, int | None] = field(default_factory=dict)  # for messages
     merchant_params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     packs: PacksConfig = field(default_factory=PacksConfig)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -135,6 +137,32 @@ _MERCHANT_KEYS = {
     "params": dict,
 }
 _WAIVER_KEYS = {"rule", "entity", "merchant", "reason", "expires"}
+MAX_BREAK_EVEN_ROI = 1000.0  # a break-even ROI beyond this is a typo (a margin under 0.1%)
+
+
+def _merchant_value_problem(key: str, value: Any) -> str | None:
+    """Why a [merchant.X] default is out of range (None when it is fine)."""
+    if key == "break_even_roi":
+        if not math.isfinite(value) or not 0 < value <= MAX_BREAK_EVEN_ROI:
+            return f"must be a number above 0 and at most {MAX_BREAK_EVEN_ROI:g}, not {value!r}"
+    elif key == "industry_cvr":
+        if not math.isfinite(value) or not 0 <= value <= 1:
+            return f"is a share: between 0 and 1 (2% is 0.02), not {value!r}"
+    elif key == "target_gender":
+        if value not in ("male", "female"):
+            return f'must be "male" or "female", not {value!r}'
+    elif key in ("target_age_bands", "categories"):
+        if not all(isinstance(item, str) and item.strip() for item in value):
+            return "must be a list of texts"
+        if key == "target_age_bands":
+            from qcrules.ingest.values import parse_age_bands
+
+            for item in value:
+                try:
+                    parse_age_bands(item)
+                except ValueError:
+                    return f'holds {item!r}, which is not an age band like "31-40"'
+    return None
 
 
 class _Checker:
@@ -208,6 +236,7 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
         for mid, settings in merchants.items():
             if not chk.expect(settings, dict, f"[merchant.{mid}]", "merchant", mid):
                 continue
+            cfg.merchant_lines[mid] = chk.lines.line("merchant", mid)
             clean: dict[str, Any] = {}
             for key, value in settings.items():
                 if key not in _MERCHANT_KEYS:
@@ -215,6 +244,12 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
                 elif chk.expect(
                     value, _MERCHANT_KEYS[key], f"merchant.{mid}.{key}", "merchant", mid, key
                 ):
+                    problem = _merchant_value_problem(key, value)
+                    if problem is not None:
+                        chk.errors.append(
+                            f"{chk.where('merchant', mid, key)}: merchant.{mid}.{key} {problem}"
+                        )
+                        continue
                     clean[key] = (
                         float(value) if key in ("break_even_roi", "industry_cvr") else value
                     )
@@ -273,6 +308,12 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
             if isinstance(expires, str):
                 with contextlib.suppress(ValueError):
                     expires = date.fromisoformat(expires)
+            if isinstance(expires, datetime):  # a TOML date-time: a datetime is also a date
+                chk.errors.append(
+                    f"{where}: waiver expires is a date and time ({expires.isoformat()}); "
+                    f"write the date alone, like {expires.date().isoformat()}"
+                )
+                continue
             if not isinstance(expires, date):
                 chk.errors.append(f"{where}: waiver expires must be a date like 2026-12-31")
                 continue
@@ -283,6 +324,22 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
             ]
             if bad:
                 chk.errors.append(f"{where}: waiver {', '.join(bad)} must be text")
+                continue
+            empty = [
+                k
+                for k in ("rule", "reason", "entity", "merchant")
+                if k in item and not item[k].strip()
+            ]
+            if empty:
+                chk.errors.append(
+                    f"{where}: waiver {', '.join(empty)} is empty"
+                    + (
+                        " (an empty rule would waive every rule: name a code like PRM004 "
+                        "or a prefix like PRM)"
+                        if "rule" in empty
+                        else ""
+                    )
+                )
                 continue
             cfg.waivers.append(
                 Waiver(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from qcrules.model.db import DatabaseError
 class Workspace:
     def __init__(self, config: Config) -> None:
         self.config = config
+        # where warnings found once the database is open go (the CLI prints them at once);
+        # without one they join config.warnings
+        self.on_warning: Callable[[str], None] | None = None
 
     @classmethod
     def discover(
@@ -49,9 +53,42 @@ class Workspace:
         """The workspace's database; an error (exit 2) when there is none at the URL or its
         schema is not this release's — only `init` creates one."""
         try:
-            return open_database(self.config.database_url, create=False)
+            db = open_database(self.config.database_url, create=False)
         except DatabaseError as exc:
             raise ConfigError(str(exc), hint=exc.hint) from exc
+        self._check_merchant_defaults(db)
+        return db
+
+    def _check_merchant_defaults(self, db: Database) -> None:
+        """A [merchant.X] table for a merchant the database does not hold is a warning: its
+        defaults would silently apply to nothing (a typo, or a merchant not imported yet)."""
+        named = self.config.merchants
+        if not named:
+            return
+        import difflib
+
+        from sqlalchemy import select
+
+        from qcrules.model.db import table
+        from qcrules.model.tables import Merchant
+
+        column = table(Merchant).c.merchant_id
+        with db.connect() as conn:
+            known = set(conn.execute(select(column)).scalars())
+        for mid in sorted(set(named) - known):
+            line = self.config.merchant_lines.get(mid)
+            where = f"{self.config.path}:{line}" if line else str(self.config.path)
+            close = difflib.get_close_matches(mid, sorted(known), n=1)
+            message = (
+                f"{where}: [merchant.{mid}] names no merchant in the database; its defaults "
+                "apply to nothing"
+                + (f"; did you mean [merchant.{close[0]}]?" if close else "")
+                + " (import the merchant, or correct the id)"
+            )
+            if self.on_warning is not None:
+                self.on_warning(message)
+            else:
+                self.config.warnings.append(message)
 
     def open_db(self, *, check: bool = True) -> Database:
         """The database; without `check`, also one whose schema needs `qcrules db upgrade`."""

@@ -21,6 +21,10 @@ def out_console(file=None) -> Console:
     return make_console(file)
 
 
+def _warn(message: str) -> None:
+    err_console().print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+
+
 @dataclass
 class CliState:
     config_file: str | None = None
@@ -33,7 +37,8 @@ class CliState:
                 self.config_file, self.database_url, require=require
             )
             for warning in self._workspace.config.warnings:
-                err_console().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+                _warn(warning)
+            self._workspace.on_warning = _warn
         return self._workspace
 
     def close(self) -> None:

@@ -39,6 +39,7 @@ def tui_cmd(state, as_of, no_store) -> int:
                 "in scripts and CI, use qcrules evaluate",
             ),
         )
+    _ = workspace.db  # opened before the screen is taken: its errors and warnings print plainly
     run_tui(workspace, as_of=day, store=not no_store)
     return 0
 

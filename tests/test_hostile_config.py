@@ -1,0 +1,108 @@
+"""qcrules.toml written wrong on purpose or by accident: each mistake a clear message naming
+the file and line (exit 2), or a warning that says what is ignored — never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qcrules.config import load_config
+from qcrules.errors import ConfigError
+
+WAIVER = '[[waivers]]\nrule = "PRM004"\nentity = "G1"\nreason = "agreed"\nexpires = 2026-12-31\n'
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors_of(tmp_path: Path, text: str) -> str:
+    config = write(tmp_path / "qcrules.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('rule = "PRM004"', 'rule = ""', "waiver rule is empty (an empty rule would waive every"),
+        ('rule = "PRM004"', 'rule = "  "', "waiver rule is empty"),
+        ('reason = "agreed"', 'reason = " "', "waiver reason is empty"),
+        ('entity = "G1"', 'entity = ""', "waiver entity is empty"),
+        (
+            "expires = 2026-12-31",
+            "expires = 2026-12-31T08:00:00",
+            "waiver expires is a date and time (2026-12-31T08:00:00); write the date alone, "
+            "like 2026-12-31",
+        ),
+        ("expires = 2026-12-31", "expires = 2026-12-31 08:00:00+08:00", "like 2026-12-31"),
+        ("expires = 2026-12-31", "expires = 08:00:00", "must be a date like 2026-12-31"),
+    ],
+)
+def test_bad_waivers_are_errors_on_their_line(tmp_path, old, new, message):
+    text = errors_of(tmp_path, WAIVER.replace(old, new))
+    assert "qcrules.toml:1: waiver " in text and message in text
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("break_even_roi = 0", "must be a number above 0"),
+        ("break_even_roi = -1.5", "must be a number above 0"),
+        ("break_even_roi = inf", "must be a number above 0"),
+        ("break_even_roi = nan", "must be a number above 0"),
+        ("break_even_roi = 1e300", "at most 1000"),
+        ("industry_cvr = 2", "is a share: between 0 and 1"),
+        ("industry_cvr = -0.1", "is a share"),
+        ('target_gender = "men"', 'must be "male" or "female"'),
+        ('target_age_bands = ["31-40", "old"]', "holds 'old', which is not an age band"),
+        ("categories = [1, 2]", "must be a list of texts"),
+    ],
+)
+def test_out_of_range_merchant_defaults_are_errors(tmp_path, line, message):
+    text = errors_of(tmp_path, f"[merchant.M1]\n{line}\n")
+    key = line.split(" =")[0]
+    assert f"qcrules.toml:2: merchant.M1.{key} " in text and message in text
+
+
+def test_good_merchant_defaults_load(tmp_path):
+    config = write(
+        tmp_path / "qcrules.toml",
+        '[merchant.M1]\nbreak_even_roi = 1.8\nindustry_cvr = 0.02\ntarget_gender = "male"\n'
+        'target_age_bands = ["31-40", "50+"]\ncategories = ["男装"]\n',
+    )
+    assert load_config(config).merchants["M1"]["break_even_roi"] == 1.8
+
+
+def test_cli_bad_waiver_exit_2_nothing_evaluated(cli, demo_copy):
+    config = demo_copy / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "\n"
+        + WAIVER.replace("2026-12-31", "2026-12-31T08:00:00"),
+        encoding="utf-8",
+    )
+    done = cli("evaluate", "--as-of", "2026-11-27", cwd=demo_copy)
+    assert done.returncode == 2
+    assert "write the date alone, like 2026-12-31" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_cli_warns_on_merchant_defaults_for_an_unknown_merchant(cli, demo_copy):
+    config = demo_copy / "qcrules.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text + "\n[merchant.M01]\nbreak_even_roi = 2.0\n\n[merchant.M1]\nbreak_even_roi = 1.9\n",
+        encoding="utf-8",
+    )
+    line = len(text.splitlines()) + 2
+    done = cli("evaluate", "--as-of", "2026-11-27", "--no-store", "--format", "json", cwd=demo_copy)
+    assert done.returncode in (0, 1), done.stderr
+    assert (
+        f"warning: {config}:{line}: [merchant.M01] names no merchant in the database" in done.stderr
+    )
+    assert "did you mean [merchant.M1]?" in done.stderr
+    assert "[merchant.M1] names" not in done.stderr  # a known merchant: no warning
