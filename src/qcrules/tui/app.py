@@ -60,6 +60,9 @@ ACTION_TABS: dict[str, tuple[str, ...]] = {
     "explain": ("findings",),
     "cycle_level": ("findings",),
     "pool": ("creators",),
+    "request_grant": ("creators", "grants"),
+    "renew_grant": ("grants",),
+    "mark_grant": ("grants",),
 }
 STATE_MARK = {"applied": "✔", "dismissed": "✘", "held": "⏸"}
 SHEET_DAYS = 14  # the monitoring tab's window
@@ -319,6 +322,9 @@ class QcrulesApp(App[None]):
         Binding("plus", "pool('in_pool')", tr("加入池", "Add to pool"), id="pool-add"),
         Binding("minus", "pool('candidate')", tr("移出池", "Remove from pool"), id="pool-remove"),
         Binding("X", "pool('excluded')", tr("排除", "Exclude"), id="pool-exclude"),
+        Binding("n", "request_grant", tr("发起授权", "Request a grant"), id="grant-request"),
+        Binding("w", "renew_grant", tr("续期", "Renew"), id="grant-renew"),
+        Binding("s", "mark_grant", tr("改状态", "Mark"), id="grant-mark"),
         Binding("p", "show_tab('packs')", tr("规则包", "Packs"), id="packs"),
         Binding("t", "test_packs", tr("运行包内测试", "Test packs"), id="test-packs"),
         Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
@@ -1251,7 +1257,98 @@ class QcrulesApp(App[None]):
         for f in findings:
             out.append(f"  {f['rule']} ", style=LEVEL_STYLE.get(f["level"], ""))
             out.append(f"{f['message']}\n")
+        out.append(
+            tr(
+                "\nn 发起授权 · w 续期 · s 改状态（已通过/生效/撤销…）",
+                "\nn request a grant · w renew · s mark (approved, active, revoked…)",
+            ),
+            style="dim",
+        )
         detail.update(out)
+
+    # -- the execute step: request, renew, mark -----------------------------------------
+
+    def _selected_grant(self) -> Any:
+        row = self.query_one("#grant-state-table", DataTable).cursor_row
+        return self.grant_facts[row] if 0 <= row < len(self.grant_facts) else None
+
+    def action_request_grant(self) -> None:
+        """The request form, pre-filled with the selected creator (or grant's pair)."""
+        from qcrules.grants import GrantRequest
+
+        active = self.query_one(TabbedContent).active
+        fact = self._selected_creator() if active == "creators" else self._selected_grant()
+        merchant = (fact.merchant_id or "") if fact is not None else ""
+        aweme = (fact.aweme_id or "") if fact is not None else ""
+        self.open_grant_form(GrantRequest(merchant, aweme))
+
+    def action_renew_grant(self) -> None:
+        """The same form, pre-filled to renew the selected grant on safe terms."""
+        from qcrules.errors import QcrulesError
+
+        fact = self._selected_grant()
+        if fact is None:
+            self.notify(tr("先选中一个授权", "Select a grant first"), severity="warning")
+            return
+        try:
+            request = service.renewal_request(self.workspace, fact.entity_id)
+        except QcrulesError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        self.open_grant_form(request)
+
+    def open_grant_form(self, request: Any) -> None:
+        from qcrules.tui.grant_form import GrantForm
+
+        self.push_screen(GrantForm(self.workspace, request, today=self.as_of), self._grant_saved)
+
+    def _grant_saved(self, check: Any) -> None:
+        if check is None:
+            return
+        g = check.grant
+        self.notify(
+            tr(
+                f"已记录授权 {g['grant_id']}（{g['status']}）",
+                f"Recorded grant {g['grant_id']} ({g['status']})",
+            ),
+            timeout=4,
+        )
+        self.action_evaluate()  # the new grant, with its findings, in every tab
+
+    def action_mark_grant(self) -> None:
+        from qcrules.tui.grant_form import MarkGrant
+
+        fact = self._selected_grant()
+        if fact is None:
+            self.notify(tr("先选中一个授权", "Select a grant first"), severity="warning")
+            return
+        status = str(fact.values.get("status") or "")
+        moves = service.grant_moves(status)
+        if not moves:
+            self.notify(tr(f"{status} 是终态", f"{status} is a final state"), severity="warning")
+            return
+        self.push_screen(
+            MarkGrant(fact.entity_id, status, moves),
+            lambda chosen: chosen is not None and self._mark(fact.entity_id, *chosen),
+        )
+
+    @work(thread=True, exclusive=True, group="act")
+    def _mark(self, grant_id: str, target: str, note: str | None) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            outcome = service.mark_grant(
+                self.workspace, grant_id, target, note=note, today=self.as_of
+            )
+        except QcrulesError as exc:
+            message = exc.message + (f" — {exc.hint}" if exc.hint else "")
+            self.call_from_thread(self.notify, message, severity="error")
+            return
+        message = f"{grant_id}: {outcome.before} → {outcome.after}" + tr(
+            "（u 撤销）", " (u undoes it)"
+        )
+        self.call_from_thread(self.notify, message, timeout=4)
+        self.call_from_thread(self.action_evaluate)
 
     @on(DataTable.RowHighlighted, "#grant-state-table")
     def _grant_state_highlighted(self) -> None:
@@ -1861,6 +1958,21 @@ class QcrulesApp(App[None]):
             (tr("达人：加入达人池", "creator: add to pool"), "pool('in_pool')", ""),
             (tr("达人：移出达人池", "creator: remove from pool"), "pool('candidate')", ""),
             (tr("达人：排除", "creator: exclude"), "pool('excluded')", ""),
+            (
+                tr("授权：发起授权", "grant: request"),
+                "request_grant",
+                tr("安全默认值，实时规则检查", "safe defaults, live rule checks"),
+            ),
+            (
+                tr("授权：续期", "grant: renew"),
+                "renew_grant",
+                tr("预填续期表单", "pre-filled form"),
+            ),
+            (
+                tr("授权：改状态", "grant: mark"),
+                "mark_grant",
+                tr("已通过、生效、撤销…", "approved, …"),
+            ),
             (tr("视图：规则包", "view: packs"), "show_tab('packs')", ""),
             (tr("规则包：运行包内测试", "packs: test"), "test_packs", ""),
             (tr("帮助：全部按键", "help: every key"), "help", ""),

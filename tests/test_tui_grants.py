@@ -1,0 +1,281 @@
+"""The execute step in the Textual UI, driven as an operator drives it on a demo workspace:
+the request form opened from a creator, its live verdicts as the fields change, the steps
+checklist, saving (refused, then accepted), renewing an expiring grant, marking a grant
+approved from the Grants tab — and a snapshot of the form at 80×24."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sqlite3
+from datetime import date, timedelta
+
+import pytest
+from rich.console import Console
+from textual.widgets import Button, DataTable, Input, Select, SelectionList, Static
+
+from qcrules import service
+from qcrules.i18n import language
+from qcrules.tui import QcrulesApp
+from qcrules.tui.grant_form import GrantForm, MarkGrant
+from qcrules.workspace import Workspace
+
+TODAY = date(2026, 11, 27)  # the demo's day (conftest DEMO_DAY)
+SMALL = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    monkeypatch.setenv("QCRULES_LANG", "en")
+    language.cache_clear()
+    yield
+    language.cache_clear()
+
+
+@pytest.fixture
+def writable(demo_folder, tmp_path):
+    folder = tmp_path / "writable"
+    shutil.copytree(demo_folder, folder)
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+def shown(widget: Static) -> str:
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def grants_rows(workspace: Workspace, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(workspace.root / "qcrules.db") as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def settled(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_form_on(app, pilot, fact) -> GrantForm:
+    await pilot.press("c")
+    await pilot.pause()
+    row = next(i for i, f in enumerate(app.creators_shown) if f is fact)
+    table = app.query_one("#creators-table", DataTable)
+    table.move_cursor(row=row)
+    table.focus()
+    await pilot.press("n")
+    await settled(app, pilot)
+    assert isinstance(app.screen, GrantForm)
+    return app.screen
+
+
+async def test_the_form_from_a_creator_judges_live_and_saves(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SMALL) as pilot:
+        await settled(app, pilot)
+        # a creator without a 合作码, in M1's pool
+        fact = next(
+            f
+            for f in app.creator_facts
+            if f.values.get("pool_status") == "in_pool" and not f.values["has_cooperation_code"]
+        )
+        form = await open_form_on(app, pilot, fact)
+        # the safe defaults, pre-filled with the creator
+        assert form.query_one("#merchant", Input).value == fact.merchant_id
+        assert form.query_one("#creator", Input).value == fact.entity_id
+        assert form.query_one("#auth", Select).value == "cooperative"
+        assert form.query_one("#scope", Select).value == "single_video"
+        assert form.query_one("#days", Input).value == "15"
+        assert form.query_one("#channel", Select).value == "pc"
+        verdicts = shown(form.query_one("#verdicts", Static))
+        assert "Terms: pass" in verdicts and "Saves as draft" in verdicts
+        assert "PRM011" in verdicts  # to do: the 合作码
+        assert str(form.query_one("#save", Button).label) == "Save as draft"
+
+        # scope → all works: the verdict changes while the form is open
+        form.query_one("#scope", Select).value = "all_works"
+        await settled(app, pilot)
+        verdicts = shown(form.query_one("#verdicts", Static))
+        assert "Terms: refused" in verdicts and "PRM004" in verdicts
+        assert [v.rule for v in form.check.gates] == ["PRM004"]
+
+        # the steps are a checklist; a tick survives a change of another field
+        steps = form.query_one("#steps", SelectionList)
+        assert steps.option_count == 6  # 4 PC steps, the confirmation, the agreement
+        steps.focus()
+        await pilot.pause()
+        if steps.highlighted is None:
+            await pilot.press("down")
+        await pilot.press("space")
+        await pilot.pause()
+        assert form.ticked == {"pc-1"}
+        assert "添加抖音号" in shown(form.query_one("#step-detail", Static))
+        form.query_one("#days", Input).focus()
+        await pilot.press("backspace", "backspace", *"45")
+        await settled(app, pilot)
+        assert {v.rule for v in form.check.gates} == {"PRM003", "PRM004"}
+        assert form.ticked == {"pc-1"} and "pc-1" in steps.selected
+
+        # saving a refused request writes nothing and says what to do
+        before = grants_rows(writable, "select count(*) from grants")[0][0]
+        await pilot.click("#save")
+        await settled(app, pilot)
+        assert isinstance(app.screen, GrantForm)
+        assert "Refused (PRM003, PRM004)" in shown(form.query_one("#form-problem", Static))
+        assert grants_rows(writable, "select count(*) from grants")[0][0] == before
+
+        # safe terms and a 合作码: saved as requested, the code stored, shown masked
+        form.query_one("#scope", Select).value = "live_room"
+        form.query_one("#days", Input).value = "30"
+        form.query_one("#code", Input).focus()
+        await pilot.press(*"QC-CODE-77341")
+        await settled(app, pilot)
+        assert form.check.gates == [] and form.check.status == "requested"
+        assert "****7341" in shown(form.query_one("#verdicts", Static))
+        assert str(form.query_one("#save", Button).label) == "Save as requested"
+        await pilot.press("ctrl+s")
+        await settled(app, pilot)
+        assert not isinstance(app.screen, GrantForm)
+    rows = grants_rows(
+        writable,
+        "select grant_id, status, scope, starts_at, ends_at, auth_type from grants "
+        "where aweme_id = ? and grant_id like 'Q%'",
+        fact.entity_id,
+    )
+    assert rows == [
+        (
+            "Q20261127-1",
+            "requested",
+            "live_room",
+            TODAY.isoformat(),
+            (TODAY + timedelta(days=30)).isoformat(),
+            "cooperative",
+        )
+    ]
+    code = grants_rows(
+        writable, "select cooperation_code from creators where aweme_id = ?", fact.entity_id
+    )
+    assert code == [("QC-CODE-77341",)]
+    assert service.audit_log(writable)[0]["kind"] == "grant:request"
+
+
+async def test_accepting_the_risk_in_the_form_records_the_reason(writable):
+    app = QcrulesApp(writable, as_of=TODAY, store=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settled(app, pilot)
+        fact = app.creator_facts[0]
+        form = await open_form_on(app, pilot, fact)
+        form.query_one("#scope", Select).value = "all_works"
+        await settled(app, pilot)
+        form.query_one("#risk", Input).value = "brand asked, signed"
+        await pilot.click("#save")
+        await settled(app, pilot)
+        assert not isinstance(app.screen, GrantForm)
+    entry = service.audit_log(writable)[0]
+    assert entry["kind"] == "grant:request" and entry["note"] == "brand asked, signed"
+    (note,) = grants_rows(
+        writable, "select note from grants where grant_id = ?", entry["entity"]["id"]
+    )
+    assert "PRM004" in note[0] and "brand asked, signed" in note[0]
+
+
+async def test_renewal_prefills_the_form_and_mark_approved_from_the_grants_tab(writable):
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        expiring = next(
+            f
+            for f in app.grant_facts
+            if f.values["status"] == "active"
+            and f.values["days_to_expiry"] is not None
+            and 0 <= f.values["days_to_expiry"] <= 7
+        )
+        table = app.query_one("#grant-state-table", DataTable)
+        table.move_cursor(row=app.grant_facts.index(expiring))
+        table.focus()
+        await pilot.press("w")
+        await settled(app, pilot)
+        form = app.screen
+        assert isinstance(form, GrantForm) and form.initial.renewal_of == expiring.entity_id
+        assert form.query_one("#creator", Input).value == expiring.aweme_id
+        assert form.query_one("#scope", Select).value in ("single_video", "live_room")
+        assert form.check.gates == []
+        ends = date.fromisoformat(expiring.values["ends_at"])
+        assert form.check.grant["starts_at"] == ends + timedelta(days=1)
+        assert "Renew grant" in shown(form.query_one("#form-title", Static))
+        form.query_one("#code", Input).value = "RN-CODE-1234"
+        await settled(app, pilot)
+        await pilot.press("ctrl+s")
+        await settled(app, pilot)
+        (renewal,) = grants_rows(
+            writable,
+            "select grant_id, status, renewal_of from grants where renewal_of = ?",
+            expiring.entity_id,
+        )
+        assert renewal[1] == "requested"
+
+        # mark it approved from the Grants tab (the table was refreshed by a new run)
+        await pilot.press("g")
+        await pilot.pause()
+        fact = next(f for f in app.grant_facts if f.entity_id == renewal[0])
+        table = app.query_one("#grant-state-table", DataTable)
+        table.move_cursor(row=app.grant_facts.index(fact))
+        table.focus()
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, MarkGrant)
+        buttons = [str(b.label) for b in app.screen.query(Button)]
+        assert buttons[:5] == ["approved", "active", "rejected", "revoked", "expired"]
+        app.screen.query_one("#mark-note", Input).value = "confirmed in the app"
+        await pilot.click("#to-approved")
+        await settled(app, pilot)
+    (row,) = grants_rows(writable, "select status from grants where grant_id = ?", renewal[0])
+    assert row == ("active",)
+    entry = service.audit_log(writable)[0]
+    assert entry["kind"] == "grant:approved" and entry["note"] == "confirmed in the app"
+    service.undo(writable)  # and it is taken back like any change
+    (row,) = grants_rows(writable, "select status from grants where grant_id = ?", renewal[0])
+    assert row == ("requested",)
+
+
+async def test_grant_keys_act_only_on_their_tabs(writable):
+    app = QcrulesApp(writable, as_of=TODAY, store=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settled(app, pilot)
+        await pilot.press("f", "n", "w", "s")  # on Findings: none of them
+        await pilot.pause()
+        assert not isinstance(app.screen, GrantForm | MarkGrant)
+        await pilot.press("g")
+        await pilot.pause()
+        terminal = next(i for i, f in enumerate(app.grant_facts) if f.values["status"] == "revoked")
+        app.query_one("#grant-state-table", DataTable).move_cursor(row=terminal)
+        await pilot.press("s")  # a final state: told so, no dialog
+        await pilot.pause()
+        assert not isinstance(app.screen, MarkGrant)
+        await pilot.press("n")
+        await settled(app, pilot)
+        assert isinstance(app.screen, GrantForm)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, GrantForm)
+
+
+def test_grant_form_snapshot(snap_compare, demo_folder):
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+
+    async def open_form(pilot) -> None:
+        await settled(app, pilot)
+        app.clear_notifications()
+        await pilot.press("c", "n")
+        await settled(app, pilot)
+
+    try:
+        assert snap_compare(app, terminal_size=SMALL, run_before=open_form)
+    finally:
+        workspace.close()
