@@ -264,7 +264,7 @@ async def test_user_keys_and_the_chosen_theme_persist_in_qcrules_toml(writable):
     async with app.run_test(size=SIZE) as pilot:
         await settled(app, pilot)
         # a misspelt binding id is named, with the right one
-        warnings = [str(n.message) for n in app._notifications]
+        warnings = app.setting_warnings
         assert any("'evaluat'" in w and "did you mean 'evaluate'" in w for w in warnings)
         first = app.selected()
         await pilot.press("a")  # no longer apply

@@ -1451,12 +1451,13 @@ class QcrulesApp(App[None]):
         import difflib
 
         config = self.workspace.config
+        self.setting_warnings: list[str] = []
         if config.tui_theme:
             if config.tui_theme in self.available_themes:
                 self.theme = config.tui_theme
             else:
                 close = difflib.get_close_matches(config.tui_theme, list(self.available_themes))
-                self.notify(
+                self._setting_warning(
                     tr(
                         f"qcrules.toml 的 [tui] theme = {config.tui_theme!r} 不是已知主题",
                         f"[tui] theme = {config.tui_theme!r} in qcrules.toml is not a theme",
@@ -1466,7 +1467,6 @@ class QcrulesApp(App[None]):
                         if close
                         else ""
                     ),
-                    severity="warning",
                 )
         known = self.binding_ids()
         keymap = {}
@@ -1475,7 +1475,7 @@ class QcrulesApp(App[None]):
                 keymap[binding_id] = keys
                 continue
             close = difflib.get_close_matches(binding_id, sorted(known), n=1)
-            self.notify(
+            self._setting_warning(
                 tr(
                     f"[tui.keys] 里的 {binding_id!r} 不是按键编号（已忽略）",
                     f"[tui.keys] {binding_id!r} is not a key binding id (ignored)",
@@ -1483,12 +1483,15 @@ class QcrulesApp(App[None]):
                 + (
                     tr(f"；是不是 {close[0]!r}？", f"; did you mean {close[0]!r}?") if close else ""
                 ),
-                severity="warning",
             )
         self.user_keys = keymap  # help and the palette show these keys
         if keymap:
             self.set_keymap(keymap)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _setting_warning(self, message: str) -> None:
+        self.setting_warnings.append(message)
+        self.notify(message, severity="warning", timeout=30)  # read before it goes
 
     def _theme_changed(self, theme: Any) -> None:
         from qcrules.errors import QcrulesError
