@@ -133,6 +133,7 @@ def build_facts(
     merchant_id: str | None = None,
     exclude_recent_days: int = 0,
     merchant_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    builder_class: type[_Builder] | None = None,
 ) -> FactSet:
     """Build the facts of the given entities as of `as_of` (see the module docstring).
 
@@ -140,6 +141,7 @@ def build_facts(
     transaction). `merchant_id` limits every entity to one merchant (`spend_3d_any` still spans
     all merchants). `merchant_defaults` maps a merchant id to values used where its record has
     NULL: break_even_roi, industry_cvr, target_gender, target_age_bands, categories.
+    `builder_class`: a `_Builder` subclass (a backtest's, sharing loads across days).
     """
     if isinstance(as_of, datetime):
         as_of = as_of.date()
@@ -157,7 +159,8 @@ def build_facts(
     gc.disable()
     try:
         with _reading(db) as conn:
-            _Builder(conn, as_of, end, wanted, merchant_id, merchant_defaults or {}).run(out)
+            builder = builder_class or _Builder
+            builder(conn, as_of, end, wanted, merchant_id, merchant_defaults or {}).run(out)
     finally:
         if gc_was_enabled:
             gc.enable()
