@@ -352,7 +352,8 @@ def test_undo_refuses_when_the_grant_moved_since(cli, ws):
 
 
 def test_list_as_json_and_filtered(cli, ws):
-    request(cli, ws, "--creator", "1001", "--scope", "live_room", "--days", "30")
+    _, first = request(cli, ws, "--creator", "laowang_nz", "--scope", "live_room", "--days", "30")
+    assert first["grant"]["aweme_id"] == "1001"  # the 抖音号 names the creator too
     _, out = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "10")
     grants = json.loads(run(cli, ws, "grants", "list", "--format", "json").stdout)
     assert len(grants) == 2

@@ -48,6 +48,7 @@ from qcrules.model.tables import (
     Merchant,
 )
 from qcrules.packs.model import LEVEL_RANK
+from qcrules.safety import mask_secret
 from qcrules.workspace import Workspace
 
 SAFE_DAYS = 15  # the guide: 15 or 30 days, never permanent
@@ -91,11 +92,9 @@ def label(table_: dict[str, tuple[str, str]], key: str | None) -> str:
 
 
 def mask_code(code: str | None) -> str | None:
-    """A 合作码 as it may be shown: only its last 4 characters."""
-    text = (code or "").strip()
-    if not text:
-        return None
-    return "****" + text[-4:] if len(text) > 4 else "****"
+    """A 合作码 as it may be shown (the one masking rule: its last 4 characters); None when
+    there is none."""
+    return mask_secret(code) or None
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 from qcrules import service
 from qcrules.grants import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, GrantRequest, label
 from qcrules.i18n import tr
+from qcrules.safety import for_terminal
 
 LEVEL_STYLE = {
     "critical": "bold white on red",
@@ -220,7 +221,7 @@ class GrantForm(ModalScreen[Any]):
 
     def _show(self, check: Any, problem: str | None) -> None:
         self.check = check
-        self.query_one("#form-problem", Static).update(problem or "")
+        self.query_one("#form-problem", Static).update(Text(for_terminal(problem or "")))
         verdicts = self.query_one("#verdicts", Static)
         save = self.query_one("#save", Button)
         if check is None:
@@ -240,9 +241,9 @@ class GrantForm(ModalScreen[Any]):
     def _show_steps(self, check: Any) -> None:
         steps = self.query_one("#steps", SelectionList)
         self.ticked = set(steps.selected) | (self.ticked & {s.key for s in check.steps})
-        items = [(s.text, s.key) for s in check.steps]
-        items.append((check.confirmation, "confirm"))
-        items.append((check.agreement, "agreement"))
+        items = [(for_terminal(s.text, one_line=True), s.key) for s in check.steps]
+        items.append((for_terminal(check.confirmation, one_line=True), "confirm"))
+        items.append((for_terminal(check.agreement, one_line=True), "agreement"))
         keys = {key for _, key in items}
         self.ticked &= keys
         steps.clear_options()
@@ -255,7 +256,7 @@ class GrantForm(ModalScreen[Any]):
     @on(SelectionList.SelectionHighlighted, "#steps")
     def _step_highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
         """The whole text of the step under the cursor (the list shows one line each)."""
-        self.query_one("#step-detail", Static).update(str(event.selection.prompt))
+        self.query_one("#step-detail", Static).update(Text(str(event.selection.prompt)))
 
     # -- saving ---------------------------------------------------------------------------
 
@@ -296,7 +297,7 @@ class GrantForm(ModalScreen[Any]):
             self._show(check, problem)
             self.query_one("#risk", Input).focus()
             return
-        self.query_one("#form-problem", Static).update(problem or "")
+        self.query_one("#form-problem", Static).update(Text(for_terminal(problem or "")))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -315,7 +316,8 @@ def verdict_text(check: Any) -> Text:
         ),
         style="bold",
     )
-    out.append(f"{check.nickname} · {g['starts_at']} → {g['ends_at']} ({term})\n")
+    name = for_terminal(check.nickname, one_line=True)
+    out.append(f"{name} · {g['starts_at']} → {g['ends_at']} ({term})\n")
     out.append(
         tr("合作码 ", "合作码 ") + (check.code_masked or tr("无", "none")) + "\n\n", style="dim"
     )
@@ -323,19 +325,19 @@ def verdict_text(check: Any) -> Text:
         out.append(tr("授权条款：拒绝\n", "Terms: refused\n"), style="bold red")
         for v in check.gates:
             out.append(f" ✘ {v.rule} ", style=LEVEL_STYLE.get(v.level, ""))
-            out.append(f"{v.message}\n")
+            out.append(for_terminal(v.message, one_line=True) + "\n")
     else:
         out.append(tr("授权条款：通过 ✔\n", "Terms: pass ✔\n"), style="bold green")
     out.append(tr("\n待办\n", "\nTo do\n"), style="bold")
     for v in check.todo:
         out.append(f" ☐ {v.rule} ", style=LEVEL_STYLE.get(v.level, ""))
-        out.append(f"{v.message}\n")
+        out.append(for_terminal(v.message, one_line=True) + "\n")
     if not check.todo:
         out.append(tr(" 无\n", " nothing\n"), style="dim")
     out.append(tr("\n达人筛选（参考）\n", "\nCreator screening\n"), style="bold")
     for v in check.context:
         out.append(f" · {v.rule} ", style=LEVEL_STYLE.get(v.level, ""))
-        out.append(f"{v.message}\n")
+        out.append(for_terminal(v.message, one_line=True) + "\n")
     if not check.context:
         out.append(tr(" 无发现\n", " no findings\n"), style="dim")
     out.append(tr("\n步骤（勾选完成项）", "\nSteps (tick them off)"), style="bold")
