@@ -27,6 +27,7 @@ CREATORS = """aweme_id,aweme_show_id,nickname,fans_count,active_fan_ratio,comple
 1002,xiaoyu_fx,爱分享的小鱼,180000,0.68,0.38,0.7,男装,true,true,true,false,false,ZZ11-CODE-5678
 1003,xinggeguanfang,型格先生官方旗舰号,90000,0.75,0.45,0.8,男装,true,true,true,false,true,
 1004,shuazhang_01,刷量小号,500000,0.31,0.12,0.5,男装,true,false,true,false,false,
+1005,weizhi_09,来历不明,30000,0.66,0.35,0.8,男装,true,true,true,false,,
 """
 
 
@@ -114,6 +115,20 @@ def test_several_risky_terms_are_all_named_in_one_refusal(cli, ws):
     assert "Refused by the rules that judge the grant's terms" in result.stdout
     assert "Grant runs 90 days, longer than 30" in result.stdout
     assert ws.count("grants") == 0
+
+
+def test_a_gate_that_cannot_judge_refuses_too(cli, ws):
+    """Whose account 1005 is, nobody recorded: a self-operated grant on it is not waved
+    through because PRM001 could not see is_own_account."""
+    result, out = request(
+        cli, ws, "--creator", "1005", "--scope", "live_room", "--auth-type", "self_operated",
+        code=1,
+    )  # fmt: skip
+    assert [g["rule"] for g in out["gates"]] == ["PRM001"]
+    assert "creator_is_own_account missing" in out["gates"][0]["message"]
+    assert "PRM001" in result.stderr and ws.count("grants") == 0
+    _, fine = request(cli, ws, "--creator", "1005", "--scope", "live_room")  # 合作达人: judged
+    assert fine["gates"] == [] and fine["written"] is True
 
 
 def test_self_operated_on_the_merchants_own_account_passes(cli, ws):

@@ -405,6 +405,28 @@ def _evaluate_proposal(
                         rule.source,
                     )
                 )
+            # a gate that could not judge (a field it reads is missing) does not let the
+            # request through: "no finding" must not hide "no data"
+            for compiled, missing, _by_guard in outcome.insufficient:
+                rule = compiled.rule
+                if entity != "grant" or not rule.gate:
+                    continue
+                fields = ", ".join(missing) or "?"
+                out[entity].append(
+                    RuleVerdict(
+                        rule.id,
+                        rule.name,
+                        rule.pack,
+                        rule.level,
+                        tr(
+                            f"无法判断（缺少 {fields}）：{pick(rule.message, 'zh')}",
+                            f"cannot be judged ({fields} missing): {pick(rule.message, 'en')}",
+                        ),
+                        rule.action_kind,
+                        rule.gate,
+                        rule.source,
+                    )
+                )
     for verdicts in out.values():
         verdicts.sort(key=lambda v: (-LEVEL_RANK[v.level], v.rule))
     return out["grant"], out["creator"]
