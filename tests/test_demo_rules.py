@@ -160,6 +160,7 @@ def test_packs_list_show_fields_doc(cli, demo):
         ("permissions", "builtin", 14),
         ("monitoring", "builtin", 6),
         ("optimization", "builtin", 5),
+        ("qcrules", "builtin", 1),
     }
     shown = json.loads(cli("packs", "show", "monitoring", "--format", "json", cwd=demo).stdout)
     assert shown["params"]["ctr_broad"] == 0.2 and shown["guard"].startswith("days_with_data")

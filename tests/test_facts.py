@@ -20,6 +20,7 @@ from qcrules.facts import (
 )
 from qcrules.model import Creator, DailyMetric, Grant, Merchant, PoolMember
 from qcrules.model.db import upsert
+from qcrules.model.tables import METRIC_KEY
 
 AS_OF = date(2026, 11, 27)
 # Explicit, timezone-aware record stamps: the model's naive utcnow() default is rejected by
@@ -91,7 +92,7 @@ def add_metric(
         "merchant_id": mid,
         "aweme_id": aweme,
         "date": day(offset),
-        "grant_id": grant_id,
+        "grant_id": grant_id or "",
         "spend": spend,
         "impressions": impressions,
         "clicks": clicks,
@@ -100,7 +101,7 @@ def add_metric(
         "add_to_cart": add_to_cart,
     }
     with db.begin() as conn:
-        upsert(conn, DailyMetric, [row], ["merchant_id", "aweme_id", "date"])
+        upsert(conn, DailyMetric, [row], METRIC_KEY)
 
 
 def add_metric_nogmv(db, mid: str, aweme: str, offset: int, spend: float) -> None:
@@ -120,7 +121,7 @@ def add_metric_nogmv(db, mid: str, aweme: str, offset: int, spend: float) -> Non
                     "gmv": None,
                 }
             ],
-            ["merchant_id", "aweme_id", "date"],
+            METRIC_KEY,
         )
 
 
@@ -647,7 +648,7 @@ def test_reads_inside_a_callers_transaction(db):
             "merchant_id": "M1", "aweme_id": "A", "date": day(-1), "spend": 1.0,
             "impressions": 1, "clicks": 1,
         }  # fmt: skip
-        upsert(conn, DailyMetric, [add_metric_row], ["merchant_id", "aweme_id", "date"])
+        upsert(conn, DailyMetric, [add_metric_row], METRIC_KEY)
         v = creator_facts(build_facts(conn, AS_OF))[("M1", "A")]
         assert v["spend_7d"] == 31.0  # sees the uncommitted row
         assert v["orders_7d"] is None  # that row has no orders

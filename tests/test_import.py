@@ -383,6 +383,7 @@ def test_metrics_chinese_headers(seeded, tmp_path):
         "aweme_id": "71233112",
         "date": date(2026, 11, 1),
         "grant_id": "G-1",
+        "account_id": "",
         "spend": 1234.5,
         "impressions": 12000,
         "clicks": 480,
@@ -394,11 +395,11 @@ def test_metrics_chinese_headers(seeded, tmp_path):
         "extra": {"计划名称": "计划A"},
     }
     day2 = one(seeded, DailyMetric, date=date(2026, 11, 2))
-    # empty cells are missing data, never zero
+    # empty cells are missing data, never zero (no grant is '', part of the row's key)
     assert (day2["orders"], day2["gmv"], day2["grant_id"], day2["old_fan_order_ratio"]) == (
         None,
         None,
-        None,
+        "",
         None,
     )
     assert day2["extra"] is None
@@ -610,17 +611,31 @@ def test_more_clicks_than_impressions(seeded, tmp_path):
 
 
 def test_duplicate_keys_list_both_lines(seeded, tmp_path):
-    header = ["日期", "商家ID", "达人UID", "消耗", "展示", "点击"]
+    header = ["商家ID", "达人UID", "状态"]
     rows = [
-        ["2026-11-01", "M1", "71233112", "1", "10", "1"],
-        ["2026-11-02", "M1", "71233112", "1", "10", "1"],
-        ["2026/11/01", "M1", "71233112", "2", "20", "2"],
+        ["M1", "71233112", "in_pool"],
+        ["M1", "71233113", "in_pool"],
+        ["M1", "71233112", "excluded"],
     ]
-    report = failed(run_import(seeded, "metrics", [write_csv(tmp_path / "m.csv", header, rows)]))
-    assert (
-        "m.csv:4: duplicate key (merchant_id=M1, aweme_id=71233112, date=2026-11-01): also on line 2"
-        in reasons(report)
+    report = failed(run_import(seeded, "pool", [write_csv(tmp_path / "p.csv", header, rows)]))
+    assert "p.csv:4: duplicate key (merchant_id=M1, aweme_id=71233112): also on line 2" in reasons(
+        report
     )
+
+
+def test_metric_rows_of_one_creator_day_are_summed_not_rejected(seeded, tmp_path):
+    """Several plan rows of one creator-day (the same key) are one stored row, their sum."""
+    header = ["日期", "商家ID", "达人UID", "消耗", "展示", "点击", "计划名称"]
+    rows = [
+        ["2026-11-01", "M1", "71233112", "1", "10", "1", "计划A"],
+        ["2026-11-02", "M1", "71233112", "1", "10", "1", "计划A"],
+        ["2026/11/01", "M1", "71233112", "2", "20", "2", "计划B"],
+    ]
+    report = ok(run_import(seeded, "metrics", [write_csv(tmp_path / "m.csv", header, rows)]))
+    assert report.inserted == 2 and any("3 rows summed into 2" in n for n in report.notes)
+    day1 = one(seeded, DailyMetric, date=date(2026, 11, 1))
+    assert (day1["spend"], day1["impressions"], day1["clicks"]) == (3.0, 30, 3)
+    assert day1["extra"] is None  # the plan names differ: neither is the day's
 
 
 def test_duplicate_column_meaning(db, tmp_path):

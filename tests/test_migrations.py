@@ -10,7 +10,9 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import column as sql_column
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy import table as sql_table
 from sqlmodel import SQLModel
 
 from qcrules.errors import ConfigError
@@ -51,11 +53,14 @@ def test_a_new_workspace_is_at_head_and_equals_the_models(db_url):
     db.close()
 
 
-def _earlier_release(db_url):
+def _earlier_release(db_url, tmp_path):
     """A database as the releases before migrations left it: the baseline schema, its
-    schema_meta row, no alembic_version — and the demo data in it."""
+    schema_meta row, no alembic_version — and the demo data in it (made at head, copied over
+    the columns the baseline has, a metric row without a grant as NULL as they stored it)."""
     from qcrules.demo import generate
 
+    source = open_database(f"sqlite:///{tmp_path / 'source.db'}")
+    generate(source, size="demo", seed=7, today=DAY)
     db = open_database(db_url, create=True, check=False)
     config = migrate.alembic_config()
     with db.write("test") as conn:
@@ -63,27 +68,54 @@ def _earlier_release(db_url):
         command.upgrade(config, BASELINE)
         conn.execute(text("insert into schema_meta (key, value) values ('schema_version', '1')"))
         conn.execute(text("drop table alembic_version"))
-    generate(db, size="demo", seed=7, today=DAY)
+        legacy = inspect(conn)
+        with source.engine.connect() as read:
+            for table in SQLModel.metadata.sorted_tables:
+                if table.name == "schema_meta" or not legacy.has_table(table.name):
+                    continue
+                names = {c["name"] for c in legacy.get_columns(table.name)}
+                rows = [
+                    {k: v for k, v in row.items() if k in names}
+                    for row in read.execute(select(table)).mappings()
+                ]
+                if table.name == "metrics":
+                    for row in rows:
+                        row["grant_id"] = row["grant_id"] or None
+                if rows:  # only the baseline's columns: no defaults of newer ones
+                    legacy_table = sql_table(
+                        table.name,
+                        *[sql_column(c.name, c.type) for c in table.c if c.name in names],
+                    )
+                    conn.execute(legacy_table.insert(), rows)
+    source.close()
     return db
 
 
 def _contents(db) -> dict[str, list]:
     out = {}
     with db.engine.connect() as conn:
+        names = set(inspect(conn).get_table_names())
         for table in SQLModel.metadata.sorted_tables:
-            if table.name == "schema_meta":
+            if table.name == "schema_meta" or table.name not in names:
                 continue
+            columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
+            query = select(*[c for c in table.c if c.name in columns])
             key = list(table.primary_key.columns)
-            out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*key))]
+            out[table.name] = [dict(r) for r in conn.execute(query.order_by(*key)).mappings()]
     return out
 
 
 def test_an_earlier_release_workspace_is_refused_then_upgraded_without_losing_a_row(
     db_url, tmp_path
 ):
-    db = _earlier_release(db_url)
+    db = _earlier_release(db_url, tmp_path)
     before = _contents(db)
     assert sum(len(rows) for rows in before.values()) > 1000
+    assert any(row["grant_id"] is None for row in before["metrics"])
+    # what the upgrade changes: no grant is '' (not NULL), and every row has no account
+    for row in before["metrics"]:
+        row["grant_id"] = row["grant_id"] or ""
+        row["account_id"] = ""
     assert db.revision() == "legacy"
     config = tmp_path / "qcrules.toml"
     config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")

@@ -187,10 +187,11 @@ def test_the_builtin_packs_are_valid():
         "monitoring",
         "optimization",
         "permissions",
+        "qcrules",
         "screening",
     ]
     assert all(p.origin == "builtin" for p in packset.packs)
-    assert len(packset.all_rule_ids()) == 37
+    assert len(packset.all_rule_ids()) == 38
 
 
 def test_cli_validate_exits_4_with_every_problem(tmp_path, cli):
@@ -213,7 +214,7 @@ def test_cli_validate_ok(tmp_path, cli):
     good.write_text(GOOD, encoding="utf-8")
     result = cli("packs", "validate", str(good), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "5 packs, 38 rules: 0 errors" in result.stderr
+    assert "6 packs, 39 rules: 0 errors" in result.stderr
 
 
 def test_conditions_the_engine_cannot_take_are_refused_when_loading(tmp_path):

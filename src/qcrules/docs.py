@@ -23,6 +23,12 @@ def _examples(pack: Pack, rule: Rule) -> list[dict[str, Any]]:
     ]
 
 
+def rule_guard(pack: Pack, rule: Rule) -> str | None:
+    """What must hold before the rule judges at all (the pack's guard and the rule's own)."""
+    parts = [g for g in (pack.guard, rule.guard) if g]
+    return " and ".join(parts) or None
+
+
 def rule_info(pack: Pack, rule: Rule, actions: dict[str, Any]) -> dict[str, Any]:
     examples = _examples(pack, rule)
     firing = next((e for e in examples if e["fires"]), None)
@@ -34,8 +40,10 @@ def rule_info(pack: Pack, rule: Rule, actions: dict[str, Any]) -> dict[str, Any]
         "level": rule.level,
         "entity": rule.entity,
         "when": " ".join(rule.when.split()),
-        "guard": pack.guard,
-        "params": {p: pack.params.get(p) for p in rule.params_used},
+        "guard": rule_guard(pack, rule),
+        "params": {
+            p: pack.params.get(p) for p in dict.fromkeys([*rule.params_used, *rule.guard_params])
+        },
         "message": rule.message,
         "why": rule.why,
         "action": {"kind": rule.action_kind, "params": rule.action_params},
@@ -58,8 +66,10 @@ def rule_text(pack: Pack, rule: Rule, actions: dict[str, Any]) -> str:
         f"## {tr('做什么', 'What it does')}",
         f"{tr('当', 'Fires when')}: {info['when']}",
     ]
-    if pack.guard:
-        lines.append(f"{tr('前提', 'Guard')}: {pack.guard}")
+    if info["guard"]:
+        lines.append(
+            f"{tr('前提（不满足即数据不足）', 'Guard (else insufficient data)')}: {info['guard']}"
+        )
     if rule.gate:
         lines.append(
             tr(
@@ -118,9 +128,11 @@ def packs_markdown(packs: list[Pack], actions: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for rule in pack.rules:
-            when = " ".join(rule.when.split()).replace("|", "\\|")
+            when = "`" + " ".join(rule.when.split()).replace("|", "\\|") + "`"
+            if rule.guard:
+                when += " (guard `" + rule.guard.replace("|", "\\|") + "`)"
             out.append(
-                f"| {rule.id} | {rule.name} | {rule.level} | {rule.entity} | `{when}` "
+                f"| {rule.id} | {rule.name} | {rule.level} | {rule.entity} | {when} "
                 f"| {_action_label(rule.action_kind, actions)} | {rule.source} |"
             )
         out.append("")
@@ -175,6 +187,8 @@ def explanation_json(e) -> dict[str, Any]:
         "message": e.message,
         "waivers": e.waivers,
         "hold": e.hold,
+        "window_end": e.window_end.isoformat() if e.window_end else None,
+        "days": e.days,
     }
 
 
@@ -194,6 +208,24 @@ def explanation_text(e) -> str:
     lines += ["", tr("条件：", "condition:"), *_tree_lines(e.condition, 1)]
     if e.missing:
         lines += ["", tr("缺少数据：", "missing values: ") + ", ".join(e.missing)]
+    if e.days:
+        lines += [
+            "",
+            tr(
+                "逐日（自窗口末日 {} 向前）：", "day by day (back from the window's last day {}):"
+            ).format(e.window_end),
+        ]
+        verdicts = {
+            "below": tr("低于保本，计入", "below break-even: counted"),
+            "skipped": tr("消耗低于下限，跳过", "spend under the floor: skipped"),
+            "ends": tr("未低于保本，连续中断", "not below break-even: the streak ends"),
+        }
+        for day in e.days:
+            roi = "—" if day["roi"] is None else f"{day['roi']:.2f}"
+            lines.append(
+                f"  {day['date']}  {tr('消耗', 'spend')} ¥{day['spend']:,.2f}  ROI {roi}  "
+                f"{verdicts[day['verdict']]}"
+            )
     if e.message:
         lines += ["", f"message: {e.message}"]
     for waiver in e.waivers:

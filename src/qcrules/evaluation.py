@@ -220,6 +220,36 @@ def merchant_params(pack: Pack, workspace: Workspace, merchant: str | None) -> d
     return {**pack.params, **overrides} if overrides else pack.params
 
 
+def streak_floors(packs: list[Pack], workspace: Workspace) -> tuple[float, dict[str, float]]:
+    """`params.min_daily_spend` of the packs that declare it, and per merchant where its
+    overrides change it: the ROI streak (a fact shared by these packs) skips days below it.
+    Packs that disagree get the largest: a trivial day is never a reason to act."""
+    declaring = [p for p in packs if "min_daily_spend" in p.params]
+    if not declaring:
+        return 0.0, {}
+
+    def floor(params_of) -> float:
+        return max(float(params_of(p).get("min_daily_spend") or 0.0) for p in declaring)
+
+    default = floor(lambda p: p.params)
+    per_merchant = {
+        mid: value
+        for mid in workspace.config.merchant_params
+        if (value := floor(lambda p, m=mid: merchant_params(p, workspace, m))) != default
+    }
+    return default, per_merchant
+
+
+def facts_context(workspace: Workspace, facts: FactSet) -> dict[str, Any]:
+    """What plugin fields get: the database, as_of, and where each merchant's windows end."""
+    return {
+        "db": workspace.db,
+        "as_of": facts.as_of,
+        "window_end": facts.window_end,
+        "window_ends": dict(facts.window_ends),
+    }
+
+
 def compute_plugin_fields(facts: FactSet, packset: PackSet, context: dict[str, Any]) -> None:
     """Fill plugin-provided fields, one batch per entity, so plugins stay set-based."""
     from qcrules.plugins.manager import get_host
@@ -313,6 +343,8 @@ def evaluate(
     for pack in packs:
         by_shift[int(pack.params.get("exclude_recent_days", 0) or 0)].append(pack)
     result = EvaluationResult({}, 0, packset, Accounting())
+    data_through: dict[str, date] = {}
+    window_ends: dict[str, str] = {}
     findings: list[dict] = []
     insufficient: list[dict] = []
     entity_counts: dict[str, set] = defaultdict(set)
@@ -320,6 +352,7 @@ def evaluate(
         entities = sorted({r.entity for p in group for r in p.rules if r.enabled and keep(r)})
         if not entities:
             continue
+        floor, merchant_floors = streak_floors(group, workspace)
         facts = build(
             workspace.db,
             as_of,
@@ -327,10 +360,13 @@ def evaluate(
             merchant_id=options.merchant,
             exclude_recent_days=shift,
             merchant_defaults=workspace.config.merchants,
+            min_daily_spend=floor,
+            merchant_min_daily_spend=merchant_floors,
         )
-        compute_plugin_fields(
-            facts, packset, {"db": workspace.db, "as_of": as_of, "window_end": facts.window_end}
-        )
+        data_through.update(facts.data_through)
+        for mid, end in facts.window_ends.items():  # the unshifted build's, when there is one
+            window_ends.setdefault(mid, end.isoformat())
+        compute_plugin_fields(facts, packset, facts_context(workspace, facts))
         for entity in entities:
             by_merchant: dict[str | None, list[Fact]] = defaultdict(list)
             for fact in facts[entity]:
@@ -447,6 +483,9 @@ def evaluate(
             "duration_ms": 0,
             "engine": engine_name,
             "packs": used_packs,
+            # the newest metric day up to as_of, and where each merchant's windows end
+            "data_through": max(data_through.values()).isoformat() if data_through else None,
+            "window_ends": dict(sorted(window_ends.items())),
         },
         "summary": {
             "entities": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from qcrules.engine import select_engine
@@ -35,6 +35,59 @@ class Explanation:
     waivers: list[dict] = field(default_factory=list)
     hold: dict | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    window_end: date | None = None  # the last day of the entity's metric windows
+    # for rules that read the ROI streak: each day back from the window end (see streak_days)
+    days: list[dict[str, Any]] = field(default_factory=list)
+
+
+def streak_days(
+    workspace: Workspace, grant_id: str, merchant_id: str | None, end: date, floor: float
+) -> list[dict[str, Any]]:
+    """The days behind `roi_below_break_even_streak`, newest first: each day's summed spend,
+    GMV and ROI and what it did to the streak — `below` (counted), `skipped` (spent less than
+    the floor), or `ends` (the first day that is not below break-even, shown last)."""
+    from qcrules.facts.builders import STREAK_DAYS, grant_days
+
+    rows = grant_days(
+        workspace.db,
+        end,
+        days=STREAK_DAYS,
+        merchant_id=merchant_id,
+        grant_ids=[grant_id],
+        merchant_defaults=workspace.config.merchants,
+    )
+    spend: dict[date, float] = {}
+    gmv: dict[date, float | None] = {}
+    ber = None
+    for row in rows:
+        ber = row.break_even_roi
+        spend[row.day] = spend.get(row.day, 0.0) + row.spend
+        known = gmv.get(row.day, 0.0)
+        gmv[row.day] = None if known is None or row.gmv is None else known + row.gmv
+    out: list[dict[str, Any]] = []
+    for k in range(STREAK_DAYS):
+        day = end - timedelta(days=k)
+        s, g = spend.get(day, 0.0), gmv.get(day)  # a day without rows spent nothing
+        roi = g / s if s and g is not None else None
+        if floor > 0 and s < floor:
+            verdict = "skipped"
+        elif ber is not None and roi is not None and s > 0 and roi < ber:
+            verdict = "below"
+        else:
+            verdict = "ends"
+        out.append(
+            {
+                "date": day.isoformat(),
+                "spend": round(s, 2),
+                "gmv": None if g is None else round(g, 2),
+                "roi": None if roi is None else round(roi, 4),
+                "break_even_roi": ber,
+                "verdict": verdict,
+            }
+        )
+        if verdict == "ends":
+            break
+    return out
 
 
 def explain(
@@ -52,6 +105,9 @@ def explain(
     packset = load_packs(workspace.config, apply_enable=False)
     pack, rule = packset.require_rule(rule_id)
     as_of = as_of or date.today()
+    from qcrules.evaluation import compute_plugin_fields, facts_context, streak_floors
+
+    floor, merchant_floors = streak_floors([pack], workspace)
     facts = build_facts(
         workspace.db,
         as_of,
@@ -59,12 +115,10 @@ def explain(
         merchant_id=merchant,
         exclude_recent_days=int(pack.params.get("exclude_recent_days", 0) or 0),
         merchant_defaults=workspace.config.merchants,
+        min_daily_spend=floor,
+        merchant_min_daily_spend=merchant_floors,
     )
-    from qcrules.evaluation import compute_plugin_fields
-
-    compute_plugin_fields(
-        facts, packset, {"db": workspace.db, "as_of": as_of, "window_end": facts.window_end}
-    )
+    compute_plugin_fields(facts, packset, facts_context(workspace, facts))
     chosen = [f for f in facts[rule.entity] if f.entity_id == entity_id]
     if not chosen:
         ids = sorted({f.entity_id for f in facts[rule.entity]})
@@ -96,9 +150,13 @@ def explain(
                 elif outcome.not_matched:
                     outcome_text = "not fired"
         params = bound.params
+        guards = [g for g in (pack.guard_node, rule.guard_node) if g is not None]
         guard_tree = (
-            expr.explain(expr.bind(pack.guard_node, params), fact.values)
-            if pack.guard_node is not None
+            expr.explain(
+                expr.bind(guards[0] if len(guards) == 1 else expr.And(items=tuple(guards)), params),
+                fact.values,
+            )
+            if guards
             else None
         )
         condition_tree = expr.explain(expr.bind(rule.node, params), fact.values)
@@ -114,8 +172,13 @@ def explain(
             for w in workspace.config.waivers
             if w.covers(rule.id, fact.entity_id, fact.merchant_id)
         ]
+        end = facts.window_end_of(fact.merchant_id)
+        days: list[dict[str, Any]] = []
+        if fact.entity_type == "grant" and "roi_below_break_even_streak" in rule.fields:
+            floor = float(params.get("min_daily_spend") or 0.0)
+            days = streak_days(workspace, fact.entity_id, fact.merchant_id, end, floor)
         used = {name: fact.values.get(name) for name in rule.fields}
-        for name in pack.guard_fields:
+        for name in (*pack.guard_fields, *rule.guard_fields):
             used.setdefault(name, fact.values.get(name))
         results.append(
             Explanation(
@@ -125,7 +188,10 @@ def explain(
                 entity_id=fact.entity_id,
                 merchant_id=fact.merchant_id,
                 as_of=as_of,
-                params={p: params.get(p) for p in (*rule.params_used, *pack.guard_params)},
+                params={
+                    p: params.get(p)
+                    for p in (*rule.params_used, *pack.guard_params, *rule.guard_params)
+                },
                 outcome=outcome_text,
                 engine=engine_name,
                 guard=guard_tree,
@@ -138,6 +204,8 @@ def explain(
                 hold=holds.get((fact.entity_type, fact.entity_id, fact.merchant_id))
                 or holds.get((fact.entity_type, fact.entity_id, None)),
                 values=used,
+                window_end=end,
+                days=days,
             )
         )
     return results

@@ -51,6 +51,7 @@ _BUILTIN = [
     ActionKind("recruit_creators", "补充达人", "recruit creators"),
     ActionKind("respond_revoke_request", "处理解除申请", "respond to the revoke request"),
     ActionKind("let_expire", "到期不续", "let the grant expire"),
+    ActionKind("import_metrics", "导入最新指标", "import the latest metrics"),
 ]
 
 BUILTIN_ACTIONS: dict[str, ActionKind] = {kind.name: kind for kind in _BUILTIN}

@@ -43,6 +43,13 @@ REVOKE_STEPS = (
     "Qianchuan → Account → Douyin account authorization → the grant → Revoke"
 )
 
+IMPORT_METRICS_STEPS = (
+    "巨量千川 PC → 数据 → 报表：按抖音号（达人）、分日，选到昨天，导出；"
+    "随心推的数据在抖音 App → 随心推 → 订单 中导出。然后运行 qcrules import metrics 文件 / "
+    "Qianchuan PC → Data → Reports: by Douyin account, daily, up to yesterday, export "
+    "(随心推 orders: Douyin app → 随心推 → Orders). Then run qcrules import metrics FILE"
+)
+
 
 @dataclass
 class QueueItem:
@@ -465,6 +472,8 @@ def changes_for(conn, item: QueueItem, today: date) -> tuple[list[Change], str |
         _grant_of(conn, item)
         scope = params.get("scope") or "single_video"
         return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_scope=scope)], None
+    if kind == "import_metrics":
+        return [], IMPORT_METRICS_STEPS
     if kind == "run_permission_audit":
         merchant = item.merchant_id or item.entity_id
         return [

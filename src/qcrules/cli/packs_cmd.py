@@ -127,6 +127,7 @@ def packs_show(state, pack_id, fmt) -> int:
                             "level": r.level,
                             "entity": r.entity,
                             "when": r.when.strip(),
+                            "guard": r.guard,
                             "action": r.action_kind,
                             "source": r.source,
                             "enabled": r.enabled,

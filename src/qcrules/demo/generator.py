@@ -35,7 +35,15 @@ from qcrules.demo.names import (
     cooperation_code,
 )
 from qcrules.model.db import upsert
-from qcrules.model.tables import PERMANENT_END, Creator, DailyMetric, Grant, Merchant, PoolMember
+from qcrules.model.tables import (
+    METRIC_KEY,
+    PERMANENT_END,
+    Creator,
+    DailyMetric,
+    Grant,
+    Merchant,
+    PoolMember,
+)
 
 __all__ = ["SCENARIOS", "SIZES", "GenerationSummary", "Scenario", "SizeSpec", "generate"]
 
@@ -66,6 +74,8 @@ SIZES: dict[str, SizeSpec] = {
 }
 
 METRIC_CHUNK = 20_000
+STALE_DAYS = 4  # the `small` merchant's newest metric day is this many days old
+TWO_ACCOUNTS = "MON004"  # the planted creator whose rows come from two 千川 accounts
 
 
 def merchant_roles(n: int) -> list[frozenset[str]]:
@@ -181,7 +191,7 @@ _SPECS: tuple[_Spec, ...] = (
           ("MON005",), grant=_G, metrics={"cvr_mult": 0.5}),
     _Spec("MON006", "grant", "backlog", "7-day add-to-cart rate ≈ 1 % (< 2 %)", ("MON006",),
           grant=_G, metrics={"atc": 0.01}),
-    _Spec("GUARD", "grant", "main", "active grant with only 2 days of data: the monitoring guard "
+    _Spec("GUARD", "grant", "main", "active grant with only 1 day of data: the monitoring guard "
           "fails (insufficient data, no finding)", (), grant={"start": -1}, metrics=_HEALTHY),
     _Spec("OPT001", "creator", "main", "in-pool creator, 7-day CTR ≈ 3.3 % and ROI ≈ 1.02 × "
           "break-even: both below the pool's 20th percentiles", ("OPT001",), grant=_G,
@@ -194,6 +204,8 @@ _SPECS: tuple[_Spec, ...] = (
           "ago)", ("OPT004",)),
     _Spec("OPT005", "merchant", "backlog", "merchant with 9 grants in status requested",
           ("OPT005",)),
+    _Spec("QCR003", "merchant", "small", f"merchant whose newest metrics are {STALE_DAYS} days old",
+          ("QCR003",)),
 )  # fmt: skip
 
 
@@ -262,10 +274,12 @@ class GenerationSummary:
     first_metric_day: date
     counts: dict[str, int]
     planted: dict[str, tuple[str, ...]]  # scenario key -> entity ids (copy 0 first)
+    last_metric_day: date | None = None  # yesterday: 千川 settles a day the next morning
 
     def lines(self) -> list[str]:
         head = f"size {self.size}, seed {self.seed}, today {self.today.isoformat()}"
-        head += f", metrics {self.first_metric_day.isoformat()} … {self.today.isoformat()}"
+        last = self.last_metric_day or self.today
+        head += f", metrics {self.first_metric_day.isoformat()} … {last.isoformat()}"
         return [head] + [f"  {name:<10} {n:>10,}" for name, n in self.counts.items()]
 
 
@@ -367,7 +381,7 @@ def generate(
         upsert(conn, Grant, gen.grants, ["grant_id"])
         n_metrics = 0
         for chunk in gen.metric_chunks(METRIC_CHUNK):
-            upsert(conn, DailyMetric, chunk, ["merchant_id", "aweme_id", "date"])
+            upsert(conn, DailyMetric, chunk, METRIC_KEY)
             n_metrics += len(chunk)
     counts = {
         "merchants": len(gen.merchants),
@@ -377,7 +391,9 @@ def generate(
         "metrics": n_metrics,
     }
     planted = {k: tuple(v) for k, v in gen.planted.items()}
-    return GenerationSummary(size, seed, today, gen.first_day, counts, planted)
+    return GenerationSummary(
+        size, seed, today, gen.first_day, counts, planted, gen.last_metric_day()
+    )
 
 
 def _stamp(day: date, hour: int = 10) -> datetime:
@@ -391,9 +407,19 @@ class _Generator:
         self.spec = spec
         self.seed = seed
         self.today = today
-        self.first_day = today - timedelta(days=spec.days - 1)
+        self.first_day = today - timedelta(days=spec.days)  # `days` days, up to yesterday
         self.rng = random.Random(f"qcrules-demo:{spec.name}:{seed}")
         self.roles = merchant_roles(spec.merchants)
+        # as on a real morning: 千川 settles a day the next morning, so data ends yesterday;
+        # the `small` merchant has not imported for 4 days (stale metrics, QCR003)
+        self.last_days = {
+            i: today - timedelta(days=STALE_DAYS if roles == {"small"} else 1)
+            for i, roles in enumerate(self.roles)
+        }
+        # the `unaudited` merchant's exports lack the optional columns (加购, 转化数, 老粉占比)
+        self.lean = {i for i, roles in enumerate(self.roles) if roles == {"unaudited"}}
+        self.accounts: dict[int, str] = {}  # 千川 account of merchants whose exports name it
+        self.two_accounts = _planted_aweme(TWO_ACCOUNTS, 0)
         self.profiles: list[MerchantProfile] = [
             PROFILES[i % len(PROFILES)] for i in range(spec.merchants)
         ]
@@ -423,6 +449,9 @@ class _Generator:
     def _plan_merchants(self) -> None:
         created = _stamp(self.day(-120), 9)
         for i, (prof, roles) in enumerate(zip(self.profiles, self.roles, strict=True)):
+            advertiser = str(self.rng.randrange(10**15, 10**16))
+            if "main" in roles:
+                self.accounts[i] = advertiser
             if "unaudited" in roles:
                 # never audited (OPT004 counts from creation); every other one 12 days ago
                 audit = None if (i // 5) % 2 == 0 else self.day(-12)
@@ -434,7 +463,7 @@ class _Generator:
                 {
                     "merchant_id": merchant_id(i),
                     "name": prof.names[(i // len(PROFILES)) % len(prof.names)],
-                    "advertiser_id": str(self.rng.randrange(10**15, 10**16)),
+                    "advertiser_id": advertiser,
                     "shop_id": str(self.rng.randrange(10**7, 10**8)),
                     "break_even_roi": prof.break_even_roi,
                     "target_gender": prof.target_gender,
@@ -908,7 +937,7 @@ class _Generator:
         if spec.metric_rows is None:
             wanted = {i: spec.hosted_per_merchant for i in big}
         else:
-            have = sum(p.rows(self.first_day, self.today) for p in self.pairs)
+            have = sum(p.rows(self.first_day, self.last_days[p.merchant]) for p in self.pairs)
             n = max(0, round((spec.metric_rows - have) / spec.days))
             total_free = sum(len(free[i]) for i in big) or 1
             wanted = {i: round(n * len(free[i]) / total_free) for i in big}
@@ -939,10 +968,13 @@ class _Generator:
         prof = self.profiles[pair.merchant]
         be, icvr = prof.break_even_roi, prof.industry_cvr
         mid = merchant_id(pair.merchant)
-        first, today = self.first_day, self.today
+        first, last_day = self.first_day, self.last_days[pair.merchant]
         days = [
-            (d, gid) for s, e, gid in pair.segments for d in _dates(max(s, first), min(e, today))
+            (d, gid) for s, e, gid in pair.segments for d in _dates(max(s, first), min(e, last_day))
         ]
+        lean = pair.merchant in self.lean
+        account = self.accounts.get(pair.merchant, "")
+        split = account and pair.aweme_id == self.two_accounts
         n = len(days)
         ctr_lo, ctr_hi = perf.ctr_band
         roi_lo, roi_hi = perf.roi_band
@@ -967,7 +999,7 @@ class _Generator:
             ctr = min(max(perf.ctr * (0.92 + 0.16 * rand()), ctr_lo), ctr_hi)
             clicks = round(impressions * ctr)
             spend = round(impressions * perf.cpm / 1000 * (0.94 + 0.12 * rand()), 2)
-            back = (today - d).days
+            back = (last_day - d).days
             if back < len(last):
                 roi = last[len(last) - 1 - back]
             else:
@@ -977,29 +1009,53 @@ class _Generator:
             add_to_cart = rnd(clicks * perf.atc * (0.92 + 0.16 * rand()))
             if gid is not None and perf.null_rate and rand() < perf.null_rate:
                 gid = None
-            out.append(
-                {
-                    "merchant_id": mid,
-                    "aweme_id": pair.aweme_id,
-                    "date": d,
-                    "grant_id": gid,
-                    "spend": spend,
-                    "impressions": impressions,
-                    "clicks": clicks,
-                    "orders": orders,
-                    "gmv": round(spend * roi * be, 2),
-                    "conversions": orders + int(orders * 0.15 * rand()),
-                    "add_to_cart": add_to_cart,
-                    "old_fan_order_ratio": round(
-                        min(0.95, max(0.0, perf.old_fan + 0.06 * rand() - 0.03)), 3
-                    ),
-                }
-            )
+            row = {
+                "merchant_id": mid,
+                "aweme_id": pair.aweme_id,
+                "date": d,
+                "grant_id": gid or "",
+                "account_id": account,
+                "spend": spend,
+                "impressions": impressions,
+                "clicks": clicks,
+                "orders": orders,
+                "gmv": round(spend * roi * be, 2),
+                "conversions": orders + int(orders * 0.15 * rand()),
+                "add_to_cart": add_to_cart,
+                "old_fan_order_ratio": round(
+                    min(0.95, max(0.0, perf.old_fan + 0.06 * rand() - 0.03)), 3
+                ),
+            }
+            if lean:
+                row.update(conversions=None, add_to_cart=None, old_fan_order_ratio=None)
+            if split:
+                out.extend(_two_accounts(row, str(int(account) + 1)))
+            else:
+                out.append(row)
         return out
+
+    def last_metric_day(self) -> date:
+        return max(self.last_days.values())
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _two_accounts(row: dict[str, Any], second: str) -> list[dict[str, Any]]:
+    """One day of delivery as two 千川 accounts export it: ~35 % from the second account.
+    Each count is split so the two rows add up exactly (the day's ROI stays the same)."""
+    other = dict(row, account_id=second)
+    for name in ("impressions", "clicks", "orders", "conversions", "add_to_cart"):
+        if row[name] is not None:
+            other[name] = int(row[name] * 0.35)
+            row[name] -= other[name]
+    spend, gmv = row["spend"], row["gmv"]
+    other["spend"] = round(spend * 0.35, 2)
+    row["spend"] = round(spend - other["spend"], 2)
+    other["gmv"] = round(gmv * 0.35, 2)
+    row["gmv"] = round(gmv - other["gmv"], 2)
+    return [row, other]
 
 
 def _dates(start: date, end: date) -> Iterator[date]:

@@ -117,13 +117,26 @@ def plan_entity(
             key = _engine_key(pack.id, rule.id)
             node = expr.bind(rule.node, pack.params)
             conditions[key] = node
+            rule_guard_key = guard_key
+            if rule.guard_node is not None:  # the rule's own guard, with the pack's
+                rule_guard_key = _engine_key("__guard__", pack.id, rule.id)
+                both = [n for n in (pack.guard_node, rule.guard_node) if n is not None]
+                conditions[rule_guard_key] = expr.bind(
+                    both[0] if len(both) == 1 else expr.And(items=tuple(both)), pack.params
+                )
+                plan.guard_fields[rule_guard_key] = tuple(
+                    dict.fromkeys([*pack.guard_fields, *rule.guard_fields])
+                )
+                plan.guard_text[rule_guard_key] = " and ".join(
+                    t for t in (pack.guard, rule.guard) if t
+                )
             rules.append(
                 CompiledRule(
                     rule,
                     key,
                     node,
                     rule.fields,
-                    guard_key,
+                    rule_guard_key,
                     applies_key,
                     pack.params,
                 )

@@ -5,10 +5,16 @@ same statements run on SQLite and PostgreSQL without dialect-specific date arith
 query runs per entity (architecture.md: facts are set-based, never one ORM load per row).
 
 Time: everything is as of `as_of`. Metric windows `_1d/_3d/_7d/_30d` cover
-`end-(N-1) … end` with `end = as_of - exclude_recent_days`; rows dated after `as_of` never
-count. A grant whose first known date (the earlier of requested_at and starts_at) is after
+`end-(N-1) … end`, where each merchant's `end` is the latest day up to `as_of` that has metric
+rows for it (千川 settles a day the next morning, so a 9 a.m. run has data up to yesterday: its
+windows end yesterday instead of on an empty today); a merchant without rows ends at `as_of`.
+`exclude_recent_days = N > 0` overrides that: every window ends at `as_of - N`, whatever the
+data. Rows dated after `as_of` never count. A grant whose first known date (the earlier of requested_at and starts_at) is after
 `as_of` did not exist yet and is left out of everything. Creators, merchants and the pool have no
 history, so they are taken as they are now.
+
+A creator-day may have several rows (one per 千川 account, or per grant); windows sum them,
+day counts count days (not rows), and the ROI streak judges each day's summed spend and GMV.
 
 Missing data stays missing: a window with no rows sums to 0 (nothing was spent) and its ratios
 are None; a window whose rows lack a nullable column (orders, gmv, add_to_cart) on any day gives
@@ -64,6 +70,7 @@ STARTED_STATUSES = ("active", "expired", "revoked")
 EVALUATED_POOL_STATUSES = ("candidate", "in_pool")
 _FAR_FUTURE = date(9999, 12, 31)
 STREAK_DAYS = 30  # the streak is counted within the longest window
+TREND_DAYS = 7  # roi_improving compares the latest 3 days with meaningful spend among these
 POOL_PERCENTILE = 0.20
 
 M = DailyMetric.__table__.c  # type: ignore[attr-defined]
@@ -89,10 +96,17 @@ class FactSet:
     """All facts of one build, per entity, plus the dates they were built for."""
 
     as_of: date
-    window_end: date
+    window_end: date  # the latest merchant window end (plugins without per-merchant needs)
     creator: list[Fact] = field(default_factory=list)
     grant: list[Fact] = field(default_factory=list)
     merchant: list[Fact] = field(default_factory=list)
+    # per merchant: the last day of its windows, and its newest metric day up to as_of
+    window_ends: dict[str, date] = field(default_factory=dict)
+    data_through: dict[str, date] = field(default_factory=dict)
+
+    def window_end_of(self, merchant_id: str | None) -> date:
+        """The last day of a merchant's metric windows."""
+        return self.window_ends.get(merchant_id or "", self.window_end)
 
     def __getitem__(self, entity: str) -> list[Fact]:
         if entity not in ENTITIES:
@@ -133,6 +147,8 @@ def build_facts(
     merchant_id: str | None = None,
     exclude_recent_days: int = 0,
     merchant_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    min_daily_spend: float = 0.0,
+    merchant_min_daily_spend: Mapping[str, float] | None = None,
     builder_class: type[_Builder] | None = None,
 ) -> FactSet:
     """Build the facts of the given entities as of `as_of` (see the module docstring).
@@ -141,6 +157,8 @@ def build_facts(
     transaction). `merchant_id` limits every entity to one merchant (`spend_3d_any` still spans
     all merchants). `merchant_defaults` maps a merchant id to values used where its record has
     NULL: break_even_roi, industry_cvr, target_gender, target_age_bands, categories.
+    `min_daily_spend` (`merchant_min_daily_spend` per merchant id where set): days of a grant
+    that spent less are skipped by `roi_below_break_even_streak`, neither counted nor breaking it.
     `builder_class`: a `_Builder` subclass (a backtest's, sharing loads across days).
     """
     if isinstance(as_of, datetime):
@@ -151,16 +169,23 @@ def build_facts(
         raise ValueError(f"unknown fact entities {sorted(unknown)}; expected some of {ENTITIES}")
     if exclude_recent_days < 0:
         raise ValueError("exclude_recent_days must be >= 0")
-    end = as_of - timedelta(days=exclude_recent_days)
-    out = FactSet(as_of=as_of, window_end=end)
+    cutoff = as_of - timedelta(days=exclude_recent_days)
+    out = FactSet(as_of=as_of, window_end=cutoff)
     # The build allocates a few million dicts and values and no garbage cycles; pausing the
     # cyclic collector meanwhile saves about 10% of the time at 100k creators.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         with _reading(db) as conn:
-            builder = builder_class or _Builder
-            builder(conn, as_of, end, wanted, merchant_id, merchant_defaults or {}).run(out)
+            builder = (builder_class or _Builder)(
+                conn, as_of, cutoff, wanted, merchant_id, merchant_defaults or {}
+            )
+            builder.floors = (
+                float(min_daily_spend or 0.0),
+                {k: float(v or 0.0) for k, v in (merchant_min_daily_spend or {}).items()},
+            )
+            builder.data_driven_end = exclude_recent_days == 0
+            builder.run(out)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -358,15 +383,18 @@ def _grant_started() -> ColumnElement[bool]:
     return or_(G.starts_at.is_not(None), G.status.in_(STARTED_STATUSES))
 
 
-def _window_aggregates(src: Any, starts: Mapping[int, date]) -> list[Any]:
-    """Aggregates `_window_values` reads: last date, 7-day row count, per-window sums, null dates.
+def _window_aggregates(src: Any, starts: Mapping[int, date], *, daily: bool) -> list[Any]:
+    """Aggregates `_window_values` reads: last date, 7-day day count, per-window sums, null dates.
 
-    `src` is a column collection already limited to the 30-day window with one row per day.
+    `src` is a column collection already limited to the 30-day window; `daily`: it has one
+    row per day (else days are counted distinct: a creator-day may have several rows).
     The latest date on which orders/gmv/add_to_cart is NULL tells which windows lack a value:
     one aggregate per column instead of a count per column and window (it is a hot loop).
     """
     d = src.date
-    cols: list[Any] = [func.max(d), func.count(case((d >= starts[7], 1)))]
+    recent = case((d >= starts[7], d))
+    days7 = func.count(recent) if daily else func.count(func.distinct(recent))
+    cols: list[Any] = [func.max(d), days7]
     for n in WINDOWS:
         for col in (src.spend, src.impressions, src.clicks, src.orders, src.gmv):
             cols.append(
@@ -378,6 +406,26 @@ def _window_aggregates(src: Any, starts: Mapping[int, date]) -> list[Any]:
 
 
 _N_WINDOW_COLS = 2 + 5 * len(WINDOWS) + 1 + 3
+
+
+def _sum_known(col: Any) -> Any:
+    """The day's sum of a nullable column, NULL when any of its rows lacks the value."""
+    return case((func.count(col) == func.count(), func.sum(col)))
+
+
+def _streak(below: int, skip: int, present: int, skip_absent: bool) -> int:
+    """Days below break-even counted back from the window's last day (bit 0). A skipped day
+    (spend under the floor; with a floor, also a day without rows) neither counts nor breaks
+    the streak; any other day ends it."""
+    n = 0
+    for k in range(STREAK_DAYS):
+        bit = 1 << k
+        if below & bit:
+            n += 1
+        elif not (skip & bit or (skip_absent and not present & bit)):
+            break
+    return n
+
 
 # "grant_id IS NULL" written so that SQLite never drives the attribution join from the
 # metrics.grant_id index (it then scans the grants CTE once per metric row): grants drive it,
@@ -392,20 +440,71 @@ class _Builder:
         self,
         conn: Connection,
         as_of: date,
-        end: date,
+        cutoff: date,
         wanted: set[str],
         merchant_id: str | None,
         defaults: Mapping[str, Mapping[str, Any]],
     ) -> None:
         self.conn = conn
         self.as_of = as_of
-        self.end = end
+        self.cutoff = cutoff  # as_of - exclude_recent_days: no window ends later
+        self.end = cutoff  # the latest merchant window end (load_data_days)
+        self.ends: dict[str, date] = {}  # merchants in scope that have metric rows
+        self.through: dict[str, date] = {}  # their newest metric day up to as_of
+        self.floors: tuple[float, dict[str, float]] = (0.0, {})
+        self.data_driven_end = False  # windows end at each merchant's newest metric day
         self.wanted = wanted
         self.merchant_id = merchant_id
         self.defaults = defaults
-        self.starts = {n: end - timedelta(days=n - 1) for n in WINDOWS}
+        self._starts: dict[date, dict[int, date]] = {}
         self.included = _grant_included(as_of)
         self._pair_cache: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def starts_for(self, end: date) -> dict[int, date]:
+        """First day of each window ending on `end`."""
+        got = self._starts.get(end)
+        if got is None:
+            got = self._starts[end] = {n: end - timedelta(days=n - 1) for n in WINDOWS}
+        return got
+
+    def end_of(self, merchant_id: str) -> date:
+        return self.ends.get(merchant_id, self.cutoff)
+
+    def load_data_days(self) -> None:
+        """Per merchant: its newest metric day up to as_of, and up to the cutoff (where its
+        windows end, unless exclude_recent_days fixes the end). One grouped query over the last week through the date index; only
+        merchants with nothing that recent get a second query, over their own rows."""
+        as_of, cut = self.as_of, self.cutoff
+
+        def latest(*where: Any) -> list[Any]:
+            stmt = (
+                select(M.merchant_id, func.max(M.date), func.max(case((M.date <= cut, M.date))))
+                .where(M.date <= as_of, *where, *self._where_merchant(M.merchant_id))
+                .group_by(M.merchant_id)
+            )
+            return list(self.conn.execute(stmt))
+
+        rows = latest(M.date >= cut - timedelta(days=7))
+        stale = [m.merchant_id for m in self.load_merchants()]
+        stale = sorted(set(stale) - {mid for mid, _, last in rows if last is not None})
+        if stale:
+            rows = [r for r in rows if r[2] is not None] + latest(M.merchant_id.in_(stale))
+        for mid, through, last in rows:
+            if through is not None:
+                self.through[mid] = through
+            if last is not None:
+                self.ends[mid] = last if self.data_driven_end else cut
+        self.end = max(self.ends.values(), default=cut)
+
+    def _end_groups(self) -> list[tuple[date, list[str] | None]]:
+        """Merchants with metric rows, grouped by window end: one query per distinct end
+        (usually one). None: every merchant in scope shares it, no filter needed."""
+        groups: dict[date, list[str]] = {}
+        for mid, end in self.ends.items():
+            groups.setdefault(end, []).append(mid)
+        if len(groups) == 1 and self.merchant_id is None:
+            return [(next(iter(groups)), None)]
+        return [(end, sorted(mids)) for end, mids in sorted(groups.items())]
 
     def _where_merchant(self, col: Any) -> list[ColumnElement[bool]]:
         return [] if self.merchant_id is None else [col == self.merchant_id]
@@ -413,6 +512,9 @@ class _Builder:
     # -- loads ---------------------------------------------------------------------------------
 
     def load_merchants(self) -> list[Any]:
+        cached = getattr(self, "_merchants", None)
+        if cached is not None:
+            return cached
         stmt = select(
             MER.merchant_id,
             MER.name,
@@ -425,7 +527,8 @@ class _Builder:
             MER.last_permission_audit,
             MER.created_at,
         ).where(*self._where_merchant(MER.merchant_id))
-        return list(self.conn.execute(stmt))
+        self._merchants: list[Any] = list(self.conn.execute(stmt))
+        return self._merchants
 
     def load_grants(self) -> list[Any]:
         stmt = select(
@@ -481,22 +584,31 @@ class _Builder:
         instead of 1.6 s when inserted day by day). PostgreSQL plans it as it likes.
         """
         day = func.coalesce(M.date, M.date)
-        stmt = (
-            select(M.merchant_id, M.aweme_id, *_window_aggregates(M, self.starts))
-            .where(day >= self.starts[30], day <= self.end, *self._where_merchant(M.merchant_id))
-            .group_by(M.merchant_id, M.aweme_id)
-        )
-        return {(r[0], r[1]): r for r in self.conn.execute(stmt)}
+        out: dict[tuple[str, str], Sequence[Any]] = {}
+        for end, mids in self._end_groups():
+            starts = self.starts_for(end)
+            where = [day >= starts[30], day <= end]
+            where += [M.merchant_id.in_(mids)] if mids is not None else []
+            stmt = (
+                select(M.merchant_id, M.aweme_id, *_window_aggregates(M, starts, daily=False))
+                .where(*where)
+                .group_by(M.merchant_id, M.aweme_id)
+            )
+            out.update({(r[0], r[1]): r for r in self.conn.execute(stmt)})
+        return out
 
     def spend_3d_any(self) -> dict[str, float]:
+        """Over every merchant, so over the workspace's latest window (self.end)."""
         stmt = (
             select(M.aweme_id, func.sum(M.spend))
-            .where(M.date >= self.starts[3], M.date <= self.end)
+            .where(M.date >= self.starts_for(self.end)[3], M.date <= self.end)
             .group_by(M.aweme_id)
         )
         return {aweme: float(s or 0) for aweme, s in self.conn.execute(stmt)}
 
-    def _grant_spans(self, settings: Mapping[str, _MerchantSettings]) -> Any:
+    def _grant_spans(
+        self, settings: Mapping[str, _MerchantSettings], merchants: Sequence[str] | None = None
+    ) -> Any:
         """Every grant that exists as of as_of, with the span of grant-less rows it owns.
 
         Owners (grants that ever started, with a start date) own [own_from, own_to): from their
@@ -515,6 +627,13 @@ class _Builder:
             for m, st in settings.items()
             if st.break_even_roi is not None
         ]
+        default_floor, floors = self.floors
+        floor: Any = cast(literal(default_floor), Float)
+        if floors:
+            floor = case(*[(G.merchant_id == m, v) for m, v in floors.items()], else_=floor)
+        where = [self.included, *self._where_merchant(G.merchant_id)]
+        if merchants is not None:
+            where.append(G.merchant_id.in_(merchants))
         return (
             select(
                 G.grant_id,
@@ -524,8 +643,9 @@ class _Builder:
                 case((is_owner, start)).label("own_from"),
                 func.coalesce(nxt, _FAR_FUTURE).label("own_to"),
                 (case(*bers) if bers else cast(null(), Float)).label("ber"),
+                floor.label("floor"),
             )
-            .where(self.included, *self._where_merchant(G.merchant_id))
+            .where(*where)
             .cte("spans")
         )
 
@@ -551,27 +671,51 @@ class _Builder:
         return join, owns
 
     def grant_windows(self, settings: Mapping[str, _MerchantSettings]) -> dict[str, Sequence[Any]]:
-        """Per grant: window aggregates, the below-break-even day bitmask, and days -1/-2."""
-        spans = self._grant_spans(settings)
+        """Per grant: window aggregates over its days (a day's rows summed first), then the
+        bitmasks of days below break-even, under the spend floor and with rows, and spend and
+        GMV of days -1 … -6 (for roi_improving)."""
+        out: dict[str, Sequence[Any]] = {}
+        for end, mids in self._end_groups():
+            out.update(self._grant_windows(settings, end, mids))
+        return out
+
+    def _grant_windows(
+        self, settings: Mapping[str, _MerchantSettings], end: date, mids: list[str] | None
+    ) -> dict[str, Sequence[Any]]:
+        starts = self.starts_for(end)
+        spans = self._grant_spans(settings, mids)
         join, owns = self._attributed_join(spans)
-        # the same IEEE division as the Python ROI, so the streak agrees with roi_* fields
-        below = and_(M.spend > 0, M.gmv.is_not(None), M.gmv / M.spend < spans.c.ber)
-        bit = _day_bit(M.date, self.end, 0, STREAK_DAYS - 1)
-        day1, day2 = self.end - timedelta(days=1), self.end - timedelta(days=2)
-        stmt = (
+        daily = (
             select(
                 spans.c.grant_id,
-                *_window_aggregates(M, self.starts),
-                func.sum(case((below, bit), else_=0)),
-                func.sum(case((M.date == day1, M.spend))),
-                func.sum(case((M.date == day1, M.gmv))),
-                func.sum(case((M.date == day2, M.spend))),
-                func.sum(case((M.date == day2, M.gmv))),
+                M.date.label("date"),
+                func.sum(M.spend).label("spend"),
+                func.sum(M.impressions).label("impressions"),
+                func.sum(M.clicks).label("clicks"),
+                _sum_known(M.orders).label("orders"),
+                _sum_known(M.gmv).label("gmv"),
+                _sum_known(M.add_to_cart).label("add_to_cart"),
+                func.max(spans.c.ber).label("ber"),
+                func.max(spans.c.floor).label("floor"),
             )
             .select_from(join)
-            .where(M.date >= self.starts[30], M.date <= self.end, owns)
-            .group_by(spans.c.grant_id)
+            .where(M.date >= starts[30], M.date <= end, owns)
+            .group_by(spans.c.grant_id, M.date)
+            .subquery("daily")
         )
+        d = daily.c
+        # the same IEEE division as the Python ROI, so the streak agrees with roi_* fields
+        below = and_(d.spend > 0, d.spend >= d.floor, d.gmv.is_not(None), d.gmv / d.spend < d.ber)
+        bit = _day_bit(d.date, end, 0, STREAK_DAYS - 1)
+        recent = [end - timedelta(days=k) for k in range(1, TREND_DAYS)]
+        stmt = select(
+            d.grant_id,
+            *_window_aggregates(d, starts, daily=True),
+            func.sum(case((below, bit), else_=0)),
+            func.sum(case((d.spend < d.floor, bit), else_=0)),
+            func.sum(bit),
+            *[func.sum(case((d.date == k, col))) for k in recent for col in (d.spend, d.gmv)],
+        ).group_by(d.grant_id)
         return {r[0]: r for r in self.conn.execute(stmt)}
 
     def spend_after_end(self, settings: Mapping[str, _MerchantSettings]) -> dict[str, float]:
@@ -596,6 +740,10 @@ class _Builder:
 
     def run(self, out: FactSet) -> None:
         merchants = self.load_merchants()
+        self.load_data_days()
+        out.window_end = self.end
+        out.window_ends = {m.merchant_id: self.end_of(m.merchant_id) for m in merchants}
+        out.data_through = dict(self.through)
         settings = {m.merchant_id: self._settings(m) for m in merchants}
         need_pairs = bool(self.wanted & {"creator", "merchant"})
         grants = self.load_grants()
@@ -732,7 +880,8 @@ class _Builder:
         got = self._pair_cache.get(key)
         if got is None:
             row = pairs.get(key)
-            got = _window_values(row, 2, self.starts) if row is not None else _EMPTY_WINDOWS
+            starts = self.starts_for(self.end_of(mid))
+            got = _window_values(row, 2, starts) if row is not None else _EMPTY_WINDOWS
             self._pair_cache[key] = got
         return got
 
@@ -746,6 +895,11 @@ class _Builder:
         after_end: Mapping[str, float],
     ) -> list[Fact]:
         as_of = self.as_of
+        default_floor, floors = self.floors
+
+        def floor_of(g: Any) -> float:
+            return floors.get(g.merchant_id, default_floor)
+
         facts: list[Fact] = []
         for g in grants:
             st = settings.get(g.merchant_id)
@@ -790,18 +944,20 @@ class _Builder:
                     roi_below_break_even_streak=None if ber is None else 0, roi_improving=None
                 )
             else:
-                w = _window_values(row, 1, self.starts)
+                w = _window_values(row, 1, self.starts_for(self.end_of(g.merchant_id)))
                 values.update(w)
                 tail = row[1 + _N_WINDOW_COLS :]
                 values["roi_below_break_even_streak"] = (
-                    None if ber is None else _trailing_ones(int(tail[0] or 0))
+                    None
+                    if ber is None
+                    else _streak(
+                        int(tail[0] or 0), int(tail[1] or 0), int(tail[2] or 0), floor_of(g) > 0
+                    )
                 )
-                values["roi_improving"] = _roi_improving(
-                    ber,
-                    _roi(w["spend_1d"], w["gmv_1d"]),
-                    _roi(tail[1], tail[2]),
-                    _roi(tail[3], tail[4]),
-                )
+                floor = floor_of(g)
+                days = [(w["spend_1d"], w["gmv_1d"]), *zip(tail[3::2], tail[4::2], strict=True)]
+                rois = [_roi(s, v) for s, v in days if s and s >= floor][:3]
+                values["roi_improving"] = _roi_improving(ber, *rois) if len(rois) == 3 else None
             values["break_even_roi"] = ber
             values["industry_cvr"] = st.industry_cvr if st else None
             facts.append(Fact("grant", g.grant_id, g.merchant_id, g.aweme_id, values))
@@ -831,6 +987,7 @@ class _Builder:
                 created = m.created_at
                 audit = created.date() if isinstance(created, datetime) else created
             ctr_p20, roi_p20 = p20.get(m.merchant_id, (None, None))
+            through = self.through.get(m.merchant_id)
             values = {
                 "merchant_id": m.merchant_id,
                 "name": m.name,
@@ -845,6 +1002,9 @@ class _Builder:
                 "pool.roi_7d_p20": roi_p20,
                 "break_even_roi": st.break_even_roi,
                 "industry_cvr": st.industry_cvr,
+                "data_through": _iso(through),
+                "data_age_days": (self.as_of - through).days if through is not None else None,
+                "window_end": _iso(self.end_of(m.merchant_id)),
             }
             facts.append(Fact("merchant", m.merchant_id, m.merchant_id, None, values))
         return facts
@@ -928,11 +1088,6 @@ def _roi_improving(
     if ber is None or r0 is None or r1 is None or r2 is None:
         return None
     return r0 > r1 and r0 > r2 and r0 < ber
-
-
-def _trailing_ones(mask: int) -> int:
-    """Consecutive set bits from bit 0 (bit k = the window's last day minus k)."""
-    return (~mask & (mask + 1)).bit_length() - 1
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

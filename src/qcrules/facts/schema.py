@@ -152,7 +152,7 @@ def _metric_fields(entity: str) -> list[FieldSpec]:
         _f("roi_7d", "number", entity, "ROI = gmv_7d / spend_7d", "近7天ROI", _RATIO),
         _f("cvr_7d", "number", entity, "CVR = orders_7d / clicks_7d", "近7天转化率", _RATIO),
         _f("add_to_cart_rate_7d", "number", entity, "add_to_cart_7d / clicks_7d", "近7天加购率", _RATIO),
-        _f("days_with_data", "integer", entity, "days of the 7-day window with a metrics row", "近7天有数据的天数", "days"),
+        _f("days_with_data", "integer", entity, "days of the 7-day window with metric rows", "近7天有数据的天数", "days"),
     ]
     return out
 
@@ -229,10 +229,12 @@ def _grant_fields() -> list[FieldSpec]:
         _f("days_active", "integer", e, "as_of - starts_at, once started", "已生效天数", "days"),
         _f("spend_after_end", "number", e, "spend attributed to the grant after ends_at, up to as_of", "到期后消耗", _MONEY),
         _f("roi_below_break_even_streak", "integer", e,
-           "consecutive days ending at the window's last day with ROI below break-even (within 30 days)",
-           "ROI连续低于保本的天数", "days"),
+           "days in a row, back from the window's last day, with ROI below break-even (within 30 "
+           "days); days spending less than the pack's params.min_daily_spend are skipped",
+           "ROI连续低于保本的天数（消耗低于每日消耗下限的日子跳过不计）", "days"),
         _f("roi_improving", "bool", e,
-           "latest day's ROI beats each of the two days before it and is still below break-even",
+           "the latest day's ROI beats each of the two days before it and is still below "
+           "break-even (the last 3 of 7 days with spend of at least params.min_daily_spend)",
            "ROI在提升"),
     ]
     out += _metric_fields(e) + _merchant_setting_fields(e)
@@ -250,6 +252,11 @@ def _merchant_fields() -> list[FieldSpec]:
         _f("pending_grants", "integer", e, "grants with status requested", "待确认授权数", "count"),
         _f("days_since_permission_audit", "integer", e,
            "as_of - last permission audit (or the merchant's creation)", "距上次权限核查天数", "days"),
+        _f("data_through", "string", e, "newest day with metric rows up to as_of (ISO; null: none)", "数据截至日期"),
+        _f("data_age_days", "integer", e, "as_of - data_through", "数据滞后天数", "days"),
+        _f("window_end", "string", e,
+           "last day of the merchant's metric windows: its newest metric day up to "
+           "as_of - exclude_recent_days (ISO)", "指标窗口截止日期"),
     ]
     out += _pool_percentile_fields(e) + _merchant_setting_fields(e)
     return out

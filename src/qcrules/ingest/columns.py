@@ -19,6 +19,7 @@ from qcrules.model.tables import (
     CHANNELS,
     GENDERS,
     GRANT_STATUSES,
+    METRIC_KEY,
     POOL_STATUSES,
     SCOPES,
 )
@@ -349,12 +350,18 @@ GRANTS = Kind(
 METRICS = Kind(
     "metrics",
     "metrics",
-    ("merchant_id", "aweme_id", "date"),
+    METRIC_KEY,  # rows of one key in a file (plan or material rows) are summed
     (
         Column("merchant_id", "id", True, MERCHANT_ID),
         Column("aweme_id", "id", True, AWEME_ID),
         Column("date", "date", True, ("日期", "时间", "统计日期", "stat_time", "stat_datetime")),
         Column("grant_id", "id", False, ("授权ID", "授权编号")),
+        Column(
+            "account_id",
+            "id",
+            False,
+            ("千川账户ID", "账户ID", "advertiser_id", "千川账户", "广告主ID", "账户id"),
+        ),
         Column(
             "spend",
             "money",

@@ -322,6 +322,7 @@ class _FileImport:
         self.index_of: dict[str, int] = {}
         self.extra: list[tuple[str, int]] = []
         self.bad: dict[int, list[tuple[str | None, Any, str]]] = {}
+        self.extras: list[dict[str, Any] | None] | None = None  # set when rows were combined
         self.failed_cells: dict[str, set[int]] = {}  # column -> rows whose cell did not parse
 
     # -- phases --------------------------------------------------------------------------------
@@ -345,6 +346,8 @@ class _FileImport:
         rows = self._settle()
         if rows is None:
             return
+        if self.kind.name == "metrics":
+            rows = self._combine_metric_rows(rows)
         if self.job.dry_run:
             self._dry_run(rows)
         else:
@@ -558,6 +561,8 @@ class _FileImport:
                         clicked,
                         tr(f"点击数多于展示数 {shown}", f"more clicks than impressions ({shown})"),
                     )
+        if self.kind.name == "metrics":
+            return  # rows of one key are plan or material rows of a creator-day: summed
         # duplicate keys within the file
         key_columns = [values[k] for k in self.kind.key]
         keys = list(zip(*key_columns, strict=True))
@@ -758,7 +763,9 @@ class _FileImport:
             else:
                 part = rows[start : start + WRITE_CHUNK]
                 chunk = [[col[i] for i in part] for col in columns]
-            if extra:
+            if extra and self.extras is not None:
+                chunk.append([self.extras[i] for i in part])
+            elif extra:
                 extras = []
                 for i in part:
                     data = {
@@ -769,6 +776,48 @@ class _FileImport:
                     extras.append(data or None)
                 chunk.append(extras)
             yield chunk
+
+    def _combine_metric_rows(self, rows: Sequence[int]) -> Sequence[int]:
+        """One stored row per key (merchant, creator, day, grant, account): a file's rows of
+        one key — several 计划 or 素材 rows of a creator-day — are summed, never rejected as
+        duplicates, and an empty grant or account is '' (the key is NOT NULL). Re-importing
+        the file produces the same sums, so it stays idempotent."""
+        values, n = self.values, self.sheet.rows
+        for name in ("grant_id", "account_id"):
+            column = values.get(name)
+            values[name] = [""] * n if column is None else ["" if v is None else v for v in column]
+        key_columns = [values[k] for k in self.kind.key]
+        groups: dict[tuple, list[int]] = {}
+        for i in rows:
+            groups.setdefault(tuple(col[i] for col in key_columns), []).append(i)
+        if len(groups) == len(rows):
+            return rows
+        extra, columns = self.extra, self.sheet.columns
+        combined: dict[str, list[Any]] = {name: [] for name in values}
+        extras: list[dict[str, Any] | None] = []
+        for members in groups.values():
+            for name in values:
+                combined[name].append(_combine(name, members, values))
+            if extra:
+                cells = [
+                    {
+                        k: _extra_value(columns[j][i])
+                        for k, j in extra
+                        if not is_blank(columns[j][i])
+                    }
+                    for i in members
+                ]
+                extras.append(_combine_extras(cells))
+        self.values = combined
+        self.extras = extras if extra else None
+        self.report.notes.append(
+            tr(
+                f"{len(rows)} 行按 商家+达人+日期+授权+账户 合并为 {len(groups)} 行（同一天的多个计划/素材行相加）",
+                f"{len(rows)} rows summed into {len(groups)} by merchant, creator, day, grant "
+                "and account (several plan or material rows of one day)",
+            )
+        )
+        return range(len(groups))
 
     def _constants(self) -> dict[str, Any]:
         now = _now()
@@ -809,7 +858,7 @@ class _FileImport:
                     )
                     continue
                 days = [r[1] for r in rest]
-                query = select(tbl.c.aweme_id, tbl.c.date).where(
+                query = select(*[tbl.c[k] for k in kind.key[1:]]).where(
                     tbl.c.merchant_id == mid, tbl.c.date >= min(days), tbl.c.date <= max(days)
                 )
                 stored = set(map(tuple, conn.execute(query)))
@@ -914,6 +963,44 @@ def _extra_value(cell: Any) -> Any:
     if isinstance(cell, float) and cell.is_integer():
         return int(cell)
     return cell
+
+
+_RATE_MARKS = ("率", "占比", "比例", "%", "rate", "ratio")
+_SUMMED = ("spend", "impressions", "clicks", "orders", "gmv", "conversions", "add_to_cart")
+
+
+def _combine(name: str, members: list[int], values: dict[str, list[Any]]) -> Any:
+    """One column of the rows (`members`) that share a metrics key: counts and money add up
+    (unknown if any row lacks it); the old-fan share of orders is weighted by orders; key
+    columns are equal anyway."""
+    column = values[name]
+    if len(members) == 1:
+        return column[members[0]]
+    cells = [column[i] for i in members]
+    if name in _SUMMED:
+        return None if any(c is None for c in cells) else sum(cells)
+    if name == "old_fan_order_ratio":
+        orders = [values["orders"][i] for i in members] if "orders" in values else []
+        if not orders or any(c is None for c in cells) or any(o is None for o in orders):
+            return None
+        total = sum(orders)
+        return sum(c * o for c, o in zip(cells, orders, strict=True)) / total if total else None
+    return cells[0]
+
+
+def _combine_extras(cells: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Extra columns of summed rows: equal values kept, differing numbers added up unless
+    the header names a rate or share (a sum of rates means nothing), other values dropped."""
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys(k for cell in cells for k in cell):
+        found = [cell[key] for cell in cells if key in cell]
+        if all(v == found[0] for v in found):
+            out[key] = found[0]
+        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in found) and not any(
+            mark in key for mark in _RATE_MARKS
+        ):
+            out[key] = sum(found)
+    return out or None
 
 
 def _show(value: Any) -> str:

@@ -19,7 +19,7 @@ from qcrules.i18n import tr
 from qcrules.model import tables as _tables  # noqa: F401  (registers the tables)
 from qcrules.model.tables import SchemaMeta
 
-SCHEMA_VERSION = 1  # schema_meta's version; Alembic revisions (model/migrations) since
+SCHEMA_VERSION = 2  # schema_meta's version; Alembic revisions (model/migrations) since
 BUSY_TIMEOUT_MS = 10_000
 VERSION_TABLE = "alembic_version"
 

@@ -25,6 +25,8 @@ GRANT_STATUSES = ("draft", "requested", "active", "expired", "revoked", "rejecte
 POOL_STATUSES = ("candidate", "in_pool", "excluded")
 GENDERS = ("male", "female")
 PERMANENT_END = date(2099, 12, 31)
+# The natural key of a metrics row (see DailyMetric): writers upsert on it.
+METRIC_KEY = ("merchant_id", "aweme_id", "date", "grant_id", "account_id")
 
 
 class Merchant(SQLModel, table=True):
@@ -120,11 +122,16 @@ class Grant(SQLModel, table=True):
 
 
 class DailyMetric(SQLModel, table=True):
-    """One day of 千川 delivery for a creator and merchant (stat_cost, show_cnt, click_cnt, …)."""
+    """One day of 千川 delivery for a creator and merchant (stat_cost, show_cnt, click_cnt, …).
+
+    A creator-day may have several rows: one per 千川 account (`account_id`, '' when the
+    export does not say) and per grant (`grant_id`, '' when not attributed in the file). They
+    are kept apart so no row overwrites another, and the facts sum them per day.
+    """
 
     __tablename__ = "metrics"
     __table_args__ = (
-        UniqueConstraint("merchant_id", "aweme_id", "date", name="uq_metrics_day"),
+        UniqueConstraint(*METRIC_KEY, name="uq_metrics_key"),
         Index("ix_metrics_grant_date", "grant_id", "date"),
         Index("ix_metrics_date", "date"),
     )
@@ -133,7 +140,8 @@ class DailyMetric(SQLModel, table=True):
     merchant_id: str = Field(max_length=64)
     aweme_id: str = Field(max_length=64)
     date: date
-    grant_id: str | None = Field(default=None, max_length=64)
+    grant_id: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    account_id: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     spend: float
     impressions: int
     clicks: int

@@ -51,6 +51,7 @@ RULE_KEYS = {
     "entity",
     "why",
     "gate",
+    "guard",
 }
 TEST_KEYS = {"name", "entity", "fact", "expect", "params"}
 TOP_KEYS = {"pack", "params", "rules", "tests"}
@@ -508,9 +509,21 @@ class _PackReader:
                 self.add(
                     "bad-type", "when must be an expression string", (*path, "when"), rule=label
                 )
+            rule_guard = raw.get("guard")
+            rule_guard_node = None
+            if isinstance(rule_guard, str):
+                rule_guard_node = self.expression(
+                    rule_guard, (*path, "guard"), rule_entity, params, rule=label
+                )
+            elif rule_guard is not None:
+                self.add(
+                    "bad-type", "guard must be an expression string", (*path, "guard"), rule=label
+                )
             if message:
                 self.template(message, (*path, "message"), rule_entity, params, label)
             if not isinstance(rule_id, str) or node is None or level not in LEVELS:
+                continue
+            if rule_guard is not None and rule_guard_node is None:
                 continue
             fields = tuple(expr.fields_read(node))
             rules.append(
@@ -532,6 +545,14 @@ class _PackReader:
                     line=self.pos.of(*path)[0],
                     fields=tuple(f for f in fields if not f.startswith("params.")),
                     params_used=tuple(expr.params_read(node)),
+                    guard=rule_guard if rule_guard_node is not None else None,
+                    guard_node=rule_guard_node,
+                    guard_fields=tuple(expr.fields_read(rule_guard_node))
+                    if rule_guard_node is not None
+                    else (),
+                    guard_params=tuple(expr.params_read(rule_guard_node))
+                    if rule_guard_node is not None
+                    else (),
                 )
             )
 

@@ -30,6 +30,11 @@ class Rule:
     line: int | None = None
     fields: tuple[str, ...] = ()
     params_used: tuple[str, ...] = ()
+    # the rule's own guard (on top of the pack's): failing it is insufficient data, not a pass
+    guard: str | None = None
+    guard_node: Any = None
+    guard_fields: tuple[str, ...] = ()
+    guard_params: tuple[str, ...] = ()
 
 
 @dataclass

@@ -19,19 +19,27 @@ def _window_sums(facts: list[Any], context: dict[str, Any]) -> dict[tuple[str, s
     key = id(facts)
     if key in cache:
         return cache[key]
-    end = context["window_end"]
-    start = end - timedelta(days=6)
+    # each merchant's windows end at its own newest metric day (older hosts: one end for all)
+    ends = context.get("window_ends") or {}
     pairs = {(f.merchant_id, f.aweme_id) for f in facts}
     merchants = sorted({m for m, _ in pairs})
+    end_of = {mid: ends.get(mid, context["window_end"]) for mid in merchants}
+    if not end_of:
+        return {}
+    start_of = {mid: end - timedelta(days=6) for mid, end in end_of.items()}
     m = table(DailyMetric).c
     sums: dict[tuple[str, str], dict] = {}
     query = select(
-        m.merchant_id, m.aweme_id, m.orders, m.gmv, m.old_fan_order_ratio, m.extra
-    ).where(m.date >= start, m.date <= end, m.merchant_id.in_(merchants))
+        m.merchant_id, m.aweme_id, m.date, m.orders, m.gmv, m.old_fan_order_ratio, m.extra
+    ).where(
+        m.date >= min(start_of.values()),
+        m.date <= max(end_of.values()),
+        m.merchant_id.in_(merchants),
+    )
     with context["db"].connect() as conn:
         for row in conn.execute(query):
             pair = (row.merchant_id, row.aweme_id)
-            if pair not in pairs:
+            if pair not in pairs or not start_of[pair[0]] <= row.date <= end_of[pair[0]]:
                 continue
             extra = row.extra or {}
             acc = sums.setdefault(
