@@ -70,6 +70,7 @@ STARTED_STATUSES = ("active", "expired", "revoked")
 EVALUATED_POOL_STATUSES = ("candidate", "in_pool")
 _FAR_FUTURE = date(9999, 12, 31)
 STREAK_DAYS = 30  # the streak is counted within the longest window
+RECENT_DAYS = 3  # newest metric days are looked for here first (stale merchants: all days)
 TREND_DAYS = 7  # roi_improving compares the latest 3 days with meaningful spend among these
 POOL_PERCENTILE = 0.20
 
@@ -408,6 +409,22 @@ def _window_aggregates(src: Any, starts: Mapping[int, date], *, daily: bool) -> 
 _N_WINDOW_COLS = 2 + 5 * len(WINDOWS) + 1 + 3
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """Named SQL expressions standing in for a subquery's columns (`d.spend`, …)."""
+
+    grant_id: Any
+    date: Any
+    spend: Any
+    impressions: Any
+    clicks: Any
+    orders: Any
+    gmv: Any
+    add_to_cart: Any
+    ber: Any
+    floor: Any
+
+
 def _sum_known(col: Any) -> Any:
     """The day's sum of a nullable column, NULL when any of its rows lacks the value."""
     return case((func.count(col) == func.count(), func.sum(col)))
@@ -472,8 +489,9 @@ class _Builder:
 
     def load_data_days(self) -> None:
         """Per merchant: its newest metric day up to as_of, and up to the cutoff (where its
-        windows end, unless exclude_recent_days fixes the end). One grouped query over the last week through the date index; only
-        merchants with nothing that recent get a second query, over their own rows."""
+        windows end, unless exclude_recent_days fixes the end). One grouped query over the last
+        few days, read from the (date, merchant_id) index alone; only merchants with nothing
+        that recent get a second query, over their own rows."""
         as_of, cut = self.as_of, self.cutoff
 
         def latest(*where: Any) -> list[Any]:
@@ -484,7 +502,7 @@ class _Builder:
             )
             return list(self.conn.execute(stmt))
 
-        rows = latest(M.date >= cut - timedelta(days=7))
+        rows = latest(M.date >= cut - timedelta(days=RECENT_DAYS))
         stale = [m.merchant_id for m in self.load_merchants()]
         stale = sorted(set(stale) - {mid for mid, _, last in rows if last is not None})
         if stale:
@@ -671,51 +689,90 @@ class _Builder:
         return join, owns
 
     def grant_windows(self, settings: Mapping[str, _MerchantSettings]) -> dict[str, Sequence[Any]]:
-        """Per grant: window aggregates over its days (a day's rows summed first), then the
-        bitmasks of days below break-even, under the spend floor and with rows, and spend and
-        GMV of days -1 … -6 (for roi_improving)."""
+        """Per grant: window aggregates over its days, then the bitmasks of days below
+        break-even, under the spend floor and with rows, and spend and GMV of days -1 … -6
+        (for roi_improving).
+
+        The bitmasks judge a day, so a day of several rows (accounts, grants) must be summed
+        first. Grouping every grant's rows by day costs a second sort of all rows, so rows
+        are aggregated directly and only the grants that turn out to have such days (rows ≠
+        days) are read again, day by day (usually a handful, often none)."""
         out: dict[str, Sequence[Any]] = {}
         for end, mids in self._end_groups():
-            out.update(self._grant_windows(settings, end, mids))
+            rows = self._grant_windows(settings, end, mids)
+            split = [gid for gid, row in rows.items() if row[-1] != row[-2]]
+            if split:
+                rows.update(self._grant_windows(settings, end, mids, split))
+            out.update(rows)
         return out
 
     def _grant_windows(
-        self, settings: Mapping[str, _MerchantSettings], end: date, mids: list[str] | None
+        self,
+        settings: Mapping[str, _MerchantSettings],
+        end: date,
+        mids: list[str] | None,
+        by_day: list[str] | None = None,
     ) -> dict[str, Sequence[Any]]:
+        """One row per grant (see grant_windows), ending in its row and day counts;
+        `by_day`: only these grants, each day's rows summed first."""
         starts = self.starts_for(end)
         spans = self._grant_spans(settings, mids)
         join, owns = self._attributed_join(spans)
-        daily = (
-            select(
-                spans.c.grant_id,
-                M.date.label("date"),
-                func.sum(M.spend).label("spend"),
-                func.sum(M.impressions).label("impressions"),
-                func.sum(M.clicks).label("clicks"),
-                _sum_known(M.orders).label("orders"),
-                _sum_known(M.gmv).label("gmv"),
-                _sum_known(M.add_to_cart).label("add_to_cart"),
-                func.max(spans.c.ber).label("ber"),
-                func.max(spans.c.floor).label("floor"),
+        where = [M.date >= starts[30], M.date <= end, owns]
+        if by_day is None:
+            d: Any = _Columns(
+                grant_id=spans.c.grant_id,
+                date=M.date,
+                spend=M.spend,
+                impressions=M.impressions,
+                clicks=M.clicks,
+                orders=M.orders,
+                gmv=M.gmv,
+                add_to_cart=M.add_to_cart,
+                ber=spans.c.ber,
+                floor=spans.c.floor,
             )
-            .select_from(join)
-            .where(M.date >= starts[30], M.date <= end, owns)
-            .group_by(spans.c.grant_id, M.date)
-            .subquery("daily")
-        )
-        d = daily.c
+            source: Any = join
+        else:
+            where.append(spans.c.grant_id.in_(by_day))
+            source = (
+                select(
+                    spans.c.grant_id,
+                    M.date.label("date"),
+                    func.sum(M.spend).label("spend"),
+                    func.sum(M.impressions).label("impressions"),
+                    func.sum(M.clicks).label("clicks"),
+                    _sum_known(M.orders).label("orders"),
+                    _sum_known(M.gmv).label("gmv"),
+                    _sum_known(M.add_to_cart).label("add_to_cart"),
+                    func.max(spans.c.ber).label("ber"),
+                    func.max(spans.c.floor).label("floor"),
+                )
+                .select_from(join)
+                .where(*where)
+                .group_by(spans.c.grant_id, M.date)
+                .subquery("daily")
+            )
+            d, where = source.c, []
         # the same IEEE division as the Python ROI, so the streak agrees with roi_* fields
         below = and_(d.spend > 0, d.spend >= d.floor, d.gmv.is_not(None), d.gmv / d.spend < d.ber)
         bit = _day_bit(d.date, end, 0, STREAK_DAYS - 1)
         recent = [end - timedelta(days=k) for k in range(1, TREND_DAYS)]
-        stmt = select(
-            d.grant_id,
-            *_window_aggregates(d, starts, daily=True),
-            func.sum(case((below, bit), else_=0)),
-            func.sum(case((d.spend < d.floor, bit), else_=0)),
-            func.sum(bit),
-            *[func.sum(case((d.date == k, col))) for k in recent for col in (d.spend, d.gmv)],
-        ).group_by(d.grant_id)
+        stmt = (
+            select(
+                d.grant_id,
+                *_window_aggregates(d, starts, daily=by_day is not None),
+                func.sum(case((below, bit), else_=0)),
+                func.sum(case((d.spend < d.floor, bit), else_=0)),
+                func.sum(bit),
+                *[func.sum(case((d.date == k, col))) for k in recent for col in (d.spend, d.gmv)],
+                func.count(func.distinct(d.date)) if by_day is None else func.count(),
+                func.count(),
+            )
+            .select_from(source)
+            .where(*where)
+            .group_by(d.grant_id)
+        )
         return {r[0]: r for r in self.conn.execute(stmt)}
 
     def spend_after_end(self, settings: Mapping[str, _MerchantSettings]) -> dict[str, float]:
@@ -955,7 +1012,8 @@ class _Builder:
                     )
                 )
                 floor = floor_of(g)
-                days = [(w["spend_1d"], w["gmv_1d"]), *zip(tail[3::2], tail[4::2], strict=True)]
+                recent = tail[3 : 3 + 2 * (TREND_DAYS - 1)]
+                days = [(w["spend_1d"], w["gmv_1d"]), *zip(recent[::2], recent[1::2], strict=True)]
                 rois = [_roi(s, v) for s, v in days if s and s >= floor][:3]
                 values["roi_improving"] = _roi_improving(ber, *rois) if len(rois) == 3 else None
             values["break_even_roi"] = ber

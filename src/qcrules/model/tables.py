@@ -133,7 +133,8 @@ class DailyMetric(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint(*METRIC_KEY, name="uq_metrics_key"),
         Index("ix_metrics_grant_date", "grant_id", "date"),
-        Index("ix_metrics_date", "date"),
+        # covers "which merchants have rows on these days" without reading the table
+        Index("ix_metrics_date_merchant", "date", "merchant_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -46,6 +46,9 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(
             "uq_metrics_key", ["merchant_id", "aweme_id", "date", "grant_id", "account_id"]
         )
+        # each merchant's newest metric day, read from the index alone (windows end there)
+        batch_op.drop_index("ix_metrics_date")
+        batch_op.create_index("ix_metrics_date_merchant", ["date", "merchant_id"], unique=False)
     # releases before migrations read schema_meta only: version 2 makes them refuse this
     # schema instead of upserting on a key that no longer exists
     op.execute("update schema_meta set value = '2' where key = 'schema_version'")
@@ -65,6 +68,8 @@ def downgrade() -> None:
             "schema keeps one row per creator-day, so this downgrade would lose data"
         )
     with op.batch_alter_table("metrics", schema=None) as batch_op:
+        batch_op.drop_index("ix_metrics_date_merchant")
+        batch_op.create_index("ix_metrics_date", ["date"], unique=False)
         batch_op.drop_constraint("uq_metrics_key", type_="unique")
         batch_op.create_unique_constraint("uq_metrics_day", ["merchant_id", "aweme_id", "date"])
         batch_op.alter_column(
