@@ -97,6 +97,7 @@ def test_json_report_has_the_promised_fields(cli, workspace):
         "permissions",
         "monitoring",
         "optimization",
+        "qcrules",
     }
     assert all(p["origin"] == "builtin" and p["version"] == "1.0.0" for p in run["packs"])
     summary = report["summary"]
@@ -260,6 +261,7 @@ def test_runs_and_findings_are_stored_unless_no_store(cli, workspace):
         "permissions",
         "monitoring",
         "optimization",
+        "qcrules",
     }
     assert json.loads(params)["monitoring"]["roi_streak_days"] == 3
 
@@ -278,6 +280,7 @@ def test_junit_is_xml_with_a_case_per_rule_and_entity(cli, workspace):
         "permissions",
         "monitoring",
         "optimization",
+        "qcrules",
     }
 
 
@@ -289,7 +292,7 @@ def test_sarif_is_structurally_valid(cli, workspace):
     driver = run["tool"]["driver"]
     assert driver["name"] == "qcrules" and driver["version"] == "0.1.0"
     rule_ids = [r["id"] for r in driver["rules"]]
-    assert len(rule_ids) == len(set(rule_ids)) == 37
+    assert len(rule_ids) == len(set(rule_ids)) == 38
     for rule in driver["rules"]:
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
         assert rule["shortDescription"]["text"]

@@ -248,6 +248,7 @@ def test_a_broken_plugin_is_named_and_the_builtins_still_evaluate(
         "permissions",
         "monitoring",
         "optimization",
+        "qcrules",
     }
     assert report["findings"]
 
