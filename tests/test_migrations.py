@@ -78,9 +78,12 @@ def _earlier_release(db_url, tmp_path):
                     {k: v for k, v in row.items() if k in names}
                     for row in read.execute(select(table)).mappings()
                 ]
-                if table.name == "metrics":
+                if table.name == "metrics":  # one row a creator-day, no account, as then
+                    days: dict[tuple, dict] = {}
                     for row in rows:
                         row["grant_id"] = row["grant_id"] or None
+                        days.setdefault((row["merchant_id"], row["aweme_id"], row["date"]), row)
+                    rows = list(days.values())
                 if rows:  # only the baseline's columns: no defaults of newer ones
                     legacy_table = sql_table(
                         table.name,
