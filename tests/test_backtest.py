@@ -112,18 +112,20 @@ def test_each_backtest_day_equals_a_full_evaluate_of_that_day(db_url, tmp_path):
         with RollingFacts(workspace.db, first - timedelta(days=1), last) as rolling:
             for offset in range(10):
                 as_of = first + timedelta(days=offset)
-                for shift in (0, 2):
+                for shift, floor in ((0, 50.0), (2, 0.0)):  # floor: the ROI streak's spend
                     fresh = build_facts(
                         workspace.db,
                         as_of,
                         exclude_recent_days=shift,
                         merchant_defaults=workspace.config.merchants,
+                        min_daily_spend=floor,
                     )
                     shared = rolling.build_facts(
                         workspace.db,
                         as_of,
                         exclude_recent_days=shift,
                         merchant_defaults=workspace.config.merchants,
+                        min_daily_spend=floor,
                     )
                     for entity in ("creator", "grant", "merchant"):
                         got = {(f.entity_id, f.merchant_id): f.values for f in shared[entity]}

@@ -248,6 +248,8 @@ def proposal_facts(
     mid, aweme = row.merchant_id, row.aweme_id
     with _reading(db) as conn:
         b = _Builder(conn, as_of, as_of, {"creator", "grant"}, mid, merchant_defaults or {})
+        b.data_driven_end = True
+        b.load_data_days()  # windows end where the merchant's data ends, as in an evaluation
         settings = {m.merchant_id: b._settings(m) for m in b.load_merchants()}
         grants = [g for g in b.load_grants() if g.grant_id != row.grant_id]
         pool = b.load_pool()

@@ -31,6 +31,7 @@ from qcrules.engine import select_engine
 from qcrules.engine.memo import MemoFactory
 from qcrules.facts.builders import (
     STREAK_DAYS,
+    TREND_DAYS,
     DailyMetric,
     FactSet,
     _Builder,
@@ -45,14 +46,39 @@ M = DailyMetric.__table__.c  # type: ignore[attr-defined]
 _LONGEST = max(WINDOWS)
 
 
+def _by_day(rows: list[Any]) -> list[Any]:
+    """A grant's rows with each day's rows summed, in row order, as grant_windows' daily
+    subquery does (a count or money unknown on any row is unknown for the day)."""
+    out: list[Any] = []
+    for r in rows:
+        if out and out[-1][0] == r[0]:
+            last = out[-1]
+            out[-1] = (
+                r[0],
+                last[1] + r[1],
+                *(
+                    None if a is None or b is None else a + b
+                    for a, b in zip(last[2:], r[2:], strict=True)
+                ),
+            )
+        else:
+            out.append(tuple(r))
+    return out
+
+
 class _Series:
-    """One key's metric rows in date order, with prefix sums for O(log n) windows."""
+    """One key's metric rows in date order (a creator-day may have several), with prefix
+    sums for O(log n) windows."""
 
-    __slots__ = ("below", "days", "gmv", "ints", "nulls", "spend")
+    __slots__ = ("days", "firsts", "gmv", "ints", "nulls", "spend")
 
-    def __init__(self, rows: list[Any], ber: float | None = None) -> None:
+    def __init__(self, rows: list[Any]) -> None:
         # rows: (ordinal, spend, impressions, clicks, orders, gmv, add_to_cart)
         self.days = [r[0] for r in rows]
+        firsts = [0] * (len(rows) + 1)  # rows that start a new day: days are counted
+        for i, day in enumerate(self.days):
+            firsts[i + 1] = firsts[i] + (i == 0 or self.days[i - 1] != day)
+        self.firsts = firsts
         self.spend = [float(r[1]) for r in rows]
         self.gmv = [r[5] for r in rows]
         ints = [[0] * (len(rows) + 1) for _ in range(4)]  # impressions, clicks, orders, atc
@@ -63,16 +89,6 @@ class _Series:
             for k, value in enumerate((r[4], r[5], r[6])):
                 nulls[k][i + 1] = nulls[k][i] + (value is None)
         self.ints, self.nulls = ints, nulls
-        # the grant streak's test, as grant_windows writes it in SQL
-        self.below = (
-            [
-                r[0]
-                for r in rows
-                if r[1] > 0 and r[5] is not None and ber is not None and r[5] / r[1] < ber
-            ]
-            if ber is not None
-            else []
-        )
 
     def aggregates(self, end: int, starts: dict[int, int], dates: dict[int, date]) -> list | None:
         """The `_window_aggregates` columns for the windows ending on `end` (None: no rows)."""
@@ -83,7 +99,9 @@ class _Series:
             return None
         ints, nulls = self.ints, self.nulls
         lo = {n: bisect_left(days, starts[n], first, j) for n in WINDOWS}
-        out: list[Any] = [dates[days[j - 1]], j - lo[7]]
+        i7 = lo[7]  # days, not rows, of the 7-day window
+        shared = i7 > 0 and i7 < j and days[i7 - 1] == days[i7]
+        out: list[Any] = [dates[days[j - 1]], self.firsts[j] - self.firsts[i7] + shared]
         for n in WINDOWS:
             i = lo[n]
             if i == j:
@@ -117,20 +135,29 @@ class _Series:
             i -= 1
         return dates[self.days[i]]
 
-    def grant_tail(self, end: int) -> list[Any]:
-        """Below-break-even day bitmask, and spend and GMV of the two days before `end`."""
-        mask = 0
-        below = self.below
-        for day in below[bisect_left(below, end - STREAK_DAYS + 1) : bisect_right(below, end)]:
-            mask |= 1 << (end - day)
-        out: list[Any] = [mask]
-        for back in (1, 2):
-            i = bisect_left(self.days, end - back)
-            if i < len(self.days) and self.days[i] == end - back:
-                out += [self.spend[i], self.gmv[i]]
+    def grant_tail(self, end: int, ber: float | None, floor: float) -> list[Any]:
+        """What grant_windows adds after the windows (its rows one a day, see _by_day): the
+        bitmasks of days below break-even, under the spend floor and with rows; spend and
+        GMV of the days before `end`; the row and day counts."""
+        below = skip = present = 0
+        days, spend, gmv = self.days, self.spend, self.gmv
+        lo, hi = bisect_left(days, end - STREAK_DAYS + 1), bisect_right(days, end)
+        for i in range(lo, hi):  # the streak's test, as grant_windows writes it in SQL
+            bit = 1 << (end - days[i])
+            s, g = spend[i], gmv[i]
+            present |= bit
+            if ber is not None and s > 0 and s >= floor and g is not None and g / s < ber:
+                below |= bit
+            if s < floor:
+                skip |= bit
+        out: list[Any] = [below, skip, present]
+        for back in range(1, TREND_DAYS):
+            i = bisect_left(days, end - back)
+            if i < len(days) and days[i] == end - back:
+                out += [spend[i], gmv[i]]
             else:
                 out += [None, None]
-        return out
+        return [*out, hi - lo, hi - lo]
 
 
 def _existed(grant: Any, as_of: date) -> bool:
@@ -173,7 +200,8 @@ class _SharedLoads(_Builder):
     def _metrics(self) -> dict[str, Any]:
         """The range's metric rows, per pair, grant and creator; loaded on the first day
         (again, from earlier, if a later call needs an earlier window start)."""
-        lo = (self.end - timedelta(days=_LONGEST - 1)).toordinal()
+        earliest = min([self.end, *self.ends.values()])  # a stale merchant's windows end earlier
+        lo = (earliest - timedelta(days=_LONGEST - 1)).toordinal()
         got = self.shared.get("metrics")
         if got is not None and got["lo"] <= lo:
             return got
@@ -193,7 +221,7 @@ class _SharedLoads(_Builder):
             self.conn.execute(
                 select(M.merchant_id, M.aweme_id, *columns)
                 .where(*where, *self._where_merchant(M.merchant_id))
-                .order_by(M.merchant_id, M.aweme_id, M.date)
+                .order_by(M.merchant_id, M.aweme_id, M.date, M.grant_id, M.account_id)
             ),
             2,
         )
@@ -220,7 +248,7 @@ class _SharedLoads(_Builder):
                     select(spans.c.grant_id, *columns)
                     .select_from(join)
                     .where(*where, owns)
-                    .order_by(spans.c.grant_id, M.date)
+                    .order_by(spans.c.grant_id, M.date, M.grant_id, M.account_id)
                 ),
                 1,
             )
@@ -242,14 +270,10 @@ class _SharedLoads(_Builder):
                 after.setdefault(gid, []).append((day.toordinal(), float(spend or 0), ends))
         finally:
             self.as_of, self.included = as_of, included
-        bers = {g.grant_id: settings.get(g.merchant_id) for g in self.shared_grants()}
         got = {
             "lo": lo,
             "pairs": {k: _Series(v) for k, v in pairs.items()},
-            "grants": {
-                gid: _Series(v, getattr(bers.get(gid), "break_even_roi", None))
-                for gid, v in grant_rows.items()
-            },
+            "grants": {gid: _Series(_by_day(v)) for gid, v in grant_rows.items()},
             "any": any_rows,
             "after": after,
             "dates": {},
@@ -261,9 +285,12 @@ class _SharedLoads(_Builder):
         self.load_grants()
         return self.shared["grants"]
 
-    def _window_args(self) -> tuple[dict[str, Any], int, dict[int, int], dict[int, date]]:
+    def _window_args(
+        self, last: date | None = None
+    ) -> tuple[dict[str, Any], int, dict[int, int], dict[int, date]]:
+        """The loaded rows and the windows ending on `last` (default: the latest end)."""
         data = self._metrics()
-        end = self.end.toordinal()
+        end = (last or self.end).toordinal()
         starts = {n: end - n + 1 for n in WINDOWS}
         dates = data["dates"]
         if end not in dates:
@@ -272,24 +299,36 @@ class _SharedLoads(_Builder):
         return data, end, starts, dates
 
     def pair_windows(self) -> dict[tuple[str, str], Any]:
-        data, end, starts, dates = self._window_args()
         out: dict[tuple[str, str], Any] = {}
-        for key, series in data["pairs"].items():
+        ends: dict[str, Any] = {}
+        for key, series in self._metrics()["pairs"].items():
+            args = ends.get(key[0])
+            if args is None:  # each merchant's windows end at its own newest day
+                args = ends[key[0]] = self._window_args(self.end_of(key[0]))
+            _, end, starts, dates = args
             row = series.aggregates(end, starts, dates)
             if row is not None:
                 out[key] = (*key, *row)
         return out
 
     def grant_windows(self, settings: Any) -> dict[str, Any]:
-        data, end, starts, dates = self._window_args()
-        existing = {g.grant_id for g in self.load_grants()}
+        existing = {g.grant_id: g.merchant_id for g in self.load_grants()}
+        default_floor, floors = self.floors
         out: dict[str, Any] = {}
-        for gid, series in data["grants"].items():
-            if gid not in existing:
+        ends: dict[str, Any] = {}
+        for gid, series in self._metrics()["grants"].items():
+            mid = existing.get(gid)
+            if mid is None:
                 continue
+            args = ends.get(mid)
+            if args is None:
+                args = ends[mid] = self._window_args(self.end_of(mid))
+            _, end, starts, dates = args
             row = series.aggregates(end, starts, dates)
             if row is not None:
-                out[gid] = (gid, *row, *series.grant_tail(end))
+                ber = getattr(settings.get(mid), "break_even_roi", None)
+                tail = series.grant_tail(end, ber, floors.get(mid, default_floor))
+                out[gid] = (gid, *row, *tail)
         return out
 
     def spend_3d_any(self) -> dict[str, float]:
