@@ -385,6 +385,8 @@ def evaluate(
                 result._plans.append((plan, group_facts))
                 for fact, outcome in evaluate_plan(plan, group_facts, factory):
                     result.accounting.add(outcome, len(plan.rules))
+                    if not outcome.matched and not outcome.insufficient:
+                        continue  # most facts: nothing to report
                     entity_json = _entity_json(fact)
                     for compiled in outcome.matched:
                         rule = compiled.rule

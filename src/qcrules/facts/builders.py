@@ -811,7 +811,7 @@ class _Builder:
         pairs = self.pair_windows() if need_pairs else {}
         p20 = self._pool_percentiles(pool, pairs) if need_pairs else {}
         creators = self.load_creators() if self.wanted & {"creator", "grant"} else {}
-        creator_vals = _CreatorValues(creators)
+        creator_vals = self.creator_values(creators)
 
         if "creator" in self.wanted:
             out.creator = self._creator_facts(
@@ -824,6 +824,10 @@ class _Builder:
             )
         if "merchant" in self.wanted:
             out.merchant = self._merchant_facts(merchants, grants, pool, p20, settings)
+
+    def creator_values(self, creators: Mapping[str, Any]) -> _CreatorValues:
+        """Per-creator pieces for this build (a backtest's builder keeps them across days)."""
+        return _CreatorValues(creators)
 
     def _settings(self, m: Any) -> _MerchantSettings:
         dflt = self.defaults.get(m.merchant_id) or {}
@@ -1173,6 +1177,7 @@ class _CreatorValues:
         self._plain: dict[str, dict[str, Any]] = {}
         self._prefixed: dict[str, dict[str, Any]] = {}
         self._cats: dict[Any, frozenset[str]] = {}
+        self._ages: dict[tuple[str, frozenset[str]], float | None] = {}
 
     def plain(self, aweme: str) -> dict[str, Any]:
         got = self._plain.get(aweme)
@@ -1192,12 +1197,17 @@ class _CreatorValues:
 
     def age_share(self, aweme: str, bands: frozenset[str]) -> float | None:
         """Share of fans in the given (normalized) age bands; None without fan_age_dist."""
+        key = (aweme, bands)
+        if key in self._ages:
+            return self._ages[key]
         dist = _json(self.rows[aweme].fan_age_dist)
         if isinstance(dist, str):  # stored in the import format "18-23:0.1,24-30:0.3"
             dist = _age_text(dist)
-        if not isinstance(dist, dict) or not dist:
-            return None
-        return sum(float(v) for k, v in dist.items() if v is not None and _band(k) in bands)
+        share = None
+        if isinstance(dist, dict) and dist:
+            share = sum(float(v) for k, v in dist.items() if v is not None and _band(k) in bands)
+        self._ages[key] = share
+        return share
 
     def categories(self, aweme: str) -> frozenset[str]:
         raw = self.rows[aweme].categories

@@ -352,6 +352,13 @@ class _SharedLoads(_Builder):
                 out[gid] = float(sum(spent))
         return out
 
+    def creator_values(self, creators: Mapping[str, Any]) -> Any:
+        """One set of per-creator pieces for every day (creators have no history)."""
+        got = self.shared.get("creator_values")
+        if got is None or got.rows is not creators:
+            got = self.shared["creator_values"] = super().creator_values(creators)
+        return got
+
     def _as_of_last(self, load):
         """A load as the builder makes it as of the backtest's last day."""
         as_of, included = self.as_of, self.included
