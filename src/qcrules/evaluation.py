@@ -32,6 +32,7 @@ from qcrules.model.tables import EvaluationRun, Finding, Hold, Merchant
 from qcrules.packs.messages import render_message
 from qcrules.packs.model import LEVEL_RANK, LEVELS, Pack
 from qcrules.packs.registry import PackSet, load_packs
+from qcrules.safety import check_day
 from qcrules.workspace import Workspace
 
 FAIL_ON = ("critical", "error", "warn", "info", "never")
@@ -333,6 +334,7 @@ def evaluate(
         check_merchant(workspace, options.merchant)
     baseline = _load_baseline(options.baseline) if options.baseline else None
     as_of = options.as_of or date.today()
+    check_day(as_of, "as of")
     engine_name, default_factory = select_engine()
     factory = factory or default_factory
     build = facts_source or build_facts

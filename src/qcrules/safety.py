@@ -11,11 +11,13 @@ data (table, markdown, github, the TUI, error messages, reports) calls it instea
 - `spreadsheet_cell`: a report cell that Excel or LibreOffice will not run as a formula
   (OWASP CSV injection) and that XLSX can store.
 - `mask_secret`: the one masking rule for credentials (合作码): the last 4 characters only.
+- `check_day`: a date given to qcrules (`--as-of`, `--until`) lies in DAY_MIN…DAY_MAX.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +153,21 @@ def mask_secret(secret: Any) -> str:
     if not text:
         return ""
     return f"****{text[-4:]}" if len(text) > 4 else "****"
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+# 2099-12-31 is how exports write "permanent"; windows reach 400 days back from an as-of day
+DAY_MIN, DAY_MAX = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def check_day(day: date, what: str) -> None:
+    """Refuse a day outside DAY_MIN…DAY_MAX (exit 2) before any window is computed from it."""
+    if not DAY_MIN <= day <= DAY_MAX:
+        raise UsageError(
+            tr(
+                f"{what} {day.isoformat()} 超出范围：须在 {DAY_MIN} 与 {DAY_MAX} 之间",
+                f"{what} {day.isoformat()} is out of range: give a day from {DAY_MIN} to {DAY_MAX}",
+            ),
+            hint=tr("例如 2026-11-27", "for example 2026-11-27"),
+        )

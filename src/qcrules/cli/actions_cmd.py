@@ -279,11 +279,15 @@ def agreement_cmd(state, grant_id: str, template, output, placeholders: bool) ->
         for name, meaning in PLACEHOLDERS.items():
             click.echo(f"${{{name}}}\t{meaning}")
         return 0
+    from qcrules.cli.base import atomic_output, output_path
+
+    output = output_path(output)
     document = service.agreement(state.workspace(), grant_id, template=template)
     if output is None:
         click.echo(document.text, nl=False)
     else:
-        output.write_text(document.text, encoding="utf-8")
+        with atomic_output(output) as partial:
+            partial.write_text(document.text, encoding="utf-8")
         err_console().print(tr(f"已写入 {output}", f"wrote {output}"), highlight=False)
     return 0
 

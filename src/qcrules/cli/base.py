@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from qcrules.errors import UsageError
+from qcrules.i18n import tr
 from qcrules.output.console import make_console
 from qcrules.workspace import Workspace
 
@@ -64,3 +70,43 @@ def print_diagnostics(diagnostics, sources: dict[str, str] | None = None) -> Non
         console.print(f"[bold {color}]{escape(head)}[/]", highlight=False, markup=True)
         if rest:
             console.print(rest, highlight=False, markup=False)
+
+
+def output_path(value: str | Path | None, option: str = "--output") -> Path | None:
+    """An output file checked before any work is done: its folder must exist, so a typo in
+    the path is exit 2 with nothing computed, stored or written."""
+    if value is None:
+        return None
+    path = Path(value)
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(
+            tr(
+                f"{option} {path}：文件夹 {folder} 不存在；未写入任何内容",
+                f"{option} {path}: the folder {folder} does not exist; nothing was written",
+            ),
+            hint=tr("先创建该文件夹，或换一个路径", "create the folder first, or write elsewhere"),
+        )
+    return path
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Write to `path` through a `.partial` file renamed at the end: never half a file, and a
+    failure (disk full, no permission) is exit 2 with nothing left behind."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        yield partial
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UsageError(
+            tr(
+                f"写不了 {path}：{exc.strerror or exc}",
+                f"cannot write {path}: {exc.strerror or exc}",
+            ),
+            hint=tr("检查目录是否存在、是否可写", "check that the folder exists and is writable"),
+        ) from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

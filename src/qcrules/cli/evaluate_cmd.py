@@ -9,19 +9,24 @@ from pathlib import Path
 import click
 
 from qcrules import service
-from qcrules.cli.base import err_console, print_diagnostics
+from qcrules.cli.base import atomic_output, err_console, output_path, print_diagnostics
 from qcrules.errors import UsageError
+from qcrules.safety import check_day
 
 
 def parse_date(value: str | None, option: str) -> date | None:
+    """A date option; beyond the years qcrules works in (DAY_RANGE) it is a usage error,
+    not an overflow in the date arithmetic of windows (`--as-of 0001-01-01`)."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value.replace("/", "-"))
+        day = date.fromisoformat(value.replace("/", "-"))
     except ValueError as exc:
         raise UsageError(
             f"{option} {value!r} is not a date", hint="write it as 2026-11-27"
         ) from exc
+    check_day(day, option)
+    return day
 
 
 FAIL_ON = ("critical", "error", "warn", "info", "never")
@@ -80,6 +85,7 @@ def evaluate_cmd(
     formats = service.output_formats()
     if fmt not in formats:
         raise UsageError(f"unknown format {fmt!r}", hint=f"formats: {', '.join(formats)}")
+    output = output_path(output)  # before the run: a bad path stores and writes nothing
     workspace = state.workspace()
     options = EvaluateOptions(
         packs=list(packs),
@@ -96,7 +102,10 @@ def evaluate_cmd(
     print_diagnostics(result.packset.diagnostics, result.packset.sources)
     service.report_plugin_problems()
     if output:
-        with open(output, "w", encoding="utf-8", newline="") as stream:
+        with (
+            atomic_output(output) as partial,
+            open(partial, "w", encoding="utf-8", newline="") as stream,
+        ):
             formats[fmt].render(result, stream)
         err_console().print(f"wrote {fmt} to {output}")
     else:

@@ -254,13 +254,16 @@ def packs_test(state, pack_ids, files) -> int:
 @click.pass_obj
 def packs_doc(state, pack_ids, output) -> int:
     """Markdown documentation of the packs (rules, parameters, actions, sources)."""
+    from qcrules.cli.base import atomic_output, output_path
     from qcrules.docs import packs_markdown
 
+    output = output_path(output)
     packset = _valid_packset(state)
     packs = [p for p in packset.packs if not pack_ids or p.id in pack_ids]
     text = packs_markdown(packs, packset.actions)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        with atomic_output(output) as partial:
+            partial.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from qcrules import service
-from qcrules.cli.base import err_console
+from qcrules.cli.base import atomic_output, err_console, output_path
 from qcrules.errors import UsageError
 from qcrules.i18n import tr
 
@@ -31,6 +30,7 @@ def report_cmd(state, fmt: str, output, days: int, as_of, merchant, grants) -> i
             tr("xlsx 是二进制文件，需要 --output", "xlsx is a binary file: it needs --output"),
             hint=tr("例如 --output 效果监测.xlsx", "for example --output monitoring.xlsx"),
         )
+    output = output_path(output)
     sheet = service.monitoring_sheet(
         state.workspace(),
         as_of=parse_date(as_of, "--as-of"),
@@ -41,21 +41,13 @@ def report_cmd(state, fmt: str, output, days: int, as_of, merchant, grants) -> i
     if output is None:
         click.echo(render_csv(sheet) if fmt == "csv" else render_html(sheet), nl=False)
         return 0
-    partial = output.with_name(output.name + ".partial")  # never leave half a file behind
-    try:
+    with atomic_output(output) as partial:  # never leave half a file behind
         if fmt == "xlsx":
             write_xlsx(sheet, partial)
         else:
             text = render_csv(sheet) if fmt == "csv" else render_html(sheet)
             # a BOM so that Excel reads the Chinese headers of a CSV file right
             partial.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
-        os.replace(partial, output)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise UsageError(
-            tr(f"写不了 {output}：{exc}", f"cannot write {output}: {exc}"),
-            hint=tr("检查目录是否存在、是否可写", "check that the folder exists and is writable"),
-        ) from exc
     err_console().print(
         tr(f"已写入 {output}（{len(sheet.rows)} 行）", f"wrote {output} ({len(sheet.rows)} rows)"),
         highlight=False,

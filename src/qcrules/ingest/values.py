@@ -27,6 +27,9 @@ Errors = list[tuple[int, str]]
 # Placeholders exports put where there is no data. Text and id columns treat only "" as empty.
 BLANKS = frozenset({"", "-", "--", "—", "——", "n/a", "na", "null", "none", "nan", "#n/a"})
 MAX_ID_LENGTH = 64
+# Counts are exact up to 2**53 in every reading (a double's mantissa) and far below the
+# databases' 64-bit integers; a larger "count" is a broken cell, refused, not a crash.
+MAX_INT = 2**53
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
@@ -99,10 +102,19 @@ def parse_money(value: Any) -> float:
     return number
 
 
+def _int_too_big() -> str:
+    return tr(
+        f"整数超过 {MAX_INT}（2**53），不可能是真实数据",
+        f"a whole number above {MAX_INT} (2**53) cannot be a real count",
+    )
+
+
 def parse_int(value: Any) -> int:
     number = _number(value)
     if number < 0:
         raise ValueError(tr("不能为负数", "must not be negative"))
+    if number > MAX_INT:
+        raise ValueError(_int_too_big())
     rounded = round(number)
     text = value if isinstance(value, str) else ""
     has_unit = bool(re.search(r"[万wW亿kK]\s*$", text))
@@ -483,6 +495,8 @@ def _numbers(cells: Sequence[Any], parse: Callable[[Any], Any], fast: type, text
         with contextlib.suppress(ValueError, TypeError):
             values = list(map(fast, cells))
             ok = min(values, default=0) >= 0
+            if ok and fast is int:
+                ok = max(values, default=0) <= MAX_INT
             if ok and fast is float:
                 total = math.fsum(values)  # nan or inf anywhere makes the sum nan or inf
                 ok = math.isfinite(total)
@@ -493,7 +507,11 @@ def _numbers(cells: Sequence[Any], parse: Callable[[Any], Any], fast: type, text
     for i, cell in enumerate(cells):
         if texts:
             number = _plain_number(fast, cell)
-            if number is not None and number >= 0 and (fast is int or math.isfinite(number)):
+            if (
+                number is not None
+                and number >= 0
+                and (number <= MAX_INT if fast is int else math.isfinite(number))
+            ):
                 values[i] = number
                 continue
         if is_blank(cell):
