@@ -381,3 +381,23 @@ def test_xlsx_report_cells_are_values_and_control_characters_replaced(cli, formu
         if name in FORMULAS:
             assert "'" + name.replace("\r", "\n") in values, name
     assert "a\ufffdb\ufffdc\ufffdd" in values
+
+
+def test_agreement_and_explain_show_the_nickname_without_its_escapes(cli, hostile):
+    with sqlite3.connect(hostile / "qcrules.db") as conn:
+        (grant,) = conn.execute(
+            "select g.grant_id from grants g join creators c on c.aweme_id = g.aweme_id"
+            " where c.nickname like '坏%' and g.status = 'active' limit 1"
+        ).fetchone()
+    agreement = cli("agreement", grant, cwd=hostile)
+    assert agreement.returncode == 0, agreement.stderr
+    assert "坏" in agreement.stdout and no_controls(agreement.stdout)
+    written = hostile / "a.md"
+    assert cli("agreement", grant, "-o", str(written), cwd=hostile).returncode == 0
+    assert no_controls(written.read_text(encoding="utf-8"))
+    for fmt in ("text", "json"):
+        explained = cli(
+            "explain", "TEM001", grant, "--as-of", "2026-11-27", "--format", fmt, cwd=hostile
+        )
+        assert explained.returncode == 0, explained.stderr
+        assert no_controls(explained.stdout + explained.stderr)

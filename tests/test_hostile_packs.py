@@ -185,3 +185,13 @@ def test_parameter_overrides_must_be_finite_and_in_range(cli, demo_copy, value, 
     assert done.returncode == 2, done.stderr
     assert "min_days" in done.stderr and ("finite" in done.stderr or "±2**53" in done.stderr)
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.mark.parametrize("value", ["1e400", "nan", "99999999999999999999"])
+def test_whatif_refuses_non_finite_or_huge_parameters(cli, demo_folder, value):
+    done = cli(
+        "whatif", "--set", f"monitoring.min_days={value}", "--as-of", "2026-11-27", cwd=demo_folder
+    )
+    assert done.returncode == 2, done.stderr
+    assert "finite" in done.stderr or "±2**53" in done.stderr
+    assert "Traceback" not in done.stderr

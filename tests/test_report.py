@@ -106,7 +106,10 @@ def test_xlsx_has_the_same_rows_with_formats_and_fills(cli, ws, tmp_path):
         (("--format", "xlsx"), "needs --output"),
         (("--days", "0"), "--days 0 is not between 1 and 366"),
         (("--grant", "G-930000x"), "did you mean G-930000"),
-        (("--format", "csv", "-o", "/no/such/folder/x.csv"), "cannot write /no/such/folder/x.csv"),
+        (
+            ("--format", "csv", "-o", "/no/such/folder/x.csv"),
+            "the folder /no/such/folder does not exist",
+        ),
     ],
 )
 def test_bad_requests_are_refused_with_a_hint(cli, ws, args, message):

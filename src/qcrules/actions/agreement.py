@@ -16,7 +16,7 @@ from qcrules.errors import UsageError
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator, Grant, Merchant
-from qcrules.safety import file_in, mask_secret
+from qcrules.safety import file_in, for_terminal, mask_secret
 from qcrules.workspace import Workspace
 
 PLACEHOLDERS = {
@@ -106,7 +106,7 @@ def agreement_values(workspace: Workspace, grant_id: str, today: date | None = N
         ends_text = ends.isoformat()
         duration = f"{(ends - starts).days} 天" if starts else UNSET
     video = grant["video_id"] if grant["scope"] == "single_video" else None
-    return {
+    values = {
         "grant_id": grant_id,
         "today": (today or date.today()).isoformat(),
         "merchant_id": grant["merchant_id"],
@@ -128,6 +128,8 @@ def agreement_values(workspace: Workspace, grant_id: str, today: date | None = N
         "commission_rate": _percent(creator.get("commission_rate")),
         "rebate_rate": _percent(creator.get("rebate_rate")),
     }
+    # a nickname or shop name is data: no control character goes into the document
+    return {name: for_terminal(value, one_line=True) for name, value in values.items()}
 
 
 def builtin_template() -> str:

@@ -353,15 +353,17 @@ def explain_cmd(state, rule_id, entity_id, merchant, as_of, fmt) -> int:
     from qcrules import service
     from qcrules.cli.evaluate_cmd import parse_date
     from qcrules.docs import explanation_json, explanation_text
+    from qcrules.safety import for_terminal, json_for_terminal
 
     explanations = service.explain(
         state.workspace(), rule_id, entity_id, merchant=merchant, as_of=parse_date(as_of, "--as-of")
     )
     if fmt == "json":
         data = [explanation_json(e) for e in explanations]
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(json_for_terminal(json.dumps(data, ensure_ascii=False, indent=2)))
     else:
-        sys.stdout.write("\n\n".join(explanation_text(e) for e in explanations) + "\n")
+        text = "\n\n".join(explanation_text(e) for e in explanations)
+        sys.stdout.write(for_terminal(text) + "\n")  # the values shown are data
     return 0
 
 
