@@ -106,3 +106,30 @@ def test_cli_warns_on_merchant_defaults_for_an_unknown_merchant(cli, demo_copy):
     )
     assert "did you mean [merchant.M1]?" in done.stderr
     assert "[merchant.M1] names" not in done.stderr  # a known merchant: no warning
+
+
+def test_unknown_merchant_warning_on_either_database(db_url, tmp_path):
+    """The check reads the merchants of the workspace's own database, SQLite or PostgreSQL."""
+    from qcrules.ingest import run_import
+    from qcrules.workspace import Workspace, init_workspace
+
+    folder = tmp_path / "ws"
+    workspace = init_workspace(folder, database_url=db_url)
+    merchants = write(folder / "m.csv", "merchant_id,name,break_even_roi\nM1,a,1.8\n")
+    assert run_import(workspace.db, "merchants", [merchants]).ok
+    workspace.close()
+    config = folder / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "\n[merchant.M1]\nbreak_even_roi = 2.0\n\n[merchant.M01]\nbreak_even_roi = 2.0\n",
+        encoding="utf-8",
+    )
+    seen: list[str] = []
+    workspace = Workspace.discover(config, db_url)
+    workspace.on_warning = seen.append
+    try:
+        _ = workspace.db
+    finally:
+        workspace.close()
+    assert len(seen) == 1 and "[merchant.M01] names no merchant" in seen[0]
+    assert "did you mean [merchant.M1]?" in seen[0]

@@ -195,3 +195,26 @@ def test_whatif_refuses_non_finite_or_huge_parameters(cli, demo_folder, value):
     assert done.returncode == 2, done.stderr
     assert "finite" in done.stderr or "±2**53" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_toml_nested_too_deeply_is_a_pack_error_not_a_traceback(cli, tmp_path):
+    path = tmp_path / "team.toml"
+    deep = "[" * 3_000 + "]" * 3_000
+    path.write_text(
+        PACK.format(when=toml_string("spend_7d > 1")).replace("max_cpc = 2.5", f"x = {deep}"),
+        encoding="utf-8",
+    )
+    done = cli("packs", "validate", str(path), cwd=tmp_path)
+    assert done.returncode == 4, done.stderr
+    assert f"{path}:7:" in done.stderr and "nested too deeply" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_config_nested_too_deeply_exit_2(cli, tmp_path):
+    (tmp_path / "qcrules.toml").write_text(
+        "[plugins]\nx = " + "[" * 3_000 + "]" * 3_000 + "\n", encoding="utf-8"
+    )
+    done = cli("evaluate", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "qcrules.toml:2: broken TOML: arrays or tables nested too deeply" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -42,7 +42,7 @@ def parse_value(raw: str) -> Any:
     text = raw.strip()
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # (nested over 400 deep: text too)
         return text
 
 

@@ -212,6 +212,13 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
         raise ConfigError(
             f"{path}: broken TOML: {exc}", hint="fix the syntax at the line shown"
         ) from exc
+    except RecursionError:  # tomli refuses values nested over 400 deep this way
+        from qcrules.packs.loader import deepest_line
+
+        raise ConfigError(
+            f"{path}:{deepest_line(text)}: broken TOML: arrays or tables nested too deeply",
+            hint="qcrules.toml needs a few levels of nesting at most",
+        ) from None
     chk = _Checker(path, text)
     root = path.parent.resolve()
     cfg = Config(path=path, root=root, database_url="")

@@ -77,6 +77,13 @@ def version_satisfies(version: str, spec: str) -> bool:
     return specifier.contains(Version(version), prereleases=True)
 
 
+def deepest_line(text: str) -> int:
+    """The line holding the most opening brackets: where a too-deep TOML value is."""
+    lines = text.splitlines() or [""]
+    counts = [line.count("[") + line.count("{") for line in lines]
+    return counts.index(max(counts)) + 1
+
+
 class _PackReader:
     def __init__(
         self,
@@ -252,6 +259,21 @@ class _PackReader:
                     1,
                     None,
                     "fix the TOML syntax at this position",
+                )
+            )
+            return None
+        except RecursionError:  # tomli refuses arrays/tables nested over 400 deep this way
+            line = deepest_line(self.text)
+            self.diagnostics.append(
+                Diagnostic(
+                    "toml-syntax",
+                    "broken TOML: arrays or tables nested too deeply",
+                    self.file,
+                    line,
+                    1,
+                    1,
+                    None,
+                    "a pack needs a few levels of nesting at most",
                 )
             )
             return None
