@@ -191,7 +191,8 @@ def explain(
                 params={
                     p: params.get(p)
                     for p in (*rule.params_used, *pack.guard_params, *rule.guard_params)
-                },
+                }
+                | ({"min_daily_spend": params.get("min_daily_spend")} if days else {}),
                 outcome=outcome_text,
                 engine=engine_name,
                 guard=guard_tree,
