@@ -318,6 +318,27 @@ def test_two_accounts_per_creator_day_are_kept_apart_and_summed(ws, tmp_path):
     assert grant["roi_below_break_even_streak"] == 7
 
 
+def test_the_same_days_in_another_export_layout_are_warned_about(ws, tmp_path):
+    """A day first imported without the account column, then with it, is two rows that
+    are summed: said when it happens. Separate exports of two accounts are not a clash."""
+    rows = [good_day(k) for k in range(-3, 0)]
+    imported(ws, "metrics", write_csv(tmp_path / "plain.csv", HEADER, rows))
+    header = [*HEADER, "千川账户ID"]
+    first = run_import(
+        ws.db, "metrics", [write_csv(tmp_path / "a.csv", header, [[*r, "1001"] for r in rows])]
+    )
+    assert first.ok
+    [warning] = [w for w in first.files[0].warnings if "counts twice" in w]
+    assert warning.startswith("3 stored metric rows") and "account none" in warning
+    other = [good_day(k) for k in range(-6, -3)]  # days with account rows only
+    for account in ("1001", "2002"):
+        path = write_csv(tmp_path / f"{account}.csv", header, [[*r, account] for r in other])
+        each = run_import(ws.db, "metrics", [path])
+        assert each.ok and not [w for w in each.files[0].warnings if "counts twice" in w]
+    again = run_import(ws.db, "metrics", [tmp_path / "a.csv"], dry_run=True)
+    assert [w for w in again.files[0].warnings if "counts twice" in w]  # the plain rows remain
+
+
 def test_metrics_key_migration_keeps_every_row(db_url, tmp_path):
     """A workspace at the baseline schema, with attributed and unattributed rows, upgrades:
     NULL grant ids become '', every row stays, and a second account's row then fits."""

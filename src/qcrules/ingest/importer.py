@@ -830,7 +830,55 @@ class _FileImport:
             out["updated_at"] = now
         return out
 
+    def _other_layouts(self, conn, rows: Sequence[int]) -> None:
+        """Warn when creator-days of this file already have rows of another layout — without
+        an account or grant where the file names one, or the other way round: the same
+        delivery imported from two export layouts would count twice (rows are summed)."""
+        if self.kind.name != "metrics" or not rows:
+            return
+        values = self.values
+        layouts: dict[tuple, set[tuple[bool, bool]]] = {}
+        for i in rows:
+            day = (values["merchant_id"][i], values["aweme_id"][i], values["date"][i])
+            layouts.setdefault(day, set()).add(
+                (bool(values["grant_id"][i]), bool(values["account_id"][i]))
+            )
+        m = table(DailyMetric).c
+        dates = [d for _, _, d in layouts]
+        mids = sorted({mid for mid, _, _ in layouts})
+        awemes = sorted({aweme for _, aweme, _ in layouts})
+        clashes: list[tuple] = []
+        for start in range(0, len(awemes), 900):
+            query = select(m.merchant_id, m.aweme_id, m.date, m.grant_id, m.account_id).where(
+                m.merchant_id.in_(mids),
+                m.aweme_id.in_(awemes[start : start + 900]),
+                m.date >= min(dates),
+                m.date <= max(dates),
+            )
+            for mid, aweme, day, grant, account in conn.execute(query):
+                mine = layouts.get((mid, aweme, day))
+                if mine is not None and (bool(grant), bool(account)) not in mine:
+                    clashes.append((aweme, day, grant, account))
+        if not clashes:
+            return
+        aweme, day, grant, account = min(clashes, key=lambda c: (c[1], c[0]))
+        none = tr("无", "none")
+        self.report.warnings.append(
+            tr(
+                f"{len(clashes)} 行已存的指标与本文件同一达人同一天，但账户/授权的有无不同"
+                f"（如 达人 {aweme} {day.isoformat()}：千川账户 {account or none}，授权 {grant or none}）；"
+                "它们会与本文件的行相加。若是同一份投放用不同导出格式导入了两次，会被重复计算",
+                f"{len(clashes)} stored metric rows are on the same creator-days as this file but "
+                f"with or without an account or grant where this file differs (e.g. creator "
+                f"{aweme} on {day.isoformat()}: account {account or none}, grant {grant or none}); "
+                "they are summed with this file's rows, so the same delivery imported from two "
+                "export layouts counts twice",
+            )
+        )
+
     def _dry_run(self, rows: Sequence[int]) -> None:
+        with self.job.db.connect() as conn:
+            self._other_layouts(conn, rows)
         found = self._existing_keys(rows)
         self.report.updated = found
         self.report.inserted = len(rows) - found
@@ -882,6 +930,7 @@ class _FileImport:
         # under the write lock: the counts below see only this import's rows, and the upsert
         # sets only the columns the file brings (an action's change to others stays)
         with self.job.db.write(f"import {kind.name}") as conn:
+            self._other_layouts(conn, rows)
             before = count(conn, model)
             upsert_columns(
                 conn,
