@@ -296,8 +296,8 @@ def grant_days(
     merchant_defaults: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[GrantDay]:
     """Per grant and day over the `days` ending `as_of`: the metric rows each grant owns
-    (the same attribution as its facts), with its merchant's break-even ROI and industry
-    CVR — what the monitoring sheet (效果监测表) shows."""
+    (the same attribution as its facts), summed per day, with its merchant's break-even ROI
+    and industry CVR — what the monitoring sheet (效果监测表) shows."""
     start = as_of - timedelta(days=days - 1)
     with _reading(db) as conn:
         builder = _Builder(conn, as_of, as_of, {"grant"}, merchant_id, merchant_defaults or {})
@@ -307,20 +307,21 @@ def grant_days(
         where = [M.date >= start, M.date <= as_of, owns]
         if grant_ids is not None:
             where.append(spans.c.grant_id.in_(list(grant_ids)))
-        stmt = (
+        stmt = (  # one row a day: a day's rows (accounts, grants) summed, as the facts do
             select(
                 spans.c.grant_id,
                 spans.c.merchant_id,
                 spans.c.aweme_id,
                 M.date,
-                M.spend,
-                M.impressions,
-                M.clicks,
-                M.orders,
-                M.gmv,
+                func.sum(M.spend),
+                func.sum(M.impressions),
+                func.sum(M.clicks),
+                _sum_known(M.orders),
+                _sum_known(M.gmv),
             )
             .select_from(join)
             .where(*where)
+            .group_by(spans.c.grant_id, spans.c.merchant_id, spans.c.aweme_id, M.date)
             .order_by(spans.c.grant_id, M.date)
         )
         rows = list(conn.execute(stmt))
@@ -334,7 +335,7 @@ def grant_days(
             float(r[4] or 0),
             int(r[5] or 0),
             int(r[6] or 0),
-            r[7],
+            None if r[7] is None else int(r[7]),
             None if r[8] is None else float(r[8]),
             settings.get(r[1], none).break_even_roi,
             settings.get(r[1], none).industry_cvr,
