@@ -30,6 +30,7 @@ from qcrules.packs.registry import PackSet
 from qcrules.workspace import Workspace
 
 MAX_DAYS = 366  # a backtest longer than a year is almost surely a typo in --from
+LEVELS_DOWN = ("critical", "error", "warn", "info")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,9 +295,6 @@ def backtest(
         levels=levels,
         params=_param_changes(current, overrides),
     )
-
-
-LEVELS_DOWN = ("critical", "error", "warn", "info")
 
 
 # ---------------------------------------------------------------------------------------------
