@@ -120,3 +120,19 @@ def demo_copy(demo_folder, tmp_path) -> Path:
     folder = tmp_path / "ws"
     shutil.copytree(demo_folder, folder)
     return folder
+
+
+async def settle_app(app, pilot) -> None:
+    """Every worker of a Textual app done, and the screen updated. A worker replaced by a
+    newer one of its group (exclusive workers: the stored run, then the new one) counts as
+    done, as it does for the app."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(20):
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue
+        await pilot.pause()
+        if not any(worker.is_running for worker in app.workers):
+            return

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from textual.widgets import DataTable, Input, Static
 
+from conftest import settle_app
 from qcrules import service
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
@@ -39,10 +40,7 @@ def writable(demo_folder, tmp_path):
 
 
 async def settled(app: QcrulesApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle_app(app, pilot)
 
 
 def proposed_end(workspace: Workspace, grant_id: str):

@@ -594,3 +594,97 @@ def _store_run(
             )
         for start in range(0, len(rows), 2000):
             conn.execute(table(Finding).insert(), rows[start : start + 2000])
+
+
+def stored_report(workspace: Workspace) -> dict[str, Any] | None:
+    """The last stored run as a report (the shape `evaluate` gives), read back from the
+    runs and findings tables — what the TUI shows at once while it evaluates again.
+
+    Not kept in storage, so absent here: insufficient-data notes, waived findings (only
+    counted) and which rule superseded a finding (its status says it was)."""
+    from qcrules.model.tables import Creator
+
+    runs, findings = table(EvaluationRun), table(Finding)
+    creators, merchants = table(Creator), table(Merchant)
+    with workspace.db.connect() as conn:
+        run = (
+            conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(1))
+            .mappings()
+            .first()
+        )
+        if run is None:
+            return None
+        rows = list(
+            conn.execute(
+                select(findings)
+                .where(findings.c.run_id == run["run_id"], findings.c.status != "waived")
+                .order_by(findings.c.id)
+            ).mappings()
+        )
+        wanted = {r["aweme_id"] for r in rows if r["aweme_id"]}
+        nicknames: dict[str, str] = {}
+        if wanted:
+            nicknames = {
+                aweme: name
+                for aweme, name in conn.execute(
+                    select(creators.c.aweme_id, creators.c.nickname).where(
+                        creators.c.aweme_id.in_(wanted)
+                    )
+                )
+                if name
+            }
+        names = {
+            mid: name
+            for mid, name in conn.execute(select(merchants.c.merchant_id, merchants.c.name))
+            if name
+        }
+    out = []
+    for row in rows:
+        entity: dict[str, Any] = {
+            "type": row["entity_type"],
+            "id": row["entity_id"],
+            "merchant": row["merchant_id"],
+        }
+        if row["aweme_id"]:
+            entity["creator"] = row["aweme_id"]
+        name = (
+            names.get(row["entity_id"])
+            if row["entity_type"] == "merchant"
+            else nicknames.get(row["aweme_id"] or "")
+        )
+        if name:
+            entity["name"] = name
+        finding = {
+            "rule": row["rule"],
+            "name": row["name"],
+            "pack": row["pack"],
+            "level": row["level"],
+            "entity": entity,
+            "message": row["message"],
+            "action": {"kind": row["action_kind"], "params": row["action_params"] or {}},
+            "evidence": row["evidence"] or {},
+            "source": row["source"],
+            "fingerprint": row["fingerprint"],
+        }
+        if row["status"] == "superseded":
+            finding["superseded_by"] = "…"
+        out.append(finding)
+    started = run["started_at"]
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return {
+        "qcrules_version": __version__,
+        "run": {
+            "id": run["run_id"],
+            "as_of": run["as_of"].isoformat(),
+            "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "duration_ms": run["duration_ms"],
+            "engine": run["engine"],
+            "packs": run["packs"] or [],
+            "stored": True,
+        },
+        "summary": run["summary"] or {},
+        "findings": out,
+        "insufficient_data": [],
+        "waived": [],
+    }

@@ -76,6 +76,13 @@ def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict]:
     return _recent_runs(workspace, limit)
 
 
+def stored_report(workspace: Workspace) -> dict | None:
+    """The last stored run as a report, read back without evaluating (None: no run yet)."""
+    from qcrules.evaluation import stored_report as _stored
+
+    return _stored(workspace)
+
+
 def action_queue(workspace: Workspace) -> list:
     """The suggested actions of the last stored run, each with its state (qcrules.actions)."""
     from qcrules.actions.queue import action_queue as _queue

@@ -254,6 +254,25 @@ class Columns:
         return [names[key] for key in self.keys]
 
 
+def _while_open(handler):
+    """A table's highlight can arrive while the app closes (a worker filled it just before
+    quit): its detail pane is gone then, and there is nothing to show — not a crash."""
+    import functools
+
+    from textual.css.query import NoMatches
+
+    @functools.wraps(handler)
+    def guarded(self, *args, **kwargs):
+        try:
+            return handler(self, *args, **kwargs)
+        except NoMatches:
+            if self._exit or self._closing or not self.screen_stack or not self.is_running:
+                return None
+            raise
+
+    return guarded
+
+
 class QcrulesCommands(Provider):
     """Command palette entries: every key binding's action, searchable by its zh/en name,
     listed with its key as soon as the palette opens."""
@@ -511,11 +530,14 @@ class QcrulesApp(App[None]):
             grants.add_column(header, key=key)
         self._show_level_filter()
         self._load_packs()
+        if self.store:
+            self._load_stored()  # the last stored run at once; the new one replaces it
         self.action_evaluate()
 
     # -- evaluation ---------------------------------------------------------------------
 
     def action_evaluate(self) -> None:
+        self.evaluation_error: str | None = None
         self.query_one("#findings-table", DataTable).loading = True
         self.query_one("#run-info", Static).update(tr("正在评估…", "Evaluating…"))
         self._evaluate()
@@ -554,13 +576,46 @@ class QcrulesApp(App[None]):
         self.call_from_thread(self._show_sheet, sheet, grant_rows, cells)
         self.call_from_thread(self._show_records, creators, grants)
 
+    @work(thread=True, exclusive=True, group="stored")
+    def _load_stored(self) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            report = service.stored_report(self.workspace)
+            if report is None:
+                return
+            history = safe_data(service.recent_runs(self.workspace))
+            states = self._queue_states()
+        except QcrulesError:
+            return  # the evaluation that runs beside this says what is wrong
+        self.call_from_thread(self._show_stored, safe_data(report), history, states)
+
+    def _show_stored(
+        self, report: dict[str, Any], history: list[dict[str, Any]], states: dict[str, str]
+    ) -> None:
+        if self.report is not None:
+            return  # the new evaluation finished first
+        self._show_result(report, history, states)
+        if self.evaluation_error is not None:  # it failed first: say so over the stored run
+            self._show_error_info()
+
     def _queue_states(self) -> dict[str, str]:
         return {item.fingerprint: item.state for item in service.action_queue(self.workspace)}
 
     def _failed(self, message: str) -> None:
+        self.evaluation_error = message
         self.query_one("#findings-table", DataTable).loading = False
-        self.query_one("#run-info", Static).update(Text(message, style="red"))
+        self._show_error_info()
         self.notify(message, title=tr("评估失败", "Evaluation failed"), severity="error")
+
+    def _show_error_info(self) -> None:
+        message = self.evaluation_error or ""
+        if self.report is not None and self.report["run"].get("stored"):
+            message += tr(
+                f"\n（仍显示上次保存的评估 {self.report['run']['id']}）",
+                f"\n(still showing the stored run {self.report['run']['id']})",
+            )
+        self.query_one("#run-info", Static).update(Text(message, style="red"))
 
     def _show_result(
         self, report: dict[str, Any], history: list[dict[str, Any]], states: dict[str, str]
@@ -583,6 +638,22 @@ class QcrulesApp(App[None]):
         if not isinstance(self.focused, Input):
             table.focus()  # keys move through the findings, unless the operator is typing
         total = len(report["findings"])
+        run = report["run"]
+        started = str(run["started_at"]).replace("T", " ").removesuffix("Z")
+        self.sub_title = self.workspace.root.name
+        if run.get("stored"):
+            self.sub_title += tr(
+                f" — 上次保存的评估 {started}，截至 {run['as_of']}",
+                f" — stored run {started}, as of {run['as_of']}",
+            )
+            self.notify(
+                tr(
+                    f"显示上次保存的评估（{started}）：{total} 条发现；正在重新评估…",
+                    f"Showing the stored run of {started}: {total} findings; evaluating again…",
+                ),
+                timeout=3,
+            )
+            return
         self.notify(
             tr(f"评估完成：{total} 条发现", f"Evaluated: {total} findings"),
             timeout=3,
@@ -595,6 +666,8 @@ class QcrulesApp(App[None]):
         assert report is not None
         run, summary = report["run"], report["summary"]
         info = Text()
+        if run.get("stored"):
+            info.append(tr("上次保存的评估（正在重新评估…）", "Stored run (evaluating again…) "))
         info.append(tr("最近一次评估 ", "Last run "), style="bold")
         info.append(f"{run['id']}  ")
         info.append(tr(f"截至 {run['as_of']}", f"as of {run['as_of']}"))
@@ -789,6 +862,7 @@ class QcrulesApp(App[None]):
         detail.update(out)
 
     @on(DataTable.RowHighlighted, "#findings-table")
+    @_while_open
     def _row_highlighted(self) -> None:
         self.explanation = None
         self._show_detail()
@@ -1214,6 +1288,7 @@ class QcrulesApp(App[None]):
         detail.update(out)
 
     @on(DataTable.RowHighlighted, "#creators-table")
+    @_while_open
     def _creator_highlighted(self) -> None:
         self._show_creator()
 
@@ -1351,6 +1426,7 @@ class QcrulesApp(App[None]):
         self.call_from_thread(self.action_evaluate)
 
     @on(DataTable.RowHighlighted, "#grant-state-table")
+    @_while_open
     def _grant_state_highlighted(self) -> None:
         self._show_grant_state()
 
@@ -1750,6 +1826,7 @@ class QcrulesApp(App[None]):
         detail.update(Group(out, grid, _bar_chart(days, bands)))
 
     @on(DataTable.RowHighlighted, "#grants-table")
+    @_while_open
     def _grant_highlighted(self) -> None:
         self._show_grant()
 
@@ -1868,6 +1945,7 @@ class QcrulesApp(App[None]):
         detail.update(out)
 
     @on(DataTable.RowHighlighted, "#rules-table")
+    @_while_open
     def _rule_highlighted(self) -> None:
         self._show_rule()
         row = self.query_one("#rules-table", DataTable).cursor_row

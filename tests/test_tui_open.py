@@ -1,0 +1,128 @@
+"""Opening the TUI on a workspace with a stored run: that run is shown at once (read back
+from storage, not re-evaluated), then replaced by the new evaluation; if the new one fails,
+the stored run stays on screen with the error."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from textual.widgets import DataTable
+
+from conftest import settle_app
+from qcrules import service
+from qcrules.evaluation import EvaluateOptions
+from qcrules.i18n import language
+from qcrules.tui import QcrulesApp
+from qcrules.workspace import Workspace
+
+DAY = date(2026, 11, 27)
+SIZE = (160, 45)
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    monkeypatch.setenv("QCRULES_LANG", "en")
+    language.cache_clear()
+    yield
+    language.cache_clear()
+
+
+@pytest.fixture
+def stored(db_url, tmp_path):
+    """A demo workspace on the backend with one stored run."""
+    from qcrules.demo import generate
+    from qcrules.model import open_database
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    config = folder / "qcrules.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    db = open_database(db_url)
+    generate(db, size="demo", seed=7, today=DAY)
+    db.close()
+    workspace = Workspace.discover(config)
+    result = service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
+    yield workspace, result.report
+    workspace.close()
+
+
+async def settled(app: QcrulesApp, pilot) -> None:
+    await settle_app(app, pilot)
+
+
+def essentials(finding: dict) -> tuple:
+    entity = finding["entity"]
+    return (
+        finding["rule"],
+        finding["level"],
+        entity["type"],
+        entity["id"],
+        entity.get("merchant"),
+        entity.get("creator"),
+        entity.get("name"),
+        finding["message"],
+        finding["action"]["kind"],
+        finding["fingerprint"],
+        bool(finding.get("superseded_by")),
+    )
+
+
+def test_the_stored_report_reads_back_what_evaluate_stored(stored):
+    workspace, report = stored
+    back = service.stored_report(workspace)
+    assert back is not None and back["run"]["stored"] is True
+    assert back["run"]["id"] == report["run"]["id"]
+    assert back["run"]["as_of"] == report["run"]["as_of"]
+    assert back["summary"]["findings"] == report["summary"]["findings"]
+    assert [essentials(f) for f in back["findings"]] == [essentials(f) for f in report["findings"]]
+
+
+def test_no_stored_run_is_none(db_url, tmp_path):
+    from qcrules.workspace import init_workspace
+
+    workspace = init_workspace(tmp_path / "empty", database_url=db_url)
+    try:
+        assert service.stored_report(workspace) is None
+    finally:
+        workspace.close()
+
+
+async def test_a_failed_evaluation_keeps_the_stored_run_on_screen(stored):
+    workspace, report = stored
+    # a broken pack makes the new evaluation fail
+    folder = workspace.root / "team-packs"
+    folder.mkdir()
+    (folder / "bad.toml").write_text('[pack]\nid = "bad"\n[[rules]]\nid = 3\n', encoding="utf-8")
+    config = workspace.root / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[packs]\npaths = ["team-packs"]\n',
+        encoding="utf-8",
+    )
+    broken = Workspace.discover(config)
+    try:
+        app = QcrulesApp(broken, as_of=DAY)
+        async with app.run_test(size=SIZE) as pilot:
+            await settled(app, pilot)
+            table = app.query_one("#findings-table", DataTable)
+            assert table.row_count == len(report["findings"])
+            assert app.report is not None and app.report["run"]["stored"]
+            assert f"stored run {report['run']['started_at'].replace('T', ' ')[:19]}" in (
+                app.sub_title
+            )
+            info = str(app.query_one("#run-info").content)
+            assert "invalid" in info.lower() or "bad.toml" in info
+            assert f"still showing the stored run {report['run']['id']}" in info
+    finally:
+        broken.close()
+
+
+async def test_the_new_evaluation_replaces_the_stored_run(stored):
+    workspace, report = stored
+    app = QcrulesApp(workspace, as_of=DAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        assert app.report is not None and not app.report["run"].get("stored")
+        assert app.report["run"]["id"] != report["run"]["id"]
+        assert app.sub_title == workspace.root.name
+        assert app.query_one("#findings-table", DataTable).row_count == len(report["findings"])
