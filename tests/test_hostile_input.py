@@ -249,3 +249,30 @@ def test_output_written_whole_or_not_at_all(cli, demo_copy, tmp_path):
 
     assert json.loads(target.read_text(encoding="utf-8"))["findings"]
     assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("actions", "undo", "99999999999999999999"), "is not in the range"),
+        (("actions", "log", "--limit", "99999999999999999999"), "is not in the range"),
+    ],
+)
+def test_huge_integer_options_exit_2(cli, demo_copy, args, message):
+    done = cli(*args, cwd=demo_copy)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_grant_request_refuses_a_huge_term_and_a_path_as_video_id(cli, demo_copy):
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        (aweme,) = conn.execute(
+            "select aweme_id from pool where merchant_id = 'M1' limit 1"
+        ).fetchone()
+    base = ("grants", "request", "--merchant", "M1", "--creator", aweme, "--scope", "single_video")
+    done = cli(*base, "--video", "V1", "--days", "99999999999", "--dry-run", cwd=demo_copy)
+    assert done.returncode == 2 and "must be at most 3650" in done.stderr, done.stderr
+    done = cli(*base, "--video", "../\x1b[2J", "--dry-run", cwd=demo_copy)
+    assert done.returncode == 2, done.stderr
+    assert "an id cannot contain a path separator" in done.stderr
+    assert "\x1b" not in done.stderr and "Traceback" not in done.stderr

@@ -48,10 +48,11 @@ from qcrules.model.tables import (
     Merchant,
 )
 from qcrules.packs.model import LEVEL_RANK
-from qcrules.safety import mask_secret
+from qcrules.safety import check_id, for_terminal, mask_secret
 from qcrules.workspace import Workspace
 
 SAFE_DAYS = 15  # the guide: 15 or 30 days, never permanent
+MAX_TERM_DAYS = 3650  # a term longer than ten years is a typo (permanent is --until 2099-12-31)
 CHANNEL_NAMES = {
     "pc": "pc",
     "mobile_pre_order": "mobile_pre_order",
@@ -275,6 +276,11 @@ def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, A
             tr("--days 与 --until 只能给一个", "give --days or --until, not both"),
             hint=tr("例如 --days 15", "e.g. --days 15"),
         )
+    if request.video_id and (problem := check_id(request.video_id)) is not None:
+        raise UsageError(
+            f"--video '{for_terminal(request.video_id)}': {problem}",
+            hint=tr("视频ID 见千川或抖音作品链接", "the video id is in the work's link"),
+        )
     if request.video_id and request.scope != "single_video":
         raise UsageError(
             tr("--video 只用于单视频授权", "--video goes with --scope single_video only"),
@@ -317,6 +323,14 @@ def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, A
         if days < 1:
             raise UsageError(
                 tr(f"--days {days} 必须至少为 1", f"--days {days} must be at least 1"),
+                hint=tr("指南建议 15 或 30 天", "the guide suggests 15 or 30 days"),
+            )
+        if days > MAX_TERM_DAYS:
+            raise UsageError(
+                tr(
+                    f"--days {days} 超过 {MAX_TERM_DAYS} 天",
+                    f"--days {days} must be at most {MAX_TERM_DAYS}",
+                ),
                 hint=tr("指南建议 15 或 30 天", "the guide suggests 15 or 30 days"),
             )
         ends = start + timedelta(days=days)

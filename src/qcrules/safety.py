@@ -78,7 +78,9 @@ def check_id(text: str) -> str | None:
     if text != text.strip():
         return tr("ID 前后不能有空格", "an id cannot start or end with a space")
     if "/" in text or "\\" in text:
-        return tr("ID 不能含路径分隔符 / 或 \\", "an id cannot contain a path separator / or \\")
+        return tr(
+            "ID 不能含路径分隔符（/ 或 \\）", "an id cannot contain a path separator (/ or \\)"
+        )
     if ".." in text or text == ".":
         return tr("ID 不能含 ..", "an id cannot contain ..")
     bad = _ID_CONTROL.search(text)
@@ -99,8 +101,8 @@ def file_in(folder: Path, stem: str, suffix: str) -> Path:
         return path
     raise UsageError(
         tr(
-            f"由 ID {for_terminal(stem)!r} 得到的文件名会落在 {folder} 之外，已拒绝",
-            f"the file name from id {for_terminal(stem)!r} would leave {folder}; refused",
+            f"由 ID '{for_terminal(stem)}' 得到的文件名会落在 {folder} 之外，已拒绝",
+            f"the file name from id '{for_terminal(stem)}' would leave {folder}; refused",
         ),
         hint=tr(
             "ID 不能含 /、\\、.. 或控制字符；改正数据后重新导入",

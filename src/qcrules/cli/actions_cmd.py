@@ -211,7 +211,7 @@ def hold_cmd(state, entity, reason, entity_type, merchant, until, actor, fmt) ->
 
 
 @actions_group.command("undo")
-@click.argument("audit_id", type=int, required=False)
+@click.argument("audit_id", type=click.IntRange(1, 2**53), required=False)
 @click.option("--actor", help="Who takes it back (default: $QCRULES_ACTOR or your login).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
@@ -222,7 +222,7 @@ def undo_cmd(state, audit_id, actor, fmt: str) -> int:
 
 
 @actions_group.command("log")
-@click.option("--limit", type=int, default=30, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=30, show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
 def log_cmd(state, limit: int, fmt: str) -> int:

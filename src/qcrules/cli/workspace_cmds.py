@@ -17,7 +17,13 @@ from qcrules.i18n import tr
 @click.command("init")
 @click.argument("folder", type=click.Path(file_okay=False), default=".")
 @click.option("--demo", is_flag=True, help="Fill it with a generated, realistic demo data set.")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo data.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=7,
+    show_default=True,
+    help="Seed of the demo data.",
+)
 @click.pass_obj
 def init_cmd(state, folder: str, demo: bool, seed: int) -> int:
     """Create a workspace: qcrules.toml and the database (SQLite in WAL mode by default;
@@ -46,7 +52,13 @@ def init_cmd(state, folder: str, demo: bool, seed: int) -> int:
 
 
 @click.command("demo")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo data.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=7,
+    show_default=True,
+    help="Seed of the demo data.",
+)
 @click.option("--keep/--no-keep", default=True, help="Keep the demo folder afterwards.")
 @click.option(
     "--no-tui", is_flag=True, help="Print the findings instead of opening the UI (as in CI)."
