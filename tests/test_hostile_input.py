@@ -276,3 +276,19 @@ def test_grant_request_refuses_a_huge_term_and_a_path_as_video_id(cli, demo_copy
     assert done.returncode == 2, done.stderr
     assert "an id cannot contain a path separator" in done.stderr
     assert "\x1b" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_baseline_nested_too_deeply_is_a_usage_error(cli, demo_folder, tmp_path):
+    baseline = tmp_path / "deep.json"
+    baseline.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    done = cli(
+        "evaluate",
+        "--as-of",
+        "2026-11-27",
+        "--no-store",
+        "--baseline",
+        str(baseline),
+        cwd=demo_folder,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "is not qcrules JSON output" in done.stderr and "Traceback" not in done.stderr

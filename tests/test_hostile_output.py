@@ -401,3 +401,12 @@ def test_agreement_and_explain_show_the_nickname_without_its_escapes(cli, hostil
         )
         assert explained.returncode == 0, explained.stderr
         assert no_controls(explained.stdout + explained.stderr)
+
+
+def test_headers_that_look_like_markup_or_escapes_are_shown_as_written(cli, ws):
+    path = ws / "hdr.csv"
+    path.write_text("达人UID,达人昵称,[/bold],[red]x\x1b[2J\n1001,a,b,c\n", encoding="utf-8")
+    done = cli("import", "creators", str(path), "--dry-run", cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "[/bold], [red]x\\x1b[2J" in done.stderr
+    assert "Traceback" not in done.stderr and no_controls(done.stderr)

@@ -191,8 +191,8 @@ def _load_baseline(path: Path) -> set[str]:
             f"baseline file {path} does not exist",
             hint="pass the JSON output of an earlier `qcrules evaluate --format json`",
         ) from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(  # (RecursionError: arrays nested deeper than the parser goes)
             f"baseline file {path} is not qcrules JSON output: {exc}",
             hint="create it with `qcrules evaluate --format json --output FILE`",
         ) from exc
