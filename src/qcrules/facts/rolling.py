@@ -19,10 +19,12 @@ same from one day to the next. `tests/test_backtest.py` checks every day against
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from sqlalchemy import select
@@ -73,22 +75,24 @@ class _Series:
     __slots__ = ("days", "firsts", "gmv", "ints", "nulls", "spend")
 
     def __init__(self, rows: list[Any]) -> None:
-        # rows: (ordinal, spend, impressions, clicks, orders, gmv, add_to_cart)
-        self.days = [r[0] for r in rows]
-        firsts = [0] * (len(rows) + 1)  # rows that start a new day: days are counted
-        for i, day in enumerate(self.days):
-            firsts[i + 1] = firsts[i] + (i == 0 or self.days[i - 1] != day)
-        self.firsts = firsts
-        self.spend = [float(r[1]) for r in rows]
+        # rows: (ordinal, spend, impressions, clicks, orders, gmv, add_to_cart); typed arrays
+        # keep an L workspace's range (millions of rows) to a few bytes a value
+        days = self.days = array("l", [r[0] for r in rows])
+        # rows that start a new day: days are counted, not rows
+        self.firsts = array(
+            "l",
+            accumulate((i == 0 or days[i - 1] != day for i, day in enumerate(days)), initial=0),
+        )
+        self.spend = array("d", [float(r[1]) for r in rows])
         self.gmv = [r[5] for r in rows]
-        ints = [[0] * (len(rows) + 1) for _ in range(4)]  # impressions, clicks, orders, atc
-        nulls = [[0] * (len(rows) + 1) for _ in range(3)]  # count of NULL orders, gmv, atc
-        for i, r in enumerate(rows):
-            for k, value in enumerate((r[2], r[3], r[4], r[6])):
-                ints[k][i + 1] = ints[k][i] + (value or 0)
-            for k, value in enumerate((r[4], r[5], r[6])):
-                nulls[k][i + 1] = nulls[k][i] + (value is None)
-        self.ints, self.nulls = ints, nulls
+        # prefix sums of impressions, clicks, orders, add_to_cart; counts of NULL orders,
+        # gmv, add_to_cart
+        self.ints = [
+            array("q", accumulate((r[k] or 0 for r in rows), initial=0)) for k in (2, 3, 4, 6)
+        ]
+        self.nulls = [
+            array("l", accumulate((r[k] is None for r in rows), initial=0)) for k in (4, 5, 6)
+        ]
 
     def aggregates(self, end: int, starts: dict[int, int], dates: dict[int, date]) -> list | None:
         """The `_window_aggregates` columns for the windows ending on `end` (None: no rows)."""
@@ -158,6 +162,14 @@ class _Series:
             else:
                 out += [None, None]
         return [*out, hi - lo, hi - lo]
+
+
+def _compact(rows: dict[Any, list[Any]], make) -> dict[Any, _Series]:
+    """Each key's rows turned into its series, the rows let go as it goes (peak memory)."""
+    out: dict[Any, _Series] = {}
+    for key in list(rows):
+        out[key] = make(rows.pop(key))
+    return out
 
 
 def _existed(grant: Any, as_of: date) -> bool:
@@ -272,8 +284,8 @@ class _SharedLoads(_Builder):
             self.as_of, self.included = as_of, included
         got = {
             "lo": lo,
-            "pairs": {k: _Series(v) for k, v in pairs.items()},
-            "grants": {gid: _Series(_by_day(v)) for gid, v in grant_rows.items()},
+            "pairs": _compact(pairs, _Series),
+            "grants": _compact(grant_rows, lambda rows: _Series(_by_day(rows))),
             "any": any_rows,
             "after": after,
             "dates": {},
