@@ -410,3 +410,29 @@ def test_headers_that_look_like_markup_or_escapes_are_shown_as_written(cli, ws):
     assert done.returncode == 0, done.stderr
     assert "[/bold], [red]x\\x1b[2J" in done.stderr
     assert "Traceback" not in done.stderr and no_controls(done.stderr)
+
+
+def test_rejects_file_holds_values_not_formulas_and_reimports_as_written(db, tmp_path):
+    """The rejects CSV is opened in Excel like a report: its cells are neutralised, and a
+    fixed rejects file imports the text as it was (the apostrophe is not part of it)."""
+    from sqlalchemy import text
+
+    from qcrules.ingest import run_import
+
+    path = write_csv(
+        tmp_path / "c.csv",
+        ["aweme_id", "nickname", "fans_count"],
+        [["1", '=HYPERLINK("x")', "-5"], ["2", "@SUM(A1)", "10"]],
+    )
+    rejects = tmp_path / "r.csv"
+    result = run_import(db, "creators", [path], skip_invalid=True, rejects=rejects)
+    assert result.files[0].rejected == 1
+    with rejects.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1][:3] == ["1", '\'=HYPERLINK("x")', "-5"]  # a plain number stays a number
+    fixed = tmp_path / "fixed.csv"
+    write_csv(fixed, rows[0][:3], [[rows[1][0], rows[1][1], "5"]])
+    assert run_import(db, "creators", [fixed]).ok
+    with db.connect() as conn:
+        names = dict(conn.execute(text("select aweme_id, nickname from creators")).all())
+    assert names == {"1": '=HYPERLINK("x")', "2": "@SUM(A1)"}

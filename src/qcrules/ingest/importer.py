@@ -29,7 +29,7 @@ from qcrules.ingest.values import cell_text, is_blank, parse_column
 from qcrules.ingest.writer import count, existing, table, upsert_columns
 from qcrules.model.db import Database
 from qcrules.model.tables import Creator, DailyMetric, Grant, Merchant, PoolMember
-from qcrules.safety import mask_secret
+from qcrules.safety import mask_secret, spreadsheet_cell
 
 MODELS = {
     "merchants": Merchant,
@@ -732,10 +732,10 @@ class _FileImport:
             ) from None
         with fh:
             writer = csv.writer(fh)
-            writer.writerow([*sheet.headers, "line", "reason"])
+            writer.writerow([*map(spreadsheet_cell, sheet.headers), "line", "reason"])
             for i in sorted(self.bad):
                 row = [
-                    mask_secret(cell) if j in secret else cell_text(cell)
+                    mask_secret(cell) if j in secret else spreadsheet_cell(cell_text(cell))
                     for j, cell in enumerate(sheet.row(i))
                 ]
                 reasons = "; ".join(

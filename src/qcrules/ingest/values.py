@@ -20,7 +20,7 @@ from typing import Any
 from qcrules.i18n import tr
 from qcrules.ingest.columns import ENUM_CANONICAL, ENUM_EMPTY, ENUMS, Column, norm_value
 from qcrules.model.tables import PERMANENT_END
-from qcrules.safety import check_id
+from qcrules.safety import FORMULA_START, check_id
 
 Errors = list[tuple[int, str]]
 
@@ -431,7 +431,10 @@ def parse_text(value: Any) -> str:
         return cell_text(value)
     if isinstance(value, datetime | date):
         return cell_text(value)
-    return str(value).strip()
+    text = str(value).strip()
+    if text.startswith("'") and text[1:].startswith(FORMULA_START):
+        return text[1:]  # a cell neutralised against formulas (a rejects file, a report)
+    return text
 
 
 # --- column dispatch ---------------------------------------------------------------------------
