@@ -14,6 +14,7 @@ import pytest
 from alembic import command
 from sqlalchemy import select, text
 
+from qcrules.errors import ConfigError
 from qcrules.evaluation import EvaluateOptions, evaluate
 from qcrules.explain import explain
 from qcrules.ingest import columns as C
@@ -162,6 +163,27 @@ def test_exclude_recent_days_still_overrides_the_end(ws, tmp_path):
     assert grant["spend_1d"] == 500.0 and grant["spend_3d"] == 1_500.0
     assert facts.report["run"]["window_ends"]["M1"] == day(-2).isoformat()
     workspace.close()
+    # every pack takes it, also one that does not declare it; a bad value is refused
+    config.write_text(
+        config.read_text(encoding="utf-8") + "\n[params.optimization]\nexclude_recent_days = 3\n",
+        encoding="utf-8",
+    )
+    workspace = Workspace.discover(config)
+    run = evaluate(workspace, EvaluateOptions(as_of=AS_OF, store=False, packs=["optimization"]))
+    creator = next(f.values for f in run.facts["creator"] if f.entity_id == "A")
+    assert (
+        creator["spend_1d"] == 500.0
+        and run.report["run"]["window_ends"]["M1"] == day(-3).isoformat()
+    )
+    workspace.close()
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "exclude_recent_days = 3", "exclude_recent_days = -1"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="between 0 and 30 days"):
+        evaluate(Workspace.discover(config), EvaluateOptions(as_of=AS_OF, store=False))
 
 
 def test_stale_metrics_warn_with_what_to_do(ws, tmp_path, cli):

@@ -357,6 +357,10 @@ class _PackReader:
                     ("params", name),
                     help="use a finite number of a sensible size",
                 )
+            elif name == SHIFT_PARAM and (problem := shift_problem(value)) is not None:
+                self.add("bad-param", problem, ("params", name), help=SHIFT_HELP)
+        # every pack takes exclude_recent_days (0: windows end at the newest day with data)
+        params = {**params, SHIFT_PARAM: params.get(SHIFT_PARAM, 0)}
 
         guard_source = header.get("guard")
         guard_node = None
@@ -772,4 +776,19 @@ def check_overrides(pack: Pack, overrides: Mapping[str, Any], where: str) -> lis
                     help="use a finite number of a sensible size",
                 )
             )
+        elif name == SHIFT_PARAM and (problem := shift_problem(value)) is not None:
+            problems.append(Diagnostic("bad-param", f"{pack.id}.{problem}", where, help=SHIFT_HELP))
     return problems
+
+
+SHIFT_PARAM = "exclude_recent_days"
+SHIFT_HELP = "0 ends the windows at the newest day with data; N ends them N days before as-of"
+
+
+def shift_problem(value: Any) -> str | None:
+    """`exclude_recent_days` is a whole number of days, 0 to 30."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        return f"{SHIFT_PARAM} must be a whole number of days, got {value!r}"
+    if not 0 <= value <= 30:
+        return f"{SHIFT_PARAM} must be between 0 and 30 days, got {value!r}"
+    return None
