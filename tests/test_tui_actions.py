@@ -303,3 +303,31 @@ def test_a_wrong_tui_section_is_a_clear_config_error(tmp_path):
     message = str(caught.value)
     assert f"{path}:2: tui.theme must be str" in message
     assert f"{path}:4: tui.keys.apply must be str" in message
+
+
+async def test_keyboard_sorting_with_an_indicator_and_reverse(writable):
+    app = QcrulesApp(writable, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(app, pilot)
+        table = app.query_one("#findings-table", DataTable)
+
+        def rules() -> list[str]:
+            return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+
+        original = rules()
+        await pilot.press("S", "S")  # level, then rule
+        await pilot.pause()
+        assert rules() == sorted(original) != original
+        assert "Sort: Rule ▲" in str(app.query_one("#level-filter", Static).content)
+        await pilot.press("I")
+        await pilot.pause()
+        assert rules() == sorted(original, reverse=True)
+        assert "Sort: Rule ▼" in str(app.query_one("#level-filter", Static).content)
+        # a click on the sorted header reverses it back
+        table.post_message(DataTable.HeaderSelected(table, table.columns["rule"].key, 1, None))
+        await pilot.pause()
+        assert rules() == sorted(original)
+        for _ in range(len(app.columns.keys)):  # round to the run's own order
+            await pilot.press("S")
+        await pilot.pause()
+        assert rules() == original

@@ -59,6 +59,8 @@ ACTION_TABS: dict[str, tuple[str, ...]] = {
     "hold": ("findings", "actions"),
     "explain": ("findings",),
     "cycle_level": ("findings",),
+    "sort_next": ("findings",),
+    "sort_reverse": ("findings",),
     "pool": ("creators",),
     "request_grant": ("creators", "grants"),
     "renew_grant": ("grants",),
@@ -304,7 +306,7 @@ class QcrulesApp(App[None]):
     #history { height: 3; margin: 0 0 1 0; }
     #filters { height: 3; }
     #filter { width: 1fr; }
-    #level-filter { width: 24; content-align: center middle; height: 3; }
+    #level-filter { width: 28; content-align: center middle; height: 3; }
     #findings-table { width: 3fr; }
     #detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     #rules-table { width: 3fr; }
@@ -327,6 +329,8 @@ class QcrulesApp(App[None]):
         Binding("r", "evaluate", tr("运行评估", "Evaluate now"), id="evaluate"),
         Binding("slash", "focus_filter", tr("筛选", "Filter"), id="filter"),
         Binding("l", "cycle_level", tr("级别", "Level"), id="level"),
+        Binding("S", "sort_next", tr("按下一列排序", "Sort by next column"), id="sort"),
+        Binding("I", "sort_reverse", tr("倒序", "Reverse sort"), id="sort-reverse"),
         Binding("e", "explain", tr("解释", "Explain"), id="explain"),
         Binding("a", "apply", tr("执行动作", "Apply"), id="apply"),
         Binding("x", "dismiss", tr("忽略", "Dismiss"), id="dismiss"),
@@ -363,6 +367,7 @@ class QcrulesApp(App[None]):
         self.level_filter: str | None = None
         self.shown: list[dict[str, Any]] = []  # the findings in the table, in its order
         self.sort_key: str | None = None
+        self.sort_reverse = False
         self.columns = Columns()
         self.kinds = service.action_kinds()
         self.explanation: str | None = None
@@ -758,6 +763,8 @@ class QcrulesApp(App[None]):
         self.shown = [f for f in self.report["findings"] if self._matches_filter(f, needle)]
         if self.sort_key is not None:
             self.shown.sort(key=lambda f: self._cell_text(f, self.sort_key))
+        if self.sort_reverse:
+            self.shown.reverse()
         for index, finding in enumerate(self.shown):
             table.add_row(*self._cells(finding), key=str(index))
         self.explanation = None
@@ -869,7 +876,25 @@ class QcrulesApp(App[None]):
 
     @on(DataTable.HeaderSelected, "#findings-table")
     def _sort_by(self, event: DataTable.HeaderSelected) -> None:
-        self.sort_key = str(event.column_key.value)
+        """A click on a header sorts by it; a second click on it reverses the order."""
+        key = str(event.column_key.value)
+        self.sort_reverse = not self.sort_reverse if key == self.sort_key else False
+        self.sort_key = key
+        self._show_level_filter()
+        self._fill_table()
+
+    def action_sort_next(self) -> None:
+        """S: sort by the next column (the run's own order, most severe first, after the
+        last one)."""
+        order = [None, *self.columns.keys]
+        self.sort_key = order[(order.index(self.sort_key) + 1) % len(order)]
+        self.sort_reverse = False
+        self._show_level_filter()
+        self._fill_table()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._show_level_filter()
         self._fill_table()
 
     @on(Input.Changed, "#filter")
@@ -882,9 +907,12 @@ class QcrulesApp(App[None]):
 
     def _show_level_filter(self) -> None:
         label = _label(LEVEL_LABEL, self.level_filter) if self.level_filter else tr("全部", "all")
-        self.query_one("#level-filter", Static).update(
-            tr(f"级别：{label}（l）", f"Level: {label} (l)")
-        )
+        text = tr(f"级别：{label}（l）", f"Level: {label} (l)")
+        if self.sort_key is not None or self.sort_reverse:
+            names = dict(zip(self.columns.keys, self.columns.headers(), strict=True))
+            column = names.get(self.sort_key or "", tr("默认", "default"))
+            text += "\n" + tr("排序：", "Sort: ") + column + (" ▼" if self.sort_reverse else " ▲")
+        self.query_one("#level-filter", Static).update(text)
 
     def action_cycle_level(self) -> None:
         order = [None, *LEVELS]
