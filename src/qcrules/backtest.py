@@ -25,6 +25,7 @@ from qcrules.evaluation import (
     evaluate,
     load_checked_packs,
 )
+from qcrules.i18n import tr
 from qcrules.packs.loader import check_overrides
 from qcrules.packs.registry import PackSet
 from qcrules.workspace import Workspace
@@ -57,32 +58,51 @@ def parse_sets(packset: PackSet, sets: list[str] | tuple[str, ...]) -> dict[str,
         pack_id, dot, name = key.strip().partition(".")
         if not sep or not dot or not pack_id or not name.strip():
             raise UsageError(
-                f"--set {item!r} is not PACK.PARAM=VALUE",
-                hint="for example --set monitoring.min_days=5",
+                tr(
+                    f"--set {item!r} 不是 规则包.参数=值", f"--set {item!r} is not PACK.PARAM=VALUE"
+                ),
+                hint=tr(
+                    "例如 --set monitoring.min_days=5", "for example --set monitoring.min_days=5"
+                ),
             )
         name = name.strip()
         pack = packs.get(pack_id)
         if pack is None:
             close = difflib.get_close_matches(pack_id, list(packs), n=1)
             raise UsageError(
-                f"--set {item!r}: no pack {pack_id!r}"
-                + (f"; did you mean {close[0]!r}?" if close else ""),
-                hint=f"packs: {', '.join(packs)}",
+                tr(
+                    f"--set {item!r}：没有规则包 {pack_id!r}",
+                    f"--set {item!r}: no pack {pack_id!r}",
+                )
+                + (
+                    tr(f"；是不是 {close[0]!r}？", f"; did you mean {close[0]!r}?") if close else ""
+                ),
+                hint=tr("规则包：", "packs: ") + ", ".join(packs),
             )
         if name not in pack.params:
             close = difflib.get_close_matches(name, list(pack.params), n=1)
             raise UsageError(
-                f"--set {item!r}: pack {pack_id!r} has no parameter {name!r}"
-                + (f"; did you mean {pack_id}.{close[0]}?" if close else ""),
-                hint=f"its parameters: {', '.join(pack.params) or '(none)'} "
-                f"(`qcrules packs show {pack_id}`)",
+                tr(
+                    f"--set {item!r}：规则包 {pack_id!r} 没有参数 {name!r}",
+                    f"--set {item!r}: pack {pack_id!r} has no parameter {name!r}",
+                )
+                + (
+                    tr(f"；是不是 {pack_id}.{close[0]}？", f"; did you mean {pack_id}.{close[0]}?")
+                    if close
+                    else ""
+                ),
+                hint=tr("它的参数：", "its parameters: ")
+                + f"{', '.join(pack.params) or '-'} (`qcrules packs show {pack_id}`)",
             )
         value = parse_value(raw)
         problems = check_overrides(pack, {name: value}, "--set")
         if problems:
             raise UsageError(
                 f"--set {item!r}: {problems[0].message}",
-                hint=f"the current value is {pack.params[name]!r}",
+                hint=tr(
+                    f"现在的值是 {pack.params[name]!r}",
+                    f"the current value is {pack.params[name]!r}",
+                ),
             )
         out.setdefault(pack_id, {})[name] = value
     return out
@@ -139,7 +159,9 @@ def whatif(
     packset = load_checked_packs(workspace, base)
     overrides = sets if isinstance(sets, dict) else parse_sets(packset, sets)
     if not overrides:
-        raise UsageError("give at least one --set PACK.PARAM=VALUE")
+        raise UsageError(
+            tr("至少给一个 --set 规则包.参数=值", "give at least one --set PACK.PARAM=VALUE")
+        )
     check_merchant(workspace, merchant)
     before = evaluate(workspace, base, packset=packset).report["findings"]
     changed = replace(base, params=overrides)
@@ -222,13 +244,17 @@ def backtest(
     before the range, evaluated too). `progress(done, total)` is called after each day."""
     if start > end:
         raise UsageError(
-            f"--from {start} is after --to {end}", hint="give the earlier day as --from"
+            tr(f"--from {start} 晚于 --to {end}", f"--from {start} is after --to {end}"),
+            hint=tr("--from 给较早的那天", "give the earlier day as --from"),
         )
     total = (end - start).days + 1
     if total > MAX_DAYS:
         raise UsageError(
-            f"a backtest of {total} days is longer than {MAX_DAYS}",
-            hint="backtest a year or less at a time",
+            tr(
+                f"回测 {total} 天，超过 {MAX_DAYS} 天",
+                f"a backtest of {total} days is longer than {MAX_DAYS}",
+            ),
+            hint=tr("每次回测一年以内", "backtest a year or less at a time"),
         )
     base = EvaluateOptions(
         packs=list(packs or []),

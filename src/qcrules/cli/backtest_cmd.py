@@ -134,7 +134,9 @@ def whatif_cmd(state, sets, merchant, as_of, fmt) -> int:
     """Evaluate with parameter overrides next to the current parameters and show the
     findings they add and remove; nothing is stored and qcrules.toml is not changed."""
     if not sets:
-        raise UsageError("give at least one --set PACK.PARAM=VALUE")
+        raise UsageError(
+            tr("至少给一个 --set 规则包.参数=值", "give at least one --set PACK.PARAM=VALUE")
+        )
     result = service.whatif(
         state.workspace(), list(sets), merchant=merchant, as_of=parse_date(as_of, "--as-of")
     )
