@@ -289,6 +289,7 @@ def backtest(
                 factory=rolling.factory,
             )
             today = {_key(f): f for f in result.report["findings"]}
+            del result  # its facts: one day's at a time is enough (an L day is ~0.5 GB)
             if previous is not None:
                 by_rule = Counter(f["rule"] for f in today.values())
                 by_level = Counter(f["level"] for f in today.values())
