@@ -354,15 +354,27 @@ def test_pool_percentiles_linear_interpolation(db):
         aweme = f"P{i}"
         add_creator(db, aweme)
         add_pool(db, "M1", aweme, "in_pool")
-        add_metric(
-            db, "M1", aweme, -1, 100, impressions=1000, clicks=int(ctr * 1000), gmv=100 * roi
-        )
+        for offset in range(-6, 1):  # a full 7-day window: a peer
+            add_metric(
+                db,
+                "M1",
+                aweme,
+                offset,
+                100,
+                impressions=1000,
+                clicks=int(ctr * 1000),
+                gmv=100 * roi,
+            )
     add_creator(db, "CAND")  # a candidate does not count
     add_pool(db, "M1", "CAND", "candidate")
     add_metric(db, "M1", "CAND", -1, 100, impressions=1000, clicks=900, gmv=1)
     add_creator(db, "OLD")  # in pool, but its only data is older than 7 days
     add_pool(db, "M1", "OLD", "in_pool")
     add_metric(db, "M1", "OLD", -9, 100, impressions=1000, clicks=1, gmv=1)
+    add_creator(db, "NEW")  # in pool, too few days to be anyone's yardstick
+    add_pool(db, "M1", "NEW", "in_pool")
+    for offset in range(-5, 1):
+        add_metric(db, "M1", "NEW", offset, 100, impressions=1000, clicks=1, gmv=1)
     facts = build_facts(db, AS_OF)
     # sorted ctrs 0.01 0.02 0.03 0.05 0.08, position (5-1)*0.2 = 0.8
     expected_ctr = 0.01 + 0.8 * (0.02 - 0.01)
@@ -370,13 +382,26 @@ def test_pool_percentiles_linear_interpolation(db):
     m = by_id(facts, "merchant")["M1"]
     assert m["pool.ctr_7d_p20"] == pytest.approx(expected_ctr)
     assert m["pool.roi_7d_p20"] == pytest.approx(expected_roi)
-    assert m["pool_size"] == 6
-    for v in creator_facts(facts).values():
-        assert v["pool.ctr_7d_p20"] == pytest.approx(expected_ctr)
-        assert v["pool.roi_7d_p20"] == pytest.approx(expected_roi)
+    assert m["pool.peer_count"] == 5
+    assert m["pool_size"] == 7
+    got = creator_facts(facts)
+    for aweme in ("CAND", "OLD", "NEW"):  # not peers: measured against all five
+        assert got[("M1", aweme)]["pool.ctr_7d_p20"] == pytest.approx(expected_ctr)
+        assert got[("M1", aweme)]["pool.roi_7d_p20"] == pytest.approx(expected_roi)
+        assert got[("M1", aweme)]["pool.peer_count"] == 5
+    for i in range(len(ctrs)):
+        # a peer is measured against the four others, never against itself
+        others_ctr = sorted(c for j, c in enumerate(ctrs) if j != i)
+        others_roi = sorted(r for j, r in enumerate(rois) if j != i)
+        v = got[("M1", f"P{i}")]
+        assert v["pool.ctr_7d_p20"] == pytest.approx(percentile(others_ctr, 0.2))
+        assert v["pool.roi_7d_p20"] == pytest.approx(percentile(others_roi, 0.2))
+        assert v["pool.peer_count"] == 4
     # a merchant without in-pool data has no percentiles
     add_merchant(db, "M2")
-    assert by_id(build_facts(db, AS_OF), "merchant")["M2"]["pool.ctr_7d_p20"] is None
+    m2 = by_id(build_facts(db, AS_OF), "merchant")["M2"]
+    assert m2["pool.ctr_7d_p20"] is None
+    assert m2["pool.peer_count"] == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,11 +475,18 @@ def test_grant_date_fields(db):
     add_grant(db, "G-2099", "M1", "A", "active", starts_at=day(-3), ends_at=date(2099, 12, 31))
     add_grant(db, "G-run", "M1", "A", requested_at=day(-7), starts_at=day(-5), ends_at=day(10))
     add_grant(db, "G-req", "M1", "A", "requested", requested_at=day(-4), ends_at=day(26))
+    add_grant(db, "G-3000", "M1", "A", "active", starts_at=day(-3), ends_at=date(3000, 1, 1))
     g = by_id(build_facts(db, AS_OF, entities=["grant"]), "grant")
-    for gid in ("G-perm", "G-2099"):
-        assert g[gid]["is_permanent"] is True
+    for gid in ("G-2099", "G-3000"):  # one definition of permanent: on or after 2099-12-31
+        assert g[gid]["is_permanent"] is True and g[gid]["end_date_known"] is True
         assert g[gid]["duration_days"] is None and g[gid]["days_to_expiry"] is None
         assert g[gid]["ends_at"] is None and g[gid]["spend_after_end"] == 0.0
+    # no end date at all is an unknown end, not a permanent one: nothing is made up
+    unknown = g["G-perm"]
+    assert unknown["is_permanent"] is False and unknown["end_date_known"] is False
+    assert unknown["duration_days"] is None and unknown["days_to_expiry"] is None
+    assert unknown["ends_at"] is None and unknown["spend_after_end"] is None
+    assert g["G-run"]["end_date_known"] is True
     run = g["G-run"]
     assert run["is_permanent"] is False and run["duration_days"] == 15
     assert run["days_to_expiry"] == 10 and run["days_active"] == 5 and run["days_pending"] == 7

@@ -323,14 +323,14 @@ def test_grants_chinese_headers(seeded, tmp_path):
         "mobile_pre_order",
         "requested",
     )
-    assert g2["ends_at"] is None  # 2099-12-31 = permanent
+    assert g2["ends_at"] == date(2099, 12, 31)  # permanent, stored as the platform writes it
     assert g2["video_id"] is None and g2["revoke_requested"] is None
     g3 = one(seeded, Grant, grant_id="G-3")
     assert (g3["auth_type"], g3["scope"], g3["status"], g3["ends_at"]) == (
         "cooperative",
         "single_video",
         "expired",
-        None,  # no end date on a grant = permanent
+        None,  # an empty end date is unknown, not permanent
     )
     assert g3["revoke_requested"] is True and g3["has_agreement"] is False
 

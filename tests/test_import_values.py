@@ -276,13 +276,17 @@ def test_bad_dates(text, reason):
 
 
 def test_end_dates_permanent():
-    assert parse_end_date("2099-12-31") is None
-    assert parse_end_date("2099-12-31 23:59:59") is None
-    assert parse_end_date("永久") is None
+    permanent = date(2099, 12, 31)  # the one mark of a permanent grant
+    assert parse_end_date("2099-12-31") == permanent
+    assert parse_end_date("2099-12-31 23:59:59") == permanent
+    assert parse_end_date("3000-01-01") == permanent
+    assert parse_end_date("永久") == permanent
+    assert parse_end_date("不限") == permanent
     assert parse_end_date("2026-12-01") == date(2026, 12, 1)
     column = KINDS["grants"].by_name["ends_at"]
-    values, errors, _ = parse_column(column, ["", "2099/12/31", "2026/12/01"], True)
-    assert values == [None, None, date(2026, 12, 1)] and not errors
+    values, errors, _ = parse_column(column, ["", "2099/12/31", "2026/12/01", "永久有效"], True)
+    # an empty cell is an unknown end, not a permanent one
+    assert values == [None, permanent, date(2026, 12, 1), permanent] and not errors
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,10 @@ _MERCHANT_KEYS = {
     "goal": str,
     "name": str,
     "params": dict,
+    # the merchant's own Douyin accounts (达人UID or 抖音号): a 自营授权 on them is fine
+    "own_accounts": list,
+    # 结算周期 written into the authorization agreement (e.g. "月结，次月15日前")
+    "settlement": str,
 }
 _WAIVER_KEYS = {"rule", "entity", "merchant", "reason", "expires"}
 MAX_BREAK_EVEN_ROI = 1000.0  # a break-even ROI beyond this is a typo (a margin under 0.1%)
@@ -151,6 +155,9 @@ def _merchant_value_problem(key: str, value: Any) -> str | None:
     elif key == "target_gender":
         if value not in ("male", "female"):
             return f'must be "male" or "female", not {value!r}'
+    elif key == "own_accounts":
+        if not all(isinstance(item, str) and item.strip() for item in value):
+            return 'must be a list of 抖音号 or 达人UID texts, e.g. ["brand_official"]'
     elif key in ("target_age_bands", "categories"):
         if not all(isinstance(item, str) and item.strip() for item in value):
             return "must be a list of texts"
@@ -257,6 +264,8 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
                             f"{chk.where('merchant', mid, key)}: merchant.{mid}.{key} {problem}"
                         )
                         continue
+                    if key == "own_accounts":
+                        value = [str(v).strip() for v in value if str(v).strip()]
                     clean[key] = (
                         float(value) if key in ("break_even_roi", "industry_cvr") else value
                     )
@@ -435,6 +444,8 @@ url = "sqlite:///qcrules.db"
 # target_age_bands = ["31-40", "41-50"]
 # categories = ["男装"]
 # industry_cvr = 0.02
+# own_accounts = ["brand_official"]   # your own accounts (抖音号 or 达人UID): 自营授权 is fine there
+# settlement = "月结，次月15日前结清"   # 结算周期 in the authorization agreement
 
 [packs]
 # enable = ["screening", "permissions", "monitoring", "optimization"]   # empty: all

@@ -145,8 +145,9 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("PRM001", "grant", "main", "active self_operated (自营) grant on a creator account "
           "the merchant does not own (is_own_account false)", ("PRM001",), grant={"auth_type": "self_operated"},
           metrics=_HEALTHY),
-    _Spec("PRM002", "grant", "main", "active grant with no end date (ends_at NULL)", ("PRM002",),
-          grant={"start": -40, "duration": None}, metrics=_HEALTHY),
+    _Spec("PRM002", "grant", "main", "active grant imported as 永久 (stored as 2099-12-31)",
+          ("PRM002",), grant={"start": -40, "duration": None, "ends": PERMANENT_END},
+          metrics=_HEALTHY),
     _Spec("PRM002-2099", "grant", "backlog", "active grant ending 2099-12-31 (platform 'unlimited')",
           ("PRM002",), grant={"start": -15, "ends": PERMANENT_END}, metrics=_HEALTHY),
     _Spec("PRM003", "grant", "backlog", "active 90-day grant", ("PRM003",),
@@ -167,9 +168,9 @@ _SPECS: tuple[_Spec, ...] = (
           grant={"has_agreement": False}, metrics=_HEALTHY),
     _Spec("PRM010", "creator", "main", "托管授权 on, never authorized by this merchant, no spend",
           ("PRM010",), creator={"hosted_auth_enabled": True}),
-    _Spec("PRM011", "grant", "backlog", "grant requested for a creator with no cooperation code",
+    _Spec("PRM011", "grant", "backlog", "draft grant for a creator with no cooperation code",
           ("PRM011",), also=("SCR010",), creator={"cooperation_code": None},
-          grant={"status": "requested", "requested": -1}),
+          grant={"status": "draft", "start": 0}),
     _Spec("PRM012", "grant", "main", "active grant the creator asked to end (revoke_requested)",
           ("PRM012",), grant={"revoke_requested": True}, metrics=_HEALTHY),
     _Spec("PRM013", "grant", "unaudited", "active grant of a creator with a serious violation",
@@ -193,10 +194,11 @@ _SPECS: tuple[_Spec, ...] = (
           grant=_G, metrics={"atc": 0.01}),
     _Spec("GUARD", "grant", "main", "active grant with only 1 day of data: the monitoring guard "
           "fails (insufficient data, no finding)", (), grant={"start": -1}, metrics=_HEALTHY),
-    _Spec("OPT001", "creator", "main", "in-pool creator, 7-day CTR ≈ 3.3 % and ROI ≈ 1.02 × "
-          "break-even: both below the pool's 20th percentiles", ("OPT001",), grant=_G,
-          metrics={"ctr": 0.033, "ctr_band": (0.0315, 0.0345), "roi": 1.025,
-                   "roi_band": (1.01, 1.04)}),
+    _Spec("OPT001", "creator", "main", "in-pool creator, 7-day CTR ≈ 3.3 % and ROI ≈ 0.93 × "
+          "break-even: both below the pool's 20th percentiles, and losing money (one day at "
+          "break-even, so no MON004 streak)", ("OPT001",), grant=_G,
+          metrics={"ctr": 0.033, "ctr_band": (0.0315, 0.0345), "roi": 0.93,
+                   "last_roi": (0.9, 0.92, 0.88, 0.95, 0.9, 1.04, 0.93)}),
     _Spec("OPT002", "merchant", "small", "merchant with 7 creators in its pool", ("OPT002",)),
     _Spec("OPT003", "creator", "main", "in-pool creator with 7-day ROI ≈ 1.8 × break-even",
           ("OPT003",), grant=_G, metrics={"roi": 1.8, "roi_band": (1.7, 1.9)}),
@@ -717,8 +719,9 @@ class _Generator:
         renewal_of: str | None = None,
         note: str | None = None,
     ) -> dict[str, Any]:
-        if scope is None:
-            scope = "single_video" if rng.random() < 0.6 else "live_room"
+        if scope is None:  # one draw, so the rest of the demo stays as it was
+            r = rng.random()
+            scope = "single_video" if r < 0.6 else "account" if r >= 0.95 else "live_room"
         if channel is None:
             r = rng.random()
             channel = "pc" if r < 0.6 else "mobile_pre_order" if r < 0.85 else "mobile_at_order"

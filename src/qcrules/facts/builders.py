@@ -36,6 +36,7 @@ Attribution of metric rows to grants (grant metric windows, streaks and spend_af
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import json
@@ -64,7 +65,15 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from qcrules.facts.schema import CREATOR_COLUMNS, ENTITIES, WINDOWS
-from qcrules.model.tables import PERMANENT_END, Creator, DailyMetric, Grant, Merchant, PoolMember
+from qcrules.model.tables import (
+    PERMANENT_END,
+    Creator,
+    DailyMetric,
+    Grant,
+    Merchant,
+    PoolMember,
+    is_permanent_end,
+)
 
 STARTED_STATUSES = ("active", "expired", "revoked")
 EVALUATED_POOL_STATUSES = ("candidate", "in_pool")
@@ -73,6 +82,11 @@ STREAK_DAYS = 30  # the streak is counted within the longest window
 RECENT_DAYS = 3  # newest metric days are looked for here first (stale merchants: all days)
 TREND_DAYS = 7  # roi_improving compares the latest 3 days with meaningful spend among these
 POOL_PERCENTILE = 0.20
+# A pool peer counts for the percentiles only with a full 7-day window behind its CTR and ROI
+# (the days OPT001 itself asks for): a creator with two lucky days is not a yardstick.
+PEER_MIN_DAYS = 7
+# A renewal that was turned down or taken back does not stop a new one from being proposed.
+DEAD_STATUSES = ("rejected", "revoked")
 
 M = DailyMetric.__table__.c  # type: ignore[attr-defined]
 G = Grant.__table__.c  # type: ignore[attr-defined]
@@ -134,6 +148,7 @@ class _MerchantSettings:
     target_gender: str | None
     target_age_bands: frozenset[str]
     categories: frozenset[str]
+    own_accounts: frozenset[str] = frozenset()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,6 +581,7 @@ class _Builder:
             G.requested_at,
             G.starts_at,
             G.ends_at,
+            G.renewal_of,
         ).where(self.included, *self._where_merchant(G.merchant_id))
         return list(self.conn.execute(stmt.order_by(G.grant_id)))
 
@@ -843,38 +859,31 @@ class _Builder:
             target_gender=_gender(pick("target_gender")),
             target_age_bands=frozenset(_band(b) for b in _as_list(pick("target_age_bands"))),
             categories=frozenset(_category(c) for c in _as_list(pick("categories"))),
+            own_accounts=frozenset(_as_list(dflt.get("own_accounts"))),
         )
 
     def _pool_percentiles(
         self, pool: Sequence[Any], pairs: Mapping[tuple[str, str], Sequence[Any]]
-    ) -> dict[str, tuple[float | None, float | None]]:
-        ctrs: dict[str, list[float]] = {}
-        rois: dict[str, list[float]] = {}
+    ) -> dict[str, _PoolPeers]:
+        """Per merchant, the pool peers the percentiles are taken over: in-pool creators with
+        a CTR and ROI over at least PEER_MIN_DAYS of the 7-day window."""
+        peers: dict[str, dict[str, tuple[float, float]]] = {}
         for p in pool:
-            if p.status != "in_pool":
-                continue
-            if (p.merchant_id, p.aweme_id) not in pairs:
+            if p.status != "in_pool" or (p.merchant_id, p.aweme_id) not in pairs:
                 continue
             w = self._pair_values(pairs, p.merchant_id, p.aweme_id)
-            if w["ctr_7d"] is not None:
-                ctrs.setdefault(p.merchant_id, []).append(w["ctr_7d"])
-            if w["roi_7d"] is not None:
-                rois.setdefault(p.merchant_id, []).append(w["roi_7d"])
-        mids = set(ctrs) | set(rois)
-        return {
-            mid: (
-                percentile(ctrs.get(mid, []), POOL_PERCENTILE),
-                percentile(rois.get(mid, []), POOL_PERCENTILE),
-            )
-            for mid in mids
-        }
+            ctr, roi = w["ctr_7d"], w["roi_7d"]
+            if ctr is None or roi is None or w["days_with_data"] < PEER_MIN_DAYS:
+                continue
+            peers.setdefault(p.merchant_id, {})[p.aweme_id] = (ctr, roi)
+        return {mid: _PoolPeers(members) for mid, members in peers.items()}
 
     def _creator_facts(
         self,
         grants: Sequence[Any],
         pool_status: Mapping[tuple[str, str], str],
         pairs: Mapping[tuple[str, str], Sequence[Any]],
-        p20: Mapping[str, tuple[float | None, float | None]],
+        p20: Mapping[str, _PoolPeers],
         settings: Mapping[str, _MerchantSettings],
         creators: Mapping[str, Any],
         creator_vals: _CreatorValues,
@@ -904,12 +913,10 @@ class _Builder:
         facts: list[Fact] = []
         for mid in sorted(by_merchant):
             st = settings.get(mid, no_setting)
-            ctr_p20, roi_p20 = p20.get(mid, (None, None))
+            peers = p20.get(mid, _NO_PEERS)
             merchant_values = {
                 "break_even_roi": st.break_even_roi,
                 "industry_cvr": st.industry_cvr,
-                "pool.ctr_7d_p20": ctr_p20,
-                "pool.roi_7d_p20": roi_p20,
             }
             for aweme in sorted(by_merchant[mid]):
                 crow = creators.get(aweme)
@@ -932,6 +939,7 @@ class _Builder:
                     "spend_3d_any": any_spend.get(aweme, 0.0),
                     **pair_values(pairs, mid, aweme),
                     **merchant_values,
+                    **peers.values_for(aweme),
                 }
                 facts.append(Fact("creator", aweme, mid, aweme, values))
         return facts
@@ -964,13 +972,15 @@ class _Builder:
         def floor_of(g: Any) -> float:
             return floors.get(g.merchant_id, default_floor)
 
+        renewed = {g.renewal_of for g in grants if g.renewal_of and g.status not in DEAD_STATUSES}
         facts: list[Fact] = []
         for g in grants:
             st = settings.get(g.merchant_id)
             ber = st.break_even_roi if st else None
             crow = creators.get(g.aweme_id)
             ends = g.ends_at
-            permanent = ends is None or ends >= PERMANENT_END
+            permanent = is_permanent_end(ends)
+            dated = ends is not None and not permanent  # None: the end is unknown
             ref = g.starts_at or g.requested_at
             values: dict[str, Any] = {
                 "grant_id": g.grant_id,
@@ -985,21 +995,25 @@ class _Builder:
                 "has_agreement": g.has_agreement,
                 "requested_at": _iso(g.requested_at),
                 "starts_at": _iso(g.starts_at),
-                "ends_at": None if permanent else _iso(ends),
+                "ends_at": _iso(ends) if dated else None,
             }
             values.update(creator_vals.prefixed(g.aweme_id))
             values.update(
-                creator_is_own_account=crow.is_own_account if crow is not None else None,
+                creator_is_own_account=_own_account(crow, g.aweme_id, st),
                 creator_violation=crow.serious_violation if crow is not None else None,
                 has_cooperation_code=bool(crow[-1]) if crow is not None else None,
-                duration_days=(ends - ref).days if not permanent and ref is not None else None,
+                duration_days=(ends - ref).days if dated and ref is not None else None,
                 is_permanent=permanent,
-                days_to_expiry=None if permanent else (ends - as_of).days,
+                end_date_known=ends is not None,
+                has_renewal=g.grant_id in renewed,
+                days_to_expiry=(ends - as_of).days if dated else None,
                 days_pending=(as_of - g.requested_at).days if g.requested_at is not None else None,
                 days_active=(as_of - g.starts_at).days
                 if g.starts_at is not None and g.starts_at <= as_of
                 else None,
-                spend_after_end=0.0 if permanent else after_end.get(g.grant_id, 0.0),
+                spend_after_end=after_end.get(g.grant_id, 0.0)
+                if dated
+                else (0.0 if permanent else None),
             )
             row = windows.get(g.grant_id)
             if row is None:
@@ -1033,7 +1047,7 @@ class _Builder:
         merchants: Sequence[Any],
         grants: Sequence[Any],
         pool: Sequence[Any],
-        p20: Mapping[str, tuple[float | None, float | None]],
+        p20: Mapping[str, _PoolPeers],
         settings: Mapping[str, _MerchantSettings],
     ) -> list[Fact]:
         pool_size: dict[str, int] = {}
@@ -1051,7 +1065,6 @@ class _Builder:
             if audit is None or audit > self.as_of:  # not audited (yet, as of as_of)
                 created = m.created_at
                 audit = created.date() if isinstance(created, datetime) else created
-            ctr_p20, roi_p20 = p20.get(m.merchant_id, (None, None))
             through = self.through.get(m.merchant_id)
             values = {
                 "merchant_id": m.merchant_id,
@@ -1063,8 +1076,7 @@ class _Builder:
                 "days_since_permission_audit": max(0, (self.as_of - audit).days)
                 if audit is not None
                 else None,
-                "pool.ctr_7d_p20": ctr_p20,
-                "pool.roi_7d_p20": roi_p20,
+                **p20.get(m.merchant_id, _NO_PEERS).values_for(None),
                 "break_even_roi": st.break_even_roi,
                 "industry_cvr": st.industry_cvr,
                 "data_through": _iso(through),
@@ -1140,6 +1152,19 @@ def _window_values(r: Sequence[Any], i: int, starts: Mapping[int, date]) -> dict
     return v
 
 
+def _own_account(crow: Any, aweme: str, st: _MerchantSettings | None) -> bool:
+    """Known to be the merchant's own account: the creator record says so, or the merchant's
+    `own_accounts` setting names its 达人UID or 抖音号. Unknown counts as not own (fail
+    closed): real exports carry no 自有账号 column, and a 自营授权 on someone else's account
+    is the costliest mistake there is."""
+    if crow is not None and crow.is_own_account:
+        return True
+    if st is None or not st.own_accounts:
+        return False
+    handle = crow.aweme_show_id if crow is not None else None
+    return aweme in st.own_accounts or (handle is not None and handle in st.own_accounts)
+
+
 def _roi(spend: Any, gmv: Any) -> float | None:
     if not spend or gmv is None:
         return None
@@ -1153,6 +1178,55 @@ def _roi_improving(
     if ber is None or r0 is None or r1 is None or r2 is None:
         return None
     return r0 > r1 and r0 > r2 and r0 < ber
+
+
+def _quantile_without(data: Sequence[float], k: int, q: float) -> float | None:
+    """`percentile` of sorted `data` with the item at index k left out, without copying."""
+    m = len(data) - 1
+    if m <= 0:
+        return None
+    pos = (m - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, m - 1)
+    a = data[lo] if lo < k else data[lo + 1]
+    b = data[hi] if hi < k else data[hi + 1]
+    return a + (b - a) * (pos - lo)
+
+
+class _PoolPeers:
+    """One merchant's pool peers (aweme -> (ctr_7d, roi_7d)) and their 20th percentiles.
+
+    A creator is never its own yardstick: a peer's percentiles leave its own values out
+    (`pool.peer_count` then counts the others), so a pool of five cannot call its own
+    lowest member "below the 20th percentile" just by including it.
+    """
+
+    def __init__(self, members: Mapping[str, tuple[float, float]]) -> None:
+        self.members = members
+        self.ctrs = sorted(c for c, _ in members.values())
+        self.rois = sorted(r for _, r in members.values())
+
+    def values_for(self, aweme: str | None) -> dict[str, Any]:
+        own = self.members.get(aweme) if aweme is not None else None
+        if own is None:
+            return {
+                "pool.ctr_7d_p20": percentile(self.ctrs, POOL_PERCENTILE),
+                "pool.roi_7d_p20": percentile(self.rois, POOL_PERCENTILE),
+                "pool.peer_count": len(self.members),
+            }
+        ctr, roi = own
+        return {
+            "pool.ctr_7d_p20": _quantile_without(
+                self.ctrs, bisect.bisect_left(self.ctrs, ctr), POOL_PERCENTILE
+            ),
+            "pool.roi_7d_p20": _quantile_without(
+                self.rois, bisect.bisect_left(self.rois, roi), POOL_PERCENTILE
+            ),
+            "pool.peer_count": len(self.members) - 1,
+        }
+
+
+_NO_PEERS = _PoolPeers({})
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -167,11 +167,16 @@ def _merchant_setting_fields(entity: str) -> list[FieldSpec]:
 def _pool_percentile_fields(entity: str) -> list[FieldSpec]:
     return [
         _f("pool.ctr_7d_p20", "number", entity,
-           "20th percentile of ctr_7d over the merchant's in-pool creators with 7-day data",
+           "20th percentile of ctr_7d over the merchant's in-pool creators with 7 days of data "
+           "(for a creator: the others)",
            "达人池近7天点击率的20分位", _RATIO),
         _f("pool.roi_7d_p20", "number", entity,
-           "20th percentile of roi_7d over the merchant's in-pool creators with 7-day data",
+           "20th percentile of roi_7d over the merchant's in-pool creators with 7 days of data "
+           "(for a creator: the others)",
            "达人池近7天ROI的20分位", _RATIO),
+        _f("pool.peer_count", "integer", entity,
+           "in-pool creators the percentiles are taken over (7 days of data, the creator itself "
+           "left out)", "参与分位计算的池内达人数", "count"),
     ]
 
 
@@ -208,26 +213,35 @@ def _grant_fields() -> list[FieldSpec]:
         _f("aweme_id", "string", e, "creator of the grant (达人UID)", "达人UID"),
         _f("status", "string", e, "draft, requested, active, expired, revoked, rejected", "授权状态"),
         _f("auth_type", "string", e, "cooperative (合作达人), self_operated (自运营), official (官方)", "授权类型"),
-        _f("scope", "string", e, "single_video, live_room, all_works", "授权范围"),
+        _f("scope", "string", e, "single_video, live_room, all_works, account (抖音号授权)", "授权范围"),
         _f("channel", "string", e, "pc, mobile_pre_order, mobile_at_order", "授权渠道"),
         _f("video_id", "string", e, "the authorized video, for single_video grants", "授权视频ID"),
         _f("revoke_requested", "bool", e, "the creator asked to end the grant", "达人申请解除授权"),
         _f("has_agreement", "bool", e, "a signed authorization agreement is on file", "已签授权协议"),
         _f("requested_at", "string", e, "date requested (ISO)", "申请日期"),
         _f("starts_at", "string", e, "date started (ISO)", "开始日期"),
-        _f("ends_at", "string", e, "end date (ISO; null when permanent)", "结束日期"),
+        _f("ends_at", "string", e, "end date (ISO; null when permanent or unknown)", "结束日期"),
     ]
     out += [_f(f"creator.{n}", t, e, f"creator: {en}", f"达人{zh}", u) for n, t, u, en, zh in CREATOR_COLUMNS]
     out += [
-        _f("creator_is_own_account", "bool", e, "the creator account is the merchant's own", "达人为商家自有账号"),
+        _f("creator_is_own_account", "bool", e,
+           "the creator account is known to be the merchant's own (is_own_account, or the "
+           "merchant's own_accounts setting); false when unknown", "达人为商家自有账号"),
         _f("creator_violation", "bool", e, "the creator has a serious violation", "达人有严重违规"),
         _f("has_cooperation_code", "bool", e, "the creator's cooperation code is on file", "已收集达人合作码"),
-        _f("duration_days", "integer", e, "ends_at - (starts_at or requested_at); null when permanent", "授权时长", "days"),
-        _f("is_permanent", "bool", e, "no end date (or the platform's 2099-12-31)", "永久授权"),
-        _f("days_to_expiry", "integer", e, "ends_at - as_of", "距到期天数", "days"),
+        _f("duration_days", "integer", e, "ends_at - (starts_at or requested_at); null when permanent or the end is unknown",
+           "授权时长", "days"),
+        _f("is_permanent", "bool", e, "ends on or after the platform's 2099-12-31 (永久)", "永久授权"),
+        _f("end_date_known", "bool", e, "the grant's end date is known (false: the export had none)",
+           "结束日期已知"),
+        _f("has_renewal", "bool", e,
+           "a renewal grant linked to this one exists (not rejected or revoked)", "已发起续期"),
+        _f("days_to_expiry", "integer", e, "ends_at - as_of; null when permanent or unknown",
+           "距到期天数", "days"),
         _f("days_pending", "integer", e, "as_of - requested_at", "申请已等待天数", "days"),
         _f("days_active", "integer", e, "as_of - starts_at, once started", "已生效天数", "days"),
-        _f("spend_after_end", "number", e, "spend attributed to the grant after ends_at, up to as_of", "到期后消耗", _MONEY),
+        _f("spend_after_end", "number", e, "spend attributed to the grant after ends_at, up to as_of (null: end unknown)",
+           "到期后消耗", _MONEY),
         _f("roi_below_break_even_streak", "integer", e,
            "days in a row, back from the window's last day, with ROI below break-even (within 30 "
            "days); days spending less than the pack's params.min_daily_spend are skipped",

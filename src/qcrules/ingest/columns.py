@@ -56,8 +56,9 @@ TYPES: dict[str, tuple[str, str]] = {
         "2026-11-01、2026/11/01、2026.11.01，可带时间（2026-11-01 10:00:00）",
     ),
     "end_date": (
-        "a date; empty, 2099-12-31 or 永久 means permanent",
-        "日期；留空、2099-12-31 或「永久」表示永久",
+        "a date; 永久, 不限 or 2099-12-31 means permanent (stored as 2099-12-31); "
+        "empty, or no such column, means the end is unknown",
+        "日期；「永久」「不限」或 2099-12-31 表示永久（存为 2099-12-31）；留空或没有该列表示结束日期未知",
     ),
     "enum": ("one of the values listed", "所列取值之一"),
     "age_dist": (

@@ -352,15 +352,19 @@ def parse_date(value: Any) -> date:
     )
 
 
-_PERMANENT_WORDS = frozenset({"永久", "长期", "不限", "无限期", "permanent", "never"})
+_PERMANENT_WORDS = frozenset(
+    {"永久", "永久有效", "长期", "长期有效", "不限", "不限期", "无限期", "permanent", "never"}
+)
 
 
-def parse_end_date(value: Any) -> date | None:
-    """An end date; 2099-12-31 (the platform's "unlimited") or 永久 means permanent: None."""
+def parse_end_date(value: Any) -> date:
+    """An end date. 永久 / 不限 (and any date on or after 2099-12-31, the platform's
+    "unlimited") is stored as 2099-12-31, the one mark of a permanent grant; an empty cell is
+    an unknown end (None, left to the caller), never a permanent one."""
     if isinstance(value, str) and norm_value(value) in _PERMANENT_WORDS:
-        return None
+        return PERMANENT_END
     parsed = parse_date(value)
-    return None if parsed >= PERMANENT_END else parsed
+    return PERMANENT_END if parsed >= PERMANENT_END else parsed
 
 
 def enum_parser(enum: str) -> Callable[[Any], str | None]:

@@ -17,6 +17,7 @@ from qcrules.model.tables import (
     Hold,
     Merchant,
     PoolMember,
+    is_permanent_end,
 )
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "Hold",
     "Merchant",
     "PoolMember",
+    "is_permanent_end",
     "open_database",
 ]

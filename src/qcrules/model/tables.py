@@ -19,7 +19,8 @@ def utcnow() -> datetime:
 
 # Closed vocabularies (rule-catalog.md, contracts.md). Kept here so importers, facts and packs agree.
 AUTH_TYPES = ("cooperative", "self_operated", "official")
-SCOPES = ("single_video", "live_room", "all_works")
+# account: 抖音号授权, the whole account (its videos and live room) at account level
+SCOPES = ("single_video", "live_room", "all_works", "account")
 CHANNELS = ("pc", "mobile_pre_order", "mobile_at_order")
 GRANT_STATUSES = ("draft", "requested", "active", "expired", "revoked", "rejected")
 POOL_STATUSES = ("candidate", "in_pool", "excluded")
@@ -27,6 +28,12 @@ GENDERS = ("male", "female")
 PERMANENT_END = date(2099, 12, 31)
 # The natural key of a metrics row (see DailyMetric): writers upsert on it.
 METRIC_KEY = ("merchant_id", "aweme_id", "date", "grant_id", "account_id")
+
+
+def is_permanent_end(ends: date | None) -> bool:
+    """The one definition of a permanent grant: an end on or after 2099-12-31 (the platform's
+    "unlimited"; a 永久 cell is stored as that date). None is an unknown end, not permanent."""
+    return ends is not None and ends >= PERMANENT_END
 
 
 class Merchant(SQLModel, table=True):
@@ -95,7 +102,8 @@ class PoolMember(SQLModel, table=True):
 
 
 class Grant(SQLModel, table=True):
-    """授权. `ends_at` None (or 2099-12-31 on import) means permanent."""
+    """授权. `ends_at` ≥ 2099-12-31 means permanent (`is_permanent_end`); None means the end
+    date is unknown (an export without an end-date column)."""
 
     __tablename__ = "grants"
     __table_args__ = (Index("ix_grants_pair", "merchant_id", "aweme_id", "starts_at"),)

@@ -21,6 +21,7 @@ from packaging.version import Version
 from qcrules import __version__
 from qcrules.packs import expr
 from qcrules.packs.diagnostics import Diagnostic
+from qcrules.packs.messages import format_value
 from qcrules.packs.model import ENTITIES, LEVELS, Pack, PackTest, Rule
 from qcrules.packs.positions import TomlPositions
 
@@ -236,7 +237,7 @@ class _PackReader:
                     )
                     continue
                 try:
-                    format(sample, spec or "")
+                    format_value(sample, spec or "")
                 except (ValueError, TypeError) as exc:
                     self.add(
                         "bad-message",
