@@ -366,3 +366,167 @@ def test_a_ratio_never_prints_like_the_threshold_it_misses(ws):
     got = fired(evaluate(ws, packs=["screening"], lang="en"))
     message = got[("SCR001", "1001")]["message"]
     assert "59.6%" in message and "60%" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. import as exports come: 抖音号授权, multi-valued 授权类型, creators by 抖音号
+
+
+def test_account_scope_multi_valued_auth_type_and_creators_by_handle(ws):
+    setup(ws, {"1001": {}, "1002": {}, "1003": {}})
+    # a 千川 grants export names creators by 抖音号 only
+    load(
+        ws,
+        "grants",
+        "授权ID,商家ID,抖音号,授权类型,授权范围,授权状态,开始时间,结束时间\n"
+        f"G1,M1,dy_1001,合作达人,抖音号授权,授权生效,{day(-5)},{day(20)}\n"
+        f'G2,M1,dy_1002,"自运营,合作达人",抖音号授权,授权生效,{day(-5)},{day(20)}\n'
+        f"G3,M1,dy_1003,合作达人,所有作品,授权生效,{day(-5)},{day(20)}\n",
+    )
+    with ws.db.connect() as conn:
+        g = table(Grant)
+        rows = {
+            r.grant_id: (r.aweme_id, r.auth_type, r.scope)
+            for r in conn.execute(select(g.c.grant_id, g.c.aweme_id, g.c.auth_type, g.c.scope))
+        }
+    assert rows == {
+        "G1": ("1001", "cooperative", "account"),
+        "G2": ("1002", "self_operated", "account"),  # the riskiest of the two is kept
+        "G3": ("1003", "cooperative", "all_works"),
+    }
+    # the UID column holding 抖音号 is matched too
+    load(
+        ws,
+        "metrics",
+        f"日期,商家ID,达人UID,消耗,展示次数,点击次数\n{day(-1)},M1,dy_1001,100,1000,30\n",
+    )
+    with ws.db.connect() as conn:
+        assert conn.execute(text("select aweme_id from metrics")).scalar_one() == "1001"
+    got = fired(evaluate(ws, packs=["permissions"]))
+    assert ("PRM004", "G1") not in got  # 抖音号授权 is not 所有作品
+    assert ("PRM004", "G3") in got
+    assert got[("PRM001", "G2")]["level"] == "critical"
+
+
+def test_an_unknown_handle_is_a_clear_error_naming_the_line(ws):
+    setup(ws, {"1001": {}})
+    path = ws.root / "grants.csv"
+    path.write_text(
+        "授权ID,商家ID,抖音号,授权类型,授权范围,授权状态\nG1,M1,dy_nobody,合作达人,单视频,草稿\n",
+        encoding="utf-8",
+    )
+    result = service.import_files(ws, "grants", [path])
+    assert not result.ok
+    problems = [p.format("grants.csv") for f in result.files for p in f.problems]
+    assert any("grants.csv:2" in p and "dy_nobody" in p and "抖音号" in p for p in problems)
+    with ws.db.connect() as conn:
+        assert conn.execute(text("select count(*) from grants")).scalar_one() == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 7 + 10. actions a 投手 can carry out
+
+
+def test_shortening_never_proposes_a_past_date_and_says_what_qianchuan_needs(ws):
+    setup(ws, {"1001": {}})
+    # a 90-day grant that started 60 days ago: 30 days from its start is long past
+    load(
+        ws,
+        "grants",
+        GRANTS_HEADER + f"G1,M1,1001,合作达人,单视频,授权生效,{day(-60)},{day(29)}\n",
+    )
+    report = service.evaluate(ws, EvaluateOptions(as_of=AS_OF, lang="zh")).report
+    finding = fired(report)[("PRM003", "G1")]
+    assert set(finding["action"]["steps"]) == {"pc", "mobile"}
+    item = next(i for i in service.action_queue(ws) if i.rule == "PRM003")
+    outcome = service.apply_action(ws, item.ref, today=AS_OF, dry_run=True)
+    proposed = date.fromisoformat(outcome.changes[0].after["proposed_ends_at"])
+    assert AS_OF < proposed <= day(29)
+    assert "解除授权" in outcome.steps or "Revoke" in outcome.steps
+
+
+def test_every_action_kind_has_its_click_path():
+    from qcrules.actions.kinds import BUILTIN_ACTIONS, steps_for
+
+    for kind in BUILTIN_ACTIONS:
+        for lang in ("zh", "en"):
+            steps = steps_for(kind, lang)
+            assert steps and set(steps) <= {"pc", "mobile", "all"}, kind
+            assert all(text.strip() for text in steps.values()), kind
+    # where PC and 随心推 differ, both are given
+    assert set(steps_for("revoke_grant", "zh")) == {"pc", "mobile"}
+    assert "小店随心推" in steps_for("revoke_grant", "zh")["mobile"]
+
+
+def test_zh_table_is_chinese_and_names_creators_by_handle(ws, cli):
+    setup(ws, {"1001": {}})
+    load(
+        ws,
+        "grants",
+        GRANTS_HEADER + f"G1,M1,1001,自运营,直播间,授权生效,{day(-5)},{day(10)}\n",
+    )
+    result = cli(
+        "evaluate",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--no-store",
+        "--select",
+        "PRM001",
+        cwd=ws.root,
+        env={"QCRULES_LANG": "zh", "QCRULES_DATABASE_URL": ws.config.database_url},
+    )
+    out = result.stdout
+    assert "严重" in out and "critical" not in out
+    assert "授权 G1 @M1" in out and "达人1001（抖音号 dy_1001）" in out
+    assert "解除授权" in out and "小店随心推" in out  # the action and its click paths
+    assert "发现：1 严重，0 错误，0 警告，0 提示" in out
+    js = cli(
+        "evaluate",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--no-store",
+        "--select",
+        "PRM001",
+        "--format",
+        "json",
+        cwd=ws.root,
+        env={"QCRULES_DATABASE_URL": ws.config.database_url},
+    )
+    import json
+
+    finding = json.loads(js.stdout)["findings"][0]
+    assert finding["entity"]["handle"] == "dy_1001"
+    assert set(finding["action"]["steps"]) == {"pc", "mobile"}
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. the agreement
+
+
+def test_agreement_never_contradicts_itself_and_states_the_rights(ws):
+    setup(ws, {"1001": {}, "1002": {}, "1003": {}})
+    load(
+        ws,
+        "grants",
+        GRANTS_HEADER
+        + f"G1,M1,1001,合作达人,单视频,授权生效,{day(-5)},永久\n"
+        + f"G3,M1,1003,合作达人,单视频,授权生效,{day(-5)},{day(24)}\n",
+    )
+    load(
+        ws,
+        "grants",
+        "授权ID,商家ID,达人UID,授权类型,授权范围,授权状态,开始时间\n"
+        f"G2,M1,1002,合作达人,单视频,授权生效,{day(-5)}\n",
+        name="undated.csv",
+    )
+    with_settlement = config_append(ws, '\n[merchant.M1]\nsettlement = "月结，次月10日前结清"\n')
+    try:
+        texts = {g: service.agreement(with_settlement, g).text for g in ("G1", "G2", "G3")}
+    finally:
+        with_settlement.close()
+    assert "不设永久授权" not in texts["G1"] and "长期有效" in texts["G1"]
+    assert "以千川后台显示为准" in texts["G2"] and "永久" not in texts["G2"]
+    assert f"{day(-5)} 至 {day(24)}（29 天）" in texts["G3"]
+    for text_ in texts.values():
+        assert "无权登录或操作乙方账号" in text_ and "发布" in text_
+        assert "月结，次月10日前结清" in text_

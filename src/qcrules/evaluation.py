@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from qcrules import __version__
+from qcrules.actions.kinds import steps_for
 from qcrules.actions.planning import apply_waivers, plan_actions
 from qcrules.config import Config
 from qcrules.engine import select_engine
@@ -213,7 +214,22 @@ def _entity_json(fact: Fact) -> dict[str, Any]:
     )
     if name:
         entity["name"] = name
+    # the 抖音号 千川 search uses: how a 投手 finds the creator
+    handle = fact.values.get(
+        {"creator": "aweme_show_id", "grant": "creator.aweme_show_id"}.get(fact.entity_type, "")
+    )
+    if handle:
+        entity["handle"] = handle
     return entity
+
+
+def _action_json(kind: str, params: Any, lang: str) -> dict[str, Any]:
+    """The suggested action, with where to do it in 千川 (PC and 随心推) when known."""
+    action: dict[str, Any] = {"kind": kind, "params": dict(params)}
+    steps = steps_for(kind, lang)
+    if steps:
+        action["steps"] = steps
+    return action
 
 
 def merchant_params(pack: Pack, workspace: Workspace, merchant: str | None) -> dict[str, Any]:
@@ -406,10 +422,7 @@ def evaluate(
                                 "message": render_message(
                                     pick(rule.message, lang), fact.values, compiled.params
                                 ),
-                                "action": {
-                                    "kind": rule.action_kind,
-                                    "params": dict(rule.action_params),
-                                },
+                                "action": _action_json(rule.action_kind, rule.action_params, lang),
                                 "evidence": evidence,
                                 "fingerprint": fingerprint(
                                     rule.id, fact.entity_type, fact.entity_id, fact.merchant_id

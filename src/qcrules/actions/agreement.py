@@ -15,7 +15,7 @@ from sqlalchemy import select
 from qcrules.errors import UsageError
 from qcrules.i18n import tr
 from qcrules.model.db import table
-from qcrules.model.tables import Creator, Grant, Merchant
+from qcrules.model.tables import Creator, Grant, Merchant, is_permanent_end
 from qcrules.safety import file_in, for_terminal, mask_secret
 from qcrules.workspace import Workspace
 
@@ -37,6 +37,9 @@ PLACEHOLDERS = {
     "starts_at": "开始日期",
     "ends_at": "结束日期",
     "duration": "时效 (e.g. 30 天)",
+    "period": "授权时效 in one sentence: dates, or 长期 for a permanent grant, or 以千川后台为准",
+    "rights_clause": "what the 授权类型 allows (合作达人: no account access, no publishing)",
+    "settlement": "结算周期, from [merchant.ID] settlement in qcrules.toml",
     "cooperation_code": "合作码, masked (only its last 4 characters)",
     "commission_rate": "佣金比例",
     "rebate_rate": "返点",
@@ -46,13 +49,29 @@ AUTH_TYPES = {
     "self_operated": "自营/自运营授权 (self-operated)",
     "official": "官方授权 (official)",
 }
-SCOPES = {"single_video": "单视频", "live_room": "直播间", "all_works": "所有作品（不建议）"}
+SCOPES = {
+    "single_video": "单视频",
+    "live_room": "直播间",
+    "all_works": "所有作品（不建议）",
+    "account": "抖音号授权（账号级）",
+}
 CHANNELS = {
     "pc": "巨量千川 PC 端",
     "mobile_pre_order": "小店随心推（下单前）",
     "mobile_at_order": "小店随心推（下单时）",
 }
 UNSET = "双方另行约定"
+RIGHTS = {
+    "cooperative": (
+        "本授权为合作达人授权：甲方仅可在巨量千川中投放授权内容，无权登录或操作乙方账号，"
+        "无权以乙方账号发布、修改或删除作品，亦不得查看乙方账号的私密数据。"
+    ),
+    "self_operated": (
+        "本授权为自运营授权，可发布作品、查看账号数据，仅适用于甲方自有账号；"
+        "乙方为第三方达人时不应使用此类型。"
+    ),
+    "official": "本授权为官方授权，仅适用于甲方官方账号，权限以千川后台显示为准。",
+}
 
 
 @dataclass
@@ -100,11 +119,18 @@ def agreement_values(workspace: Workspace, grant_id: str, today: date | None = N
         merchant = _one(conn, Merchant, "merchant_id", grant["merchant_id"]) or {}
         creator = _one(conn, Creator, "aweme_id", grant["aweme_id"]) or {}
     starts, ends = grant["starts_at"], grant["ends_at"]
-    if ends is None or ends.year >= 2099:
+    start_text = starts.isoformat() if starts else UNSET
+    if is_permanent_end(ends):
         ends_text, duration = "长期（永久授权，不建议）", "永久"
+        period = f"自 {start_text} 起长期有效（永久授权；建议改为15或30天）；任一方可按第五条解除。"
+    elif ends is None:  # the export had no end date: nothing is promised that is not known
+        ends_text, duration = "以千川后台显示为准", UNSET
+        period = f"自 {start_text} 起，结束日期以千川后台显示为准，双方另行书面确认。"
     else:
         ends_text = ends.isoformat()
         duration = f"{(ends - starts).days} 天" if starts else UNSET
+        period = f"{start_text} 至 {ends_text}（{duration}）。到期前如需续期，双方另行确认。"
+    settings = (workspace.config.merchants or {}).get(grant["merchant_id"]) or {}
     video = grant["video_id"] if grant["scope"] == "single_video" else None
     values = {
         "grant_id": grant_id,
@@ -121,9 +147,12 @@ def agreement_values(workspace: Workspace, grant_id: str, today: date | None = N
         "video_id": video or "",
         "video_clause": f"（视频ID {video}）" if video else "",
         "channel": CHANNELS.get(grant["channel"] or "", grant["channel"] or UNSET),
-        "starts_at": starts.isoformat() if starts else UNSET,
+        "starts_at": start_text,
         "ends_at": ends_text,
         "duration": duration,
+        "period": period,
+        "rights_clause": RIGHTS.get(grant["auth_type"], RIGHTS["cooperative"]),
+        "settlement": settings.get("settlement") or UNSET,
         "cooperation_code": _masked(creator.get("cooperation_code")),
         "commission_rate": _percent(creator.get("commission_rate")),
         "rebate_rate": _percent(creator.get("rebate_rate")),

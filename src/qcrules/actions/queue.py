@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy import types as sa_types
 
+from qcrules.actions.kinds import steps_for, steps_text
 from qcrules.errors import UsageError
-from qcrules.i18n import tr
+from qcrules.i18n import language, tr
 from qcrules.model.db import table
 from qcrules.model.tables import (
     AuditEntry,
@@ -32,23 +33,13 @@ from qcrules.model.tables import (
     Hold,
     Merchant,
     PoolMember,
+    is_permanent_end,
 )
 from qcrules.workspace import Workspace
 
 MIN_REF = 4
 SAFE_GRANT_DAYS = 30  # the guide's safe default: 15 or 30 days, never permanent
 STATES = ("open", "applied", "dismissed", "held", "superseded")
-REVOKE_STEPS = (
-    "巨量千川 → 账户 → 抖音号授权 → 找到该授权 → 解除授权 / "
-    "Qianchuan → Account → Douyin account authorization → the grant → Revoke"
-)
-
-IMPORT_METRICS_STEPS = (
-    "巨量千川 PC → 数据 → 报表：按抖音号（达人）、分日，选到昨天，导出；"
-    "随心推的数据在抖音 App → 随心推 → 订单 中导出。然后运行 qcrules import metrics 文件 / "
-    "Qianchuan PC → Data → Reports: by Douyin account, daily, up to yesterday, export "
-    "(随心推 orders: Douyin app → 随心推 → Orders). Then run qcrules import metrics FILE"
-)
 
 
 @dataclass
@@ -89,7 +80,11 @@ class QueueItem:
                 "merchant": self.merchant_id,
                 "creator": self.aweme_id,
             },
-            "action": {"kind": self.kind, "params": self.params},
+            "action": {
+                "kind": self.kind,
+                "params": self.params,
+                **({"steps": steps} if (steps := steps_for(self.kind, language())) else {}),
+            },
             "message": self.message,
             "evidence": self.evidence,
             "source": self.source,
@@ -409,15 +404,35 @@ def _new_grant(conn, key_base: str, values: dict[str, Any]) -> Change:
 
 
 def changes_for(conn, item: QueueItem, today: date) -> tuple[list[Change], str | None]:
-    """The record changes applying `item` makes, and the steps to take by hand."""
+    """The record changes applying `item` makes, and the steps to take by hand in 千川
+    (PC and 随心推 where they differ)."""
+    changes = _record_changes(conn, item, today)
+    return changes, steps_text(item.kind, language())
+
+
+def _proposed_end(grant: dict[str, Any], days: int, today: date) -> date:
+    """The end a shortened grant should have: `days` from its start, but never a day already
+    past (千川 needs a new request anyway, so it runs `days` from today), and never later
+    than the grant's own known end."""
+    start = date.fromisoformat(grant["starts_at"]) if grant.get("starts_at") else today
+    proposed = start + timedelta(days=days)
+    if proposed <= today:
+        proposed = today + timedelta(days=days)
+    ends = date.fromisoformat(grant["ends_at"]) if grant.get("ends_at") else None
+    if ends is not None and not is_permanent_end(ends) and ends >= today:
+        proposed = min(proposed, ends)
+    return proposed
+
+
+def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
     kind, params = item.kind, item.params or {}
     days = int(params.get("days") or SAFE_GRANT_DAYS)
     if kind == "add_to_pool":
-        return [_pool(conn, item, "in_pool", today)], None
+        return [_pool(conn, item, "in_pool", today)]
     if kind == "remove_from_pool":
-        return [_pool(conn, item, "candidate", today)], None
+        return [_pool(conn, item, "candidate", today)]
     if kind == "exclude_creator":
-        return [_pool(conn, item, "excluded", today)], None
+        return [_pool(conn, item, "excluded", today)]
     if kind == "request_grant":
         scope = params.get("scope") or "single_video"
         values = {
@@ -431,14 +446,14 @@ def changes_for(conn, item: QueueItem, today: date) -> tuple[list[Change], str |
             "ends_at": (today + timedelta(days=days)).isoformat(),
             "note": tr("由 qcrules 按安全默认值创建", "created by qcrules with safe defaults"),
         }
-        return [_new_grant(conn, f"Q{today:%Y%m%d}", values)], tr(
-            "在巨量千川 → 账户 → 抖音号授权 → 添加抖音号 中用合作码发起授权",
-            "request it in Qianchuan → Account → Douyin account authorization → Add, "
-            "with the creator's cooperation code",
-        )
+        return [_new_grant(conn, f"Q{today:%Y%m%d}", values)]
     if kind == "renew_grant":
         old = _grant_of(conn, item)
-        old_end = date.fromisoformat(old["ends_at"]) if old.get("ends_at") else today
+        old_end = (
+            date.fromisoformat(old["ends_at"])
+            if old.get("ends_at") and not is_permanent_end(date.fromisoformat(old["ends_at"]))
+            else today
+        )
         start = max(old_end + timedelta(days=1), today)
         scope = old["scope"] if old["scope"] != "all_works" else "single_video"
         values = {
@@ -455,31 +470,22 @@ def changes_for(conn, item: QueueItem, today: date) -> tuple[list[Change], str |
             "has_agreement": old.get("has_agreement"),
             "renewal_of": old["grant_id"],
         }
-        return [_new_grant(conn, f"{old['grant_id']}-R", values)], None
+        return [_new_grant(conn, f"{old['grant_id']}-R", values)]
     if kind == "revoke_grant":
         _grant_of(conn, item)
-        return [_changed(conn, "grants", {"grant_id": item.entity_id}, status="revoked")], (
-            REVOKE_STEPS
-        )
+        return [_changed(conn, "grants", {"grant_id": item.entity_id}, status="revoked")]
     if kind == "shorten_grant":
         grant = _grant_of(conn, item)
-        start = date.fromisoformat(grant["starts_at"]) if grant.get("starts_at") else today
-        proposed = start + timedelta(days=days)
-        return [
-            _changed(conn, "grants", {"grant_id": item.entity_id}, proposed_ends_at=proposed)
-        ], None
+        proposed = _proposed_end(grant, days, today)
+        return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_ends_at=proposed)]
     if kind == "narrow_scope":
         _grant_of(conn, item)
         scope = params.get("scope") or "single_video"
-        return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_scope=scope)], None
-    if kind == "import_metrics":
-        return [], IMPORT_METRICS_STEPS
+        return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_scope=scope)]
     if kind == "run_permission_audit":
         merchant = item.merchant_id or item.entity_id
-        return [
-            _changed(conn, "merchants", {"merchant_id": merchant}, last_permission_audit=today)
-        ], None
-    return [], None  # a task for a person: recorded as done, with a note
+        return [_changed(conn, "merchants", {"merchant_id": merchant}, last_permission_audit=today)]
+    return []  # a task for a person: recorded as done, with a note
 
 
 # --------------------------------------------------------------------------------------------

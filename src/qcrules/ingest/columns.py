@@ -99,15 +99,9 @@ ENUM_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "scope": {
         "single_video": ("单视频", "单视频授权", "单个视频", "BY_VIDEO", "VIDEO", "VIDEO_ITEM"),
         "live_room": ("直播间", "直播间授权", "直播", "ROOM", "LIVE_ACCOUNT"),
-        "all_works": (
-            "所有作品",
-            "全部作品",
-            "所有作品授权",
-            "全部作品授权",
-            "抖音号授权",
-            "BY_AWEME",
-            "AWEME_ACCOUNT",
-        ),
+        "all_works": ("所有作品", "全部作品", "所有作品授权", "全部作品授权"),
+        # 抖音号授权: the account level (its videos and live room), 千川's usual mode
+        "account": ("抖音号授权", "抖音号", "账号授权", "账号级授权", "BY_AWEME", "AWEME_ACCOUNT"),
     },
     "channel": {
         "pc": ("PC", "千川PC", "PC端", "电脑端", "QIANCHUAN"),
@@ -158,6 +152,13 @@ ENUMS: dict[str, dict[str, str]] = {
     name: _vocab(ENUM_CANONICAL[name], ENUM_ALIASES[name]) for name in ENUM_CANONICAL
 }
 
+# Enums a cell may hold several values of (`自运营,合作达人`: one account authorized both
+# ways): the first of these that the cell names is kept, the riskiest first, so a grant that
+# carries 自运营 rights is judged as one.
+ENUM_MULTI: dict[str, tuple[str, ...]] = {
+    "auth_type": ("self_operated", "official", "cooperative"),
+}
+
 # Values of an enum column that mean "no value" (target_gender 不限 = no target).
 ENUM_EMPTY: dict[str, frozenset[str]] = {
     "gender": frozenset({"不限", "全部", "all", "any", "unlimited"}),
@@ -206,6 +207,9 @@ class Kind:
 
 MERCHANT_ID = ("商家ID", "商家id", "商家编号", "商户ID", "商家", "merchant")
 AWEME_ID = ("达人UID", "抖音UID", "达人id", "达人ID", "UID", "抖音号ID", "aweme id", "author_id")
+# the handle 千川 search shows (抖音号): files that name creators by it are matched through
+# the creators already imported; never written to the referencing table itself
+AWEME_SHOW_ID = ("抖音号", "达人抖音号", "aweme_show_id")
 
 MERCHANTS = Kind(
     "merchants",
@@ -300,6 +304,7 @@ POOL = Kind(
     (
         Column("merchant_id", "id", True, MERCHANT_ID),
         Column("aweme_id", "id", True, AWEME_ID),
+        Column("aweme_show_id", "id", False, AWEME_SHOW_ID),
         Column("status", "enum", True, ("状态", "池状态", "入池状态"), enum="pool_status"),
         Column("added_at", "date", False, ("加入时间", "入池时间", "添加时间", "加入日期")),
         Column("note", "text", False, ("备注",)),
@@ -316,6 +321,7 @@ GRANTS = Kind(
         Column("grant_id", "id", True, ("授权ID", "授权编号", "授权id")),
         Column("merchant_id", "id", True, MERCHANT_ID),
         Column("aweme_id", "id", True, AWEME_ID),
+        Column("aweme_show_id", "id", False, AWEME_SHOW_ID),
         Column("auth_type", "enum", True, ("授权类型",), enum="auth_type"),
         Column("scope", "enum", True, ("授权范围", "授权方式", "auth_range"), enum="scope"),
         Column("video_id", "id", False, ("视频ID", "作品ID", "aweme_item_id", "item_id")),
@@ -355,6 +361,7 @@ METRICS = Kind(
     (
         Column("merchant_id", "id", True, MERCHANT_ID),
         Column("aweme_id", "id", True, AWEME_ID),
+        Column("aweme_show_id", "id", False, AWEME_SHOW_ID),
         Column("date", "date", True, ("日期", "时间", "统计日期", "stat_time", "stat_datetime")),
         Column("grant_id", "id", False, ("授权ID", "授权编号")),
         Column(

@@ -459,6 +459,8 @@ class _FileImport:
                 continue
             if column.name == "merchant_id" and self.job.default_merchant:
                 continue
+            if column.name == "aweme_id" and "aweme_show_id" in self.index_of:
+                continue  # creators named by 抖音号 (_resolve_handles)
             names = C.all_names(kind, column, self.job.aliases)
             unmapped = [h for h in sheet.headers if h and C.match_key(h) not in self.hmap]
             close = _closest(unmapped, names)
@@ -524,6 +526,7 @@ class _FileImport:
                                     f"differs from --merchant {self.job.merchant}",
                                 ),
                             )
+        self._resolve_handles()
         for column in self.kind.columns:
             if not column.required or column.name not in self.values:
                 continue
@@ -537,6 +540,71 @@ class _FileImport:
                 if value is None and i not in failed:
                     raw = sheet.columns[j][i] if j is not None else None
                     self._bad(i, header, raw, tr("必填，不能为空", "required, but empty"))
+
+    def _resolve_handles(self) -> None:
+        """Creators named by 抖音号 (the handle 千川 search shows) instead of 达人UID: in a
+        抖音号 column, or written in the UID column itself. Each is matched to the UID of the
+        creator already imported with that handle; a UID that is known always wins. The
+        handle is never written to this file's table."""
+        if self.kind.name == "creators" or "aweme_show_id" not in self.kind.by_name:
+            return
+        n = self.sheet.rows
+        handles = self.values.pop("aweme_show_id", None)
+        handle_header = self.header_of.pop("aweme_show_id", "aweme_show_id")
+        self.index_of.pop("aweme_show_id", None)
+        ids = self.values.get("aweme_id")
+        if ids is None:
+            ids = self.values["aweme_id"] = [None] * n
+            self.header_of["aweme_id"] = handle_header
+        wanted = {v for v in (*ids, *(handles or ())) if v is not None}
+        if not wanted:
+            return
+        creators = table(Creator)
+        by_handle: dict[str, str] = {}
+        with self.job.db.connect() as conn:
+            known = existing(conn, creators.c.aweme_id, wanted)
+            rest = list(wanted - known)
+            for start in range(0, len(rest), 900):
+                query = select(creators.c.aweme_show_id, creators.c.aweme_id).where(
+                    creators.c.aweme_show_id.in_(rest[start : start + 900])
+                )
+                by_handle.update({show: aweme for show, aweme in conn.execute(query)})
+        failed = self.failed_cells.setdefault("aweme_id", set())
+        matched = 0
+        for i in range(n):
+            value = ids[i]
+            if value is not None:
+                if value not in known and value in by_handle:
+                    ids[i] = by_handle[value]
+                    matched += 1
+                continue
+            handle = handles[i] if handles is not None else None
+            if handle is None:
+                continue
+            if handle in by_handle:
+                ids[i] = by_handle[handle]
+                matched += 1
+            elif handle in known:
+                ids[i] = handle  # a UID in the 抖音号 column
+            else:
+                failed.add(i)
+                self._bad(
+                    i,
+                    handle_header,
+                    handle,
+                    tr(
+                        "未知抖音号（没有导入过该抖音号的达人）；请先导入达人（含抖音号列）",
+                        "unknown 抖音号 (no imported creator has it); import the creators, "
+                        "with their 抖音号, first",
+                    ),
+                )
+        if matched:
+            self.report.notes.append(
+                tr(
+                    f"{matched} 行按抖音号匹配到达人UID",
+                    f"{matched} row(s) matched to a creator by 抖音号 (aweme_show_id)",
+                )
+            )
 
     def _check_rows(self) -> None:
         values = self.values

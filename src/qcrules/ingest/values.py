@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from qcrules.i18n import tr
-from qcrules.ingest.columns import ENUM_CANONICAL, ENUM_EMPTY, ENUMS, Column, norm_value
+from qcrules.ingest.columns import ENUM_CANONICAL, ENUM_EMPTY, ENUM_MULTI, ENUMS, Column, norm_value
 from qcrules.model.tables import PERMANENT_END
 from qcrules.safety import FORMULA_START, check_id
 
@@ -370,6 +370,7 @@ def parse_end_date(value: Any) -> date:
 def enum_parser(enum: str) -> Callable[[Any], str | None]:
     vocab = ENUMS[enum]
     empty = ENUM_EMPTY.get(enum, frozenset())
+    precedence = ENUM_MULTI.get(enum)
 
     def parse(value: Any) -> str | None:
         key = norm_value(cell_text(value))
@@ -377,6 +378,11 @@ def enum_parser(enum: str) -> Callable[[Any], str | None]:
             return vocab[key]
         if key in empty:
             return None
+        if precedence is not None:
+            parts = [norm_value(part) for part in _LIST_SPLIT.split(cell_text(value))]
+            named = {vocab.get(part) for part in parts if part}
+            if len(named) > 0 and None not in named:
+                return next(c for c in precedence if c in named)
         allowed = ", ".join(ENUM_CANONICAL[enum])
         raise ValueError(
             tr(

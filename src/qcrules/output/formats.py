@@ -53,90 +53,190 @@ def render_jsonl(result, stream: IO[str]) -> None:
         stream.write("\n")
 
 
+LEVEL_ZH = {"critical": "严重", "error": "错误", "warn": "警告", "info": "提示"}
+ENTITY_ZH = {"grant": "授权", "creator": "达人", "merchant": "商家", "waiver": "豁免"}
+
+
+def level_name(level: str, lang: str) -> str:
+    return LEVEL_ZH.get(level, level) if lang == "zh" else level
+
+
+def entity_name(entity: dict, lang: str) -> str:
+    """`grant G1 @M1` / `授权 G1 @M1`, then the creator as a 投手 finds them: nickname and
+    抖音号."""
+    kind = entity.get("type", "?")
+    label = f"{ENTITY_ZH.get(kind, kind) if lang == 'zh' else kind} {entity.get('id', '?')}"
+    if entity.get("merchant") and kind != "merchant":
+        label += f" @{entity['merchant']}"
+    return label
+
+
+def who(entity: dict, lang: str) -> str:
+    name, handle = entity.get("name"), entity.get("handle")
+    if handle:
+        shown = f"抖音号 {handle}" if lang == "zh" else f"@{handle}"
+        return (
+            f"{name}（{shown}）"
+            if lang == "zh" and name
+            else f"{name} ({shown})"
+            if name
+            else shown
+        )
+    return name or ""
+
+
+def _kind_name(kinds: dict, kind: str, lang: str) -> str:
+    """zh: the action's Chinese name; en: its id (what `actions apply --kind` takes)."""
+    meta = kinds.get(kind)
+    return meta.zh if meta is not None and lang == "zh" else kind
+
+
 def render_table(result, stream: IO[str]) -> None:
     """Ruff-like: one finding per block (rule, entity, suggested action, then the message),
-    grouped from the most severe down; it stays readable in a narrow terminal."""
+    grouped from the most severe down; it stays readable in a narrow terminal. Each action
+    kind's 千川 click paths follow once, at the end."""
+    from rich.console import Console
     from rich.text import Text
 
-    from qcrules.i18n import tr
-    from qcrules.output.console import make_console
+    from qcrules.actions.kinds import steps_text
+    from qcrules.i18n import language, tr
 
-    console = make_console(stream)
+    lang = language()
+    kinds = getattr(getattr(result, "packset", None), "actions", None) or {}
+    console = Console(file=stream, highlight=False, soft_wrap=True)
     report = result.report
     styles = {"critical": "bold red", "error": "red", "warn": "yellow", "info": "cyan"}
+    shown_kinds: list[str] = []
     for finding in report["findings"]:
         action = finding.get("action") or {}
         kind = action.get("kind", "")
+        label = _kind_name(kinds, kind, lang) if kind else ""
         if finding.get("superseded_by"):
-            kind = tr(
-                f"{kind}（被 {finding['superseded_by']} 取代）",
-                f"{kind} (superseded by {finding['superseded_by']})",
+            label = tr(
+                f"{label}（被 {finding['superseded_by']} 取代）",
+                f"{label} (superseded by {finding['superseded_by']})",
             )
         elif finding.get("hold"):
-            kind = tr("暂停处理，无动作", "on hold: no action")
+            label = tr("暂停处理，无动作", "on hold: no action")
+        elif kind and kind not in shown_kinds:
+            shown_kinds.append(kind)
         head = Text()
-        head.append(f"{finding['level']:<8}", style=styles.get(finding["level"], ""))
+        level = finding["level"]
+        head.append(f"{level_name(level, lang):<8}", style=styles.get(level, ""))
         head.append(f" {finding['rule']} ", style="bold")
         head.append(f"{_line(finding['name'])}  ")
-        head.append(_line(entity_label(finding["entity"])), style="bold")
-        if finding["entity"].get("name"):
-            head.append(f" {_line(finding['entity']['name'])}", style="dim")
+        head.append(_line(entity_name(finding["entity"], lang)), style="bold")
+        name = who(finding["entity"], lang)
+        if name:
+            head.append(f" {_line(name)}", style="dim")
         console.print(head)
         console.print(Text(f"         {_line(finding['message'])}"))
-        if kind:
-            console.print(Text(f"         → {_line(kind)}", style="green"))
+        if label:
+            console.print(Text(f"         → {_line(label)}", style="green"))
+    paths = [(kind, steps_text(kind, lang)) for kind in shown_kinds]
+    paths = [(kind, text) for kind, text in paths if text]
+    if paths:
+        console.print()
+        console.print(
+            Text(
+                tr("怎么做（千川操作路径，以后台显示为准）", "How (千川 click paths)"), style="bold"
+            )
+        )
+        for kind, text in paths:
+            console.print(Text(f"  {_line(_kind_name(kinds, kind, lang))}", style="green"))
+            for line in text.splitlines():
+                console.print(Text(f"    {line}"))
     summary = report["summary"]
     counts = summary["findings"]
-    parts = [f"{counts.get(level, 0)} {level}" for level in LEVEL_ORDER]
-    entities = ", ".join(f"{n} {t}" for t, n in summary["entities"].items())
+    parts = [f"{counts.get(level, 0)} {level_name(level, lang)}" for level in LEVEL_ORDER]
+    if lang == "zh":
+        entities = "，".join(f"{ENTITY_ZH.get(t, t)} {n}" for t, n in summary["entities"].items())
+    else:
+        entities = ", ".join(f"{n} {t}" for t, n in summary["entities"].items())
     if report["findings"]:
         console.print()
+    run = report["run"]
     console.print(
         tr("发现：", "Findings: ")
-        + ", ".join(parts)
+        + tr("，", ", ").join(parts)
         + tr(
             f"；豁免 {summary['waived']}，数据不足 {summary['insufficient_data']}，"
             f"被取代 {summary['superseded']}；检查对象：{entities}",
             f"; waived {summary['waived']}, insufficient data {summary['insufficient_data']}, "
             f"superseded {summary['superseded']}; checked {entities}",
         )
-        + f"  (run {report['run']['id']}, as of {report['run']['as_of']}, "
-        f"engine {report['run'].get('engine', '')})"
+        + tr(
+            f"（运行 {run['id']}，截至 {run['as_of']}，引擎 {run.get('engine', '')}）",
+            f"  (run {run['id']}, as of {run['as_of']}, engine {run.get('engine', '')})",
+        )
     )
 
 
 def render_markdown(result, stream: IO[str]) -> None:
+    from qcrules.i18n import language, tr
+
+    lang = language()
+    kinds = getattr(getattr(result, "packset", None), "actions", None) or {}
     report = result.report
     summary = report["summary"]
-    lines = [f"## qcrules — as of {report['run']['as_of']}", ""]
-    lines += ["| level | findings |", "|---|---:|"]
-    lines += [f"| {level} | {summary['findings'].get(level, 0)} |" for level in LEVEL_ORDER]
+    lines = [
+        tr(
+            f"## qcrules — 截至 {report['run']['as_of']}",
+            f"## qcrules — as of {report['run']['as_of']}",
+        ),
+        "",
+    ]
+    lines += [tr("| 级别 | 发现 |", "| level | findings |"), "|---|---:|"]
     lines += [
-        f"| waived | {summary['waived']} |",
-        f"| insufficient data | {summary['insufficient_data']} |",
-        f"| superseded | {summary['superseded']} |",
+        f"| {level_name(level, lang)} | {summary['findings'].get(level, 0)} |"
+        for level in LEVEL_ORDER
+    ]
+    lines += [
+        tr(f"| 豁免 | {summary['waived']} |", f"| waived | {summary['waived']} |"),
+        tr(
+            f"| 数据不足 | {summary['insufficient_data']} |",
+            f"| insufficient data | {summary['insufficient_data']} |",
+        ),
+        tr(f"| 被取代 | {summary['superseded']} |", f"| superseded | {summary['superseded']} |"),
         "",
     ]
     by_rule = Counter((f["rule"], f["name"], f["level"]) for f in report["findings"])
     if by_rule:
-        lines += ["| rule | level | count |", "|---|---|---:|"]
+        lines += [tr("| 规则 | 级别 | 数量 |", "| rule | level | count |"), "|---|---|---:|"]
         for (rule, name, level), count in sorted(
             by_rule.items(), key=lambda kv: (LEVEL_ORDER.index(kv[0][2]), kv[0][0])
         ):
-            lines.append(f"| `{rule}` {_line(name)} | {level} | {count} |")
+            lines.append(f"| `{rule}` {_line(name)} | {level_name(level, lang)} | {count} |")
         lines.append("")
-        lines += ["| level | rule | entity | message | action |", "|---|---|---|---|---|"]
+        lines += [
+            tr(
+                "| 级别 | 规则 | 对象 | 说明 | 动作 |",
+                "| level | rule | entity | message | action |",
+            ),
+            "|---|---|---|---|---|",
+        ]
         for finding in report["findings"][:200]:
             message = _line(finding["message"]).replace("|", "\\|")
             kind = _line((finding.get("action") or {}).get("kind", ""))
-            label = _line(entity_label(finding["entity"])).replace("|", "\\|")
+            entity = entity_name(finding["entity"], lang)
+            name = who(finding["entity"], lang)
+            if name:
+                entity += f" {name}"
+            entity = _line(entity).replace("|", "\\|")
             lines.append(
-                f"| {finding['level']} | `{finding['rule']}` | {label} | {message} | {kind} |"
+                f"| {level_name(finding['level'], lang)} | `{finding['rule']}` "
+                f"| {entity} | {message} | {_kind_name(kinds, kind, lang) if kind else ''} |"
             )
         if len(report["findings"]) > 200:
-            lines.append(f"\n… and {len(report['findings']) - 200} more (see the JSON output).")
+            more = len(report["findings"]) - 200
+            lines.append(
+                tr(
+                    f"\n… 另有 {more} 条（见 JSON 输出）。",
+                    f"\n… and {more} more (see the JSON output).",
+                )
+            )
     else:
-        lines.append("No findings.")
+        lines.append(tr("没有发现。", "No findings."))
     stream.write("\n".join(lines) + "\n")
 
 
