@@ -79,6 +79,7 @@ SCOPE_LABEL = {
     "single_video": ("单视频", "single video"),
     "live_room": ("直播间", "live room"),
     "all_works": ("所有作品", "all works"),
+    "account": ("抖音号授权（账号级）", "account level (抖音号授权)"),
 }
 CHANNEL_LABEL = {
     "pc": ("PC端：巨量千川后台", "PC: the Qianchuan backend"),
@@ -367,7 +368,7 @@ def _evaluate_proposal(
     from qcrules.engine import select_engine
     from qcrules.engine.run import evaluate_plan, plan_entity
     from qcrules.evaluation import compute_plugin_fields, merchant_params
-    from qcrules.facts.builders import FactSet, proposal_facts
+    from qcrules.facts.builders import Fact, FactSet, proposal_facts
     from qcrules.packs.messages import render_message
     from qcrules.packs.registry import load_packs
 
@@ -388,6 +389,14 @@ def _evaluate_proposal(
         workspace.db, today, judged, merchant_defaults=workspace.config.merchants
     )
     facts = FactSet(as_of=today, window_end=today, grant=[grant_fact])
+    if row.get("status") == "draft":
+        # stored as a draft (no 合作码 yet): what holds a draft back (PRM011) is on the
+        # to-do list too, beside what a sent request will need
+        draft = {**grant_fact.values, "status": "draft", "requested_at": None}
+        draft["days_pending"] = None
+        facts.grant.append(
+            Fact("grant", grant_fact.entity_id, grant_fact.merchant_id, grant_fact.aweme_id, draft)
+        )
     if creator_fact is not None:
         facts.creator = [creator_fact]
     if code_given:
@@ -404,9 +413,13 @@ def _evaluate_proposal(
         plan = plan_entity(entity, packs) if batch else None
         if plan is None:
             continue
+        seen: set[str] = set()
         for fact, outcome in evaluate_plan(plan, batch, factory):
             for compiled in outcome.matched:
                 rule = compiled.rule
+                if rule.id in seen:  # the draft and the request views agree on it
+                    continue
+                seen.add(rule.id)
                 out[entity].append(
                     RuleVerdict(
                         rule.id,
@@ -460,7 +473,9 @@ def _steps(row: dict[str, Any], creator: dict[str, Any], code_masked: str | None
             else tr("（选定视频）", " (pick the video)")
         )
     ends = row["ends_at"]
-    if ends is None or ends >= PERMANENT_END:
+    if ends is None:  # an export without end dates: not known, so not promised
+        term = tr("以千川后台显示为准", "as the 千川 backend shows it")
+    elif ends >= PERMANENT_END:
         term = tr("永久", "permanent")
     else:
         days = (ends - row["starts_at"]).days

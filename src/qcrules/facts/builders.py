@@ -222,6 +222,7 @@ GRANT_ROW_FIELDS = (
     "requested_at",
     "starts_at",
     "ends_at",
+    "renewal_of",
 )
 
 
@@ -242,6 +243,7 @@ class _ProposedGrant:
     requested_at: date | None
     starts_at: date | None
     ends_at: date | None
+    renewal_of: str | None = None
 
 
 def proposal_facts(
