@@ -119,13 +119,13 @@ def test_several_risky_terms_are_all_named_in_one_refusal(cli, ws):
 
 def test_a_gate_that_cannot_judge_refuses_too(cli, ws):
     """Whose account 1005 is, nobody recorded: a self-operated grant on it is not waved
-    through because PRM001 could not see is_own_account."""
+    through — PRM001 fails closed on an unknown owner and says how to mark one's own."""
     result, out = request(
         cli, ws, "--creator", "1005", "--scope", "live_room", "--auth-type", "self_operated",
         code=1,
     )  # fmt: skip
     assert [g["rule"] for g in out["gates"]] == ["PRM001"]
-    assert "creator_is_own_account missing" in out["gates"][0]["message"]
+    assert "own_accounts" in out["gates"][0]["message"]
     assert "PRM001" in result.stderr and ws.count("grants") == 0
     _, fine = request(cli, ws, "--creator", "1005", "--scope", "live_room")  # 合作达人: judged
     assert fine["gates"] == [] and fine["written"] is True
