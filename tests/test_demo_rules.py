@@ -258,3 +258,16 @@ def test_every_outcome_on_the_demo_matches_a_fact_by_fact_reading(demo):
             seen["insufficient"] += len(want_insufficient)
     workspace.close()
     assert all(seen.values()), seen  # the demo exercises every kind of verdict
+
+
+def test_the_rule_catalog_in_docs_is_what_the_packs_say(cli, tmp_path):
+    """docs/rule-catalog.md is generated: a rule changed without regenerating it fails here.
+    Regenerate with `QCRULES_LANG=en qcrules packs doc -o docs/rule-catalog.md`."""
+    from pathlib import Path
+
+    catalog = Path(__file__).parent.parent / "docs" / "rule-catalog.md"
+    result = cli("packs", "doc", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == catalog.read_text(encoding="utf-8")
+    ids = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("## ")}
+    assert ids == set(ALL_RULES) | {"QCR001", "QCR002"}

@@ -141,6 +141,25 @@ def packs_markdown(packs: list[Pack], actions: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def core_rules_markdown(core: dict[str, dict[str, Any]], actions: dict[str, Any]) -> str:
+    """The core rules qcrules judges itself (waivers), in the catalog's shape."""
+    out = [
+        "# qcrules core rules",
+        "",
+        "| id | name | level | entity | when | action | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rule_id, doc in sorted(core.items()):
+        out.append(
+            f"| {rule_id} | {doc['name']} | {doc['level']} | {doc['entity']} "
+            f"| {pick(doc['when'])} | {_action_label(doc['action'], actions)} | {doc['source']} |"
+        )
+    out.append("")
+    for rule_id, doc in sorted(core.items()):
+        out += [f"## {rule_id} {doc['name']}", "", pick(doc["why"]), ""]
+    return "\n".join(out) + "\n"
+
+
 def _tree_json(node: Any) -> Any:
     if node is None:
         return None

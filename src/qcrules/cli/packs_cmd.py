@@ -261,6 +261,11 @@ def packs_doc(state, pack_ids, output) -> int:
     packset = _valid_packset(state)
     packs = [p for p in packset.packs if not pack_ids or p.id in pack_ids]
     text = packs_markdown(packs, packset.actions)
+    if not pack_ids:  # the whole catalog: the core rules too
+        from qcrules.actions.planning import CORE_RULES
+        from qcrules.docs import core_rules_markdown
+
+        text += "\n" + core_rules_markdown(CORE_RULES, packset.actions)
     if output:
         with atomic_output(output) as partial:
             partial.write_text(text, encoding="utf-8")
