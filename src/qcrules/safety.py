@@ -5,7 +5,9 @@ side typed. Each helper here is the only implementation of its rule, so a face t
 data (table, markdown, github, the TUI, error messages, reports) calls it instead of its own:
 
 - `for_terminal`: no C0/C1 control sequence (ESC, BEL, CSI, …) or bidi override reaches a
-  terminal; each is shown as a visible escape such as `\\x1b`.
+  terminal; each is shown as a visible escape such as `\\x1b` (`safe_data` applies it to
+  records, `json_for_terminal` and `xml_text` to JSON and XML documents; the CLI's consoles,
+  `output.console.SafeConsole`, apply it to everything they print).
 - `check_id`: ids (grant, creator, merchant) that can safely name a file and a record.
 - `file_in`: a file name built from an id stays inside its folder, checked after resolving.
 - `spreadsheet_cell`: a report cell that Excel or LibreOffice will not run as a formula
@@ -118,16 +120,14 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # what a report cell may not hold: that, and DEL and C1 (a report printed to a terminal)
 _CELL_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
-
-
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?%?")
 
 
 def spreadsheet_cell(value: Any) -> Any:
     """A report cell that is a value, never a formula (OWASP CSV injection): text that starts
     with = + - @ or a tab/CR gets a leading apostrophe; control characters (which XLSX
-    forbids, or a terminal would act on) become U+FFFD, a CR a newline. Numbers, dates, None and a plain
-    number written as text ("-1.50", "12%") pass unchanged: they are values already."""
+    forbids, or a terminal would act on) become U+FFFD, and a CR a newline. Numbers, dates,
+    None and a plain number written as text ("-1.50", "12%") pass unchanged."""
     if not isinstance(value, str):
         return value
     formula = value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value)
@@ -159,7 +159,7 @@ def mask_secret(secret: Any) -> str:
 
 # --- dates -------------------------------------------------------------------------------------
 
-# 2099-12-31 is how exports write "permanent"; windows reach 400 days back from an as-of day
+# 2099-12-31 is how exports write "permanent"; nothing qcrules judges lies before 2000
 DAY_MIN, DAY_MAX = date(2000, 1, 1), date(2099, 12, 31)
 
 
