@@ -196,7 +196,9 @@ def test_losing_bottom_fifth_creator_is_removed(ws):
 def test_opt001_needs_enough_peers_and_the_creator_is_not_its_own_yardstick(ws):
     # four peers besides BOT: fewer than min_pool_peers (5), so no verdict on percentiles
     _pool_of(ws, bottom_roi_gmv=1500.0, peers=4)
-    assert ("OPT001", "BOT") not in fired(evaluate(ws, packs=["optimization"]))
+    report = evaluate(ws, packs=["optimization"])
+    assert ("OPT001", "BOT") not in fired(report)
+    assert ("OPT001", "BOT") in undecided(report)  # listed, never silently quiet
     # with min_pool_peers = 4 it fires: BOT is judged against the four others only
     # (with itself in, its own values would drag the 20th percentile down to it)
     lower = config_append(ws, "\n[params.optimization]\nmin_pool_peers = 4\n")

@@ -257,8 +257,8 @@ class Columns:
 
 
 def _while_open(handler):
-    """A table's highlight can arrive while the app closes (a worker filled it just before
-    quit): its detail pane is gone then, and there is nothing to show — not a crash."""
+    """A table's highlight or a field's change can arrive while the app closes (a worker
+    filled it just before quit): its pane is gone then, nothing to show — not a crash."""
     import functools
 
     from textual.css.query import NoMatches
@@ -898,6 +898,7 @@ class QcrulesApp(App[None]):
         self._fill_table()
 
     @on(Input.Changed, "#filter")
+    @_while_open
     def _filter_changed(self) -> None:
         self._fill_table()
 
@@ -1321,6 +1322,7 @@ class QcrulesApp(App[None]):
         self._show_creator()
 
     @on(Input.Changed, "#creator-filter")
+    @_while_open
     def _creator_filter_changed(self) -> None:
         self._fill_creators()
 
@@ -1662,6 +1664,7 @@ class QcrulesApp(App[None]):
         return f"{param}={value}"
 
     @on(Select.Changed, "#whatif-param")
+    @_while_open
     def _whatif_param_changed(self) -> None:
         param = self.query_one("#whatif-param", Select).value
         box = self.query_one("#whatif-value", Input)
@@ -1681,6 +1684,7 @@ class QcrulesApp(App[None]):
         return None
 
     @on(Input.Changed, "#whatif-value")
+    @_while_open
     def _whatif_changed(self) -> None:
         self.query_one("#whatif-save", Button).disabled = True
         self.whatif = self.whatif_overrides = None
