@@ -140,6 +140,7 @@ def test_disabling_the_plugin_leaves_qcrules_as_it_was(workspace):
         "monitoring",
         "optimization",
         "permissions",
+        "qcrules",  # the built-in core pack (data freshness)
         "screening",
     ]
     result = cli("evaluate", "--format", "json", "--no-store", cwd=workspace, env=env)
