@@ -193,11 +193,14 @@ id = "team"
 version = "1.0.0"
 entity = "grant"
 
+[params]
+hidden_status = "none"
+
 [[rules]]
 id = "TEM001"
 name = "nickname-shown"
 level = "warn"
-when = "status == \\"active\\""
+when = "status == \\"active\\" and status != params.hidden_status"
 action = { kind = "review_grant" }
 message = "grant of {creator.nickname}"
 source = "team"
@@ -436,3 +439,32 @@ def test_rejects_file_holds_values_not_formulas_and_reimports_as_written(db, tmp
     with db.connect() as conn:
         names = dict(conn.execute(text("select aweme_id, nickname from creators")).all())
     assert names == {"1": '=HYPERLINK("x")', "2": "@SUM(A1)"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("grants", "list", "--format", "json"),
+        ("actions", "list", "--all", "--format", "json"),
+        ("whatif", "--set", "team.hidden_status=active", "--as-of", "2026-11-27", "--format", "json"),
+    ],
+    ids=["grants", "actions", "whatif"],
+)
+def test_json_of_every_command_carries_the_nickname_as_escapes(cli, hostile, args):
+    """Every command's JSON holds the nickname's value exactly, with its C1 and bidi
+    characters written as `\\uXXXX`, so `qcrules … --format json` in a terminal is inert."""
+    assert cli("evaluate", "--as-of", "2026-11-27", cwd=hostile).returncode in (0, 1)
+    done = cli(*args, cwd=hostile)
+    assert done.returncode in (0, 1), done.stderr
+    assert no_controls(done.stdout + done.stderr)
+    assert "坏" in done.stdout and "\\u009b" in done.stdout and "\\u202e" in done.stdout
+    shown = strings_in(json.loads(done.stdout))
+    assert any("坏" + ESCAPES + "人" in text for text in shown)  # the value, unchanged
+
+
+def strings_in(value) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(strings_in(v) for v in value.values()), set())
+    if isinstance(value, list):
+        return set().union(*(strings_in(v) for v in value), set())
+    return {value} if isinstance(value, str) else set()

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from qcrules import service
-from qcrules.cli.base import err_console, out_console
+from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import UsageError
 from qcrules.i18n import tr
 
@@ -25,7 +25,7 @@ def _kind_label(kinds: dict, kind: str) -> str:
 
 def _print_outcome(outcome, fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2, default=str))
+        echo_json(outcome.to_json())
         return
     console = out_console()
     verb = {
@@ -73,7 +73,7 @@ def list_cmd(state, show_all: bool, fmt: str) -> int:
     if not show_all:
         items = [i for i in items if i.state == "open"]
     if fmt == "json":
-        click.echo(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))
+        echo_json([i.to_json() for i in items])
         return 0
     kinds = service.action_kinds()
     rows = [
@@ -150,7 +150,7 @@ def apply_cmd(state, refs, rule, kind, merchant, level, note, actor, dry_run, fm
     outcomes = service.apply_actions(workspace, list(refs), note=note, actor=actor, dry_run=dry_run)
     if fmt == "json" and len(outcomes) > 1:
         data = [outcome.to_json() for outcome in outcomes]
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        echo_json(data)
         return 0
     for outcome in outcomes:
         _print_outcome(outcome, fmt)
@@ -229,7 +229,7 @@ def log_cmd(state, limit: int, fmt: str) -> int:
     """The audit log, newest first: every change with who, when and what."""
     entries = service.audit_log(state.workspace(), limit)
     if fmt == "json":
-        click.echo(json.dumps(entries, ensure_ascii=False, indent=2, default=str))
+        echo_json(entries)
         return 0
     if not entries:
         err_console().print(tr("审计日志为空", "the audit log is empty"))

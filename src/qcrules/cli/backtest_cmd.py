@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 
 import click
@@ -11,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qcrules import service
-from qcrules.cli.base import out_console
+from qcrules.cli.base import echo_json, out_console
 from qcrules.cli.evaluate_cmd import parse_date
 from qcrules.errors import UsageError
 from qcrules.i18n import tr
@@ -55,8 +54,7 @@ def backtest_cmd(state, start, end, packs, select, merchant, sets, fmt) -> int:
         sets=list(sets),
     )
     if fmt == "json":
-        json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        echo_json(result.to_json())
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["as_of", "rule", "level", "findings", "new", "resolved"])
@@ -141,8 +139,7 @@ def whatif_cmd(state, sets, merchant, as_of, fmt) -> int:
         state.workspace(), list(sets), merchant=merchant, as_of=parse_date(as_of, "--as-of")
     )
     if fmt == "json":
-        json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        echo_json(result.to_json())
         return 0
     console = out_console()
     for pack, values in result.params.items():

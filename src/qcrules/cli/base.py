@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+import click
 from rich.console import Console
 from rich.markup import escape
 
 from qcrules.errors import UsageError
 from qcrules.i18n import tr
 from qcrules.output.console import make_console
+from qcrules.safety import json_for_terminal
 from qcrules.workspace import Workspace
 
 
@@ -25,6 +29,13 @@ def err_console() -> Console:
 
 def out_console(file=None) -> Console:
     return make_console(file)
+
+
+def echo_json(data: Any, *, indent: int | None = 2) -> None:
+    """JSON on stdout, the one way the commands print it: Chinese as such, dates as text, and
+    no DEL, C1 or bidi control as raw characters (a nickname cannot drive the terminal)."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent, default=str)
+    click.echo(json_for_terminal(text))
 
 
 def _warn(message: str) -> None:

@@ -3,7 +3,6 @@ way, see what the rules say before anything is written, and follow it through it
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -11,7 +10,7 @@ from rich.cells import cell_len
 from rich.markup import escape
 
 from qcrules import service
-from qcrules.cli.base import err_console, out_console
+from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import EXIT_FINDINGS
 from qcrules.i18n import tr
 
@@ -40,7 +39,7 @@ def grants_group() -> None:
 def _list(obj, merchant, state, creator, fmt) -> int:
     grants = service.list_grants(obj.workspace(), merchant=merchant, state=state, creator=creator)
     if fmt == "json":
-        click.echo(json.dumps(grants, ensure_ascii=False, indent=2))
+        echo_json(grants)
         return 0
     if grants:
         rows = [
@@ -96,7 +95,7 @@ def _verdict_lines(verdicts, mark: str) -> list[str]:
 def print_check(check, fmt: str) -> None:
     """The judged request: its terms, the verdicts, the to-do list, the steps."""
     if fmt == "json":
-        click.echo(json.dumps(check.to_json(), ensure_ascii=False, indent=2))
+        echo_json(check.to_json())
         return
     from qcrules.grants import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, label
 
@@ -289,7 +288,7 @@ def mark_cmd(obj, grant_id, target, on, note, code, actor, fmt) -> int:
         actor=actor,
     )
     if fmt == "json":
-        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2, default=str))
+        echo_json(outcome.to_json())
         return 0
     console = out_console()
     shown = (

@@ -6,14 +6,13 @@ stdout, warnings and errors to stderr; the progress bar (stderr) only for big fi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
 from qcrules import service
-from qcrules.cli.base import err_console, out_console
+from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import EXIT_ERROR, EXIT_OK
 from qcrules.i18n import tr
 from qcrules.ingest import KINDS, FileReport, ImportResult, kind_spec
@@ -160,7 +159,7 @@ def import_cmd(
             progress=view.update if view.enabled else None,
         )
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+        echo_json(result.to_dict())
     else:
         _print_text(result)
     return EXIT_OK if result.ok else EXIT_ERROR

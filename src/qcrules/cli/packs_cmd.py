@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from qcrules.cli.base import err_console, out_console, print_diagnostics
+from qcrules.cli.base import echo_json, err_console, out_console, print_diagnostics
 from qcrules.errors import EXIT_INVALID_PACK, PackError, UsageError
 from qcrules.i18n import language, pick, tr
 
@@ -71,7 +70,7 @@ def packs_list(state, fmt) -> int:
         for p in packset.packs
     ]
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo_json(rows)
         return 0
     from rich.table import Table
 
@@ -109,37 +108,33 @@ def packs_show(state, pack_id, fmt) -> int:
             hint="`qcrules packs list` shows the packs",
         )
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "id": pack.id,
-                    "version": pack.version,
-                    "origin": pack.origin,
-                    "path": str(pack.path) if pack.path else None,
-                    "entity": pack.entity,
-                    "title": pack.title,
-                    "guard": pack.guard,
-                    "params": pack.params,
-                    "rules": [
-                        {
-                            "id": r.id,
-                            "name": r.name,
-                            "level": r.level,
-                            "entity": r.entity,
-                            "when": r.when.strip(),
-                            "guard": r.guard,
-                            "action": r.action_kind,
-                            "source": r.source,
-                            "enabled": r.enabled,
-                            "gate": r.gate,
-                        }
-                        for r in pack.rules
-                    ],
-                    "tests": [t.name for t in pack.tests],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        echo_json(
+            {
+                "id": pack.id,
+                "version": pack.version,
+                "origin": pack.origin,
+                "path": str(pack.path) if pack.path else None,
+                "entity": pack.entity,
+                "title": pack.title,
+                "guard": pack.guard,
+                "params": pack.params,
+                "rules": [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "level": r.level,
+                        "entity": r.entity,
+                        "when": r.when.strip(),
+                        "guard": r.guard,
+                        "action": r.action_kind,
+                        "source": r.source,
+                        "enabled": r.enabled,
+                        "gate": r.gate,
+                    }
+                    for r in pack.rules
+                ],
+                "tests": [t.name for t in pack.tests],
+            }
         )
         return 0
     console = out_console()
@@ -180,9 +175,7 @@ def packs_validate(state, files, fmt) -> int:
     """Validate the packs in effect (and FILES): every problem at once, exit 4 if any."""
     packset = _packset(state, files)
     if fmt == "json":
-        click.echo(
-            json.dumps([d.to_json() for d in packset.diagnostics], ensure_ascii=False, indent=2)
-        )
+        echo_json([d.to_json() for d in packset.diagnostics])
     else:
         print_diagnostics(packset.diagnostics, packset.sources)
     errors = len(packset.errors)
@@ -285,22 +278,18 @@ def packs_fields(state, entity, fmt) -> int:
     specs = workspace_schema().specs(entity)
     zh = language() == "zh"
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "name": s.name,
-                        "entity": s.entity,
-                        "type": s.type,
-                        "unit": s.unit,
-                        "doc": s.doc_zh if zh else s.doc_en,
-                        "source": s.source,
-                    }
-                    for s in specs
-                ],
-                ensure_ascii=False,
-                indent=2,
-            )
+        echo_json(
+            [
+                {
+                    "name": s.name,
+                    "entity": s.entity,
+                    "type": s.type,
+                    "unit": s.unit,
+                    "doc": s.doc_zh if zh else s.doc_en,
+                    "source": s.source,
+                }
+                for s in specs
+            ]
         )
         return 0
     from rich.table import Table
@@ -338,7 +327,7 @@ def rule_cmd(state, rule_id, show_all, fmt) -> int:
     if fmt == "json":
         data = [rule_info(p, r, actions) for p, r in chosen]
         data += [core_rule_info(c, CORE_RULES[c]) for c in core]
-        click.echo(json.dumps(data if show_all else data[0], ensure_ascii=False, indent=2))
+        echo_json(data if show_all else data[0])
         return 0
     texts = [rule_text(p, r, actions) for p, r in chosen]
     texts += [core_rule_text(c, CORE_RULES[c], actions) for c in core]
@@ -358,14 +347,14 @@ def explain_cmd(state, rule_id, entity_id, merchant, as_of, fmt) -> int:
     from qcrules import service
     from qcrules.cli.evaluate_cmd import parse_date
     from qcrules.docs import explanation_json, explanation_text
-    from qcrules.safety import for_terminal, json_for_terminal
+    from qcrules.safety import for_terminal
 
     explanations = service.explain(
         state.workspace(), rule_id, entity_id, merchant=merchant, as_of=parse_date(as_of, "--as-of")
     )
     if fmt == "json":
         data = [explanation_json(e) for e in explanations]
-        click.echo(json_for_terminal(json.dumps(data, ensure_ascii=False, indent=2)))
+        echo_json(data)
     else:
         text = "\n\n".join(explanation_text(e) for e in explanations)
         sys.stdout.write(for_terminal(text) + "\n")  # the values shown are data
@@ -381,7 +370,7 @@ def plugins_cmd(show_all) -> int:
     rows = service.plugins()
     if not show_all:
         rows = [r for r in rows if r["name"] != "qcrules.builtin"]
-    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    echo_json(rows)
     service.report_plugin_problems()
     return 0
 

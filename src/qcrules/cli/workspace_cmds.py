@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import click
 
 from qcrules import service
-from qcrules.cli.base import err_console
+from qcrules.cli.base import echo_json, err_console
 from qcrules.i18n import tr
 
 
@@ -109,7 +108,7 @@ def db_upgrade_cmd(state, as_json: bool) -> int:
     """Bring the schema to this release's (safe to repeat; an SQLite file is backed up first)."""
     result = service.db_upgrade(state.workspace())
     if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        echo_json(result.to_json(), indent=None)
         return 0
     console = err_console()
     if not result.changed:
@@ -136,7 +135,7 @@ def db_current_cmd(state, as_json: bool) -> int:
     """The schema's revision, and whether it is this release's."""
     info = service.db_current(state.workspace())
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False))
+        echo_json(info, indent=None)
     elif info["up_to_date"]:
         click.echo(f"{info['revision']} (head)")
     else:
