@@ -446,7 +446,15 @@ def test_rejects_file_holds_values_not_formulas_and_reimports_as_written(db, tmp
     [
         ("grants", "list", "--format", "json"),
         ("actions", "list", "--all", "--format", "json"),
-        ("whatif", "--set", "team.hidden_status=active", "--as-of", "2026-11-27", "--format", "json"),
+        (
+            "whatif",
+            "--set",
+            "team.hidden_status=active",
+            "--as-of",
+            "2026-11-27",
+            "--format",
+            "json",
+        ),
     ],
     ids=["grants", "actions", "whatif"],
 )
