@@ -333,11 +333,7 @@ def save_params(workspace: Workspace, overrides: dict[str, dict[str, Any]]) -> P
 
     tomlkit edits the document in place, so the user's comments and layout stay; the file is
     replaced in one step (never half written). The values are checked first, as `--set` is."""
-    import os
-
-    import tomlkit
-
-    from qcrules.config import load_config
+    from qcrules.config import load_config, set_config_values
 
     path = workspace.config.path
     if path is None:
@@ -352,25 +348,7 @@ def save_params(workspace: Workspace, overrides: dict[str, dict[str, Any]]) -> P
         for name, value in v.items()
     ]
     checked = parse_sets(packset, items)
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    params = doc.get("params")
-    if params is None:
-        params = tomlkit.table(is_super_table=True)
-        doc["params"] = params
-    for pack, values in checked.items():
-        section = params.get(pack)
-        if section is None:
-            section = tomlkit.table()
-            params[pack] = section
-        for name, value in values.items():
-            section[name] = value
-    partial = path.with_name(path.name + ".partial")
-    try:
-        partial.write_text(tomlkit.dumps(doc), encoding="utf-8")
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {path}: {exc}", hint="check that it is writable") from exc
+    set_config_values(path, {("params", pack): values for pack, values in checked.items()})
     url = workspace.config.database_url
     workspace.config = load_config(path)
     workspace.config.database_url = url  # a --database-url given at start still holds

@@ -395,17 +395,24 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
     return cfg
 
 
-def set_config_value(path: Path, section: str, key: str, value: Any) -> None:
-    """Set `[section] key = value` in a qcrules.toml, keeping its comments and layout
-    (tomlkit), replacing the file in one step so it is never half written."""
+def set_config_values(path: Path, changes: dict[tuple[str, ...], dict[str, Any]]) -> None:
+    """Set each table's values (the table named by its path, e.g. ("params", "monitoring"))
+    in a qcrules.toml, keeping its comments and layout (tomlkit) and replacing the file in
+    one step, so it is never half written. The one writer of qcrules.toml: the theme and the
+    what-if parameters."""
     import tomlkit
 
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    table = doc.get(section)
-    if table is None:
-        table = tomlkit.table()
-        doc[section] = table
-    table[key] = value
+    for section, values in changes.items():
+        table: Any = doc
+        for depth, name in enumerate(section):
+            inner = table.get(name)
+            if inner is None:
+                inner = tomlkit.table(is_super_table=depth < len(section) - 1)
+                table[name] = inner
+            table = inner
+        for key, value in values.items():
+            table[key] = value
     partial = path.with_name(path.name + ".partial")
     try:
         partial.write_text(tomlkit.dumps(doc), encoding="utf-8")

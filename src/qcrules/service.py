@@ -300,11 +300,11 @@ def renewal_request(workspace: Workspace, grant_id: str):
 def save_tui_theme(workspace: Workspace, theme: str) -> bool:
     """Keep the theme chosen in the TUI in qcrules.toml ([tui] theme); False when the
     workspace has no qcrules.toml to keep it in."""
-    from qcrules.config import set_config_value
+    from qcrules.config import set_config_values
 
     path = workspace.config.path
     if path is None:
         return False
-    set_config_value(path, "tui", "theme", theme)
+    set_config_values(path, {("tui",): {"theme": theme}})
     workspace.config.tui_theme = theme
     return True

@@ -65,6 +65,17 @@ class QueueItem:
     def ref(self) -> str:
         return self.fingerprint[:10]
 
+    def matches(self, text: str, *also: str) -> bool:
+        """A case-insensitive search of what an operator knows the item by (its rule, entity,
+        creator, merchant, action and message, plus `also`): the CLI's `--match` and the
+        Actions tab's filter find the same items."""
+        needle = text.strip().casefold()
+        if not needle:
+            return True
+        known = (self.ref, self.rule, self.name, self.entity_id, self.aweme_id)
+        known += (self.merchant_id, self.kind, self.message, *also)
+        return needle in " ".join(str(part or "") for part in known).casefold()
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.ref,
@@ -608,7 +619,7 @@ def select_items(
     state: str | None = "open",
 ) -> list[QueueItem]:
     """Queue items matching every filter given; `level` keeps that level and above, `text`
-    is a case-insensitive search of the rule, entity, creator, merchant and message."""
+    searches as `QueueItem.matches` does."""
     from qcrules.packs.model import LEVEL_RANK
 
     floor = None
@@ -619,7 +630,6 @@ def select_items(
                 hint=tr("可选：", "one of: ") + ", ".join(LEVEL_RANK),
             )
         floor = LEVEL_RANK[level]
-    needle = (text or "").strip().lower()
     chosen = []
     for item in queue:
         if state is not None and item.state != state:
@@ -632,21 +642,8 @@ def select_items(
             continue
         if floor is not None and LEVEL_RANK.get(item.level, -1) < floor:
             continue
-        if needle:
-            haystack = " ".join(
-                str(v or "")
-                for v in (
-                    item.rule,
-                    item.name,
-                    item.entity_id,
-                    item.aweme_id,
-                    item.merchant_id,
-                    item.kind,
-                    item.message,
-                )
-            ).lower()
-            if needle not in haystack:
-                continue
+        if not item.matches(text or ""):
+            continue
         chosen.append(item)
     return chosen
 

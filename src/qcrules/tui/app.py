@@ -35,6 +35,7 @@ from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.screens import ConfirmChange, HelpScreen
+from qcrules.tui.widgets import add_columns
 from qcrules.tui.widgets.actions import ActionsPane
 from qcrules.tui.widgets.charts import GrantCharts
 from qcrules.workspace import Workspace
@@ -481,58 +482,63 @@ class QcrulesApp(App[None]):
 
         set_wait_notice(self._lock_wait_notice)  # "another qcrules is writing…", in place
         self._apply_user_settings()
-        table = self.query_one("#findings-table", DataTable)
-        for key, header in zip(self.columns.keys, self.columns.headers(), strict=True):
-            table.add_column(header, key=key)
-        rules = self.query_one("#rules-table", DataTable)
-        for key, header in (
-            ("pack", tr("规则包", "Pack")),
-            ("rule", tr("规则", "Rule")),
-            ("name", tr("名称", "Name")),
-            ("level", tr("级别", "Level")),
-            ("entity", tr("对象", "Entity")),
-            ("action", tr("建议动作", "Action")),
-            ("on", tr("启用", "On")),
-        ):
-            rules.add_column(header, key=key)
-        creators = self.query_one("#creators-table", DataTable)
-        for key, header in (
-            ("creator", tr("达人UID", "Creator")),
-            ("name", tr("昵称", "Nickname")),
-            ("merchant", tr("商家", "Merchant")),
-            ("pool", tr("池状态", "Pool")),
-            ("fans", tr("粉丝数", "Fans")),
-            ("ctr", tr("近7天点击率", "CTR 7d")),
-            ("roi", tr("近7天ROI", "ROI 7d")),
-            ("findings", tr("发现", "Findings")),
-        ):
-            creators.add_column(header, key=key)
-        grant_states = self.query_one("#grant-state-table", DataTable)
-        for key, header in (
-            ("grant", tr("授权ID", "Grant")),
-            ("name", tr("达人", "Creator")),
-            ("merchant", tr("商家", "Merchant")),
-            ("status", tr("状态", "Status")),
-            ("expiry", tr("剩余天数", "Days left")),
-            ("findings", tr("发现", "Findings")),
-            ("type", tr("类型", "Type")),
-            ("scope", tr("范围", "Scope")),
-            ("channel", tr("渠道", "Channel")),
-        ):
-            grant_states.add_column(header, key=key)
-        grants = self.query_one("#grants-table", DataTable)
-        for key, header in (
-            ("grant", tr("授权", "Grant")),
-            ("name", tr("达人", "Creator")),
-            ("merchant", tr("商家", "Merchant")),
-            ("ctr", tr("点击率", "CTR")),
-            ("ctr_trend", tr("点击率走势", "CTR trend")),
-            ("roi", "ROI"),
-            ("roi_trend", tr("ROI走势", "ROI trend")),
-            ("cvr", tr("转化率", "CVR")),
-            ("out", tr("超出区间天数", "days out of band")),
-        ):
-            grants.add_column(header, key=key)
+        add_columns(
+            self.query_one("#findings-table", DataTable),
+            zip(self.columns.keys, self.columns.headers(), strict=True),
+        )
+        add_columns(
+            self.query_one("#rules-table", DataTable),
+            (
+                ("pack", tr("规则包", "Pack")),
+                ("rule", tr("规则", "Rule")),
+                ("name", tr("名称", "Name")),
+                ("level", tr("级别", "Level")),
+                ("entity", tr("对象", "Entity")),
+                ("action", tr("建议动作", "Action")),
+                ("on", tr("启用", "On")),
+            ),
+        )
+        add_columns(
+            self.query_one("#creators-table", DataTable),
+            (
+                ("creator", tr("达人UID", "Creator")),
+                ("name", tr("昵称", "Nickname")),
+                ("merchant", tr("商家", "Merchant")),
+                ("pool", tr("池状态", "Pool")),
+                ("fans", tr("粉丝数", "Fans")),
+                ("ctr", tr("近7天点击率", "CTR 7d")),
+                ("roi", tr("近7天ROI", "ROI 7d")),
+                ("findings", tr("发现", "Findings")),
+            ),
+        )
+        add_columns(
+            self.query_one("#grant-state-table", DataTable),
+            (
+                ("grant", tr("授权ID", "Grant")),
+                ("name", tr("达人", "Creator")),
+                ("merchant", tr("商家", "Merchant")),
+                ("status", tr("状态", "Status")),
+                ("expiry", tr("剩余天数", "Days left")),
+                ("findings", tr("发现", "Findings")),
+                ("type", tr("类型", "Type")),
+                ("scope", tr("范围", "Scope")),
+                ("channel", tr("渠道", "Channel")),
+            ),
+        )
+        add_columns(
+            self.query_one("#grants-table", DataTable),
+            (
+                ("grant", tr("授权", "Grant")),
+                ("name", tr("达人", "Creator")),
+                ("merchant", tr("商家", "Merchant")),
+                ("ctr", tr("点击率", "CTR")),
+                ("ctr_trend", tr("点击率走势", "CTR trend")),
+                ("roi", "ROI"),
+                ("roi_trend", tr("ROI走势", "ROI trend")),
+                ("cvr", tr("转化率", "CVR")),
+                ("out", tr("超出区间天数", "days out of band")),
+            ),
+        )
         self._show_level_filter()
         self._load_packs()
         if self.store:

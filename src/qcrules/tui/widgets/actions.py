@@ -20,6 +20,7 @@ from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.screens import ConfirmChange
+from qcrules.tui.widgets import add_columns
 
 STATES = ("open", "applied", "dismissed", "held", "superseded", None)  # None: every state
 STATE_LABEL = {
@@ -90,18 +91,19 @@ class ActionsPane(Vertical):
                 yield Static(id="action-detail")
 
     def on_mount(self) -> None:
-        table = self.query_one("#actions-table", DataTable)
-        for key, header in (
-            ("id", tr("编号", "Id")),
-            ("state", tr("状态", "State")),
-            ("level", tr("级别", "Level")),
-            ("rule", tr("规则", "Rule")),
-            ("action", tr("建议动作", "Action")),
-            ("entity", tr("对象", "Entity")),
-            ("merchant", tr("商家", "Merchant")),
-            ("message", tr("说明", "Message")),
-        ):
-            table.add_column(header, key=key)
+        add_columns(
+            self.query_one("#actions-table", DataTable),
+            (
+                ("id", tr("编号", "Id")),
+                ("state", tr("状态", "State")),
+                ("level", tr("级别", "Level")),
+                ("rule", tr("规则", "Rule")),
+                ("action", tr("建议动作", "Action")),
+                ("entity", tr("对象", "Entity")),
+                ("merchant", tr("商家", "Merchant")),
+                ("message", tr("说明", "Message")),
+            ),
+        )
         self._show_state()
 
     # -- loading ------------------------------------------------------------------------
@@ -142,23 +144,7 @@ class ActionsPane(Vertical):
     def _matches(self, item: Any, needle: str) -> bool:
         if self.state is not None and item.state != self.state:
             return False
-        if not needle:
-            return True
-        haystack = " ".join(
-            str(part or "")
-            for part in (
-                item.ref,
-                item.rule,
-                item.name,
-                item.entity_id,
-                item.aweme_id,
-                item.merchant_id,
-                item.kind,
-                self._kind_label(item.kind),
-                item.message,
-            )
-        )
-        return needle.casefold() in haystack.casefold()
+        return item.matches(needle, self._kind_label(item.kind))
 
     def _fill(self) -> None:
         table = self.query_one("#actions-table", DataTable)
