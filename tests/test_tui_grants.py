@@ -279,3 +279,40 @@ def test_grant_form_snapshot(snap_compare, demo_folder):
         assert snap_compare(app, terminal_size=SMALL, run_before=open_form)
     finally:
         workspace.close()
+
+
+async def test_hold_a_grant_from_the_grants_tab_shows_at_once_and_undo_releases_it(writable):
+    """`h` on the Grants tab holds the selected grant through the audited service call; the
+    status column and the detail say so without a new evaluation, and `u` takes it back."""
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        fact = next(f for f in app.grant_facts if f.values["status"] == "active")
+        row = app.grant_facts.index(fact)
+        table = app.query_one("#grant-state-table", DataTable)
+        table.move_cursor(row=row)
+        table.focus()
+        await pilot.press("h")
+        await pilot.pause()
+        await pilot.press("enter")  # a hold needs a reason: the dialog stays
+        await pilot.pause()
+        assert app.screen.query_one("#problem", Static).content
+        await pilot.press(*"creator on leave", "enter")
+        await settled(app, pilot)
+        assert "⏸" in str(table.get_row_at(row)[3])
+        assert "On hold until released: creator on leave" in shown(
+            app.query_one("#grant-state-detail", Static)
+        )
+        (hold,) = grants_rows(writable, "select entity_type, entity_id, reason from holds")
+        assert hold == ("grant", fact.entity_id, "creator on leave")
+        assert service.audit_log(writable)[0]["kind"] == "hold"
+
+        await pilot.press("u")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settled(app, pilot)
+        assert "⏸" not in str(table.get_row_at(row)[3])
+        assert "On hold" not in shown(app.query_one("#grant-state-detail", Static))
+        assert grants_rows(writable, "select * from holds") == []

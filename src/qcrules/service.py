@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from qcrules.workspace import Workspace
@@ -147,6 +148,14 @@ def hold_entity(workspace: Workspace, entity_type: str, entity_id: str, reason: 
     from qcrules.actions.queue import hold_entity as _hold
 
     return _hold(workspace, entity_type, entity_id, reason, **options)
+
+
+def holds(workspace: Workspace, as_of: date | None = None) -> dict[tuple, dict]:
+    """The holds in force on `as_of` (default today), by (entity type, id, merchant or None):
+    what the UI shows as "on hold" before the next evaluation says it."""
+    from qcrules.evaluation import load_holds
+
+    return load_holds(workspace, as_of or date.today())
 
 
 def find_entity(workspace: Workspace, entity_id: str, entity_type: str | None = None) -> str:

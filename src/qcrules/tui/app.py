@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.widgets import (
     Button,
     DataTable,
@@ -57,7 +58,7 @@ LEVEL_LABEL = {
 ACTION_TABS: dict[str, tuple[str, ...]] = {
     "apply": ("findings", "actions"),
     "dismiss": ("findings", "actions"),
-    "hold": ("findings", "actions"),
+    "hold": ("findings", "actions", "grants"),
     "explain": ("findings",),
     "cycle_level": ("findings",),
     "sort_next": ("findings",),
@@ -381,6 +382,7 @@ class QcrulesApp(App[None]):
         self.creator_facts: list[Any] = []  # the run's creator facts (one per merchant)
         self.creators_shown: list[Any] = []
         self.grant_facts: list[Any] = []
+        self.holds: dict[tuple, dict] = {}  # (type, id, merchant or None) -> the hold in force
         self.grant_rows: list[tuple[str, list[Any]]] = []  # grant id -> its days, in the table
         self.backtest: Any = None  # the last BACKTEST_DAYS days (qcrules.backtest.Backtest)
         self._backtest_for: str | None = None  # the as-of day it was asked for
@@ -564,6 +566,7 @@ class QcrulesApp(App[None]):
             history = service.recent_runs(self.workspace) if self.store else []
             states = self._queue_states() if self.store else {}
             as_of = date.fromisoformat(result.report["run"]["as_of"])
+            holds = safe_data(service.holds(self.workspace, as_of))
             sheet = service.monitoring_sheet(self.workspace, as_of=as_of, days=SHEET_DAYS)
             sheet.rows = [
                 replace(row, nickname=for_terminal(row.nickname, one_line=True))
@@ -585,7 +588,7 @@ class QcrulesApp(App[None]):
             return
         self.call_from_thread(self._show_result, report, history, states)
         self.call_from_thread(self._show_sheet, sheet, grant_rows, cells)
-        self.call_from_thread(self._show_records, creators, grants)
+        self.call_from_thread(self._show_records, creators, grants, holds)
 
     @work(thread=True, exclusive=True, group="stored")
     def _load_stored(self) -> None:
@@ -1077,21 +1080,34 @@ class QcrulesApp(App[None]):
         self.push_screen(screen, lambda reason: reason and self._act("dismiss", finding, reason))
 
     def action_hold(self) -> None:
-        finding = self._actionable()
-        if finding is None:
+        """Hold the entity of the selected finding or queue item — or, on the Grants tab, the
+        selected grant: it keeps its findings but gets no actions until released (u)."""
+        if self.query_one(TabbedContent).active == "grants":
+            fact = self._selected_grant()
+            if fact is None:
+                self.notify(tr("先选中一个授权", "Select a grant first"), severity="warning")
+                return
+            entity = {"type": "grant", "id": fact.entity_id, "merchant": fact.merchant_id}
+            target: dict[str, Any] | None = {"entity": entity}
+            if not self.store:
+                target = self._actionable()  # says why nothing can be held
+        else:
+            target = self._actionable()
+        if target is None:
             return
-        entity = finding["entity"]
+        entity = target["entity"]
+        what = f"{_label(ENTITY_LABEL, entity['type'])} {entity['id']}"
         screen = ConfirmChange(
-            tr(f"暂停 {entity['type']} {entity['id']}？", f"Hold {entity['type']} {entity['id']}?"),
+            tr(f"暂停{what}？", f"Hold {what}?"),
             tr(
-                "暂停期间它保留发现，但不再有建议动作。",
-                "While held it keeps its findings but gets no actions.",
+                "暂停期间它保留发现，但不再有建议动作；u 解除。",
+                "While held it keeps its findings but gets no actions; u releases it.",
             ),
             prompt=tr("原因（必填）", "Reason (required)"),
             confirm=tr("暂停", "Hold"),
             required=True,
         )
-        self.push_screen(screen, lambda reason: reason and self._act("hold", finding, reason))
+        self.push_screen(screen, lambda reason: reason and self._act("hold", target, reason))
 
     def action_undo(self) -> None:
         if not self.store:
@@ -1141,6 +1157,7 @@ class QcrulesApp(App[None]):
             else:
                 outcome = service.undo(self.workspace, target["id"], note=text)
             states = self._queue_states()
+            holds = safe_data(service.holds(self.workspace, self.as_of))
         except QcrulesError as exc:
             self.call_from_thread(self.notify, for_terminal(exc.message), severity="error")
             return
@@ -1152,10 +1169,11 @@ class QcrulesApp(App[None]):
             "undo": tr("已撤销", "Undone"),
         }[verb]
         message = f"{done}: {outcome.kind}" + (f" — {summary}" if summary else "")
-        self.call_from_thread(self._after_act, states, message)
+        self.call_from_thread(self._after_act, states, holds, message)
 
-    def _after_act(self, states: dict[str, str], message: str) -> None:
+    def _after_act(self, states: dict[str, str], holds: dict, message: str) -> None:
         self.states = states
+        self._refresh_holds(holds)
         self.query_one(ActionsPane).reload()
         row = self.query_one("#findings-table", DataTable).cursor_row
         self._fill_table()
@@ -1163,6 +1181,16 @@ class QcrulesApp(App[None]):
         if 0 <= row < table.row_count:
             table.move_cursor(row=row)
         self.notify(message, timeout=4)
+
+    def _refresh_holds(self, holds: dict) -> None:
+        """The Grants tab's status column and detail follow a hold or its undo at once."""
+        changed = {key[1] for key in self.holds.keys() ^ holds.keys() if key[0] == "grant"}
+        self.holds = holds
+        table = self.query_one("#grant-state-table", DataTable)
+        for row, fact in enumerate(self.grant_facts):
+            if fact.entity_id in changed and row < table.row_count:
+                table.update_cell_at(Coordinate(row, 3), self._grant_status(fact))
+        self._show_grant_state()
 
     # -- creators and grants ------------------------------------------------------------
 
@@ -1180,9 +1208,10 @@ class QcrulesApp(App[None]):
             style=LEVEL_STYLE.get(worst["level"], ""),
         )
 
-    def _show_records(self, creators: list[Any], grants: list[Any]) -> None:
+    def _show_records(self, creators: list[Any], grants: list[Any], holds: dict) -> None:
         self.creator_facts = creators
         self.grant_facts = grants
+        self.holds = holds
         self._show_expiring(grants)
         self._fill_creators()
         table = self.query_one("#grant-state-table", DataTable)
@@ -1195,7 +1224,7 @@ class QcrulesApp(App[None]):
                 Text(fact.entity_id),
                 Text(str(v.get("creator.nickname") or v.get("aweme_id") or "")),
                 Text(str(fact.merchant_id or "")),
-                Text(str(v.get("status") or "")),
+                self._grant_status(fact),
                 Text(
                     tr("永久", "permanent")
                     if v.get("is_permanent")
@@ -1208,6 +1237,19 @@ class QcrulesApp(App[None]):
                 Text(str(v.get("channel") or "")),
             )
         self._show_grant_state()
+
+    def _grant_hold(self, fact: Any) -> dict | None:
+        for merchant in (fact.merchant_id, None):
+            hold = self.holds.get(("grant", fact.entity_id, merchant))
+            if hold is not None:
+                return hold
+        return None
+
+    def _grant_status(self, fact: Any) -> Text:
+        status = Text(str(fact.values.get("status") or ""))
+        if self._grant_hold(fact) is not None:
+            status.append(" " + STATE_MARK["held"], style="yellow")
+        return status
 
     def _show_expiring(self, grants: list[Any]) -> None:
         soon = sorted(
@@ -1361,6 +1403,14 @@ class QcrulesApp(App[None]):
         ):
             value = v.get(name)
             out.append(f"  {name} = {'—' if value is None else value}\n")
+        hold = self._grant_hold(fact)
+        if hold is not None:
+            until = hold["until"] or tr("解除为止", "released")
+            out.append(
+                tr(f"\n⏸ 暂停中，直到 {until}：", f"\n⏸ On hold until {until}: ")
+                + f"{hold['reason']}\n",
+                style="yellow",
+            )
         findings = self._findings_of("grant", fact.entity_id, None)
         out.append(
             "\n" + tr(f"发现（{len(findings)}）\n", f"Findings ({len(findings)})\n"), style="bold"
@@ -1370,8 +1420,8 @@ class QcrulesApp(App[None]):
             out.append(f"{f['message']}\n")
         out.append(
             tr(
-                "\nn 发起授权 · w 续期 · s 改状态（已通过/生效/撤销…）",
-                "\nn request a grant · w renew · s mark (approved, active, revoked…)",
+                "\nn 发起授权 · w 续期 · s 改状态（已通过/生效/撤销…） · h 暂停",
+                "\nn request a grant · w renew · s mark (approved, active, revoked…) · h hold",
             ),
             style="dim",
         )
