@@ -311,6 +311,9 @@ async def test_hold_a_grant_from_the_grants_tab_shows_at_once_and_undo_releases_
 
         await pilot.press("u")
         await pilot.pause()
+        dialog = app.screen
+        assert shown(dialog.query_one("#title", Static)).strip() == "Undo “hold”?"
+        assert f"grant {fact.entity_id}, by " in shown(dialog.query_one("#preview", Static))
         await pilot.press("enter")
         await settled(app, pilot)
         assert "⏸" not in str(table.get_row_at(row)[3])

@@ -69,6 +69,21 @@ ACTION_TABS: dict[str, tuple[str, ...]] = {
     "mark_grant": ("grants",),
 }
 STATE_MARK = {"applied": "✔", "dismissed": "✘", "held": "⏸"}
+VERB_LABEL = {"hold": ("暂停", "hold"), "dismiss": ("忽略", "dismiss"), "undo": ("撤销", "undo")}
+POOL_ACT_LABEL = {
+    "in_pool": ("加入达人池", "add to the pool"),
+    "candidate": ("移出达人池", "remove from the pool"),
+    "excluded": ("排除出达人池", "exclude from the pool"),
+}
+GRANT_STATUS_LABEL = {
+    "draft": ("草稿", "draft"),
+    "requested": ("已申请", "requested"),
+    "approved": ("已通过", "approved"),
+    "active": ("生效中", "active"),
+    "rejected": ("已拒绝", "rejected"),
+    "revoked": ("已撤销", "revoked"),
+    "expired": ("已过期", "expired"),
+}
 SHEET_DAYS = 14  # the monitoring tab's window
 POOL_LABEL = {
     "in_pool": ("已入池", "in pool"),
@@ -1119,9 +1134,15 @@ class QcrulesApp(App[None]):
             self.notify(tr("没有可撤销的操作", "There is nothing to undo"), severity="warning")
             return
         entity = last["entity"]
+        what = f"{_label(ENTITY_LABEL, entity['type'])} {entity['id']}"
+        when = str(last["at"]).replace("T", " ")[:16]
         screen = ConfirmChange(
-            tr(f"撤销 #{last['id']} {last['kind']}？", f"Undo #{last['id']} {last['kind']}?"),
-            f"{entity['type']} {entity['id']}  {last['actor']}  {last['at']}\n{last['note'] or ''}",
+            tr(
+                f"撤销「{self._audit_label(last['kind'])}」？",
+                f"Undo “{self._audit_label(last['kind'])}”?",
+            ),
+            tr(f"{what}，{last['actor']} 于 {when}", f"{what}, by {last['actor']} at {when}")
+            + (f"\n{last['note']}" if last["note"] else ""),
             prompt=tr("备注（可选）", "Note (optional)"),
             confirm=tr("撤销", "Undo"),
             required=False,
@@ -1129,6 +1150,20 @@ class QcrulesApp(App[None]):
         self.push_screen(
             screen, lambda note: note is not None and self._act("undo", last, note or None)
         )
+
+    def _audit_label(self, kind: str) -> str:
+        """An audit entry's kind as the operator said it ("hold", "apply:pool:excluded",
+        "grant:approved" → 暂停, 排除出池, 授权标记为已通过)."""
+        verb, _, rest = kind.partition(":")
+        if verb == "apply" and rest.startswith("pool:"):
+            return _label(POOL_ACT_LABEL, rest.removeprefix("pool:"))
+        if verb == "apply":
+            return self._action_label(rest)
+        if verb == "grant" and rest == "request":
+            return tr("发起授权", "request a grant")
+        if verb == "grant":
+            return tr(f"授权标记为{_label(GRANT_STATUS_LABEL, rest)}", f"mark the grant {rest}")
+        return _label(VERB_LABEL, verb)
 
     def _lock_wait_notice(self, message: str) -> None:
         try:
@@ -1246,7 +1281,7 @@ class QcrulesApp(App[None]):
         return None
 
     def _grant_status(self, fact: Any) -> Text:
-        status = Text(str(fact.values.get("status") or ""))
+        status = Text(_label(GRANT_STATUS_LABEL, str(fact.values.get("status") or "")))
         if self._grant_hold(fact) is not None:
             status.append(" " + STATE_MARK["held"], style="yellow")
         return status
