@@ -291,6 +291,24 @@ async def test_tui_shows_data_without_control_sequences(hostile, monkeypatch):
             assert no_controls(json.dumps(app.report, ensure_ascii=False))
             screen = app.export_screenshot()
             assert "\x1b]0;" not in screen and "\x07" not in screen
+
+            # the what-if pane lists the removed findings with the nickname in their entity
+            from textual.widgets import Input, Select, Static
+
+            await pilot.press("p")
+            await pilot.pause()
+            app.query_one("#whatif-param", Select).value = "team.hidden_status"
+            app.query_one("#whatif-value", Input).value = "active"
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            pane = str(app.query_one("#whatif-result", Static).render())
+            assert "坏" in pane and no_controls(pane)
+            # a toast carrying data (here the nickname in an error) shows it inert
+            app.notify("no grant for 坏" + ESCAPES + "人 [bold]x[/]")
+            await pilot.pause()
+            toast = app._notifications
+            assert all(no_controls(n.message) for n in toast)
+            assert any("[bold]x[/]" in n.message for n in toast)  # not read as markup
     finally:
         workspace.close()
         language.cache_clear()

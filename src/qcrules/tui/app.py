@@ -405,6 +405,25 @@ class QcrulesApp(App[None]):
         self.whatif_overrides: dict[str, dict[str, Any]] | None = None
         self.sub_title = workspace.root.name
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast of the app passes here, so a nickname or id inside an error message is
+        shown as written: no control sequence acts, no `[…]` is read as markup."""
+        super().notify(
+            for_terminal(str(message)),
+            title=for_terminal(title, one_line=True),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
+
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -1735,7 +1754,8 @@ class QcrulesApp(App[None]):
             )
         except QcrulesError as exc:
             self.call_from_thread(
-                self.query_one("#backtest-chart", Static).update, Text(exc.message, style="red")
+                self.query_one("#backtest-chart", Static).update,
+                Text(for_terminal(exc.message), style="red"),
             )
             return
         self.call_from_thread(self._show_backtest, result)
@@ -1799,10 +1819,11 @@ class QcrulesApp(App[None]):
             overrides = service.parse_param_sets(self.workspace, [item])
             result = service.whatif(self.workspace, overrides, as_of=as_of)
         except QcrulesError as exc:
-            message = exc.message + (f"\n{exc.hint}" if exc.hint else "")
+            message = for_terminal(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
             if not get_current_worker().is_cancelled:
                 self.call_from_thread(self._show_whatif, item, None, None, message)
             return
+        result = replace(result, added=safe_data(result.added), removed=safe_data(result.removed))
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self._show_whatif, item, overrides, result, None)
 

@@ -211,7 +211,7 @@ class GrantForm(ModalScreen[Any]):
             check = service.check_grant_request(self.workspace, request, today=self.today)
             problem = None
         except QcrulesError as exc:
-            check, problem = None, exc.message + (f"\n{exc.hint}" if exc.hint else "")
+            check, problem = None, for_terminal(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
         self.app.call_from_thread(self._checked, generation, check, problem)
 
     def _checked(self, generation: int, check: Any, problem: str | None) -> None:
@@ -280,7 +280,7 @@ class GrantForm(ModalScreen[Any]):
             )
             problem = None
         except QcrulesError as exc:
-            check, problem = None, exc.message
+            check, problem = None, for_terminal(exc.message)
         self.app.call_from_thread(self._saved, check, problem)
 
     def _saved(self, check: Any, problem: str | None) -> None:
