@@ -347,6 +347,11 @@ def test_the_state_machine_moves_audits_and_undoes(cli, ws):
     assert row["status"] == "requested" and row["starts_at"] == date.today()
     run(cli, ws, "actions", "undo")
     assert ws.grant(grant_id)["status"] == "draft"
+    # when it happened must fit the grant: no end before it started, no revoke in the future
+    later = (date.today() + timedelta(days=3)).isoformat()
+    for day, message in (("2001-01-01", "is before grant"), (later, "is after today")):
+        result = run(cli, ws, "grants", "mark", grant_id, "revoked", "--on", day, code=2)
+        assert message in result.stderr and ws.grant(grant_id)["status"] == "draft"
     run(cli, ws, "grants", "mark", grant_id, "revoked")
     result = run(cli, ws, "grants", "mark", grant_id, "requested", code=2)
     assert "revoked is final" in result.stderr

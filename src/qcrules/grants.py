@@ -716,6 +716,34 @@ def allowed_moves(status: str) -> list[str]:
     return moves
 
 
+def _check_mark_day(grant: dict[str, Any], status_to: str, on: date, today: date) -> None:
+    """When a move happened lies between the grant's own dates and today (a start may be
+    scheduled later): an end before the start or a request in the future would make findings
+    out of a typing slip (a revoke dated 2001 reads as months of spend after the end)."""
+    if status_to in ("revoked", "expired"):
+        floor = grant["starts_at"] or grant["requested_at"]
+    elif status_to == "active":
+        floor = grant["requested_at"]
+    else:
+        floor = None
+    if on > today and status_to != "active":
+        raise UsageError(
+            tr(f"日期 {on} 在今天（{today}）之后", f"the date {on} is after today ({today})"),
+            hint=tr("写下它实际发生的那一天", "give the day it actually happened"),
+        )
+    if floor is not None and on < floor:
+        raise UsageError(
+            tr(
+                f"日期 {on} 早于授权 {grant['grant_id']} 的 {floor}",
+                f"the date {on} is before grant {grant['grant_id']}'s {floor}",
+            ),
+            hint=tr(
+                "授权不能在申请或开始之前生效或结束",
+                "a grant cannot start or end before it was requested or started",
+            ),
+        )
+
+
 def mark_grant(
     workspace: Workspace,
     grant_id: str,
@@ -762,6 +790,8 @@ def mark_grant(
                     )
                 ),
             )
+        if on is not None:
+            _check_mark_day(grant, status_to, on, today or date.today())
         values: dict[str, Any] = {"status": status_to}
         given = (code or "").strip()
         if status_to == "requested":
