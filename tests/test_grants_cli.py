@@ -475,3 +475,18 @@ def test_renewal_request_is_safe_and_linked(ws):
         assert check.grant["starts_at"] == starts and check.grant["renewal_of"] == grant_id
     finally:
         workspace.close()
+
+
+def test_an_account_level_request_is_judged_as_all_works_by_the_service(ws):
+    """The TUI form asks the service directly: an account-level (抖音号授权) request is refused
+    by PRM004 there as on the CLI, and accepted with a reason it is recorded as all works."""
+    from qcrules.grants import GrantRequest
+
+    workspace = Workspace.discover(ws.folder / "qcrules.toml")
+    try:
+        request = GrantRequest("M1", "1001", scope="account", days=15)
+        assert [g.rule for g in service.check_grant_request(workspace, request).gates] == ["PRM004"]
+        written = service.request_grant(workspace, request, accept_risk="whole account agreed")
+        assert ws.grant(written.grant["grant_id"])["scope"] == "all_works"
+    finally:
+        workspace.close()

@@ -343,7 +343,10 @@ def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, A
         "merchant_id": request.merchant_id,
         "aweme_id": creator["aweme_id"],
         "auth_type": request.auth_type,
-        "scope": request.scope,
+        # A new request at account level (抖音号授权) grants every work of the account: it is
+        # judged and recorded as all works, whichever face asked. (A grant imported from a
+        # 千川 export keeps `account`, its own scope there, and is not flagged as all works.)
+        "scope": "all_works" if request.scope == "account" else request.scope,
         "video_id": request.video_id or None,
         "channel": channel,
         "status": "requested" if code_known else "draft",

@@ -12,13 +12,16 @@ from rich.markup import escape
 from qcrules import service
 from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import EXIT_FINDINGS
+from qcrules.grants import CHANNEL_NAMES, MARK_TARGETS
 from qcrules.i18n import tr
+from qcrules.model.tables import GRANT_STATUSES
+from qcrules.model.tables import SCOPES as GRANT_SCOPES
 
 FORMATS = click.Choice(["table", "json"])
-STATES = ("draft", "requested", "active", "expired", "revoked", "rejected")
-MARKS = ("requested", "approved", "active", "rejected", "revoked", "expired")
-SCOPES = ("single_video", "live_room", "account", "all_works")
-CHANNELS = ("pc", "mobile_pre_order", "mobile_in_order", "mobile_at_order")
+# the choices are the records' own, so the CLI cannot drift from what the service accepts
+STATES = GRANT_STATUSES
+SCOPES = GRANT_SCOPES
+CHANNELS = tuple(CHANNEL_NAMES)  # with the CLI's spelling mobile_in_order
 
 
 def _print_rows(rows: list[tuple[str, ...]]) -> None:
@@ -228,7 +231,7 @@ def request_cmd(
     request = GrantRequest(
         merchant_id=merchant,
         aweme_id=creator,
-        scope="all_works" if scope == "account" else scope,
+        scope=scope,
         video_id=video,
         days=days,
         until=end,
@@ -266,7 +269,7 @@ def request_cmd(
 
 @grants_group.command("mark")
 @click.argument("grant_id")
-@click.argument("target", metavar="STATE", type=click.Choice(MARKS))
+@click.argument("target", metavar="STATE", type=click.Choice(MARK_TARGETS))
 @click.option("--on", "on", help="When it happened (YYYY-MM-DD; default today).")
 @click.option("--note", help="A note for the audit log.")
 @click.option("--code", help="The 合作码, when a draft becomes requested.")
