@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from qcrules import service
+from qcrules.errors import UsageError
 from qcrules.model.db import table
 from qcrules.model.tables import Grant
 from qcrules.workspace import Workspace, init_workspace
@@ -490,3 +491,31 @@ def test_an_account_level_request_is_judged_as_all_works_by_the_service(ws):
         assert ws.grant(written.grant["grant_id"])["scope"] == "all_works"
     finally:
         workspace.close()
+
+
+def test_a_grant_has_one_live_renewal_whoever_asks(cli, ws):
+    """A second renewal of the same grant is refused (CLI request, and the queue's
+    renew_grant); once the first is rejected, renewing again works."""
+    _, out = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--code", CODE)
+    old = out["grant"]["grant_id"]
+    _, first = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--renewal-of", old)
+    renewal = first["grant"]["grant_id"]
+    before = ws.count("grants"), ws.count("audit_log")
+    result = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1002",
+        "--scope", "live_room", "--renewal-of", old, code=2,
+    )  # fmt: skip
+    assert f"grant {old} already has a renewal, {renewal} (requested)" in result.stderr
+    assert (ws.count("grants"), ws.count("audit_log")) == before
+
+    from qcrules.actions.queue import QueueItem, changes_for
+
+    item = QueueItem(
+        "f" * 24, "run", "PRM005", "renew", "permissions", "info", "grant", old, "M1", "1002",
+        "renew it", "renew_grant", {}, {}, None,
+    )  # fmt: skip
+    with ws.engine.connect() as conn, pytest.raises(UsageError, match="already has a renewal"):
+        changes_for(conn, item, date.today())
+
+    run(cli, ws, "grants", "mark", renewal, "rejected")
+    request(cli, ws, "--creator", "1002", "--scope", "live_room", "--renewal-of", old)

@@ -266,6 +266,30 @@ def _require_creator(conn, aweme_id: str) -> dict[str, Any]:
     return found
 
 
+def refuse_second_renewal(conn, grant_id: str) -> None:
+    """One live renewal per grant (the has_renewal fact counts the same ones): a second would
+    be a second request to the creator for the same term. Called under the write lock by
+    every writer of renewals, so two operators cannot both renew."""
+    grants = table(Grant)
+    row = conn.execute(
+        select(grants.c.grant_id, grants.c.status)
+        .where(grants.c.renewal_of == grant_id)
+        .where(grants.c.status.not_in(("rejected", "revoked")))
+        .limit(1)
+    ).first()
+    if row is not None:
+        raise UsageError(
+            tr(
+                f"授权 {grant_id} 已有续期 {row.grant_id}（{row.status}）",
+                f"grant {grant_id} already has a renewal, {row.grant_id} ({row.status})",
+            ),
+            hint=tr(
+                f"跟进 {row.grant_id}；若它作废，先把它标记为已拒绝或已撤销",
+                f"follow up {row.grant_id}; if it fell through, mark it rejected or revoked first",
+            ),
+        )
+
+
 def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, Any], dict]:
     """The grant row the request would write (its id still to be given), and its creator."""
     _choice(request.scope, SCOPES, "--scope")
@@ -307,6 +331,7 @@ def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, A
                 ),
                 hint=tr("续期用同一商家与达人", "a renewal is for the same merchant and creator"),
             )
+        refuse_second_renewal(conn, request.renewal_of)
         if old["ends_at"] is not None and old["ends_at"] < PERMANENT_END:
             start = max(old["ends_at"] + timedelta(days=1), today)
     if request.until is not None:

@@ -459,7 +459,10 @@ def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
         }
         return [_new_grant(conn, f"Q{today:%Y%m%d}", values)]
     if kind == "renew_grant":
+        from qcrules.grants import refuse_second_renewal
+
         old = _grant_of(conn, item)
+        refuse_second_renewal(conn, old["grant_id"])
         old_end = (
             date.fromisoformat(old["ends_at"])
             if old.get("ends_at") and not is_permanent_end(date.fromisoformat(old["ends_at"]))
