@@ -519,3 +519,19 @@ def test_a_grant_has_one_live_renewal_whoever_asks(cli, ws):
 
     run(cli, ws, "grants", "mark", renewal, "rejected")
     request(cli, ws, "--creator", "1002", "--scope", "live_room", "--renewal-of", old)
+
+
+def test_a_new_cooperation_code_is_an_audited_change_that_undo_takes_back(cli, ws):
+    """1002 had ZZ11-CODE-5678; a request with a new code replaces it as a change of its own
+    (masked wherever shown), and undoing the request gives the old code back."""
+    code_of = "select cooperation_code from creators where aweme_id = '1002'"
+    result, _ = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--code", CODE)
+    assert ws.rows(code_of) == [{"cooperation_code": CODE}]
+    log = run(cli, ws, "actions", "log", "--format", "json").stdout
+    assert CODE not in result.stdout + log and "ZZ11-CODE-5678" not in result.stdout + log
+    assert "****9931" in log and "****5678" in log
+    entry = json.loads(log)[0]
+    assert [c["table"] for c in entry["changes"]] == ["grants", "creators"]
+    run(cli, ws, "actions", "undo")
+    assert ws.rows(code_of) == [{"cooperation_code": "ZZ11-CODE-5678"}]
+    assert ws.rows("select grant_id from grants") == []

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from qcrules.errors import PackError, UsageError
 from qcrules.i18n import language, pick, tr
@@ -264,6 +264,15 @@ def _require_creator(conn, aweme_id: str) -> dict[str, Any]:
             ),
         )
     return found
+
+
+def _new_code(conn, aweme_id: str, code: str):
+    """The creator's 合作码 replaced as an audited change, so undo gives the old one back."""
+    from qcrules.actions.queue import _changed, _write
+
+    change = _changed(conn, "creators", {"aweme_id": aweme_id}, cooperation_code=code)
+    _write(conn, change, change.after)
+    return change
 
 
 def refuse_second_renewal(conn, grant_id: str) -> None:
@@ -674,20 +683,16 @@ def request_grant(
         change = Change("grants", {"grant_id": grant_id}, None, values)
         _write(conn, change, change.after)
         code = (request.code or "").strip()
+        changes = [change]
         if code and code != (creator.get("cooperation_code") or "").strip():
-            creators = table(Creator)
-            conn.execute(
-                update(creators)
-                .where(creators.c.aweme_id == creator["aweme_id"])
-                .values(cooperation_code=code)
-            )
+            changes.append(_new_code(conn, creator["aweme_id"], code))
         outcome = Outcome(
             "grant:request",
             "grant:request",
             "grant",
             grant_id,
             request.merchant_id,
-            changes=[change],
+            changes=changes,
             note=check.accepted_risk,
         )
         result = {
@@ -850,15 +855,11 @@ def mark_grant(
                 values["ends_at"] = on
         change = _changed(conn, "grants", {"grant_id": grant_id}, **values)
         _write(conn, change, change.after)
+        changes = [change]
         if given:
-            creators = table(Creator)
-            conn.execute(
-                update(creators)
-                .where(creators.c.aweme_id == grant["aweme_id"])
-                .values(cooperation_code=given)
-            )
+            changes.append(_new_code(conn, grant["aweme_id"], given))
         kind = f"grant:{target}"
-        outcome = Outcome(kind, kind, "grant", grant_id, grant["merchant_id"], [change], note)
+        outcome = Outcome(kind, kind, "grant", grant_id, grant["merchant_id"], changes, note)
         result = {"from": current, "to": status_to, "on": day.isoformat()}
         if given:
             result["cooperation_code"] = mask_code(given)

@@ -35,6 +35,7 @@ from qcrules.model.tables import (
     PoolMember,
     is_permanent_end,
 )
+from qcrules.safety import mask_secret
 from qcrules.workspace import Workspace
 
 MIN_REF = 4
@@ -114,20 +115,35 @@ class Change:
 
     def describe(self) -> str:
         name = ", ".join(f"{v}" for v in self.key.values())
-        if self.before is None:
-            shown = ", ".join(f"{k}={v}" for k, v in (self.after or {}).items() if v is not None)
+        shown = self.to_json()  # credentials masked
+        before, after = shown["before"], shown["after"]
+        if before is None:
+            shown = ", ".join(f"{k}={v}" for k, v in (after or {}).items() if v is not None)
             return tr(f"新增 {self.table} {name}：{shown}", f"add {self.table} {name}: {shown}")
-        if self.after is None:
+        if after is None:
             return tr(f"删除 {self.table} {name}", f"delete {self.table} {name}")
         diffs = [
-            f"{k}: {self.before.get(k)} → {v}"
-            for k, v in self.after.items()
-            if self.before.get(k) != v and k != "updated_at"
+            f"{k}: {before.get(k)} → {v}"
+            for k, v in after.items()
+            if before.get(k) != v and k != "updated_at"
         ]
         return f"{self.table} {name}: " + "; ".join(diffs)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "key": self.key, "before": self.before, "after": self.after}
+    def to_json(self, *, masked: bool = True) -> dict[str, Any]:
+        """As shown (credentials masked) or, for the audit log that undo reads, as it is."""
+        before, after = self.before, self.after
+        if masked:
+            before, after = _masked(before), _masked(after)
+        return {"table": self.table, "key": self.key, "before": before, "after": after}
+
+
+SECRET_COLUMNS = ("cooperation_code",)  # shown by their last 4 characters only
+
+
+def _masked(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None or not any(row.get(c) for c in SECRET_COLUMNS):
+        return row
+    return {k: mask_secret(v) if k in SECRET_COLUMNS and v else v for k, v in row.items()}
 
 
 @dataclass
@@ -334,7 +350,13 @@ def _typed(tbl, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_TABLES = {"grants": Grant, "pool": PoolMember, "merchants": Merchant, "holds": Hold}
+_TABLES = {
+    "grants": Grant,
+    "pool": PoolMember,
+    "merchants": Merchant,
+    "holds": Hold,
+    "creators": Creator,
+}
 
 
 def _read(conn, name: str, key: dict[str, Any]) -> dict[str, Any] | None:
@@ -519,7 +541,7 @@ def _audit(
             entity_type=outcome.entity_type,
             entity_id=outcome.entity_id,
             merchant_id=outcome.merchant_id,
-            before={"changes": [c.to_json() for c in outcome.changes]},
+            before={"changes": [c.to_json(masked=False) for c in outcome.changes]},
             after={"result": result_value} if result_value is not None else None,
             note=outcome.note,
             fingerprint=fingerprint,
@@ -976,7 +998,10 @@ def audit_log(workspace: Workspace, limit: int = 50) -> list[dict[str, Any]]:
                 "fingerprint": r["fingerprint"],
                 "undoes": r["undoes"],
                 "undone": r["id"] in undone,
-                "changes": (r["before"] or {}).get("changes", []),
+                "changes": [
+                    {**c, "before": _masked(c.get("before")), "after": _masked(c.get("after"))}
+                    for c in (r["before"] or {}).get("changes", [])
+                ],
             }
             for r in rows
         ]
