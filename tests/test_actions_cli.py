@@ -242,6 +242,17 @@ def test_bulk_apply_by_filter_is_all_or_nothing(cli, ws):
     assert states[first["id"]] == "dismissed"
     assert all(states[i["id"]] == "applied" for i in shortens[1:])
 
+    # a filter that selects one action still answers with a list; a rule prefix selects
+    renews = [i for i in queue(cli, ws) if i["action"]["kind"] == "renew_grant"]
+    one = renews[0]["entity"]["merchant"]
+    picked = [i for i in renews if i["entity"]["merchant"] == one]
+    dry = run(
+        cli, ws, "actions", "apply", "--rule", renews[0]["rule"][:3].lower(), "--kind",
+        "renew_grant", "--merchant", one, "--dry-run", "--format", "json",
+    )  # fmt: skip
+    assert isinstance(json.loads(dry.stdout), list)
+    assert len(json.loads(dry.stdout)) == len(picked)
+
     nothing = run(cli, ws, "actions", "apply", "--kind", "shorten_grant", ok=False)
     assert nothing.returncode == 2 and "no open action matches" in nothing.stderr
     both = run(cli, ws, "actions", "apply", shortens[0]["id"], "--rule", "PRM002", ok=False)

@@ -31,7 +31,7 @@ from qcrules.i18n import language, pick
 from qcrules.model.db import table
 from qcrules.model.tables import EvaluationRun, Finding, Hold, Merchant
 from qcrules.packs.messages import render_message
-from qcrules.packs.model import LEVEL_RANK, LEVELS, Pack
+from qcrules.packs.model import LEVEL_RANK, LEVELS, Pack, matches_code
 from qcrules.packs.registry import PackSet, load_packs
 from qcrules.safety import check_day
 from qcrules.workspace import Workspace
@@ -104,10 +104,6 @@ def fingerprint(rule: str, entity_type: str, entity_id: str, merchant: str | Non
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
 
 
-def _matches_code(rule_id: str, codes: list[str]) -> bool:
-    return any(rule_id == c or rule_id.startswith(c) for c in codes)
-
-
 def select_packs(packset: PackSet, options: EvaluateOptions) -> list[Pack]:
     packs = packset.packs
     known_ids = [p.id for p in packs] + [p.id for p in packset.disabled]
@@ -133,9 +129,9 @@ def select_packs(packset: PackSet, options: EvaluateOptions) -> list[Pack]:
 
 def rule_filter(options: EvaluateOptions):
     def keep(rule) -> bool:
-        if options.select and not _matches_code(rule.id, options.select):
+        if options.select and not matches_code(rule.id, options.select):
             return False
-        return not (options.ignore and _matches_code(rule.id, options.ignore))
+        return not (options.ignore and matches_code(rule.id, options.ignore))
 
     return keep
 

@@ -645,7 +645,7 @@ def select_items(
 ) -> list[QueueItem]:
     """Queue items matching every filter given; `level` keeps that level and above, `text`
     searches as `QueueItem.matches` does."""
-    from qcrules.packs.model import LEVEL_RANK
+    from qcrules.packs.model import LEVEL_RANK, matches_code
 
     floor = None
     if level is not None:
@@ -659,7 +659,7 @@ def select_items(
     for item in queue:
         if state is not None and item.state != state:
             continue
-        if rule is not None and item.rule.upper() != rule.upper():
+        if rule is not None and not matches_code(item.rule.upper(), [rule.upper()]):
             continue
         if kind is not None and item.kind != kind:
             continue

@@ -128,6 +128,7 @@ def apply_cmd(state, refs, rule, kind, merchant, level, note, actor, dry_run, fm
     open action the filters select — all or nothing, in one audited transaction."""
     workspace = state.workspace()
     filters = {"rule": rule, "kind": kind, "merchant": merchant, "level": level}
+    by_id = bool(refs)
     if refs and any(filters.values()):
         raise UsageError(
             tr("给动作编号或筛选条件，不要同时给", "give action ids or filters, not both")
@@ -148,9 +149,9 @@ def apply_cmd(state, refs, rule, kind, merchant, level, note, actor, dry_run, fm
                 hint=tr("qcrules actions list 列出待处理动作", "qcrules actions list shows them"),
             )
     outcomes = service.apply_actions(workspace, list(refs), note=note, actor=actor, dry_run=dry_run)
-    if fmt == "json" and len(outcomes) > 1:
-        data = [outcome.to_json() for outcome in outcomes]
-        echo_json(data)
+    if fmt == "json" and (len(outcomes) > 1 or not by_id):
+        # filters may select one action or many: their answer is always a list
+        echo_json([outcome.to_json() for outcome in outcomes])
         return 0
     for outcome in outcomes:
         _print_outcome(outcome, fmt)

@@ -86,3 +86,9 @@ class Pack:
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "version": self.version, "origin": self.origin}
+
+
+def matches_code(rule_id: str, codes: list[str]) -> bool:
+    """A rule selected by its code or a prefix of it (`PRM`, `PRM00`), as ruff's --select:
+    evaluate, backtest and the action queue's --rule read codes the same way."""
+    return any(rule_id == c or rule_id.startswith(c) for c in codes)
