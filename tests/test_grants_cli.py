@@ -535,3 +535,37 @@ def test_a_new_cooperation_code_is_an_audited_change_that_undo_takes_back(cli, w
     run(cli, ws, "actions", "undo")
     assert ws.rows(code_of) == [{"cooperation_code": "ZZ11-CODE-5678"}]
     assert ws.rows("select grant_id from grants") == []
+
+
+def test_a_forms_check_session_judges_as_a_fresh_check_does(ws):
+    """The form's live checks reuse one session (packs, the creator's merchant context): each
+    answer equals a check made from nothing, for every creator and term tried."""
+    from dataclasses import replace as changed
+
+    from qcrules.grants import GrantRequest
+
+    def verdicts(check):
+        return [
+            [(v.rule, v.level, v.message) for v in part]
+            for part in (check.gates, check.todo, check.context)
+        ]
+
+    workspace = Workspace.discover(ws.folder / "qcrules.toml")
+    try:
+        session = service.grant_check_session()
+        base = GrantRequest("M1", "1001", scope="live_room", days=15)
+        for request in (
+            base,
+            changed(base, scope="all_works"),
+            changed(base, days=45),
+            changed(base, aweme_id="1005", auth_type="self_operated"),
+            changed(base, code="AB12-CODE-0001"),
+            base,
+        ):
+            live = service.check_grant_request(workspace, request, session=session)
+            fresh = service.check_grant_request(workspace, request)
+            assert verdicts(live) == verdicts(fresh), request
+            assert live.grant == fresh.grant
+        assert len(session.contexts) == 2  # one per creator tried
+    finally:
+        workspace.close()

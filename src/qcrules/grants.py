@@ -398,8 +398,22 @@ def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, A
 # judging the proposal
 
 
+@dataclass
+class CheckSession:
+    """What a form's live checks share between keystrokes: the packs, and per (merchant,
+    creator, day) the merchant-wide facts context. Saving judges afresh under the write lock,
+    so a session never decides what is written."""
+
+    packset: Any = None
+    contexts: dict[tuple, Any] = field(default_factory=dict)
+
+
 def _evaluate_proposal(
-    workspace: Workspace, row: dict[str, Any], code_given: bool, today: date
+    workspace: Workspace,
+    row: dict[str, Any],
+    code_given: bool,
+    today: date,
+    session: CheckSession | None = None,
 ) -> tuple[list[RuleVerdict], list[RuleVerdict]]:
     """(grant verdicts, creator verdicts): every enabled rule in effect, on the proposal."""
     from qcrules.engine import select_engine
@@ -409,7 +423,11 @@ def _evaluate_proposal(
     from qcrules.packs.messages import render_message
     from qcrules.packs.registry import load_packs
 
-    packset = load_packs(workspace.config)
+    packset = session.packset if session is not None else None
+    if packset is None:
+        packset = load_packs(workspace.config)
+        if session is not None:
+            session.packset = packset
     if packset.blocking_errors:
         raise PackError(
             tr(
@@ -423,7 +441,11 @@ def _evaluate_proposal(
     judged = {**row, "grant_id": row.get("grant_id") or "(new)", "status": "requested"}
     judged["requested_at"] = today
     grant_fact, creator_fact = proposal_facts(
-        workspace.db, today, judged, merchant_defaults=workspace.config.merchants
+        workspace.db,
+        today,
+        judged,
+        merchant_defaults=workspace.config.merchants,
+        context_cache=session.contexts if session is not None else None,
     )
     facts = FactSet(as_of=today, window_end=today, grant=[grant_fact])
     if row.get("status") == "draft":
@@ -582,15 +604,20 @@ def _agreement(grant_id: str) -> str:
 
 
 def check_request(
-    workspace: Workspace, request: GrantRequest, *, today: date | None = None
+    workspace: Workspace,
+    request: GrantRequest,
+    *,
+    today: date | None = None,
+    session: CheckSession | None = None,
 ) -> RequestCheck:
     """Judge a proposed grant without writing anything: the verdicts, the to-do list, the
-    creator's findings and the steps. Safe to call on every change of a form."""
+    creator's findings and the steps. A form calls it on every change with one `session`,
+    so only the first check of a creator builds the merchant's context."""
     today = today or date.today()
     with workspace.db.connect() as conn:
         row, creator = _proposed_row(conn, request, today)
         grant_id_hint = _next_grant_id(conn, today)
-    return _judged(workspace, request, row, creator, grant_id_hint, today)
+    return _judged(workspace, request, row, creator, grant_id_hint, today, session)
 
 
 def _judged(
@@ -600,10 +627,11 @@ def _judged(
     creator: dict[str, Any],
     grant_id: str,
     today: date,
+    session: CheckSession | None = None,
 ) -> RequestCheck:
     code_masked = mask_code(request.code or creator.get("cooperation_code"))
     grant_verdicts, creator_verdicts = _evaluate_proposal(
-        workspace, row, bool((request.code or "").strip()), today
+        workspace, row, bool((request.code or "").strip()), today, session
     )
     row = {**row, "grant_id": grant_id}
     check = RequestCheck(row, creator.get("nickname") or "", code_masked)

@@ -276,6 +276,14 @@ def check_grant_request(workspace: Workspace, request, **options):
     return check_request(workspace, request, **options)
 
 
+def grant_check_session():
+    """A form's shared state for live checks (`check_grant_request(..., session=…)`): the
+    packs and each creator's merchant context built once, not on every keystroke."""
+    from qcrules.grants import CheckSession
+
+    return CheckSession()
+
+
 def request_grant(workspace: Workspace, request, **options):
     """Judge, then write a grant request (draft without a 合作码, requested with one), audited
     and undoable; refused when a gate rule fires at warn or above unless accept_risk is given."""

@@ -252,6 +252,7 @@ def proposal_facts(
     proposal: Mapping[str, Any],
     *,
     merchant_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    context_cache: dict[tuple, Any] | None = None,
 ) -> tuple[Fact, Fact | None]:
     """The facts of a grant that is only proposed (a request being filled in), built exactly
     as an evaluation would build them once it is stored — and its creator's fact for that
@@ -259,30 +260,41 @@ def proposal_facts(
 
     `proposal` holds the grant's columns (GRANT_ROW_FIELDS). A new grant owns no metric rows
     yet, so its metric windows are empty. The creator fact is None when the creator does not
-    exist.
+    exist. `context_cache` (a form's, for its lifetime) keeps the merchant-wide part — pair
+    windows, pool percentiles, the creator's fact — per (merchant, creator, day), so each
+    keystroke builds only the grant's own fact.
     """
     row = _ProposedGrant(**{name: proposal.get(name) for name in GRANT_ROW_FIELDS})
     mid, aweme = row.merchant_id, row.aweme_id
-    with _reading(db) as conn:
-        b = _Builder(conn, as_of, as_of, {"creator", "grant"}, mid, merchant_defaults or {})
-        b.data_driven_end = True
-        b.load_data_days()  # windows end where the merchant's data ends, as in an evaluation
-        settings = {m.merchant_id: b._settings(m) for m in b.load_merchants()}
-        grants = [g for g in b.load_grants() if g.grant_id != row.grant_id]
-        pool = b.load_pool()
-        pool_status = {(p.merchant_id, p.aweme_id): p.status for p in pool}
-        pairs = b.pair_windows()
-        p20 = b._pool_percentiles(pool, pairs)
-        creators = b.load_creators(also=[aweme])
-        values = _CreatorValues(creators)
-        # the pair is judged as it stands before this grant (a row that never started
-        # only makes sure the pair is in the build, as any grant's pair is)
-        unstarted = replace(row, status="draft", starts_at=None, requested_at=None)
-        creator_facts = b._creator_facts(
-            [*grants, unstarted], pool_status, pairs, p20, settings, creators, values
-        )
-        (grant_fact,) = b._grant_facts([row], settings, creators, values, {}, {})
-    creator_fact = next((f for f in creator_facts if f.entity_id == aweme), None)
+    key = (mid, aweme, as_of)
+    cached = context_cache.get(key) if context_cache is not None else None
+    if cached is None:
+        with _reading(db) as conn:
+            b = _Builder(conn, as_of, as_of, {"creator", "grant"}, mid, merchant_defaults or {})
+            b.data_driven_end = True
+            b.load_data_days()  # windows end where the merchant's data ends, as in an evaluation
+            settings = {m.merchant_id: b._settings(m) for m in b.load_merchants()}
+            grants = [g for g in b.load_grants() if g.grant_id != row.grant_id]
+            pool = b.load_pool()
+            pool_status = {(p.merchant_id, p.aweme_id): p.status for p in pool}
+            pairs = b.pair_windows()
+            p20 = b._pool_percentiles(pool, pairs)
+            creators = b.load_creators(also=[aweme])
+            values = _CreatorValues(creators)
+            # the pair is judged as it stands before this grant (a row that never started
+            # only makes sure the pair is in the build, as any grant's pair is)
+            unstarted = replace(row, status="draft", starts_at=None, requested_at=None)
+            creator_facts = b._creator_facts(
+                [*grants, unstarted], pool_status, pairs, p20, settings, creators, values
+            )
+        creator_fact = next((f for f in creator_facts if f.entity_id == aweme), None)
+        cached = (b, settings, creators, values, creator_fact)
+        if context_cache is not None:
+            context_cache[key] = cached
+    b, settings, creators, values, creator_fact = cached
+    (grant_fact,) = b._grant_facts([row], settings, creators, values, {}, {})  # no reads
+    if creator_fact is not None:  # the caller adds to its values: the cached one stays clean
+        creator_fact = replace(creator_fact, values=dict(creator_fact.values))
     return grant_fact, creator_fact
 
 

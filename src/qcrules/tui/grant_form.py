@@ -72,6 +72,7 @@ class GrantForm(ModalScreen[Any]):
         self.generation = 0  # the latest field change; older checks are dropped
         self.ticked: set[str] = set()
         self.saving = False
+        self.check_session = service.grant_check_session()  # shared by this form's checks
 
     # -- layout -------------------------------------------------------------------------
 
@@ -208,7 +209,9 @@ class GrantForm(ModalScreen[Any]):
         from qcrules.errors import QcrulesError
 
         try:
-            check = service.check_grant_request(self.workspace, request, today=self.today)
+            check = service.check_grant_request(
+                self.workspace, request, today=self.today, session=self.check_session
+            )
             problem = None
         except QcrulesError as exc:
             check, problem = None, for_terminal(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
