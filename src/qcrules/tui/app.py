@@ -18,7 +18,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.coordinate import Coordinate
 from textual.widgets import (
     Button,
     DataTable,
@@ -39,6 +38,7 @@ from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets import add_columns
 from qcrules.tui.widgets.actions import ActionsPane
 from qcrules.tui.widgets.charts import GrantCharts
+from qcrules.tui.widgets.paged import PagedTable
 from qcrules.workspace import Workspace
 
 LEVELS = ("critical", "error", "warn", "info")
@@ -476,11 +476,11 @@ class QcrulesApp(App[None]):
                     id="creator-filter",
                 )
                 with Horizontal():
-                    yield DataTable(id="creators-table", cursor_type="row", zebra_stripes=True)
+                    yield PagedTable(id="creators-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="creator-detail-scroll"):
                         yield Static(id="creator-detail")
             with TabPane(tr("授权", "Grants"), id="grants"), Horizontal():
-                yield DataTable(id="grant-state-table", cursor_type="row", zebra_stripes=True)
+                yield PagedTable(id="grant-state-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="grant-state-scroll"):
                     yield Static(id="grant-state-detail")
             with TabPane(tr("效果监测", "Monitoring"), id="monitoring"), Horizontal():
@@ -1223,11 +1223,12 @@ class QcrulesApp(App[None]):
             "undo": tr("已撤销", "Undone"),
         }[verb]
         message = f"{done}: {outcome.kind}" + (f" — {summary}" if summary else "")
-        self.call_from_thread(self._after_act, states, holds, message)
+        self.call_from_thread(self._after_act, states, message, holds)
 
-    def _after_act(self, states: dict[str, str], holds: dict, message: str) -> None:
+    def _after_act(self, states: dict[str, str], message: str, holds: dict | None = None) -> None:
         self.states = states
-        self._refresh_holds(holds)
+        if holds is not None:
+            self._refresh_holds(holds)
         self.query_one(ActionsPane).reload()
         row = self.query_one("#findings-table", DataTable).cursor_row
         self._fill_table()
@@ -1240,10 +1241,10 @@ class QcrulesApp(App[None]):
         """The Grants tab's status column and detail follow a hold or its undo at once."""
         changed = {key[1] for key in self.holds.keys() ^ holds.keys() if key[0] == "grant"}
         self.holds = holds
-        table = self.query_one("#grant-state-table", DataTable)
+        table = self.query_one("#grant-state-table", PagedTable)
         for row, fact in enumerate(self.grant_facts):
-            if fact.entity_id in changed and row < table.row_count:
-                table.update_cell_at(Coordinate(row, 3), self._grant_status(fact))
+            if fact.entity_id in changed:
+                table.update_item(row, 3, self._grant_status(fact))
         self._show_grant_state()
 
     # -- creators and grants ------------------------------------------------------------
@@ -1268,29 +1269,29 @@ class QcrulesApp(App[None]):
         self.holds = holds
         self._show_expiring(grants)
         self._fill_creators()
-        table = self.query_one("#grant-state-table", DataTable)
-        table.clear()
-        for fact in grants:
-            v = fact.values
-            left = v.get("days_to_expiry")
-            expiring = left is not None and 0 <= left <= 7 and v.get("status") == "active"
-            table.add_row(
-                Text(fact.entity_id),
-                Text(str(v.get("creator.nickname") or v.get("aweme_id") or "")),
-                Text(str(fact.merchant_id or "")),
-                self._grant_status(fact),
-                Text(
-                    tr("永久", "permanent")
-                    if v.get("is_permanent")
-                    else str(left if left is not None else "—"),
-                    style="bold yellow" if expiring else "",
-                ),
-                self._worst(self._findings_of("grant", fact.entity_id, None)),
-                Text(str(v.get("auth_type") or "")),
-                Text(str(v.get("scope") or "")),
-                Text(str(v.get("channel") or "")),
-            )
+        self.query_one("#grant-state-table", PagedTable).show(grants, self._grant_cells)
         self._show_grant_state()
+
+    def _grant_cells(self, fact: Any) -> list[Text]:
+        v = fact.values
+        left = v.get("days_to_expiry")
+        expiring = left is not None and 0 <= left <= 7 and v.get("status") == "active"
+        return [
+            Text(fact.entity_id),
+            Text(str(v.get("creator.nickname") or v.get("aweme_id") or "")),
+            Text(str(fact.merchant_id or "")),
+            self._grant_status(fact),
+            Text(
+                tr("永久", "permanent")
+                if v.get("is_permanent")
+                else str(left if left is not None else "—"),
+                style="bold yellow" if expiring else "",
+            ),
+            self._worst(self._findings_of("grant", fact.entity_id, None)),
+            Text(str(v.get("auth_type") or "")),
+            Text(str(v.get("scope") or "")),
+            Text(str(v.get("channel") or "")),
+        ]
 
     def _grant_hold(self, fact: Any) -> dict | None:
         for merchant in (fact.merchant_id, None):
@@ -1353,10 +1354,7 @@ class QcrulesApp(App[None]):
                     continue
             shown.append(fact)
         self.creators_shown = shown
-        table = self.query_one("#creators-table", DataTable)
-        table.clear()
-        for fact in shown:
-            table.add_row(*self._creator_cells(fact))
+        self.query_one("#creators-table", PagedTable).show(shown, self._creator_cells)
         self._show_creator()
 
     def _creator_cells(self, fact: Any) -> list[Text]:
@@ -1609,12 +1607,12 @@ class QcrulesApp(App[None]):
         self.call_from_thread(self._pool_changed, fact, status, outcome)
 
     def _pool_changed(self, fact: Any, status: str, outcome: Any) -> None:
-        fact.values["pool_status"] = status
-        row = self.query_one("#creators-table", DataTable).cursor_row
-        self._fill_creators()
-        table = self.query_one("#creators-table", DataTable)
-        if 0 <= row < table.row_count:
-            table.move_cursor(row=row)
+        fact.values["pool_status"] = status  # its row changes in place; the list stays as it is
+        row = next((i for i, shown in enumerate(self.creators_shown) if shown is fact), None)
+        if row is not None:
+            cells = self._creator_cells(fact)
+            self.query_one("#creators-table", PagedTable).update_item(row, 3, cells[3])
+        self._show_creator()
         self.notify(
             "; ".join(c.describe() for c in outcome.changes)
             + tr("（按 r 重新评估）", " (r evaluates again)"),
