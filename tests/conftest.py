@@ -122,17 +122,53 @@ def demo_copy(demo_folder, tmp_path) -> Path:
     return folder
 
 
-async def settle_app(app, pilot) -> None:
+async def settle_app(app, pilot, rounds: int = 1) -> None:
     """Every worker of a Textual app done, and the screen updated. A worker replaced by a
     newer one of its group (exclusive workers: the stored run, then the new one) counts as
-    done, as it does for the app."""
+    done, as it does for the app. `rounds`: at least that many waits and pauses, for a screen
+    whose message handlers start workers of their own (the grant form's live check)."""
     from textual.worker import WorkerCancelled
 
-    for _ in range(20):
+    for done in range(1, max(20, rounds) + 1):
         try:
             await app.workers.wait_for_complete()
         except WorkerCancelled:
             continue
         await pilot.pause()
-        if not any(worker.is_running for worker in app.workers):
+        if done >= rounds and not any(worker.is_running for worker in app.workers):
             return
+
+
+# --- the TUI test files' shared fixtures -----------------------------------------------------
+
+
+@pytest.fixture
+def english(monkeypatch):
+    """English labels whatever the machine's locale: the TUI tests and snapshots read English
+    (each TUI test file uses it for all its tests, `pytest.mark.usefixtures`)."""
+    from qcrules.i18n import language
+
+    monkeypatch.setenv("QCRULES_LANG", "en")
+    language.cache_clear()
+    yield
+    language.cache_clear()
+
+
+@pytest.fixture
+def workspace(demo_folder):
+    """The shared demo workspace opened, for a TUI test that only looks (never changes it)."""
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def writable(demo_copy):
+    """A private copy of the demo workspace opened, for a TUI test that changes records."""
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    yield workspace
+    workspace.close()

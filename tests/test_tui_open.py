@@ -12,7 +12,6 @@ from textual.widgets import DataTable
 from conftest import settle_app
 from qcrules import service
 from qcrules.evaluation import EvaluateOptions
-from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.workspace import Workspace
 
@@ -20,12 +19,7 @@ DAY = date(2026, 11, 27)
 SIZE = (160, 45)
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.setenv("QCRULES_LANG", "en")
-    language.cache_clear()
-    yield
-    language.cache_clear()
+pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
 
 
 @pytest.fixture
@@ -45,10 +39,6 @@ def stored(db_url, tmp_path):
     result = service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
     yield workspace, result.report
     workspace.close()
-
-
-async def settled(app: QcrulesApp, pilot) -> None:
-    await settle_app(app, pilot)
 
 
 def essentials(finding: dict) -> tuple:
@@ -103,7 +93,7 @@ async def test_a_failed_evaluation_keeps_the_stored_run_on_screen(stored):
     try:
         app = QcrulesApp(broken, as_of=DAY)
         async with app.run_test(size=SIZE) as pilot:
-            await settled(app, pilot)
+            await settle_app(app, pilot)
             table = app.query_one("#findings-table", DataTable)
             assert table.row_count == len(report["findings"])
             assert app.report is not None and app.report["run"]["stored"]
@@ -121,7 +111,7 @@ async def test_the_new_evaluation_replaces_the_stored_run(stored):
     workspace, report = stored
     app = QcrulesApp(workspace, as_of=DAY)
     async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert app.report is not None and not app.report["run"].get("stored")
         assert app.report["run"]["id"] != report["run"]["id"]
         assert app.sub_title == workspace.root.name
