@@ -172,3 +172,25 @@ def writable(demo_copy):
     workspace = Workspace.discover(demo_copy / "qcrules.toml")
     yield workspace
     workspace.close()
+
+
+@pytest.fixture
+def stored_demo(db_url, tmp_path):
+    """The demo generated on the `db_url` backend, its workspace and one stored run's report:
+    for tests that read a stored run back (TUI) or race two processes on it (concurrency)."""
+    from qcrules import service
+    from qcrules.demo import generate
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.workspace import Workspace
+
+    folder = tmp_path / "stored"
+    folder.mkdir()
+    config = folder / "qcrules.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    db = open_database(db_url)
+    generate(db, size="demo", seed=7, today=DEMO_DAY)
+    db.close()
+    workspace = Workspace.discover(config)
+    result = service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DEMO_DAY))
+    yield workspace, result.report
+    workspace.close()
