@@ -4,6 +4,7 @@ dialogs as the Findings tab, and a bulk apply of the filtered open set (all or n
 from __future__ import annotations
 
 import sqlite3
+from contextlib import asynccontextmanager
 from datetime import date
 
 import pytest
@@ -34,12 +35,19 @@ def table_ids(app: QcrulesApp) -> list[str]:
     return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 
 
-async def test_the_actions_tab_lists_the_open_queue_and_cycles_states(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
+@asynccontextmanager
+async def on_tab(workspace: Workspace, key: str, **options):
+    """The app on `workspace`, its first evaluation settled, on the tab that `key` opens."""
+    app = QcrulesApp(workspace, as_of=TODAY, **options)
     async with app.run_test(size=SIZE) as pilot:
         await settle_app(app, pilot)
-        await pilot.press("o")
+        await pilot.press(key)
         await settle_app(app, pilot)
+        yield app, pilot
+
+
+async def test_the_actions_tab_lists_the_open_queue_and_cycles_states(writable):
+    async with on_tab(writable, "o") as (app, pilot):
         queue = service.action_queue(writable)
         open_refs = [i.ref for i in queue if i.state == "open"]
         assert open_refs and table_ids(app) == open_refs
@@ -60,11 +68,7 @@ async def test_the_actions_tab_lists_the_open_queue_and_cycles_states(writable):
 
 
 async def test_apply_from_the_actions_tab_uses_the_same_dialog_and_updates_both_tabs(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle_app(app, pilot)
-        await pilot.press("o")
-        await settle_app(app, pilot)
+    async with on_tab(writable, "o") as (app, pilot):
         item = app.query_one(ActionsPane).selected()
         await pilot.press("a")
         await settle_app(app, pilot)
@@ -79,11 +83,7 @@ async def test_apply_from_the_actions_tab_uses_the_same_dialog_and_updates_both_
 
 
 async def test_bulk_apply_lists_every_change_then_applies_the_filtered_open_set(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle_app(app, pilot)
-        await pilot.press("o")
-        await settle_app(app, pilot)
+    async with on_tab(writable, "o") as (app, pilot):
         await pilot.press("slash")
         assert app.focused is app.query_one("#actions-filter", Input)
         await pilot.press(*"shorten_grant", "enter")
@@ -159,11 +159,7 @@ async def test_the_palette_lists_the_commands_with_their_keys_when_it_opens(writ
 
 
 async def test_slash_and_escape_work_on_the_tab_in_view(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle_app(app, pilot)
-        await pilot.press("c")
-        await settle_app(app, pilot)
+    async with on_tab(writable, "c") as (app, pilot):
         await pilot.press("slash")
         assert app.focused is app.query_one("#creator-filter", Input)
         assert app.query_one("TabbedContent").active == "creators"  # not sent to Findings
@@ -183,11 +179,7 @@ async def test_slash_and_escape_work_on_the_tab_in_view(writable):
 async def test_the_monitoring_tab_charts_the_selected_grants_days_with_the_bands(writable):
     from textual_plotext import PlotextPlot
 
-    app = QcrulesApp(writable, as_of=TODAY, store=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle_app(app, pilot)
-        await pilot.press("m")
-        await settle_app(app, pilot)
+    async with on_tab(writable, "m", store=False) as (app, pilot):
         table = app.query_one("#grants-table", DataTable)
         grants = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         table.move_cursor(row=grants.index("G-930000"))  # ROI below break-even (MON004)
