@@ -16,6 +16,7 @@ import pytest
 from qcrules.model import open_database
 
 pytest_plugins = ["qcrules.testing"]
+pytest.register_assert_rewrite("helpers")  # shared test helpers: tests/helpers.py
 
 # the engine this interpreter runs: durable-rules, or the plain-Python reading on 3.13+
 from qcrules.engine import durable_available  # noqa: E402
