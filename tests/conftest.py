@@ -16,6 +16,7 @@ import pytest
 from qcrules.model import open_database
 
 pytest_plugins = ["qcrules.testing"]
+pytest.register_assert_rewrite("helpers")  # shared test helpers: tests/helpers.py
 
 # the engine this interpreter runs: durable-rules, or the plain-Python reading on 3.13+
 from qcrules.engine import durable_available  # noqa: E402
@@ -122,17 +123,75 @@ def demo_copy(demo_folder, tmp_path) -> Path:
     return folder
 
 
-async def settle_app(app, pilot) -> None:
+async def settle_app(app, pilot, rounds: int = 1) -> None:
     """Every worker of a Textual app done, and the screen updated. A worker replaced by a
     newer one of its group (exclusive workers: the stored run, then the new one) counts as
-    done, as it does for the app."""
+    done, as it does for the app. `rounds`: at least that many waits and pauses, for a screen
+    whose message handlers start workers of their own (the grant form's live check)."""
     from textual.worker import WorkerCancelled
 
-    for _ in range(20):
+    for done in range(1, max(20, rounds) + 1):
         try:
             await app.workers.wait_for_complete()
         except WorkerCancelled:
             continue
         await pilot.pause()
-        if not any(worker.is_running for worker in app.workers):
+        if done >= rounds and not any(worker.is_running for worker in app.workers):
             return
+
+
+# --- the TUI test files' shared fixtures -----------------------------------------------------
+
+
+@pytest.fixture
+def english(monkeypatch):
+    """English labels whatever the machine's locale: the TUI tests and snapshots read English
+    (each TUI test file uses it for all its tests, `pytest.mark.usefixtures`)."""
+    from qcrules.i18n import language
+
+    monkeypatch.setenv("QCRULES_LANG", "en")
+    language.cache_clear()
+    yield
+    language.cache_clear()
+
+
+@pytest.fixture
+def workspace(demo_folder):
+    """The shared demo workspace opened, for a TUI test that only looks (never changes it)."""
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def writable(demo_copy):
+    """A private copy of the demo workspace opened, for a TUI test that changes records."""
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def stored_demo(db_url, tmp_path):
+    """The demo generated on the `db_url` backend, its workspace and one stored run's report:
+    for tests that read a stored run back (TUI) or race two processes on it (concurrency)."""
+    from qcrules import service
+    from qcrules.demo import generate
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.workspace import Workspace
+
+    folder = tmp_path / "stored"
+    folder.mkdir()
+    config = folder / "qcrules.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    db = open_database(db_url)
+    generate(db, size="demo", seed=7, today=DEMO_DAY)
+    db.close()
+    workspace = Workspace.discover(config)
+    result = service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DEMO_DAY))
+    yield workspace, result.report
+    workspace.close()

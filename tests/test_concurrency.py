@@ -92,27 +92,14 @@ def workers():
 
 
 @pytest.fixture
-def team(db_url, tmp_path, workers):
-    """A demo workspace on the backend, evaluated, and the two workers to race on it."""
-    from qcrules import service
-    from qcrules.demo import generate
-    from qcrules.evaluation import EvaluateOptions
-    from qcrules.model import open_database
-    from qcrules.workspace import Workspace
-
-    folder = tmp_path / "team"
-    folder.mkdir()
-    config = folder / "qcrules.toml"
-    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
-    db = open_database(db_url)
-    generate(db, size="demo", seed=7, today=DAY)
-    db.close()
-    workspace = Workspace.discover(config)
-    service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
+def team(stored_demo, workers):
+    """The demo on the backend, evaluated (conftest `stored_demo`), and the two workers to race
+    on it."""
+    workspace, _ = stored_demo
+    config = str(workspace.config.path)
     # both workers holding this workspace before the first race
-    list(workers.map(_open, [str(config)] * 2))
-    yield Team(str(config), workspace, workers)
-    workspace.close()
+    list(workers.map(_open, [config] * 2))
+    return Team(config, workspace, workers)
 
 
 class Team:

@@ -12,17 +12,10 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
+from helpers import import_csv, ok, write_csv
 from qcrules.errors import InputError, UsageError
 from qcrules.ingest import run_import
 from qcrules.model.tables import Creator, DailyMetric, Grant, Merchant, PoolMember
-
-
-def write_csv(path: Path, header, rows, *, encoding="utf-8", delimiter=",") -> Path:
-    with path.open("w", encoding=encoding, newline="") as fh:
-        writer = csv.writer(fh, delimiter=delimiter)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def write_xlsx(path: Path, header, rows, *, title: str | None = None) -> Path:
@@ -61,11 +54,6 @@ def dump(db) -> dict[str, list]:
     return out
 
 
-def ok(result):
-    assert result.ok, [p.format(f.path) for f in result.files for p in f.problems]
-    return result.files[0]
-
-
 def failed(result):
     report = result.files[0]
     assert report.failed and not report.written
@@ -79,35 +67,23 @@ def reasons(report) -> str:
 @pytest.fixture
 def seeded(db, tmp_path):
     """Two merchants and three creators."""
-    ok(
-        run_import(
-            db,
-            "merchants",
-            [
-                write_csv(
-                    tmp_path / "m.csv",
-                    ["merchant_id", "name", "break_even_roi"],
-                    [["M1", "男装旗舰店", "1.8"], ["M2", "美妆店", "2.5"]],
-                )
-            ],
-        )
+    import_csv(
+        db,
+        "merchants",
+        tmp_path / "m.csv",
+        ["merchant_id", "name", "break_even_roi"],
+        [["M1", "男装旗舰店", "1.8"], ["M2", "美妆店", "2.5"]],
     )
-    ok(
-        run_import(
-            db,
-            "creators",
-            [
-                write_csv(
-                    tmp_path / "c.csv",
-                    ["aweme_id", "aweme_show_id", "nickname"],
-                    [
-                        ["71233112", "dy001", "小王"],
-                        ["71233113", "dy002", "老李"],
-                        ["9001", "", "阿花"],
-                    ],
-                )
-            ],
-        )
+    import_csv(
+        db,
+        "creators",
+        tmp_path / "c.csv",
+        ["aweme_id", "aweme_show_id", "nickname"],
+        [
+            ["71233112", "dy001", "小王"],
+            ["71233113", "dy002", "老李"],
+            ["9001", "", "阿花"],
+        ],
     )
     return db
 
@@ -336,18 +312,12 @@ def test_grants_chinese_headers(seeded, tmp_path):
 
 
 def test_metrics_chinese_headers(seeded, tmp_path):
-    ok(
-        run_import(
-            seeded,
-            "grants",
-            [
-                write_csv(
-                    tmp_path / "g.csv",
-                    ["grant_id", "merchant_id", "aweme_id", "auth_type", "scope", "status"],
-                    [["G-1", "M1", "71233112", "cooperative", "live_room", "active"]],
-                )
-            ],
-        )
+    import_csv(
+        seeded,
+        "grants",
+        tmp_path / "g.csv",
+        ["grant_id", "merchant_id", "aweme_id", "auth_type", "scope", "status"],
+        [["G-1", "M1", "71233112", "cooperative", "live_room", "active"]],
     )
     header = [
         "日期",
@@ -499,7 +469,7 @@ def test_value_formats(db, tmp_path):
         ["3", "c", "", "", "", "", "", "", ""],
         ["4", "d", "1,234", "0", "￥8", "true", "a,b;c", "", "0"],
     ]
-    ok(run_import(db, "creators", [write_csv(tmp_path / "c.csv", header, rows)]))
+    import_csv(db, "creators", tmp_path / "c.csv", header, rows)
     got = {r["aweme_id"]: r for r in fetch(db, Creator)}
     assert [got[k]["fans_count"] for k in "1234"] == [35000, 12000, None, 1234]
     assert [got[k]["completion_rate"] for k in "1234"] == pytest.approx([0.35, 0.425, None, 0.0])
@@ -705,14 +675,13 @@ def test_cooperation_codes_never_shown(db, tmp_path):
 
 
 def test_one_bad_row_changes_nothing(seeded, tmp_path):
-    ok(
-        run_import(
-            seeded,
-            "metrics",
-            [write_csv(tmp_path / "ok.csv", ["日期", "商家ID", "达人UID", "消耗", "展示", "点击"],
-                       [["2026-11-01", "M1", "71233112", "1", "10", "1"]])],
-        )
-    )  # fmt: skip
+    import_csv(
+        seeded,
+        "metrics",
+        tmp_path / "ok.csv",
+        ["日期", "商家ID", "达人UID", "消耗", "展示", "点击"],
+        [["2026-11-01", "M1", "71233112", "1", "10", "1"]],
+    )
     before = dump(seeded)
     rows = [[f"2026-11-{d:02d}", "M1", "71233112", "5", "100", "3"] for d in range(1, 29)]
     rows[20][3] = "oops"
@@ -777,13 +746,7 @@ def test_partial_columns_do_not_erase(db, tmp_path):
     assert row["fans_count"] == 100
     assert row["nickname"] == "小王2" and row["completion_rate"] == 0.4
     assert row["extra"] == {"简介": "穿搭", "近30天直播数": "12"}  # extras are merged
-    ok(
-        run_import(
-            db,
-            "creators",
-            [write_csv(tmp_path / "bare.csv", ["达人UID", "达人昵称"], [["1", "x"]])],
-        )
-    )
+    import_csv(db, "creators", tmp_path / "bare.csv", ["达人UID", "达人昵称"], [["1", "x"]])
     assert one(db, Creator, aweme_id="1")["extra"] == {"简介": "穿搭", "近30天直播数": "12"}
 
 
@@ -793,18 +756,12 @@ def test_bulk_write_paths_agree(db, tmp_path, monkeypatch):
 
     def scenario(folder: Path) -> dict:
         folder.mkdir()
-        ok(
-            run_import(
-                db,
-                "merchants",
-                [
-                    write_csv(
-                        folder / "m.csv",
-                        ["merchant_id", "name", "break_even_roi", "categories"],
-                        [["M1", "a", "2", "x|y"]],
-                    )
-                ],
-            )
+        import_csv(
+            db,
+            "merchants",
+            folder / "m.csv",
+            ["merchant_id", "name", "break_even_roi", "categories"],
+            [["M1", "a", "2", "x|y"]],
         )
         first = write_csv(folder / "c1.csv", ["达人UID", "达人昵称", "合作码", "粉丝年龄分布", "简介"],
                           [["1", "a", "code1234", "18-23:0.5", "x"], ["2", "b", "", "", ""]])  # fmt: skip
@@ -872,18 +829,12 @@ def test_creators_join_the_pool_as_candidates(seeded, tmp_path):
 
 
 def test_single_merchant_is_the_default(db, tmp_path):
-    ok(
-        run_import(
-            db,
-            "merchants",
-            [
-                write_csv(
-                    tmp_path / "m.csv",
-                    ["merchant_id", "name", "break_even_roi"],
-                    [["ONLY", "a", "2"]],
-                )
-            ],
-        )
+    import_csv(
+        db,
+        "merchants",
+        tmp_path / "m.csv",
+        ["merchant_id", "name", "break_even_roi"],
+        [["ONLY", "a", "2"]],
     )
     report = ok(
         run_import(
@@ -946,16 +897,12 @@ def test_skip_invalid_writes_rejects(seeded, tmp_path):
 
 def test_dry_run_writes_nothing(seeded, tmp_path):
     header = ["日期", "商家ID", "达人UID", "消耗", "展示", "点击"]
-    ok(
-        run_import(
-            seeded,
-            "metrics",
-            [
-                write_csv(
-                    tmp_path / "a.csv", header, [["2026-11-01", "M1", "71233112", "1", "10", "1"]]
-                )
-            ],
-        )
+    import_csv(
+        seeded,
+        "metrics",
+        tmp_path / "a.csv",
+        header,
+        [["2026-11-01", "M1", "71233112", "1", "10", "1"]],
     )
     before = dump(seeded)
     rows = [
@@ -998,24 +945,14 @@ def test_hundred_thousand_metric_rows(db, db_url, tmp_path):
     if not db_url.startswith("sqlite"):
         pytest.skip("the size test runs on SQLite")
     creators = [[str(70_000_000 + i), f"达人{i}"] for i in range(1000)]
-    ok(
-        run_import(
-            db,
-            "merchants",
-            [
-                write_csv(
-                    tmp_path / "m.csv",
-                    ["merchant_id", "name", "break_even_roi"],
-                    [["M1", "a", "2"]],
-                )
-            ],
-        )
+    import_csv(
+        db,
+        "merchants",
+        tmp_path / "m.csv",
+        ["merchant_id", "name", "break_even_roi"],
+        [["M1", "a", "2"]],
     )
-    ok(
-        run_import(
-            db, "creators", [write_csv(tmp_path / "c.csv", ["aweme_id", "nickname"], creators)]
-        )
-    )
+    import_csv(db, "creators", tmp_path / "c.csv", ["aweme_id", "nickname"], creators)
     rng = random.Random(7)
     start = date(2026, 1, 1)
     rows = []

@@ -15,10 +15,11 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy import table as sql_table
 from sqlmodel import SQLModel
 
+from helpers import baseline_schema
 from qcrules.errors import ConfigError
 from qcrules.model import migrate, open_database
 from qcrules.model.db import DatabaseError
-from qcrules.model.migrations import BASELINE, HEAD
+from qcrules.model.migrations import HEAD
 from qcrules.workspace import Workspace, init_workspace
 
 DAY = date(2026, 11, 27)
@@ -62,11 +63,8 @@ def _earlier_release(db_url, tmp_path):
     source = open_database(f"sqlite:///{tmp_path / 'source.db'}")
     generate(source, size="demo", seed=7, today=DAY)
     db = open_database(db_url, create=True, check=False)
-    config = migrate.alembic_config()
     with db.write("test") as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, BASELINE)
-        conn.execute(text("insert into schema_meta (key, value) values ('schema_version', '1')"))
+        baseline_schema(conn)
         conn.execute(text("drop table alembic_version"))
         legacy = inspect(conn)
         with source.engine.connect() as read:

@@ -5,15 +5,14 @@ PostgreSQL (the `db_url` fixture), through the importer and `evaluate` as a user
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import select, text
 
+from helpers import baseline_schema, import_csv, write_csv
 from qcrules.errors import ConfigError
 from qcrules.evaluation import EvaluateOptions, evaluate
 from qcrules.explain import explain
@@ -32,68 +31,47 @@ def day(offset: int) -> date:
     return AS_OF + timedelta(days=offset)
 
 
-def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def imported(workspace: Workspace, kind: str, path: Path) -> None:
-    result = run_import(workspace.db, kind, [path])
-    assert result.ok, [p.format(f.path) for f in result.files for p in f.problems]
-
-
 @pytest.fixture
 def ws(db_url, tmp_path):
     """A workspace with merchant M1 (break-even ROI 2.0, industry CVR 2 %), creators A and B
     in its pool, and an active grant G-A on A (started 20 days ago)."""
     workspace = init_workspace(tmp_path / "ws", database_url=db_url)
-    imported(
-        workspace,
+    import_csv(
+        workspace.db,
         "merchants",
-        write_csv(
-            tmp_path / "m.csv",
-            ["商家ID", "商家名称", "保本ROI", "行业转化率"],
-            [["M1", "男装旗舰店", "2.0", "2%"], ["M2", "新店", "1.8", "2%"]],
-        ),
+        tmp_path / "m.csv",
+        ["商家ID", "商家名称", "保本ROI", "行业转化率"],
+        [["M1", "男装旗舰店", "2.0", "2%"], ["M2", "新店", "1.8", "2%"]],
     )
-    imported(
-        workspace,
+    import_csv(
+        workspace.db,
         "creators",
-        write_csv(
-            tmp_path / "c.csv",
-            ["达人UID", "抖音号", "达人昵称"],
-            [["A", "dy_a", "小王"], ["B", "dy_b", "老李"]],
-        ),
+        tmp_path / "c.csv",
+        ["达人UID", "抖音号", "达人昵称"],
+        [["A", "dy_a", "小王"], ["B", "dy_b", "老李"]],
     )
-    imported(
-        workspace,
+    import_csv(
+        workspace.db,
         "pool",
-        write_csv(
-            tmp_path / "p.csv",
-            ["商家ID", "达人UID", "状态"],
-            [["M1", "A", "in_pool"], ["M1", "B", "in_pool"]],
-        ),
+        tmp_path / "p.csv",
+        ["商家ID", "达人UID", "状态"],
+        [["M1", "A", "in_pool"], ["M1", "B", "in_pool"]],
     )
-    imported(
-        workspace,
+    import_csv(
+        workspace.db,
         "grants",
-        write_csv(
-            tmp_path / "g.csv",
-            [
-                "授权ID",
-                "商家ID",
-                "达人UID",
-                "授权类型",
-                "授权范围",
-                "授权状态",
-                "开始时间",
-                "结束时间",
-            ],
-            [["G-A", "M1", "A", "合作达人", "单视频", "授权生效", day(-20), day(10)]],
-        ),
+        tmp_path / "g.csv",
+        [
+            "授权ID",
+            "商家ID",
+            "达人UID",
+            "授权类型",
+            "授权范围",
+            "授权状态",
+            "开始时间",
+            "结束时间",
+        ],
+        [["G-A", "M1", "A", "合作达人", "单视频", "授权生效", day(-20), day(10)]],
     )
     yield workspace
     workspace.close()
@@ -128,7 +106,7 @@ def test_yesterday_only_data_is_judged_up_to_yesterday(ws, tmp_path):
     is yesterday's delivery (not an empty today) and the run says so."""
     rows = [good_day(k) for k in range(-7, 0)]
     rows[-1] = [day(-1), "M1", "A", 800.0, 20_000, 5_200, 40, 2_080.0]  # CTR 26 % yesterday
-    imported(ws, "metrics", write_csv(tmp_path / "千川.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "千川.csv", HEADER, rows)
     report = run(ws)
     assert report["run"]["data_through"] == day(-1).isoformat()
     assert report["run"]["window_ends"] == {"M1": day(-1).isoformat(), "M2": AS_OF.isoformat()}
@@ -146,9 +124,7 @@ def test_yesterday_only_data_is_judged_up_to_yesterday(ws, tmp_path):
 
 
 def test_exclude_recent_days_still_overrides_the_end(ws, tmp_path):
-    imported(
-        ws, "metrics", write_csv(tmp_path / "m.csv", HEADER, [good_day(k) for k in range(-9, 1)])
-    )
+    import_csv(ws.db, "metrics", tmp_path / "m.csv", HEADER, [good_day(k) for k in range(-9, 1)])
     config = ws.config.path
     config.write_text(
         config.read_text(encoding="utf-8") + "\n[params.monitoring]\nexclude_recent_days = 2\n",
@@ -187,9 +163,7 @@ def test_exclude_recent_days_still_overrides_the_end(ws, tmp_path):
 
 
 def test_stale_metrics_warn_with_what_to_do(ws, tmp_path, cli):
-    imported(
-        ws, "metrics", write_csv(tmp_path / "m.csv", HEADER, [good_day(k) for k in range(-12, -3)])
-    )
+    import_csv(ws.db, "metrics", tmp_path / "m.csv", HEADER, [good_day(k) for k in range(-12, -3)])
     report = run(ws)
     [stale] = findings(report, "QCR003")
     assert stale["level"] == "warn" and stale["entity"]["id"] == "M1"
@@ -206,14 +180,14 @@ def test_stale_metrics_warn_with_what_to_do(ws, tmp_path, cli):
 def test_a_rule_that_cannot_see_enough_days_is_listed(ws, tmp_path):
     """A pool star with 4 days of data: OPT003 cannot judge 7 days, so it says so."""
     rows = [good_day(k, roi=4.0) for k in range(-4, 0)]
-    imported(ws, "metrics", write_csv(tmp_path / "m.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "m.csv", HEADER, rows)
     report = run(ws)
     assert not findings(report, "OPT003")
     notes = {i["entity"]["id"]: i for i in insufficient(report, "OPT003")}
     assert sorted(notes) == ["A", "B"]  # B, in the pool without any data, neither
     assert "days_with_data" in notes["A"]["guard"]
     rows = [good_day(k, roi=4.0) for k in range(-7, 0)]
-    imported(ws, "metrics", write_csv(tmp_path / "m2.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "m2.csv", HEADER, rows)
     assert [f["entity"]["id"] for f in findings(run(ws), "OPT003")] == ["A"]
 
 
@@ -224,7 +198,7 @@ def test_a_rule_that_cannot_see_enough_days_is_listed(ws, tmp_path):
 def test_three_trivial_days_after_a_good_week_do_not_revoke(ws, tmp_path):
     rows = [good_day(k) for k in range(-10, -3)]
     rows += [[day(k), "M1", "A", 3.0, 300, 15, 0, 1.5] for k in range(-3, 0)]  # ¥3, ROI 0.5
-    imported(ws, "metrics", write_csv(tmp_path / "m.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "m.csv", HEADER, rows)
     report = run(ws)
     assert not findings(report, "MON004")
     facts = evaluate(ws, EvaluateOptions(as_of=AS_OF, store=False)).facts
@@ -237,7 +211,7 @@ def test_three_meaningful_days_below_break_even_revoke_and_explain_shows_them(ws
     rows += [[day(-4), "M1", "A", 300.0, 12_000, 600, 20, 500.0]]  # ROI 1.67 below 2.0
     rows += [[day(-3), "M1", "A", 8.0, 400, 20, 0, 2.0]]  # trivial: skipped, not counted
     rows += [[day(k), "M1", "A", 300.0, 12_000, 600, 20, 450.0 + 10 * k] for k in (-2, -1)]
-    imported(ws, "metrics", write_csv(tmp_path / "m.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "m.csv", HEADER, rows)
     report = run(ws)
     [revoke] = findings(report, "MON004")
     assert (
@@ -272,7 +246,7 @@ def test_rate_rules_need_impressions_and_clicks(ws, tmp_path):
     """CTR 25 % on 2,100 impressions and CVR 1 % on 90 clicks are too little to judge:
     listed as insufficient data with the floor that failed, never a finding."""
     rows = [[day(k), "M1", "A", 60.0, 300, 13, 0, 150.0] for k in range(-7, 0)]
-    imported(ws, "metrics", write_csv(tmp_path / "m.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "m.csv", HEADER, rows)
     report = run(ws)
     for rule in ("MON001", "MON005"):
         assert not findings(report, rule)
@@ -280,7 +254,7 @@ def test_rate_rules_need_impressions_and_clicks(ws, tmp_path):
         floor = "min_ctr_impressions" if rule == "MON001" else "min_clicks"
         assert floor in note["guard"] and note["entity"]["id"] == "G-A"
     rows = [[day(k), "M1", "A", 600.0, 3_000, 130, 0, 1_500.0] for k in range(-7, 0)]
-    imported(ws, "metrics", write_csv(tmp_path / "m2.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "m2.csv", HEADER, rows)
     report = run(ws)
     assert findings(report, "MON005")  # 910 clicks, no orders: now it is judged
 
@@ -344,7 +318,7 @@ def test_the_same_days_in_another_export_layout_are_warned_about(ws, tmp_path):
     """A day first imported without the account column, then with it, is two rows that
     are summed: said when it happens. Separate exports of two accounts are not a clash."""
     rows = [good_day(k) for k in range(-3, 0)]
-    imported(ws, "metrics", write_csv(tmp_path / "plain.csv", HEADER, rows))
+    import_csv(ws.db, "metrics", tmp_path / "plain.csv", HEADER, rows)
     header = [*HEADER, "千川账户ID"]
     first = run_import(
         ws.db, "metrics", [write_csv(tmp_path / "a.csv", header, [[*r, "1001"] for r in rows])]
@@ -365,11 +339,8 @@ def test_metrics_key_migration_keeps_every_row(db_url, tmp_path):
     """A workspace at the baseline schema, with attributed and unattributed rows, upgrades:
     NULL grant ids become '', every row stays, and a second account's row then fits."""
     db = open_database(db_url, create=True, check=False)
-    config = migrate.alembic_config()
     with db.write("test") as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, BASELINE)
-        conn.execute(text("insert into schema_meta (key, value) values ('schema_version', '1')"))
+        config = baseline_schema(conn)
         conn.execute(
             text(
                 "insert into merchants (merchant_id, name, break_even_roi, created_at, updated_at)"

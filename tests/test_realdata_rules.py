@@ -467,33 +467,24 @@ def test_zh_table_is_chinese_and_names_creators_by_handle(ws, cli):
         "grants",
         GRANTS_HEADER + f"G1,M1,1001,自运营,直播间,授权生效,{day(-5)},{day(10)}\n",
     )
-    result = cli(
-        "evaluate",
-        "--as-of",
-        AS_OF.isoformat(),
-        "--no-store",
-        "--select",
-        "PRM001",
-        cwd=ws.root,
-        env={"QCRULES_LANG": "zh", "QCRULES_DATABASE_URL": ws.config.database_url},
-    )
+
+    def evaluate_prm001(*options: str, **env: str):
+        """`qcrules evaluate --select PRM001` on this workspace, as a user types it."""
+        args = ("evaluate", "--as-of", AS_OF.isoformat(), "--no-store", "--select", "PRM001")
+        return cli(
+            *args,
+            *options,
+            cwd=ws.root,
+            env={**env, "QCRULES_DATABASE_URL": ws.config.database_url},
+        )
+
+    result = evaluate_prm001(QCRULES_LANG="zh")
     out = result.stdout
     assert "严重" in out and "critical" not in out
     assert "授权 G1 @M1" in out and "达人1001（抖音号 dy_1001）" in out
     assert "解除授权" in out and "小店随心推" in out  # the action and its click paths
     assert "发现：1 严重，0 错误，0 警告，0 提示" in out
-    js = cli(
-        "evaluate",
-        "--as-of",
-        AS_OF.isoformat(),
-        "--no-store",
-        "--select",
-        "PRM001",
-        "--format",
-        "json",
-        cwd=ws.root,
-        env={"QCRULES_DATABASE_URL": ws.config.database_url},
-    )
+    js = evaluate_prm001("--format", "json")
     import json
 
     finding = json.loads(js.stdout)["findings"][0]

@@ -23,20 +23,7 @@ from qcrules.workspace import Workspace, init_workspace
 TODAY = date(2026, 11, 27)
 SIZE = (160, 45)
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.setenv("QCRULES_LANG", "en")
-    language.cache_clear()
-    yield
-    language.cache_clear()
-
-
-@pytest.fixture
-def workspace(demo_folder):
-    workspace = Workspace.discover(demo_folder / "qcrules.toml")
-    yield workspace
-    workspace.close()
+pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
 
 
 def text_of(app: QcrulesApp, selector: str) -> str:
@@ -250,15 +237,6 @@ def test_demo_without_a_terminal_prints_the_findings(cli, tmp_path):
     result = cli("demo", "--no-keep", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "PRM001" in result.stdout and "Findings:" in result.stdout
-
-
-@pytest.fixture
-def writable(demo_folder, tmp_path):
-    folder = tmp_path / "writable"
-    shutil.copytree(demo_folder, folder)
-    workspace = Workspace.discover(folder / "qcrules.toml")
-    yield workspace
-    workspace.close()
 
 
 def grant_status(workspace: Workspace, grant_id: str) -> str:

@@ -3,8 +3,8 @@ dialogs as the Findings tab, and a bulk apply of the filtered open set (all or n
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
+from contextlib import asynccontextmanager
 from datetime import date
 
 import pytest
@@ -12,7 +12,6 @@ from textual.widgets import DataTable, Input, Static
 
 from conftest import settle_app
 from qcrules import service
-from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets.actions import ActionsPane
@@ -21,26 +20,7 @@ from qcrules.workspace import Workspace
 TODAY = date(2026, 11, 27)
 SIZE = (160, 45)
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.setenv("QCRULES_LANG", "en")
-    language.cache_clear()
-    yield
-    language.cache_clear()
-
-
-@pytest.fixture
-def writable(demo_folder, tmp_path):
-    folder = tmp_path / "writable"
-    shutil.copytree(demo_folder, folder)
-    workspace = Workspace.discover(folder / "qcrules.toml")
-    yield workspace
-    workspace.close()
-
-
-async def settled(app: QcrulesApp, pilot) -> None:
-    await settle_app(app, pilot)
+pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
 
 
 def proposed_end(workspace: Workspace, grant_id: str):
@@ -55,12 +35,19 @@ def table_ids(app: QcrulesApp) -> list[str]:
     return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 
 
-async def test_the_actions_tab_lists_the_open_queue_and_cycles_states(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
+@asynccontextmanager
+async def on_tab(workspace: Workspace, key: str, **options):
+    """The app on `workspace`, its first evaluation settled, on the tab that `key` opens."""
+    app = QcrulesApp(workspace, as_of=TODAY, **options)
     async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
-        await pilot.press("o")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
+        await pilot.press(key)
+        await settle_app(app, pilot)
+        yield app, pilot
+
+
+async def test_the_actions_tab_lists_the_open_queue_and_cycles_states(writable):
+    async with on_tab(writable, "o") as (app, pilot):
         queue = service.action_queue(writable)
         open_refs = [i.ref for i in queue if i.state == "open"]
         assert open_refs and table_ids(app) == open_refs
@@ -71,50 +58,42 @@ async def test_the_actions_tab_lists_the_open_queue_and_cycles_states(writable):
         assert first.rule in detail and first.entity_id in detail and "apply" in detail
 
         await pilot.press("s")  # applied: none yet
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert table_ids(app) == []
         assert "No action matches" in str(app.query_one("#action-detail", Static).content)
         for _ in range(4):  # dismissed, held, superseded, all
             await pilot.press("s")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert len(table_ids(app)) == len(queue)
 
 
 async def test_apply_from_the_actions_tab_uses_the_same_dialog_and_updates_both_tabs(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
-        await pilot.press("o")
-        await settled(app, pilot)
+    async with on_tab(writable, "o") as (app, pilot):
         item = app.query_one(ActionsPane).selected()
         await pilot.press("a")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert isinstance(app.screen, ConfirmChange)
         await pilot.press(*"done", "enter")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert app.states[item.fingerprint] == "applied"  # the Findings tab's marks
         assert item.ref not in table_ids(app)  # no longer open
         await pilot.press("s")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert table_ids(app) == [item.ref]
 
 
 async def test_bulk_apply_lists_every_change_then_applies_the_filtered_open_set(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
-        await pilot.press("o")
-        await settled(app, pilot)
+    async with on_tab(writable, "o") as (app, pilot):
         await pilot.press("slash")
         assert app.focused is app.query_one("#actions-filter", Input)
         await pilot.press(*"shorten_grant", "enter")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         chosen = [i for i in service.action_queue(writable) if i.kind == "shorten_grant"]
         assert len(chosen) >= 2 and sorted(table_ids(app)) == sorted(i.ref for i in chosen)
         before = {i.entity_id: proposed_end(writable, i.entity_id) for i in chosen}
 
         await pilot.press("B")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert isinstance(app.screen, ConfirmChange)
         preview = str(app.screen.query_one("#preview", Static).content)
         assert f"Apply {len(chosen)} actions?" in str(
@@ -123,13 +102,13 @@ async def test_bulk_apply_lists_every_change_then_applies_the_filtered_open_set(
         for item in chosen:
             assert item.entity_id in preview
         await pilot.press("escape")  # cancelled: nothing changes
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert {i.entity_id: proposed_end(writable, i.entity_id) for i in chosen} == before
 
         await pilot.press("B")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         await pilot.press(*"batch", "enter")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         states = {i.fingerprint: i.state for i in service.action_queue(writable)}
         assert all(states[i.fingerprint] == "applied" for i in chosen)
         assert all(proposed_end(writable, i.entity_id) != before[i.entity_id] for i in chosen)
@@ -143,7 +122,7 @@ async def test_help_lists_every_key_with_where_it_works(writable):
 
     app = QcrulesApp(writable, as_of=TODAY)
     async with app.run_test(size=(80, 24)) as pilot:  # the smallest usual terminal
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -168,7 +147,7 @@ async def test_the_palette_lists_the_commands_with_their_keys_when_it_opens(writ
 
     app = QcrulesApp(writable, as_of=TODAY)
     async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         await pilot.press("ctrl+p")
         await pilot.pause(0.5)
         assert isinstance(app.screen, CommandPalette)
@@ -180,19 +159,15 @@ async def test_the_palette_lists_the_commands_with_their_keys_when_it_opens(writ
 
 
 async def test_slash_and_escape_work_on_the_tab_in_view(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
-        await pilot.press("c")
-        await settled(app, pilot)
+    async with on_tab(writable, "c") as (app, pilot):
         await pilot.press("slash")
         assert app.focused is app.query_one("#creator-filter", Input)
         assert app.query_one("TabbedContent").active == "creators"  # not sent to Findings
         await pilot.press(*"zzz-nobody")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert app.query_one("#creators-table", DataTable).row_count == 0
         await pilot.press("escape")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert app.query_one("#creator-filter", Input).value == ""
         assert app.focused is app.query_one("#creators-table", DataTable)
         assert app.query_one("#creators-table", DataTable).row_count > 0
@@ -204,15 +179,11 @@ async def test_slash_and_escape_work_on_the_tab_in_view(writable):
 async def test_the_monitoring_tab_charts_the_selected_grants_days_with_the_bands(writable):
     from textual_plotext import PlotextPlot
 
-    app = QcrulesApp(writable, as_of=TODAY, store=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
-        await pilot.press("m")
-        await settled(app, pilot)
+    async with on_tab(writable, "m", store=False) as (app, pilot):
         table = app.query_one("#grants-table", DataTable)
         grants = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         table.move_cursor(row=grants.index("G-930000"))  # ROI below break-even (MON004)
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         days = app.grant_rows[table.cursor_row][1]
         roi = app.query_one("#chart-roi", PlotextPlot)
         text = roi.render().plain
@@ -260,7 +231,7 @@ async def test_user_keys_and_the_chosen_theme_persist_in_qcrules_toml(writable):
     workspace = Workspace.discover(config)
     app = QcrulesApp(workspace, as_of=TODAY)
     async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         # a misspelt binding id is named, with the right one
         warnings = app.setting_warnings
         assert any("'evaluat'" in w and "did you mean 'evaluate'" in w for w in warnings)
@@ -269,7 +240,7 @@ async def test_user_keys_and_the_chosen_theme_persist_in_qcrules_toml(writable):
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmChange)
         await pilot.press("A")
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert isinstance(app.screen, ConfirmChange) and first is not None
         await pilot.press("escape")
         await pilot.pause()
@@ -286,7 +257,7 @@ async def test_user_keys_and_the_chosen_theme_persist_in_qcrules_toml(writable):
         assert again.config.tui_theme == "nord" and again.config.tui_keys["apply"] == "A"
         app = QcrulesApp(again, as_of=TODAY)
         async with app.run_test(size=SIZE) as pilot:
-            await settled(app, pilot)
+            await settle_app(app, pilot)
             assert app.theme == "nord"
     finally:
         again.close()
@@ -308,7 +279,7 @@ def test_a_wrong_tui_section_is_a_clear_config_error(tmp_path):
 async def test_keyboard_sorting_with_an_indicator_and_reverse(writable):
     app = QcrulesApp(writable, as_of=TODAY, store=False)
     async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         table = app.query_one("#findings-table", DataTable)
 
         def rules() -> list[str]:

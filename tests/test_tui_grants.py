@@ -6,7 +6,6 @@ approved from the Grants tab — and a snapshot of the form at 80×24."""
 from __future__ import annotations
 
 import io
-import shutil
 import sqlite3
 from datetime import date, timedelta
 
@@ -14,8 +13,8 @@ import pytest
 from rich.console import Console
 from textual.widgets import Button, DataTable, Input, Select, SelectionList, Static
 
+from conftest import settle_app
 from qcrules import service
-from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.grant_form import GrantForm, MarkGrant
 from qcrules.workspace import Workspace
@@ -23,22 +22,7 @@ from qcrules.workspace import Workspace
 TODAY = date(2026, 11, 27)  # the demo's day (conftest DEMO_DAY)
 SMALL = (80, 24)
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.setenv("QCRULES_LANG", "en")
-    language.cache_clear()
-    yield
-    language.cache_clear()
-
-
-@pytest.fixture
-def writable(demo_folder, tmp_path):
-    folder = tmp_path / "writable"
-    shutil.copytree(demo_folder, folder)
-    workspace = Workspace.discover(folder / "qcrules.toml")
-    yield workspace
-    workspace.close()
+pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
 
 
 def shown(widget: Static) -> str:
@@ -53,10 +37,9 @@ def grants_rows(workspace: Workspace, sql: str, *params) -> list[tuple]:
 
 
 async def settled(app, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    """At least two waits and pauses: a field change starts the form's check worker only when
+    its Changed message is handled."""
+    await settle_app(app, pilot, rounds=2)
 
 
 async def open_form_on(app, pilot, fact) -> GrantForm:

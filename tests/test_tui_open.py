@@ -11,8 +11,6 @@ from textual.widgets import DataTable
 
 from conftest import settle_app
 from qcrules import service
-from qcrules.evaluation import EvaluateOptions
-from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.workspace import Workspace
 
@@ -20,35 +18,7 @@ DAY = date(2026, 11, 27)
 SIZE = (160, 45)
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.setenv("QCRULES_LANG", "en")
-    language.cache_clear()
-    yield
-    language.cache_clear()
-
-
-@pytest.fixture
-def stored(db_url, tmp_path):
-    """A demo workspace on the backend with one stored run."""
-    from qcrules.demo import generate
-    from qcrules.model import open_database
-
-    folder = tmp_path / "ws"
-    folder.mkdir()
-    config = folder / "qcrules.toml"
-    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
-    db = open_database(db_url)
-    generate(db, size="demo", seed=7, today=DAY)
-    db.close()
-    workspace = Workspace.discover(config)
-    result = service.evaluate(workspace, EvaluateOptions(fail_on="never", as_of=DAY))
-    yield workspace, result.report
-    workspace.close()
-
-
-async def settled(app: QcrulesApp, pilot) -> None:
-    await settle_app(app, pilot)
+pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
 
 
 def essentials(finding: dict) -> tuple:
@@ -68,8 +38,8 @@ def essentials(finding: dict) -> tuple:
     )
 
 
-def test_the_stored_report_reads_back_what_evaluate_stored(stored):
-    workspace, report = stored
+def test_the_stored_report_reads_back_what_evaluate_stored(stored_demo):
+    workspace, report = stored_demo
     back = service.stored_report(workspace)
     assert back is not None and back["run"]["stored"] is True
     assert back["run"]["id"] == report["run"]["id"]
@@ -88,8 +58,8 @@ def test_no_stored_run_is_none(db_url, tmp_path):
         workspace.close()
 
 
-async def test_a_failed_evaluation_keeps_the_stored_run_on_screen(stored):
-    workspace, report = stored
+async def test_a_failed_evaluation_keeps_the_stored_run_on_screen(stored_demo):
+    workspace, report = stored_demo
     # a broken pack makes the new evaluation fail
     folder = workspace.root / "team-packs"
     folder.mkdir()
@@ -103,7 +73,7 @@ async def test_a_failed_evaluation_keeps_the_stored_run_on_screen(stored):
     try:
         app = QcrulesApp(broken, as_of=DAY)
         async with app.run_test(size=SIZE) as pilot:
-            await settled(app, pilot)
+            await settle_app(app, pilot)
             table = app.query_one("#findings-table", DataTable)
             assert table.row_count == len(report["findings"])
             assert app.report is not None and app.report["run"]["stored"]
@@ -117,11 +87,11 @@ async def test_a_failed_evaluation_keeps_the_stored_run_on_screen(stored):
         broken.close()
 
 
-async def test_the_new_evaluation_replaces_the_stored_run(stored):
-    workspace, report = stored
+async def test_the_new_evaluation_replaces_the_stored_run(stored_demo):
+    workspace, report = stored_demo
     app = QcrulesApp(workspace, as_of=DAY)
     async with app.run_test(size=SIZE) as pilot:
-        await settled(app, pilot)
+        await settle_app(app, pilot)
         assert app.report is not None and not app.report["run"].get("stored")
         assert app.report["run"]["id"] != report["run"]["id"]
         assert app.sub_title == workspace.root.name

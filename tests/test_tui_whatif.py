@@ -3,42 +3,18 @@ on the demo workspace, plus a snapshot of the pane."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import pytest
 from textual.widgets import Button, Input, Select
 
 from qcrules import service
-from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.screens import ConfirmChange
 from qcrules.workspace import Workspace
 from test_tui import SIZE, TODAY, evaluated, text_of
 
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.setenv("QCRULES_LANG", "en")
-    language.cache_clear()
-    yield
-    language.cache_clear()
-
-
-@pytest.fixture
-def workspace(demo_folder):
-    workspace = Workspace.discover(demo_folder / "qcrules.toml")
-    yield workspace
-    workspace.close()
-
-
-@pytest.fixture
-def writable(demo_folder, tmp_path):
-    folder = tmp_path / "writable"
-    shutil.copytree(demo_folder, folder)
-    workspace = Workspace.discover(folder / "qcrules.toml")
-    yield workspace
-    workspace.close()
+pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
 
 
 async def what_if(app, pilot, param: str, value: str) -> None:
