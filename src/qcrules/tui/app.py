@@ -462,7 +462,7 @@ class QcrulesApp(App[None]):
                     )
                     yield Static(id="level-filter")
                 with Horizontal():
-                    yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
+                    yield PagedTable(id="findings-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="detail-scroll"):
                         yield Static(id="detail")
             with TabPane(tr("动作", "Actions"), id="actions"):
@@ -484,7 +484,7 @@ class QcrulesApp(App[None]):
                 with VerticalScroll(id="grant-state-scroll"):
                     yield Static(id="grant-state-detail")
             with TabPane(tr("效果监测", "Monitoring"), id="monitoring"), Horizontal():
-                yield DataTable(id="grants-table", cursor_type="row", zebra_stripes=True)
+                yield PagedTable(id="grants-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="grant-detail-scroll"):
                     yield Static(id="grant-detail")
                     yield GrantCharts(id="grant-charts")
@@ -798,9 +798,9 @@ class QcrulesApp(App[None]):
         return needle.casefold() in haystack.casefold()
 
     def _fill_table(self) -> None:
-        table = self.query_one("#findings-table", DataTable)
-        table.clear()
+        table = self.query_one("#findings-table", PagedTable)
         if self.report is None:
+            table.show([], self._cells)
             return
         needle = self.query_one("#filter", Input).value.strip()
         self.shown = [f for f in self.report["findings"] if self._matches_filter(f, needle)]
@@ -808,8 +808,7 @@ class QcrulesApp(App[None]):
             self.shown.sort(key=lambda f: self._cell_text(f, self.sort_key))
         if self.sort_reverse:
             self.shown.reverse()
-        for index, finding in enumerate(self.shown):
-            table.add_row(*self._cells(finding), key=str(index))
+        table.show(self.shown, self._cells)
         self.explanation = None
         self._show_detail()
 
@@ -1226,15 +1225,19 @@ class QcrulesApp(App[None]):
         self.call_from_thread(self._after_act, states, message, holds)
 
     def _after_act(self, states: dict[str, str], message: str, holds: dict | None = None) -> None:
+        changed = {
+            fp for fp in states.keys() | self.states.keys() if states.get(fp) != self.states.get(fp)
+        }
         self.states = states
         if holds is not None:
             self._refresh_holds(holds)
         self.query_one(ActionsPane).reload()
-        row = self.query_one("#findings-table", DataTable).cursor_row
-        self._fill_table()
-        table = self.query_one("#findings-table", DataTable)
-        if 0 <= row < table.row_count:
-            table.move_cursor(row=row)
+        table = self.query_one("#findings-table", PagedTable)
+        for row, finding in enumerate(self.shown):  # only the rows whose state changed
+            if finding["fingerprint"] in changed:
+                for column, cell in enumerate(self._cells(finding)):
+                    table.update_item(row, column, cell)
+        self._show_detail()
         self.notify(message, timeout=4)
 
     def _refresh_holds(self, holds: dict) -> None:
@@ -1918,9 +1921,7 @@ class QcrulesApp(App[None]):
     def _show_sheet(self, sheet: Any, grant_rows: list, cells: list) -> None:
         self.sheet = sheet
         self.grant_rows = grant_rows
-        table = self.query_one("#grants-table", DataTable)
-        table.clear()
-        table.add_rows(cells)
+        self.query_one("#grants-table", PagedTable).show(cells, list)
         self._show_grant()
 
     def _show_grant(self) -> None:

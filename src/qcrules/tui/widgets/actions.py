@@ -21,6 +21,7 @@ from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import add_columns
+from qcrules.tui.widgets.paged import PagedTable
 
 STATES = ("open", "applied", "dismissed", "held", "superseded", None)  # None: every state
 STATE_LABEL = {
@@ -86,7 +87,7 @@ class ActionsPane(Vertical):
             )
             yield Static(id="actions-state")
         with Horizontal():
-            yield DataTable(id="actions-table", cursor_type="row", zebra_stripes=True)
+            yield PagedTable(id="actions-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="action-detail-scroll"):
                 yield Static(id="action-detail")
 
@@ -147,28 +148,27 @@ class ActionsPane(Vertical):
         return item.matches(needle, self._kind_label(item.kind))
 
     def _fill(self) -> None:
-        table = self.query_one("#actions-table", DataTable)
+        table = self.query_one("#actions-table", PagedTable)
         row = table.cursor_row
-        table.clear()
         needle = self.query_one("#actions-filter", Input).value.strip()
         self.shown = [item for item in self.items if self._matches(item, needle)]
-        table.add_rows(
-            [
-                Text(item.ref),
-                Text(_label(STATE_LABEL, item.state), style=STATE_STYLE.get(item.state, "")),
-                Text(item.level, style=LEVEL_STYLE.get(item.level, "")),
-                Text(item.rule),
-                Text(self._kind_label(item.kind)),
-                Text(f"{item.entity_type} {item.entity_id}"),
-                Text(item.merchant_id or ""),
-                Text(item.message),
-            ]
-            for item in self.shown
-        )
-        if 0 <= row < table.row_count:
+        table.show(self.shown, self._cells)
+        if 0 <= row < len(self.shown):
             table.move_cursor(row=row)
         self._show_state()
         self._show_detail()
+
+    def _cells(self, item: Any) -> list[Text]:
+        return [
+            Text(item.ref),
+            Text(_label(STATE_LABEL, item.state), style=STATE_STYLE.get(item.state, "")),
+            Text(item.level, style=LEVEL_STYLE.get(item.level, "")),
+            Text(item.rule),
+            Text(self._kind_label(item.kind)),
+            Text(f"{item.entity_type} {item.entity_id}"),
+            Text(item.merchant_id or ""),
+            Text(item.message),
+        ]
 
     def _show_state(self) -> None:
         counts: dict[str | None, int] = {}
