@@ -431,4 +431,4 @@ async def test_the_grants_tab_lists_every_grant_with_its_findings(workspace):
         await pilot.pause()
         assert "critical" in str(table.get_row_at(ids.index("G-912000"))[5])
         detail = text_of(app, "#grant-state-detail")
-        assert "auth_type = self_operated" in detail and "PRM001" in detail
+        assert "auth_type  self-operated (自营授权)" in detail and "PRM001" in detail

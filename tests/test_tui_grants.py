@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Input, Select, SelectionList, Sta
 
 from conftest import settle_app
 from qcrules import service
+from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.grant_form import GrantForm, MarkGrant
 from qcrules.workspace import Workspace
@@ -302,3 +303,25 @@ async def test_hold_a_grant_from_the_grants_tab_shows_at_once_and_undo_releases_
         assert "⏸" not in str(table.get_row_at(row)[3])
         assert "On hold" not in shown(app.query_one("#grant-state-detail", Static))
         assert grants_rows(writable, "select * from holds") == []
+
+
+async def test_detail_panes_show_field_labels_and_formatted_values_in_zh(writable, monkeypatch):
+    """zh throughout: the grant detail names fields by their 千川 labels and shows states,
+    scopes and yes/no in words, not `status = active`."""
+    monkeypatch.setenv("QCRULES_LANG", "zh")
+    language.cache_clear()
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        fact = next(f for f in app.grant_facts if f.values["status"] == "active")
+        table = app.query_one("#grant-state-table", DataTable)
+        table.move_cursor(row=app.grant_facts.index(fact))
+        await pilot.pause()
+        text = shown(app.query_one("#grant-state-detail", Static))
+        assert "授权状态  生效中" in text and "status = " not in text
+        assert ("已签授权协议  是" in text) or ("已签授权协议  否" in text)
+        days = fact.values["days_to_expiry"]
+        if days is not None:
+            assert f"距到期天数  {days} 天" in text

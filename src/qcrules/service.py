@@ -187,6 +187,14 @@ def packs(workspace: Workspace):
     return load_packs(workspace.config)
 
 
+def fact_fields() -> list:
+    """Every fact field (built in and from plugins) with its type, unit and zh label
+    (qcrules.facts.schema.FieldSpec): what the faces show a value with."""
+    from qcrules.packs.registry import workspace_schema
+
+    return list(workspace_schema())
+
+
 def test_packs(workspace: Workspace, pack_ids: list[str] | None = None) -> list:
     """Run the `[[tests]]` inside packs (qcrules.packtests.PackTestResult per test)."""
     from qcrules.packtests import run_pack_tests

@@ -32,6 +32,7 @@ from textual.widgets import (
 )
 
 from qcrules import service
+from qcrules.grants import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.screens import ConfirmChange, HelpScreen
@@ -91,6 +92,13 @@ POOL_LABEL = {
     "excluded": ("已排除", "excluded"),
     "—": ("未入池", "not in pool"),
 }
+VALUE_LABELS = {  # fact fields whose values are words an operator knows in zh
+    "status": GRANT_STATUS_LABEL,
+    "pool_status": POOL_LABEL,
+    "auth_type": AUTH_LABEL,
+    "scope": SCOPE_LABEL,
+    "channel": CHANNEL_LABEL,
+}
 POOL_STYLE = {"in_pool": "green", "excluded": "red", "candidate": "yellow"}
 BLOCKS = "▁▂▃▄▅▆▇█"
 OUT_OF_BAND = {"low", "below", "above", "broad"}
@@ -138,6 +146,26 @@ def _num(value: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2%}"
+
+
+def field_value(spec: Any, name: str, value: Any) -> str:
+    """A fact value as an operator reads it: percent, ¥, days, 是/否, states in words."""
+    if value is None:
+        return tr("缺失", "missing")
+    if isinstance(value, bool):
+        return tr("是", "yes") if value else tr("否", "no")
+    if name in VALUE_LABELS:
+        return _label(VALUE_LABELS[name], str(value))
+    unit = spec.unit if spec is not None else ""
+    if isinstance(value, int | float):
+        if unit == "ratio":
+            return f"{value:.2%}"
+        if unit == "CNY":
+            return f"¥{value:,.2f}"
+        if unit == "days":
+            return tr(f"{value:g} 天", f"{value:g} days")
+        return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+    return str(value)
 
 
 def _trend(values: list[float | None]) -> str:
@@ -387,6 +415,7 @@ class QcrulesApp(App[None]):
         self.sort_reverse = False
         self.columns = Columns()
         self.kinds = service.action_kinds()
+        self.fields = {(spec.entity, spec.name): spec for spec in service.fact_fields()}
         self.explanation: str | None = None
         self.states: dict[str, str] = {}  # fingerprint -> state in the action queue
         # (entity type, id, merchant or None for any) -> the run's findings of that entity
@@ -876,8 +905,7 @@ class QcrulesApp(App[None]):
         out.append("\n\n" + finding["message"] + "\n\n")
         out.append(tr("依据（evidence）\n", "Evidence\n"), style="bold")
         for name, value in finding["evidence"].items():
-            shown = tr("缺失", "missing") if value is None else repr(value)
-            out.append(f"  {name} = {shown}\n")
+            out.append(self._field_line(finding["entity"]["type"], name, value))
         out.append("\n" + tr("建议动作：", "Suggested action: "), style="bold")
         out.append(self._action_label(finding["action"]["kind"]))
         if finding["action"].get("params"):
@@ -1378,6 +1406,14 @@ class QcrulesApp(App[None]):
         row = self.query_one("#creators-table", DataTable).cursor_row
         return self.creators_shown[row] if 0 <= row < len(self.creators_shown) else None
 
+    def _field_line(self, entity: str, name: str, value: Any) -> Text:
+        """`  授权状态  生效中` in zh, `  status  active` in en: the label a user knows."""
+        spec = self.fields.get((entity, name))
+        label = tr(spec.doc_zh, name) if spec is not None else name
+        line = Text(f"  {label}  ", style="dim")
+        line.append(for_terminal(field_value(spec, name, value), one_line=True) + "\n")
+        return line
+
     def _show_creator(self) -> None:
         detail = self.query_one("#creator-detail", Static)
         fact = self._selected_creator()
@@ -1405,9 +1441,7 @@ class QcrulesApp(App[None]):
             "rebate_rate",
             "has_cooperation_code",
         ):
-            value = v.get(name)
-            shown = tr("缺失", "missing") if value is None else repr(value)
-            out.append(f"  {name} = {shown}\n")
+            out.append(self._field_line("creator", name, v.get(name)))
         findings = self._findings_of("creator", fact.entity_id, fact.merchant_id)
         out.append(
             "\n" + tr(f"发现（{len(findings)}）\n", f"Findings ({len(findings)})\n"), style="bold"
@@ -1456,8 +1490,7 @@ class QcrulesApp(App[None]):
             "has_cooperation_code",
             "revoke_requested",
         ):
-            value = v.get(name)
-            out.append(f"  {name} = {'—' if value is None else value}\n")
+            out.append(self._field_line("grant", name, v.get(name)))
         hold = self._grant_hold(fact)
         if hold is not None:
             until = hold["until"] or tr("解除为止", "released")
