@@ -333,3 +333,47 @@ def save_tui_theme(workspace: Workspace, theme: str) -> bool:
     set_config_values(path, {("tui",): {"theme": theme}})
     workspace.config.tui_theme = theme
     return True
+
+
+# What the faces use from the layers below — request types, vocabularies, loaders — exported
+# here and imported on first use, so `qcrules --help` loads none of them. The CLI and the TUI
+# import `qcrules.service` and presentation modules only (an import-linter contract in CI).
+_EXPORTS = {
+    "EvaluateOptions": "qcrules.evaluation",
+    "AUTH_LABEL": "qcrules.grants",
+    "CHANNEL_LABEL": "qcrules.grants",
+    "CHANNEL_NAMES": "qcrules.grants",
+    "GrantRequest": "qcrules.grants",
+    "MARK_TARGETS": "qcrules.grants",
+    "SCOPE_LABEL": "qcrules.grants",
+    "label": "qcrules.grants",
+    "GRANT_STATUSES": "qcrules.model.tables",
+    "PERMANENT_END": "qcrules.model.tables",
+    "SCOPES": "qcrules.model.tables",
+    "CORE_RULES": "qcrules.actions.planning",
+    "PLACEHOLDERS": "qcrules.actions.agreement",
+    "FileReport": "qcrules.ingest",
+    "ImportResult": "qcrules.ingest",
+    "KINDS": "qcrules.ingest",
+    "kind_spec": "qcrules.ingest",
+    "ENUM_ALIASES": "qcrules.ingest.columns",
+    "ENUM_CANONICAL": "qcrules.ingest.columns",
+    "TYPES": "qcrules.ingest.columns",
+    "all_names": "qcrules.ingest.columns",
+    "plugin_aliases": "qcrules.ingest.importer",
+    "durable_available": "qcrules.engine",
+    "get_host": "qcrules.plugins.manager",
+    "load_packs": "qcrules.packs.registry",
+    "workspace_schema": "qcrules.packs.registry",
+    "run_pack_tests": "qcrules.packtests",
+    "set_wait_notice": "qcrules.model.locking",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qcrules.service' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

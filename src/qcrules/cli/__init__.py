@@ -49,7 +49,7 @@ def cli(ctx: click.Context, config_file: str | None, database_url: str | None) -
 def _print_version(ctx: click.Context) -> None:
     import platform
 
-    from qcrules.engine import durable_available
+    from qcrules.service import durable_available
 
     ok, reason = durable_available()
     engine = "durable-rules 2.0.28" if ok else f"python (plain-Python reading; {reason})"
@@ -85,7 +85,7 @@ def _add_plugin_commands() -> None:
     if _plugin_commands_added:
         return
     _plugin_commands_added = True
-    from qcrules.plugins.manager import get_host
+    from qcrules.service import get_host
 
     get_host().add_commands(cli)
 

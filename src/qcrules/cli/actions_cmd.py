@@ -275,7 +275,7 @@ def log_cmd(state, limit: int, fmt: str) -> int:
 def agreement_cmd(state, grant_id: str, template, output, placeholders: bool) -> int:
     """The authorization agreement (授权协议) for GRANT_ID, from the built-in template or yours."""
     if placeholders:
-        from qcrules.actions.agreement import PLACEHOLDERS
+        from qcrules.service import PLACEHOLDERS
 
         for name, meaning in PLACEHOLDERS.items():
             click.echo(f"${{{name}}}\t{meaning}")

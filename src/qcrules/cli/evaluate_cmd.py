@@ -80,7 +80,7 @@ def evaluate_cmd(
     Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage,
     configuration, input or internal error; 4 an invalid rule pack.
     """
-    from qcrules.evaluation import EvaluateOptions
+    from qcrules.service import EvaluateOptions
 
     formats = service.output_formats()
     if fmt not in formats:

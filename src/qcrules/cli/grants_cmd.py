@@ -12,10 +12,9 @@ from rich.markup import escape
 from qcrules import service
 from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import EXIT_FINDINGS
-from qcrules.grants import CHANNEL_NAMES, MARK_TARGETS
 from qcrules.i18n import tr
-from qcrules.model.tables import GRANT_STATUSES
-from qcrules.model.tables import SCOPES as GRANT_SCOPES
+from qcrules.service import CHANNEL_NAMES, GRANT_STATUSES, MARK_TARGETS
+from qcrules.service import SCOPES as GRANT_SCOPES
 
 FORMATS = click.Choice(["table", "json"])
 # the choices are the records' own, so the CLI cannot drift from what the service accepts
@@ -100,7 +99,7 @@ def print_check(check, fmt: str) -> None:
     if fmt == "json":
         echo_json(check.to_json())
         return
-    from qcrules.grants import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, label
+    from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, label
 
     console = out_console()
     g = check.grant
@@ -223,8 +222,7 @@ def request_cmd(
     """Request a grant: the permission rules judge it before anything is written; rules on
     its terms refuse it (exit 1) unless --accept-risk gives a reason."""
     from qcrules.cli.evaluate_cmd import parse_date
-    from qcrules.grants import GrantRequest
-    from qcrules.model.tables import PERMANENT_END
+    from qcrules.service import PERMANENT_END, GrantRequest
 
     end = PERMANENT_END if until and until.strip().lower() == "permanent" else None
     end = end or parse_date(until, "--until")

@@ -15,8 +15,16 @@ from qcrules import service
 from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import EXIT_ERROR, EXIT_OK
 from qcrules.i18n import tr
-from qcrules.ingest import KINDS, FileReport, ImportResult, kind_spec
-from qcrules.ingest.columns import ENUM_ALIASES, ENUM_CANONICAL, TYPES, all_names
+from qcrules.service import (
+    ENUM_ALIASES,
+    ENUM_CANONICAL,
+    KINDS,
+    TYPES,
+    FileReport,
+    ImportResult,
+    all_names,
+    kind_spec,
+)
 
 MAX_PROBLEMS_SHOWN = 200
 PROGRESS_MIN_BYTES = 2_000_000
@@ -33,7 +41,7 @@ def columns_help(kind: str):
     """The header map of one kind as a table: what `--help-columns KIND` prints."""
     from rich.table import Table
 
-    from qcrules.ingest.importer import plugin_aliases
+    from qcrules.service import plugin_aliases
 
     spec = KINDS[kind]
     extra = plugin_aliases(kind)

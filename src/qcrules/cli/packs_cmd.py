@@ -14,7 +14,7 @@ from qcrules.i18n import language, pick, tr
 
 
 def _packset(state, files=()):
-    from qcrules.packs.registry import load_packs
+    from qcrules.service import load_packs
 
     workspace = state.workspace(require=False)
     return load_packs(
@@ -201,7 +201,7 @@ def packs_validate(state, files, fmt) -> int:
 @click.pass_obj
 def packs_test(state, pack_ids, files) -> int:
     """Run the [[tests]] inside packs through the engine; exit 1 if any fails."""
-    from qcrules.packtests import run_pack_tests
+    from qcrules.service import run_pack_tests
 
     packset = _valid_packset(state, files)
     packs = [p for p in packset.packs if not pack_ids or p.id in pack_ids]
@@ -255,8 +255,8 @@ def packs_doc(state, pack_ids, output) -> int:
     packs = [p for p in packset.packs if not pack_ids or p.id in pack_ids]
     text = packs_markdown(packs, packset.actions)
     if not pack_ids:  # the whole catalog: the core rules too
-        from qcrules.actions.planning import CORE_RULES
         from qcrules.docs import core_rules_markdown
+        from qcrules.service import CORE_RULES
 
         text += "\n" + core_rules_markdown(CORE_RULES, packset.actions)
     if output:
@@ -273,7 +273,7 @@ def packs_doc(state, pack_ids, output) -> int:
 @click.pass_obj
 def packs_fields(state, entity, fmt) -> int:
     """The fact schema: every field a rule may read, with type, unit and meaning."""
-    from qcrules.packs.registry import workspace_schema
+    from qcrules.service import workspace_schema
 
     specs = workspace_schema().specs(entity)
     zh = language() == "zh"
@@ -310,8 +310,8 @@ def packs_fields(state, entity, fmt) -> int:
 @click.pass_obj
 def rule_cmd(state, rule_id, show_all, fmt) -> int:
     """What a rule does, why, an example, its action and its seed source (like `ruff rule`)."""
-    from qcrules.actions.planning import CORE_RULES
     from qcrules.docs import core_rule_info, core_rule_text, rule_info, rule_text
+    from qcrules.service import CORE_RULES
 
     if not rule_id and not show_all:
         raise UsageError("give a rule id or --all", hint="e.g. `qcrules rule MON004`")

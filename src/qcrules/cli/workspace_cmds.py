@@ -66,7 +66,7 @@ def demo_cmd(seed: int, keep: bool, no_tui: bool) -> int:
     """A ready demo workspace in a temporary folder, then the UI on it (in a terminal; its
     findings table otherwise)."""
     from qcrules.cli.tui_cmd import interactive, run_tui
-    from qcrules.evaluation import EvaluateOptions
+    from qcrules.service import EvaluateOptions
 
     folder = Path(tempfile.mkdtemp(prefix="qcrules-demo-"))
     console = err_console()

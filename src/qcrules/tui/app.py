@@ -32,9 +32,9 @@ from textual.widgets import (
 )
 
 from qcrules import service
-from qcrules.grants import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
+from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets import add_columns
 from qcrules.tui.widgets.actions import ActionsPane
@@ -543,7 +543,7 @@ class QcrulesApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        from qcrules.model.locking import set_wait_notice
+        from qcrules.service import set_wait_notice
 
         set_wait_notice(self._lock_wait_notice)  # "another qcrules is writing…", in place
         self._apply_user_settings()
@@ -621,7 +621,7 @@ class QcrulesApp(App[None]):
     @work(thread=True, exclusive=True, group="evaluate")
     def _evaluate(self) -> None:
         from qcrules.errors import QcrulesError
-        from qcrules.evaluation import EvaluateOptions
+        from qcrules.service import EvaluateOptions
 
         options = EvaluateOptions(as_of=self.as_of, fail_on="never", store=self.store)
         try:
@@ -1523,7 +1523,7 @@ class QcrulesApp(App[None]):
 
     def action_request_grant(self) -> None:
         """The request form, pre-filled with the selected creator (or grant's pair)."""
-        from qcrules.grants import GrantRequest
+        from qcrules.service import GrantRequest
 
         active = self.query_one(TabbedContent).active
         fact = self._selected_creator() if active == "creators" else self._selected_grant()

@@ -23,9 +23,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
 from qcrules import service
-from qcrules.grants import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, GrantRequest, label
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal
+from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, GrantRequest, label
 
 LEVEL_STYLE = {
     "critical": "bold white on red",

@@ -1,0 +1,1 @@
+"""Rule packs: the TOML loader, the expression language, diagnostics and the registry."""
