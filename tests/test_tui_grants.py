@@ -265,19 +265,26 @@ def test_grant_form_snapshot(snap_compare, demo_folder):
         workspace.close()
 
 
+async def on_an_active_grant(app, pilot) -> tuple:
+    """The Grants tab with the first active grant selected: (its fact, its row, the table)."""
+    await settled(app, pilot)
+    await pilot.press("g")
+    await pilot.pause()
+    fact = next(f for f in app.grant_facts if f.values["status"] == "active")
+    row = app.grant_facts.index(fact)
+    table = app.query_one("#grant-state-table", DataTable)
+    table.move_cursor(row=row)
+    table.focus()
+    await pilot.pause()
+    return fact, row, table
+
+
 async def test_hold_a_grant_from_the_grants_tab_shows_at_once_and_undo_releases_it(writable):
     """`h` on the Grants tab holds the selected grant through the audited service call; the
     status column and the detail say so without a new evaluation, and `u` takes it back."""
     app = QcrulesApp(writable, as_of=TODAY)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settled(app, pilot)
-        await pilot.press("g")
-        await pilot.pause()
-        fact = next(f for f in app.grant_facts if f.values["status"] == "active")
-        row = app.grant_facts.index(fact)
-        table = app.query_one("#grant-state-table", DataTable)
-        table.move_cursor(row=row)
-        table.focus()
+        fact, row, table = await on_an_active_grant(app, pilot)
         await pilot.press("h")
         await pilot.pause()
         await pilot.press("enter")  # a hold needs a reason: the dialog stays
@@ -312,13 +319,7 @@ async def test_detail_panes_show_field_labels_and_formatted_values_in_zh(writabl
     language.cache_clear()
     app = QcrulesApp(writable, as_of=TODAY)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settled(app, pilot)
-        await pilot.press("g")
-        await pilot.pause()
-        fact = next(f for f in app.grant_facts if f.values["status"] == "active")
-        table = app.query_one("#grant-state-table", DataTable)
-        table.move_cursor(row=app.grant_facts.index(fact))
-        await pilot.pause()
+        fact, _, _ = await on_an_active_grant(app, pilot)
         text = shown(app.query_one("#grant-state-detail", Static))
         assert "授权状态  生效中" in text and "status = " not in text
         assert ("已签授权协议  是" in text) or ("已签授权协议  否" in text)
