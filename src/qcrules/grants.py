@@ -70,6 +70,15 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 MARK_TARGETS = ("requested", "approved", "active", "rejected", "revoked", "expired")
 LIVE = ("draft", "requested", "active")
 
+STATUS_LABEL = {  # `approved` is a mark (the creator confirmed), recorded as active
+    "draft": ("草稿", "draft"),
+    "requested": ("已申请", "requested"),
+    "approved": ("已通过", "approved"),
+    "active": ("生效中", "active"),
+    "rejected": ("已拒绝", "rejected"),
+    "revoked": ("已撤销", "revoked"),
+    "expired": ("已过期", "expired"),
+}
 AUTH_LABEL = {
     "cooperative": ("合作达人授权", "cooperative (合作达人授权)"),
     "self_operated": ("自营授权", "self-operated (自营授权)"),

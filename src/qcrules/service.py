@@ -346,6 +346,7 @@ _EXPORTS = {
     "GrantRequest": "qcrules.grants",
     "MARK_TARGETS": "qcrules.grants",
     "SCOPE_LABEL": "qcrules.grants",
+    "STATUS_LABEL": "qcrules.grants",
     "label": "qcrules.grants",
     "GRANT_STATUSES": "qcrules.model.tables",
     "PERMANENT_END": "qcrules.model.tables",

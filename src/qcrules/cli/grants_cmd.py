@@ -13,8 +13,9 @@ from qcrules import service
 from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import EXIT_FINDINGS
 from qcrules.i18n import tr
-from qcrules.service import CHANNEL_NAMES, GRANT_STATUSES, MARK_TARGETS
+from qcrules.service import CHANNEL_NAMES, GRANT_STATUSES, MARK_TARGETS, STATUS_LABEL
 from qcrules.service import SCOPES as GRANT_SCOPES
+from qcrules.service import label as grant_label
 
 FORMATS = click.Choice(["table", "json"])
 # the choices are the records' own, so the CLI cannot drift from what the service accepts
@@ -65,7 +66,7 @@ def _list(obj, merchant, state, creator, fmt) -> int:
                     g["grant_id"],
                     g["merchant_id"],
                     f"{g['aweme_id']} {g['nickname'] or ''}".strip(),
-                    g["status"],
+                    grant_label(STATUS_LABEL, g["status"]),
                     g["auth_type"],
                     g["scope"],
                     g["channel"] or "—",
@@ -99,7 +100,7 @@ def print_check(check, fmt: str) -> None:
     if fmt == "json":
         echo_json(check.to_json())
         return
-    from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, label
+    from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL
 
     console = out_console()
     g = check.grant
@@ -119,7 +120,9 @@ def print_check(check, fmt: str) -> None:
         head = tr("授权申请", "Grant request")
     lines = [head]
     who = f"{g['aweme_id']} {check.nickname}".strip()
-    scope = label(SCOPE_LABEL, g["scope"]) + (f" {g['video_id']}" if g.get("video_id") else "")
+    scope = grant_label(SCOPE_LABEL, g["scope"]) + (
+        f" {g['video_id']}" if g.get("video_id") else ""
+    )
     term = (
         tr(f"{check.days} 天", f"{check.days} days")
         if check.days is not None
@@ -127,15 +130,15 @@ def print_check(check, fmt: str) -> None:
     )
     lines.append(
         tr(
-            f"  商家 {g['merchant_id']} · 达人 {who} · {label(AUTH_LABEL, g['auth_type'])} · "
+            f"  商家 {g['merchant_id']} · 达人 {who} · {grant_label(AUTH_LABEL, g['auth_type'])} · "
             f"{scope} · {g['starts_at']} → {g['ends_at']}（{term}）",
-            f"  merchant {g['merchant_id']} · creator {who} · {label(AUTH_LABEL, g['auth_type'])}"
+            f"  merchant {g['merchant_id']} · creator {who} · {grant_label(AUTH_LABEL, g['auth_type'])}"
             f" · {scope} · {g['starts_at']} → {g['ends_at']} ({term})",
         )
     )
     lines.append(
         tr("  渠道：", "  channel: ")
-        + label(CHANNEL_LABEL, g["channel"])
+        + grant_label(CHANNEL_LABEL, g["channel"])
         + tr("  合作码：", "  合作码: ")
         + (check.code_masked or tr("无（存为草稿）", "none (kept as a draft)"))
     )
@@ -164,7 +167,7 @@ def print_check(check, fmt: str) -> None:
     lines.append(tr("\n达人筛选（参考）", "\nCreator screening (context)"))
     lines += _verdict_lines(check.context, "·") or [tr("  无发现", "  no findings")]
     lines.append(
-        tr("\n千川操作步骤", "\nSteps in 千川") + f" ({label(CHANNEL_LABEL, g['channel'])})"
+        tr("\n千川操作步骤", "\nSteps in 千川") + f" ({grant_label(CHANNEL_LABEL, g['channel'])})"
     )
     lines += [f"  ☐ {n}. {s.text}" for n, s in enumerate(check.steps, 1)]
     lines.append(tr("\n达人确认", "\nCreator's confirmation"))

@@ -34,7 +34,7 @@ from textual.widgets import (
 from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
-from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL
+from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets import add_columns
 from qcrules.tui.widgets.actions import ActionsPane
@@ -76,15 +76,6 @@ POOL_ACT_LABEL = {
     "candidate": ("移出达人池", "remove from the pool"),
     "excluded": ("排除出达人池", "exclude from the pool"),
 }
-GRANT_STATUS_LABEL = {
-    "draft": ("草稿", "draft"),
-    "requested": ("已申请", "requested"),
-    "approved": ("已通过", "approved"),
-    "active": ("生效中", "active"),
-    "rejected": ("已拒绝", "rejected"),
-    "revoked": ("已撤销", "revoked"),
-    "expired": ("已过期", "expired"),
-}
 SHEET_DAYS = 14  # the monitoring tab's window
 POOL_LABEL = {
     "in_pool": ("已入池", "in pool"),
@@ -93,7 +84,7 @@ POOL_LABEL = {
     "—": ("未入池", "not in pool"),
 }
 VALUE_LABELS = {  # fact fields whose values are words an operator knows in zh
-    "status": GRANT_STATUS_LABEL,
+    "status": STATUS_LABEL,
     "pool_status": POOL_LABEL,
     "auth_type": AUTH_LABEL,
     "scope": SCOPE_LABEL,
@@ -1208,7 +1199,7 @@ class QcrulesApp(App[None]):
         if verb == "grant" and rest == "request":
             return tr("发起授权", "request a grant")
         if verb == "grant":
-            return tr(f"授权标记为{_label(GRANT_STATUS_LABEL, rest)}", f"mark the grant {rest}")
+            return tr(f"授权标记为{_label(STATUS_LABEL, rest)}", f"mark the grant {rest}")
         return _label(VERB_LABEL, verb)
 
     def _lock_wait_notice(self, message: str) -> None:
@@ -1332,7 +1323,7 @@ class QcrulesApp(App[None]):
         return None
 
     def _grant_status(self, fact: Any) -> Text:
-        status = Text(_label(GRANT_STATUS_LABEL, str(fact.values.get("status") or "")))
+        status = Text(_label(STATUS_LABEL, str(fact.values.get("status") or "")))
         if self._grant_hold(fact) is not None:
             status.append(" " + STATE_MARK["held"], style="yellow")
         return status
