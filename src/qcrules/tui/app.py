@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -35,6 +35,7 @@ from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
+from qcrules.tui.memory import QuietCollector
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets import add_columns
 from qcrules.tui.widgets.actions import ActionsPane
@@ -424,6 +425,7 @@ class QcrulesApp(App[None]):
         self.whatif: Any = None  # the shown what-if (qcrules.backtest.WhatIf)
         self.whatif_overrides: dict[str, dict[str, Any]] | None = None
         self.sub_title = workspace.root.name
+        self.collector = QuietCollector()
 
     def notify(
         self,
@@ -537,6 +539,7 @@ class QcrulesApp(App[None]):
         from qcrules.service import set_wait_notice
 
         set_wait_notice(self._lock_wait_notice)  # "another qcrules is writing…", in place
+        self.set_interval(1.0, self.collector.tick)
         self._apply_user_settings()
         add_columns(
             self.query_one("#findings-table", DataTable),
@@ -601,6 +604,14 @@ class QcrulesApp(App[None]):
             self._load_stored()  # the last stored run at once; the new one replaces it
         self.action_evaluate()
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseEvent):
+            self.collector.touched()  # a full collection waits until the user pauses
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        self.collector.stop()
+
     # -- evaluation ---------------------------------------------------------------------
 
     def action_evaluate(self) -> None:
@@ -643,6 +654,7 @@ class QcrulesApp(App[None]):
         self.call_from_thread(self._show_result, report, history, states)
         self.call_from_thread(self._show_sheet, sheet, grant_rows, cells)
         self.call_from_thread(self._show_records, creators, grants, holds)
+        self.call_from_thread(self.collector.loaded)
 
     @work(thread=True, exclusive=True, group="stored")
     def _load_stored(self) -> None:
@@ -1648,10 +1660,12 @@ class QcrulesApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys act on the tab in view: finding keys on Findings, pool keys on Creators."""
-        tabs = self.query(TabbedContent)
-        if not tabs or action not in ACTION_TABS:
+        if action not in ACTION_TABS:
             return True
-        return tabs.first().active in ACTION_TABS[action]
+        # query_one stops at the first match; a query's truth walks the whole DOM, and
+        # this runs for every binding on every focus change
+        tabs = self.screen.query_one_optional(TabbedContent)
+        return tabs is None or tabs.active in ACTION_TABS[action]
 
     def help_rows(self) -> list[tuple[str, str, str]]:
         """(keys, what, where) for every binding of the app and of its tabs' widgets."""
