@@ -418,6 +418,39 @@ async def test_the_creators_tab_filters_and_changes_pool_membership_with_undo(wr
     assert kinds[:3] == ["undo", "apply:pool:excluded", "apply:pool:in_pool"]
 
 
+async def test_excluded_creators_stay_listed_findable_in_zh_and_can_come_back(
+    writable, monkeypatch
+):
+    pooled = service.evaluate(writable, EvaluateOptions(as_of=TODAY, store=False)).facts["creator"]
+    gone = next(f for f in pooled if f.values["pool_status"] == "in_pool")
+    service.set_pool_status(writable, gone.merchant_id, gone.entity_id, "excluded", note="刷粉")
+    monkeypatch.setenv("QCRULES_LANG", "zh")
+    language.cache_clear()
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        excluded = [f for f in app.creator_facts if f.values["pool_status"] == "excluded"]
+        assert [(f.entity_id, f.merchant_id) for f in excluded] == [
+            (gone.entity_id, gone.merchant_id)
+        ]
+        app.query_one("#creator-filter", Input).value = "已排除"
+        await pilot.pause()
+        assert {id(f) for f in app.creators_shown} == {id(f) for f in excluded}
+        table = app.query_one("#creators-table", DataTable)
+        assert str(table.get_row_at(0)[3]) == "已排除"
+        table.focus()
+        await pilot.press("plus")  # back into the pool, with a note
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        await pilot.press("enter")
+        await evaluated(app, pilot)
+        assert pool_status(writable, gone.merchant_id, gone.entity_id) == "in_pool"
+        assert str(table.get_row_at(0)[3]) == "已入池"  # its row changed in place
+    language.cache_clear()
+
+
 async def test_the_grants_tab_lists_every_grant_with_its_findings(workspace):
     app = QcrulesApp(workspace, as_of=TODAY, store=False)
     async with app.run_test(size=SIZE) as pilot:

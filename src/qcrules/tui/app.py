@@ -1382,6 +1382,7 @@ class QcrulesApp(App[None]):
                         v.get("nickname"),
                         fact.merchant_id,
                         v.get("pool_status"),
+                        _label(POOL_LABEL, v.get("pool_status") or ""),  # 已排除 finds them too
                     )
                 ).casefold()
                 if needle not in hay:
