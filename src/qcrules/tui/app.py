@@ -35,6 +35,7 @@ from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
+from qcrules.tui.keys import bind, said, speak
 from qcrules.tui.memory import QuietCollector
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets import add_columns
@@ -278,7 +279,8 @@ def _bar_chart(days: list[Any], bands: dict[str, float]) -> Text:
 class Columns:
     """The findings table's columns: key and zh/en header."""
 
-    keys: tuple[str, ...] = ("level", "rule", "entity", "name", "merchant", "action", "message")
+    # the key columns first: at 80×24 level, rule, entity and action stay in view
+    keys: tuple[str, ...] = ("level", "rule", "entity", "action", "name", "merchant", "message")
 
     def headers(self) -> list[str]:
         names = {
@@ -360,41 +362,52 @@ class QcrulesApp(App[None]):
     #whatif-param { width: 2fr; }
     #whatif-value { width: 1fr; }
     #backtest-chart { height: auto; margin: 0 0 1 0; }
+    /* under 120 columns the finding's detail goes below the table, so the key columns
+       (level, rule, entity, suggested action) keep the whole width */
+    Screen.-narrow #findings-split { layout: vertical; }
+    Screen.-narrow #findings-table { width: 1fr; height: 1fr; }
+    Screen.-narrow #detail-scroll { width: 1fr; height: 9; border-left: none;
+        border-top: solid $primary; }
     """
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     COMMANDS = App.COMMANDS | {QcrulesCommands}
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("r", "evaluate", tr("运行评估", "Evaluate now"), id="evaluate"),
-        Binding("slash", "focus_filter", tr("筛选", "Filter"), id="filter"),
-        Binding("l", "cycle_level", tr("级别", "Level"), id="level"),
-        Binding("S", "sort_next", tr("按下一列排序", "Sort by next column"), id="sort"),
-        Binding("I", "sort_reverse", tr("倒序", "Reverse sort"), id="sort-reverse"),
-        Binding("e", "explain", tr("解释", "Explain"), id="explain"),
-        Binding("a", "apply", tr("执行动作", "Apply"), id="apply"),
-        Binding("x", "dismiss", tr("忽略", "Dismiss"), id="dismiss"),
-        Binding("h", "hold", tr("暂停", "Hold"), id="hold"),
-        Binding("u", "undo", tr("撤销", "Undo"), id="undo"),
-        Binding("d", "show_tab('dashboard')", tr("概览", "Dashboard"), id="dashboard"),
-        Binding("f", "show_tab('findings')", tr("发现", "Findings"), id="findings"),
-        Binding("o", "show_tab('actions')", tr("动作", "Actions"), id="actions"),
-        Binding("c", "show_tab('creators')", tr("达人池", "Creators"), id="creators"),
-        Binding("g", "show_tab('grants')", tr("授权", "Grants"), id="grants"),
-        Binding("m", "show_tab('monitoring')", tr("效果监测", "Monitoring"), id="monitoring"),
-        Binding("plus", "pool('in_pool')", tr("加入池", "Add to pool"), id="pool-add"),
-        Binding("minus", "pool('candidate')", tr("移出池", "Remove from pool"), id="pool-remove"),
-        Binding("X", "pool('excluded')", tr("排除", "Exclude"), id="pool-exclude"),
-        Binding("n", "request_grant", tr("发起授权", "Request a grant"), id="grant-request"),
-        Binding("w", "renew_grant", tr("续期", "Renew"), id="grant-renew"),
-        Binding("s", "mark_grant", tr("改状态", "Mark"), id="grant-mark"),
-        Binding("p", "show_tab('packs')", tr("规则包", "Packs"), id="packs"),
-        Binding("t", "test_packs", tr("运行包内测试", "Test packs"), id="test-packs"),
-        Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False, id="clear"),
-        Binding("question_mark,f1", "help", tr("帮助", "Help"), id="help"),
-        Binding("q", "quit", tr("退出", "Quit"), id="quit"),
+        bind("r", "evaluate", "运行评估", "Evaluate now", id="evaluate"),
+        bind("slash", "focus_filter", "筛选", "Filter", id="filter"),
+        bind("l", "cycle_level", "级别", "Level", id="level"),
+        bind("S", "sort_next", "按下一列排序", "Sort by next column", id="sort"),
+        bind("I", "sort_reverse", "倒序", "Reverse sort", id="sort-reverse"),
+        bind("e", "explain", "解释", "Explain", id="explain"),
+        bind("a", "apply", "执行动作", "Apply", id="apply"),
+        bind("x", "dismiss", "忽略", "Dismiss", id="dismiss"),
+        bind("h", "hold", "暂停", "Hold", id="hold"),
+        bind("u", "undo", "撤销", "Undo", id="undo"),
+        bind("d", "show_tab('dashboard')", "概览", "Dashboard", id="dashboard"),
+        bind("f", "show_tab('findings')", "发现", "Findings", id="findings"),
+        bind("o", "show_tab('actions')", "动作", "Actions", id="actions"),
+        bind("c", "show_tab('creators')", "达人池", "Creators", id="creators"),
+        bind("g", "show_tab('grants')", "授权", "Grants", id="grants"),
+        bind("m", "show_tab('monitoring')", "效果监测", "Monitoring", id="monitoring"),
+        bind("plus", "pool('in_pool')", "加入池", "Add to pool", id="pool-add"),
+        bind("minus", "pool('candidate')", "移出池", "Remove from pool", id="pool-remove"),
+        bind("X", "pool('excluded')", "排除", "Exclude", id="pool-exclude"),
+        bind("n", "request_grant", "发起授权", "Request a grant", id="grant-request"),
+        bind("w", "renew_grant", "续期", "Renew", id="grant-renew"),
+        bind("s", "mark_grant", "改状态", "Mark", id="grant-mark"),
+        bind("p", "show_tab('packs')", "规则包", "Packs", id="packs"),
+        bind("t", "test_packs", "运行包内测试", "Test packs", id="test-packs"),
+        bind("escape", "clear_filter", "清除筛选", "Clear filter", show=False, id="clear"),
+        bind("question_mark,f1", "help", "帮助", "Help", id="help"),
+        bind("q", "quit", "退出", "Quit", id="quit"),
     ]
 
     def __init__(
         self, workspace: Workspace, *, as_of: date | None = None, store: bool = True
     ) -> None:
+        from qcrules.tui.grant_form import GrantForm, MarkGrant
+
+        # the footer, help and palette in the language in effect now, not at import
+        speak(type(self), ActionsPane, ConfirmChange, HelpScreen, GrantForm, MarkGrant)
         super().__init__()
         self.workspace = workspace
         self.as_of = as_of
@@ -483,7 +496,7 @@ class QcrulesApp(App[None]):
                         id="filter",
                     )
                     yield Static(id="level-filter")
-                with Horizontal():
+                with Horizontal(id="findings-split"):
                     yield PagedTable(id="findings-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="detail-scroll"):
                         yield Static(id="detail")
@@ -857,17 +870,18 @@ class QcrulesApp(App[None]):
         state = self.states.get(finding["fingerprint"], "open")
         if state in STATE_MARK:
             action = f"{STATE_MARK[state]} {action}"
-        return [
-            Text(
+        cells = {
+            "level": Text(
                 _label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
             ),
-            Text(finding["rule"]),
-            Text(f"{_label(ENTITY_LABEL, entity['type'])} {entity['id']}"),
-            Text(str(entity.get("name") or "")),
-            Text(str(entity.get("merchant") or "")),
-            Text(action),
-            Text(finding["message"]),
-        ]
+            "rule": Text(finding["rule"]),
+            "entity": Text(f"{_label(ENTITY_LABEL, entity['type'])} {entity['id']}"),
+            "name": Text(str(entity.get("name") or "")),
+            "merchant": Text(str(entity.get("merchant") or "")),
+            "action": Text(action),
+            "message": Text(finding["message"]),
+        }
+        return [cells[key] for key in self.columns.keys]
 
     def _action_label(self, kind: str) -> str:
         known = self.kinds.get(kind)
@@ -1684,10 +1698,10 @@ class QcrulesApp(App[None]):
         for binding in self.BINDINGS:
             tabs = ACTION_TABS.get(binding.action.split("(")[0])
             where = tr("、", ", ").join(tab_names[t] for t in tabs) if tabs else everywhere
-            rows.append((self._keys(binding), binding.description, where))
+            rows.append((self._keys(binding), said(binding), where))
         for widget_class, tab in ((ActionsPane, "actions"),):
             for binding in widget_class.BINDINGS:
-                rows.append((self._keys(binding), binding.description, tab_names[tab]))
+                rows.append((self._keys(binding), said(binding), tab_names[tab]))
         rows.append(("ctrl+p", tr("命令面板", "Command palette"), everywhere))
         return rows
 

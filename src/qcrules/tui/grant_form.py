@@ -26,6 +26,7 @@ from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal
 from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, GrantRequest, label
+from qcrules.tui.keys import bind
 
 LEVEL_STYLE = {
     "critical": "bold white on red",
@@ -58,8 +59,8 @@ class GrantForm(ModalScreen[Any]):
     #step-detail { height: auto; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("escape", "cancel", tr("取消", "Cancel")),
-        Binding("ctrl+s", "save", tr("保存", "Save")),
+        bind("escape", "cancel", "取消", "Cancel"),
+        bind("ctrl+s", "save", "保存", "Save"),
     ]
 
     def __init__(self, workspace: Any, request: GrantRequest, *, today: date | None = None) -> None:
@@ -357,7 +358,7 @@ class MarkGrant(ModalScreen[tuple[str, str | None] | None]):
     #mark-buttons { height: auto; margin-top: 1; }
     #mark-buttons Button { margin-right: 1; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", tr("取消", "Cancel"))]
+    BINDINGS: ClassVar[list[Binding]] = [bind("escape", "cancel", "取消", "Cancel")]
 
     def __init__(self, grant_id: str, status: str, moves: list[str]) -> None:
         super().__init__()

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from qcrules.i18n import tr
+from qcrules.tui.keys import bind
 
 
 class ConfirmChange(ModalScreen[str | None]):
@@ -28,7 +29,7 @@ class ConfirmChange(ModalScreen[str | None]):
     #buttons { height: auto; align-horizontal: right; }
     #buttons Button { margin-left: 2; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", tr("取消", "Cancel"))]
+    BINDINGS: ClassVar[list[Binding]] = [bind("escape", "cancel", "取消", "Cancel")]
 
     def __init__(self, title: str, preview: str, *, prompt: str, confirm: str, required: bool):
         super().__init__()
@@ -77,7 +78,7 @@ class HelpScreen(ModalScreen[None]):
     #help-body { height: auto; max-height: 1fr; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("escape,q,question_mark,f1", "close", tr("关闭", "Close")),
+        bind("escape,q,question_mark,f1", "close", "关闭", "Close"),
     ]
 
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:

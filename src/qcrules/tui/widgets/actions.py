@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Static
 from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
+from qcrules.tui.keys import bind
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import add_columns
 from qcrules.tui.widgets.paged import PagedTable
@@ -63,10 +64,10 @@ class ActionsPane(Vertical):
     ActionsPane #action-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("s", "cycle_state", tr("状态", "State"), id="actions-state"),
-        Binding("B", "bulk_apply", tr("批量执行所筛选的", "Apply all shown"), id="bulk-apply"),
-        Binding("slash", "focus_filter", tr("筛选", "Filter"), show=False),
-        Binding("escape", "clear_filter", tr("清除筛选", "Clear filter"), show=False),
+        bind("s", "cycle_state", "状态", "State", id="actions-state"),
+        bind("B", "bulk_apply", "批量执行所筛选的", "Apply all shown", id="bulk-apply"),
+        bind("slash", "focus_filter", "筛选", "Filter", show=False),
+        bind("escape", "clear_filter", "清除筛选", "Clear filter", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
