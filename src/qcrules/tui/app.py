@@ -123,6 +123,17 @@ def _label(table: dict[str, tuple[str, str]], key: str) -> str:
     return tr(zh, en)
 
 
+def _action_params(params: dict[str, Any]) -> str:
+    """An action's parameters as an operator reads them: 30 天, not {'days': 30}."""
+    words = []
+    for name, value in params.items():
+        if name == "days":
+            words.append(tr(f"{value} 天", f"{value} days"))
+        else:
+            words.append(f"{name} {value}")
+    return tr("，", ", ").join(words)
+
+
 def _ratio_text(value: float | None, fmt: str, style: str = "") -> Text:
     return Text("—" if value is None else fmt.format(value), style=style)
 
@@ -926,7 +937,8 @@ class QcrulesApp(App[None]):
         out.append("\n" + tr("建议动作：", "Suggested action: "), style="bold")
         out.append(self._action_label(finding["action"]["kind"]))
         if finding["action"].get("params"):
-            out.append(f" {finding['action']['params']}")
+            words = _action_params(finding["action"]["params"])
+            out.append(tr(f"（{words}）", f" ({words})"))
         if finding.get("superseded_by"):
             out.append(
                 tr(
