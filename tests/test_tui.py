@@ -469,3 +469,9 @@ async def test_the_grants_tab_lists_every_grant_with_its_findings(workspace):
         assert "critical" in str(table.get_row_at(ids.index("G-912000"))[5])
         detail = text_of(app, "#grant-state-detail")
         assert "auth_type  self-operated (自营授权)" in detail and "PRM001" in detail
+        # a video is named only by a single-video grant: no "missing" video on the others
+        for scope in ("live_room", "single_video"):
+            fact = next(f for f in app.grant_facts if f.values["scope"] == scope)
+            table.move_cursor(row=app.grant_facts.index(fact))
+            await pilot.pause()
+            assert ("video_id" in text_of(app, "#grant-state-detail")) == (scope == "single_video")

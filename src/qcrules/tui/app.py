@@ -1520,6 +1520,8 @@ class QcrulesApp(App[None]):
             "has_cooperation_code",
             "revoke_requested",
         ):
+            if name == "video_id" and v.get("scope") != "single_video" and not v.get(name):
+                continue  # only a single-video grant names a video: no "missing" elsewhere
             out.append(self._field_line("grant", name, v.get(name)))
         hold = self._grant_hold(fact)
         if hold is not None:
