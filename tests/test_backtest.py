@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from conftest import DEMO_DAY
 from qcrules import service
-from qcrules.errors import UsageError
+from qcrules.errors import QcrulesError, UsageError
 from qcrules.evaluation import EvaluateOptions, evaluate
 from qcrules.facts.builders import build_facts
 from qcrules.facts.rolling import RollingFacts
@@ -285,6 +285,17 @@ def test_backtest_with_a_set_uses_the_override(planted):
         "entities": 1,
     }
     assert result.params == {"monitoring": {"roi_streak_days": {"current": 3, "new": 11}}}
+
+
+def test_a_backtest_in_a_child_process_equals_one_in_process(planted):
+    """The TUI's charts run the backtest apart (its CPU and memory out of the app): the same
+    days and rules come back, and an error comes back as the child's message and hint."""
+    here = service.backtest(planted, day(-15), day(0), select=["MON004"])
+    apart = service.backtest_apart(planted, day(-15), day(0), select=["MON004"])
+    assert apart.to_json() == here.to_json() and apart.rules["MON004"]["days_firing"] == 9
+    with pytest.raises(QcrulesError) as caught:
+        service.backtest_apart(planted, day(0), day(-15))
+    assert "is after" in caught.value.message and caught.value.hint
 
 
 def test_save_params_writes_the_override_and_keeps_the_comments(demo_copy):

@@ -3,6 +3,7 @@ on the demo workspace, plus a snapshot of the pane."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,22 @@ from qcrules.workspace import Workspace
 from test_tui import SIZE, TODAY, evaluated, text_of
 
 pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
+
+
+async def test_the_backtest_runs_apart_and_quitting_does_not_wait_for_it(workspace):
+    """The chart's backtest is a child process (its CPU and memory out of the app): a user who
+    quits while it runs is not kept waiting, and the child does not outlive the app."""
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("d")
+        for _ in range(200):
+            if app._backtest_children:
+                break
+            await pilot.pause(0.01)
+        child = app._backtest_children[0]
+        assert child.poll() is None and child.pid != os.getpid()  # running, elsewhere
+    assert child.wait(timeout=10) != 0  # killed as the app closed, not left to finish
 
 
 async def what_if(app, pilot, param: str, value: str) -> None:

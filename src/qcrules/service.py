@@ -262,6 +262,14 @@ def backtest(workspace: Workspace, start, end, **options):
     return _backtest(workspace, start, end, **options)
 
 
+def backtest_apart(workspace: Workspace, start, end, **options):
+    """`backtest` in a child process (the TUI's charts): its CPU and memory stay out of the
+    caller's process."""
+    from qcrules.backtest import backtest_apart as _apart
+
+    return _apart(workspace, start, end, **options)
+
+
 def save_params(workspace: Workspace, overrides: dict) -> Path:
     """Write parameter overrides into [params] of qcrules.toml, keeping its comments."""
     from qcrules.backtest import save_params as _save

@@ -450,6 +450,7 @@ class QcrulesApp(App[None]):
         self.whatif_overrides: dict[str, dict[str, Any]] | None = None
         self.sub_title = workspace.root.name
         self.collector = QuietCollector()
+        self._backtest_children: list[Any] = []  # backtests running apart (Popen)
 
     def notify(
         self,
@@ -635,6 +636,9 @@ class QcrulesApp(App[None]):
 
     def on_unmount(self) -> None:
         self.collector.stop()
+        for child in self._backtest_children:  # quitting never waits for a backtest
+            if child.poll() is None:
+                child.kill()
 
     # -- evaluation ---------------------------------------------------------------------
 
@@ -1817,10 +1821,15 @@ class QcrulesApp(App[None]):
         from qcrules.errors import QcrulesError
 
         try:
-            result = service.backtest(
-                self.workspace, as_of - timedelta(days=BACKTEST_DAYS - 1), as_of
+            result = service.backtest_apart(  # a child process: the UI keeps the GIL
+                self.workspace,
+                as_of - timedelta(days=BACKTEST_DAYS - 1),
+                as_of,
+                started=self._backtest_children.append,
             )
         except QcrulesError as exc:
+            if not self.is_running or self._exit:
+                return  # killed as the app closed
             self.call_from_thread(
                 self.query_one("#backtest-chart", Static).update,
                 Text(for_terminal(exc.message), style="red"),
