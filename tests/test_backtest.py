@@ -298,6 +298,14 @@ def test_a_backtest_in_a_child_process_equals_one_in_process(planted):
     assert "is after" in caught.value.message and caught.value.hint
 
 
+def test_a_config_broken_after_opening_is_an_error_in_words_from_the_child(planted):
+    planted.config.path.write_text("[params\n", encoding="utf-8")
+    with pytest.raises(QcrulesError) as caught:
+        service.backtest_apart(planted, day(-3), day(0))
+    assert "qcrules.toml" in caught.value.message and "Traceback" not in caught.value.message
+    assert "backtest process failed" not in caught.value.message
+
+
 def test_save_params_writes_the_override_and_keeps_the_comments(demo_copy):
     config = demo_copy / "qcrules.toml"
     config.write_text(

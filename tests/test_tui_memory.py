@@ -67,6 +67,13 @@ def test_collections_come_every_few_evaluations():
     assert collector.collections == 1 and collector.loads == 0
 
 
+def test_a_full_collection_comes_with_time_too_without_evaluations():
+    collector = QuietCollector(every=10, at_most_s=0, idle_s=0)  # applies only, no evaluation
+    cycle = frozen_cycle()
+    collector.tick()
+    assert cycle() is None and collector.collections == 1
+
+
 @pytest.mark.usefixtures("english")
 async def test_the_app_freezes_its_data_and_thaws_on_exit(workspace):
     app = QcrulesApp(workspace, as_of=DEMO_DAY, store=False)

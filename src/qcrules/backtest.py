@@ -381,13 +381,15 @@ def _child() -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print cannot corrupt the answer
     path, database_url, start, end, options = pickle.loads(sys.stdin.buffer.read())
-    workspace = Workspace.discover(path, database_url, require=False)
-    try:
+    workspace = None
+    try:  # a qcrules.toml broken since the app opened it is an error in words, too
+        workspace = Workspace.discover(path, database_url, require=False)
         answer: tuple[Any, Any] = (backtest(workspace, start, end, **options), None)
     except QcrulesError as exc:  # its own attributes may not survive pickling: the words
         answer = (None, (exc.message, exc.hint))
     finally:
-        workspace.close()
+        if workspace is not None:
+            workspace.close()
     out.write(pickle.dumps(answer))
     out.close()
 

@@ -45,9 +45,8 @@ class QuietCollector:
         now = time.monotonic()
         if now - self.last_input < self.idle_s:
             return False
-        return self.loads > self.every or (
-            self.loads > 0 and now - self.last_collection >= self.at_most_s
-        )
+        # the clock counts too: applies and pool changes make garbage without an evaluation
+        return self.loads > self.every or now - self.last_collection >= self.at_most_s
 
     def tick(self) -> None:
         """Once a second: freeze the survivors; a full collection if it is due."""
