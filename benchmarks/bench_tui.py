@@ -60,28 +60,22 @@ TYPE_GAP = 0.12  # s between keystrokes: a quick typist
 QUIET = 0.3  # s without a stall: the app has settled
 CREATOR_TEXT = "xiao"
 FINDING_TEXT = "G-91"
-# UI-thread methods timed by --trace (app.py, and the Actions tab's pane)
+# UI-thread methods timed by --trace: (module, class, method) of the app, its tabs and panes
 APP_METHODS = (
-    "_show_stored",
-    "_show_result",
-    "_show_dashboard",
-    "_fill_table",
-    "_show_detail",
-    "_show_sheet",
-    "_show_grant",
-    "_show_records",
-    "_show_expiring",
-    "_fill_creators",
-    "_show_creator",
-    "_show_grant_state",
-    "_show_packs",
-    "_show_rule",
-    "_show_level_filter",
-    "action_show_tab",
-    "action_clear_filter",
-    "action_focus_filter",
+    ("qcrules.tui.app", "QcrulesApp", ("_show_stored", "_show_result", "_show_records")),
+    (
+        "qcrules.tui.commands",
+        "KeysMixin",
+        ("action_show_tab", "action_clear_filter", "action_focus_filter"),
+    ),
+    ("qcrules.tui.widgets.dashboard", "DashboardTab", ("show_run", "show_expiring")),
+    ("qcrules.tui.widgets.findings", "FindingsTab", ("fill", "show_detail", "show_level_filter")),
+    ("qcrules.tui.widgets.creators", "CreatorsTab", ("fill", "show_detail")),
+    ("qcrules.tui.widgets.grants", "GrantsTab", ("fill", "show_detail")),
+    ("qcrules.tui.widgets.monitoring", "MonitoringTab", ("show_sheet", "show_detail")),
+    ("qcrules.tui.widgets.packs", "PacksTab", ("_show_packs", "show_rule")),
+    ("qcrules.tui.widgets.actions", "ActionsPane", ("_loaded", "_fill", "_show_detail")),
 )
-PANE_METHODS = ("_loaded", "_fill", "_show_detail")
 # Textual's own deferred work, which the app's table fills bring on
 TEXTUAL_METHODS = (
     ("textual.widgets", "DataTable", "_update_dimensions"),  # measures every new cell
@@ -120,11 +114,10 @@ class Tracer:
     def install(self) -> None:
         import importlib
 
-        from qcrules.tui.app import QcrulesApp
-        from qcrules.tui.widgets.actions import ActionsPane
-
-        methods = [(QcrulesApp, name, "") for name in APP_METHODS]
-        methods += [(ActionsPane, name, "ActionsPane.") for name in PANE_METHODS]
+        methods = []
+        for module, cls_name, names in APP_METHODS:
+            cls = getattr(importlib.import_module(module), cls_name)
+            methods += [(cls, name, f"{cls_name}.") for name in names]
         for module, cls_name, name in TEXTUAL_METHODS:
             cls = getattr(importlib.import_module(module), cls_name)
             methods.append((cls, name, f"{cls_name}."))
@@ -245,6 +238,8 @@ async def session(workspace: Workspace) -> dict:
     from textual.widgets import DataTable, Input, Static, TabbedContent
 
     from qcrules.tui.app import QcrulesApp
+    from qcrules.tui.widgets.creators import CreatorsTab
+    from qcrules.tui.widgets.findings import FindingsTab
 
     beat = Heartbeat()
     beating = asyncio.create_task(beat.run())
@@ -289,11 +284,11 @@ async def session(workspace: Workspace) -> dict:
         await keys.effect("c", lambda: tabs.active == "creators")
         box = app.query_one("#creator-filter", Input)
         await keys.effect("slash", lambda: app.focused is box)
-        creator_key = await keys.type_into(CREATOR_TEXT, lambda: app.creators_shown)
+        creator_key = await keys.type_into(CREATOR_TEXT, lambda: app.query_one(CreatorsTab).shown)
         await keys.effect("f", lambda: tabs.active == "findings")
         box = app.query_one("#filter", Input)
         await keys.effect("slash", lambda: app.focused is box)
-        finding_key = await keys.type_into(FINDING_TEXT, lambda: app.shown)
+        finding_key = await keys.type_into(FINDING_TEXT, lambda: app.query_one(FindingsTab).shown)
         filtered = await keys.settle() + QUIET
         counts = {
             "findings": len(app.report["findings"]) if app.report else 0,

@@ -17,6 +17,8 @@ from qcrules.evaluation import EvaluateOptions
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.screens import ConfirmChange
+from qcrules.tui.widgets.creators import CreatorsTab
+from qcrules.tui.widgets.findings import FindingsTab
 from qcrules.tui.widgets.paged import PAGE
 from qcrules.workspace import Workspace, init_workspace
 
@@ -106,11 +108,13 @@ async def test_filter_by_text_and_level(workspace):
         assert rules_in_table(app) == everything
         await pilot.press("l")  # all → critical
         await pilot.pause()
-        levels = {f["level"] for f in app.shown}
-        assert levels == {"critical"} and len(app.shown) == len(rules_in_table(app))
+        levels = {f["level"] for f in app.query_one(FindingsTab).shown}
+        assert levels == {"critical"} and len(app.query_one(FindingsTab).shown) == len(
+            rules_in_table(app)
+        )
         await pilot.press("l")  # critical → error
         await pilot.pause()
-        assert {f["level"] for f in app.shown} == {"error"}
+        assert {f["level"] for f in app.query_one(FindingsTab).shown} == {"error"}
         assert "error" in text_of(app, "#level-filter")
 
 
@@ -124,7 +128,7 @@ async def test_a_filter_that_matches_nothing_says_so(workspace):
         assert "No findings match" in text_of(app, "#detail")
         await pilot.press("enter", "e")  # explain with nothing selected: a warning, no crash
         await pilot.pause()
-        assert app.explanation is None
+        assert app.query_one(FindingsTab).explanation is None
 
 
 async def test_moving_the_cursor_shows_that_finding_and_e_explains_it(workspace):
@@ -134,7 +138,7 @@ async def test_moving_the_cursor_shows_that_finding_and_e_explains_it(workspace)
         await pilot.press("down", "down")
         await pilot.pause()
         finding = app.selected()
-        assert finding is app.shown[2]
+        assert finding is app.query_one(FindingsTab).shown[2]
         detail = text_of(app, "#detail")
         assert finding["rule"] in detail and finding["message"][:30] in detail
         await pilot.press("e")
@@ -273,7 +277,7 @@ async def test_apply_shows_the_change_first_then_makes_it_and_undo_takes_it_back
         assert grant_status(writable, grant) == "revoked"
         assert "✔" in str(
             app.query_one("#findings-table", DataTable).get_row_at(0)[
-                app.columns.keys.index("action")
+                app.query_one(FindingsTab).columns.keys.index("action")
             ]
         )
         assert service.audit_log(writable)[0]["note"] == "done in backend"
@@ -386,7 +390,7 @@ async def test_the_creators_tab_filters_and_changes_pool_membership_with_undo(wr
         app.query_one("#creator-filter", Input).value = nickname
         await pilot.pause()
         assert 1 <= table.row_count < 10
-        row = next(i for i, f in enumerate(app.creators_shown) if f is candidate)
+        row = next(i for i, f in enumerate(app.query_one(CreatorsTab).shown) if f is candidate)
         table.move_cursor(row=row)
         table.focus()
         await pilot.pause()
@@ -441,7 +445,7 @@ async def test_excluded_creators_stay_listed_findable_in_zh_and_can_come_back(
         ]
         app.query_one("#creator-filter", Input).value = "已排除"
         await pilot.pause()
-        assert {id(f) for f in app.creators_shown} == {id(f) for f in excluded}
+        assert {id(f) for f in app.query_one(CreatorsTab).shown} == {id(f) for f in excluded}
         table = app.query_one("#creators-table", DataTable)
         assert str(table.get_row_at(0)[3]) == "已排除"
         table.focus()

@@ -15,6 +15,8 @@ from qcrules import service
 from qcrules.tui import QcrulesApp
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets.actions import ActionsPane
+from qcrules.tui.widgets.findings import FindingsTab
+from qcrules.tui.widgets.monitoring import MonitoringTab
 from qcrules.workspace import Workspace
 
 TODAY = date(2026, 11, 27)
@@ -184,7 +186,7 @@ async def test_the_monitoring_tab_charts_the_selected_grants_days_with_the_bands
         grants = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         table.move_cursor(row=grants.index("G-930000"))  # ROI below break-even (MON004)
         await settle_app(app, pilot)
-        days = app.grant_rows[table.cursor_row][1]
+        days = app.query_one(MonitoringTab).grant_rows[table.cursor_row][1]
         roi = app.query_one("#chart-roi", PlotextPlot)
         text = roi.render().plain
         assert "ROI (red: break-even)" in text
@@ -298,7 +300,9 @@ async def test_keyboard_sorting_with_an_indicator_and_reverse(writable):
         table.post_message(DataTable.HeaderSelected(table, table.columns["rule"].key, 1, None))
         await pilot.pause()
         assert rules() == sorted(original)
-        for _ in range(len(app.columns.keys)):  # round to the run's own order
+        for _ in range(
+            len(app.query_one(FindingsTab).columns.keys)
+        ):  # round to the run's own order
             await pilot.press("S")
         await pilot.pause()
         assert rules() == original

@@ -18,6 +18,7 @@ from qcrules import service
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.grant_form import GrantForm, MarkGrant
+from qcrules.tui.widgets.creators import CreatorsTab
 from qcrules.workspace import Workspace
 
 TODAY = date(2026, 11, 27)  # the demo's day (conftest DEMO_DAY)
@@ -46,7 +47,7 @@ async def settled(app, pilot) -> None:
 async def open_form_on(app, pilot, fact) -> GrantForm:
     await pilot.press("c")
     await pilot.pause()
-    row = next(i for i, f in enumerate(app.creators_shown) if f is fact)
+    row = next(i for i, f in enumerate(app.query_one(CreatorsTab).shown) if f is fact)
     table = app.query_one("#creators-table", DataTable)
     table.move_cursor(row=row)
     table.focus()

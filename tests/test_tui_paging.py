@@ -12,6 +12,7 @@ from textual.widgets import Input
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.widgets import paged
+from qcrules.tui.widgets.creators import CreatorsTab
 from qcrules.tui.widgets.paged import PagedTable
 from qcrules.workspace import Workspace
 
@@ -38,7 +39,7 @@ async def test_a_long_list_loads_by_pages_and_every_row_stays_reachable(demo_fol
             await pilot.press("c")
             await pilot.pause()
             table = app.query_one("#creators-table", PagedTable)
-            total = len(app.creators_shown)
+            total = len(app.query_one(CreatorsTab).shown)
             assert total > 120 and table.row_count == 40  # one page, not every creator
 
             table.focus()
@@ -46,18 +47,18 @@ async def test_a_long_list_loads_by_pages_and_every_row_stays_reachable(demo_fol
             await pilot.press("down")  # within AHEAD of the end: the next page comes
             await pilot.pause()
             assert table.row_count == 80
-            assert str(table.get_row_at(60)[0]) == app.creators_shown[60].entity_id
+            assert str(table.get_row_at(60)[0]) == app.query_one(CreatorsTab).shown[60].entity_id
 
             table.move_cursor(row=total - 1)  # any row, by code or a test: its pages come
             await pilot.pause()
             assert table.row_count == total and table.cursor_row == total - 1
-            last = app.creators_shown[-1]
+            last = app.query_one(CreatorsTab).shown[-1]
             assert last.entity_id in str(app.query_one("#creator-detail").render())
 
             # a filter starts again from one page of the matches
             app.query_one("#creator-filter", Input).value = "M1"
             await pilot.pause()
-            matches = len(app.creators_shown)
+            matches = len(app.query_one(CreatorsTab).shown)
             assert 40 < matches < total and table.row_count == 40
 
             table.scroll_end(animate=False)  # the scrollbar at the end brings the next page

@@ -10,6 +10,7 @@ import pytest
 from conftest import DEMO_DAY, settle_app
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
+from qcrules.tui.widgets.dashboard import DashboardTab
 from qcrules.workspace import Workspace
 
 TABS = {  # tab -> its key
@@ -40,7 +41,7 @@ def test_tab_snapshot(snap_compare, demo_folder, monkeypatch, tab, size, lang):
         app.report["run"].update(
             id="20261127T090000-0a1b2c3d", duration_ms=420, engine="durable-rules"
         )
-        app._show_dashboard()
+        app.query_one(DashboardTab).show_run(app.report, app.history)
         await pilot.press(TABS[tab])
         await settle_app(app, pilot, rounds=2)
         app.clear_notifications()

@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Select
 from qcrules import service
 from qcrules.tui import QcrulesApp
 from qcrules.tui.screens import ConfirmChange
+from qcrules.tui.widgets.packs import PacksTab
 from qcrules.workspace import Workspace
 from test_tui import SIZE, TODAY, evaluated, text_of
 
@@ -119,7 +120,7 @@ async def test_the_dashboard_and_packs_tab_draw_the_backtest(workspace):
         await pilot.press("p")
         await pilot.pause()
         rules = app.query_one("#rules-table")
-        rules.move_cursor(row=[r.id for _, r, _ in app.rules].index("MON004"))
+        rules.move_cursor(row=[r.id for _, r, _ in app.query_one(PacksTab).rules].index("MON004"))
         await pilot.pause()
         detail = text_of(app, "#rule-detail")
         summary = expected.rules["MON004"]

@@ -20,6 +20,7 @@ from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.keys import bind
+from qcrules.tui.messages import Acted
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import add_columns
 from qcrules.tui.widgets.paged import PagedTable
@@ -317,4 +318,4 @@ class ActionsPane(Vertical):
             app.call_from_thread(app.notify, exc.message, severity="error")
             return
         message = tr(f"已执行 {len(outcomes)} 个动作", f"Applied {len(outcomes)} actions")
-        app.call_from_thread(app._after_act, states, message)
+        self.post_message(Acted(states, message))  # thread-safe: the app redraws every tab

@@ -1,0 +1,209 @@
+"""Acting on what the operator looks at: apply (after a preview of the change), dismiss and
+hold (with a reason), undo the last change — on the Findings and Actions tabs, and hold on
+the Grants tab. One code path for every tab, through the same audited service calls as the
+CLI; the result comes back as an `Acted` message that redraws the changed rows only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from qcrules import service
+from qcrules.i18n import tr
+from qcrules.safety import for_terminal, safe_data
+from qcrules.service import STATUS_LABEL
+from qcrules.tui.messages import Acted
+from qcrules.tui.present import ENTITY_LABEL, POOL_ACT_LABEL, VERB_LABEL, action_label, label
+from qcrules.tui.screens import ConfirmChange
+
+if TYPE_CHECKING:
+    from qcrules.tui.app import QcrulesApp
+
+    _Base = QcrulesApp
+else:
+    _Base = object
+
+DONE = {
+    "apply": ("已执行", "Applied"),
+    "dismiss": ("已忽略", "Dismissed"),
+    "hold": ("已暂停", "On hold"),
+    "undo": ("已撤销", "Undone"),
+}
+
+
+class ActingMixin(_Base):
+    """The app's acting keys (a, x, h, u); mixed into `QcrulesApp`."""
+
+    def _actionable(self) -> dict[str, Any] | None:
+        finding = self.selected()
+        if finding is None:
+            self.notify(tr("先选中一条发现", "Select a finding first"), severity="warning")
+            return None
+        if not self.store:
+            self.notify(
+                tr(
+                    "以 --no-store 打开时不能处理动作：评估结果没有保存",
+                    "actions need a stored run; this UI was opened with --no-store",
+                ),
+                severity="warning",
+            )
+            return None
+        return finding
+
+    def action_apply(self) -> None:
+        finding = self._actionable()
+        if finding is not None:
+            self._preview_apply(finding)
+
+    @work(thread=True, exclusive=True, group="act")
+    def _preview_apply(self, finding: dict[str, Any]) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            outcome = service.apply_action(self.workspace, finding["fingerprint"], dry_run=True)
+        except QcrulesError as exc:
+            self.call_from_thread(self.notify, for_terminal(exc.message), severity="warning")
+            return
+        lines = [for_terminal(change.describe()) for change in outcome.changes] or [
+            tr("不改动数据：记录为已完成", "No record changes: it is recorded as done")
+        ]
+        if outcome.result is not None:
+            lines.append(for_terminal(outcome.result))
+        if outcome.steps:
+            lines.append(tr("手动步骤：", "By hand: ") + for_terminal(outcome.steps))
+        kind = action_label(self.kinds, finding["action"]["kind"])
+        screen = ConfirmChange(
+            tr(f"执行「{kind}」？", f"Apply “{kind}”?"),
+            "\n".join(lines),
+            prompt=tr("备注（可选）", "Note (optional)"),
+            confirm=tr("执行", "Apply"),
+            required=False,
+        )
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                self._act("apply", finding, note or None)
+
+        self.call_from_thread(self.push_screen, screen, done)
+
+    def action_dismiss(self) -> None:
+        finding = self._actionable()
+        if finding is None:
+            return
+        screen = ConfirmChange(
+            tr(f"忽略 {finding['rule']} 的建议动作？", f"Dismiss the action of {finding['rule']}?"),
+            tr(
+                "它会一直保持忽略，直到撤销（u）。",
+                "It stays dismissed in later runs until undone (u).",
+            ),
+            prompt=tr("原因（必填）", "Reason (required)"),
+            confirm=tr("忽略", "Dismiss"),
+            required=True,
+        )
+        self.push_screen(screen, lambda reason: reason and self._act("dismiss", finding, reason))
+
+    def action_hold(self) -> None:
+        """Hold the entity of the selected finding or queue item — or, on the Grants tab, the
+        selected grant: it keeps its findings but gets no actions until released (u)."""
+        from qcrules.tui.widgets.grants import GrantsTab
+
+        target: dict[str, Any] | None
+        if self.active_tab() == "grants":
+            fact = self.query_one(GrantsTab).selected()
+            if fact is None:
+                self.notify(tr("先选中一个授权", "Select a grant first"), severity="warning")
+                return
+            entity = {"type": "grant", "id": fact.entity_id, "merchant": fact.merchant_id}
+            target = {"entity": entity} if self.store else self._actionable()
+        else:
+            target = self._actionable()
+        if target is None:
+            return
+        entity = target["entity"]
+        what = f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}"
+        screen = ConfirmChange(
+            tr(f"暂停{what}？", f"Hold {what}?"),
+            tr(
+                "暂停期间它保留发现，但不再有建议动作；u 解除。",
+                "While held it keeps its findings but gets no actions; u releases it.",
+            ),
+            prompt=tr("原因（必填）", "Reason (required)"),
+            confirm=tr("暂停", "Hold"),
+            required=True,
+        )
+        self.push_screen(screen, lambda reason: reason and self._act("hold", target, reason))
+
+    def action_undo(self) -> None:
+        if not self.store:
+            self._actionable()  # says why nothing can be undone
+            return
+        log = safe_data(service.audit_log(self.workspace, limit=20))
+        last = next((e for e in log if not e["undone"] and e["undoes"] is None), None)
+        if last is None:
+            self.notify(tr("没有可撤销的操作", "There is nothing to undo"), severity="warning")
+            return
+        entity = last["entity"]
+        what = f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}"
+        when = str(last["at"]).replace("T", " ")[:16]
+        verb = self._audit_label(last["kind"])
+        screen = ConfirmChange(
+            tr(f"撤销「{verb}」？", f"Undo “{verb}”?"),
+            tr(f"{what}，{last['actor']} 于 {when}", f"{what}, by {last['actor']} at {when}")
+            + (f"\n{last['note']}" if last["note"] else ""),
+            prompt=tr("备注（可选）", "Note (optional)"),
+            confirm=tr("撤销", "Undo"),
+            required=False,
+        )
+        self.push_screen(
+            screen, lambda note: note is not None and self._act("undo", last, note or None)
+        )
+
+    def _audit_label(self, kind: str) -> str:
+        """An audit entry's kind as the operator said it ("hold", "apply:pool:excluded",
+        "grant:approved" → 暂停, 排除出池, 授权标记为已通过)."""
+        verb, _, rest = kind.partition(":")
+        if verb == "apply" and rest.startswith("pool:"):
+            return label(POOL_ACT_LABEL, rest.removeprefix("pool:"))
+        if verb == "apply":
+            return action_label(self.kinds, rest)
+        if verb == "grant" and rest == "request":
+            return tr("发起授权", "request a grant")
+        if verb == "grant":
+            return tr(f"授权标记为{label(STATUS_LABEL, rest)}", f"mark the grant {rest}")
+        return label(VERB_LABEL, verb)
+
+    def _lock_wait_notice(self, message: str) -> None:
+        try:
+            self.call_from_thread(self.notify, message, severity="warning")
+        except RuntimeError:  # on the app's own thread
+            self.notify(message, severity="warning")
+
+    @work(thread=True, exclusive=True, group="act")
+    def _act(self, verb: str, target: dict[str, Any], text: str | None) -> None:
+        from qcrules.errors import QcrulesError
+
+        try:
+            if verb == "apply":
+                outcome = service.apply_action(self.workspace, target["fingerprint"], note=text)
+            elif verb == "dismiss":
+                outcome = service.dismiss_action(self.workspace, target["fingerprint"], text or "")
+            elif verb == "hold":
+                entity = target["entity"]
+                outcome = service.hold_entity(
+                    self.workspace,
+                    entity["type"],
+                    entity["id"],
+                    text or "",
+                    merchant_id=entity.get("merchant") if entity["type"] != "merchant" else None,
+                )
+            else:
+                outcome = service.undo(self.workspace, target["id"], note=text)
+            states = self.queue_states()
+            holds = safe_data(service.holds(self.workspace, self.as_of))
+        except QcrulesError as exc:
+            self.call_from_thread(self.notify, for_terminal(exc.message), severity="error")
+            return
+        summary = for_terminal("; ".join(change.describe() for change in outcome.changes))
+        message = f"{tr(*DONE[verb])}: {outcome.kind}" + (f" — {summary}" if summary else "")
+        self.post_message(Acted(states, message, holds))

@@ -1,0 +1,307 @@
+"""The Findings tab: the run's findings, filtered by text and level, sortable by any column,
+with the selected finding's evidence, source, state and (on `e`) its explanation."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Static
+
+from qcrules import service
+from qcrules.i18n import tr
+from qcrules.safety import for_terminal
+from qcrules.tui.present import (
+    ENTITY_LABEL,
+    LEVEL_LABEL,
+    LEVEL_STYLE,
+    LEVELS,
+    STATE_LABEL,
+    STATE_MARK,
+    Columns,
+    action_label,
+    action_params,
+    field_line,
+    label,
+    while_open,
+)
+from qcrules.tui.widgets import RunTab, add_columns
+from qcrules.tui.widgets.paged import PagedTable
+
+
+class FindingsTab(RunTab):
+    def __init__(self, title: str, **kwargs: Any) -> None:
+        super().__init__(title, **kwargs)
+        self.shown: list[dict[str, Any]] = []  # the findings in the table, in its order
+        self.level_filter: str | None = None
+        self.sort_key: str | None = None
+        self.sort_reverse = False
+        self.columns = Columns()
+        self.explanation: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            with Horizontal(id="filters"):
+                yield Input(
+                    placeholder=tr(
+                        "筛选：规则、达人、授权、商家或文字（/）",
+                        "Filter: rule, creator, grant, merchant or text (/)",
+                    ),
+                    id="filter",
+                )
+                yield Static(id="level-filter")
+            with Horizontal(id="findings-split"):
+                yield PagedTable(id="findings-table", cursor_type="row", zebra_stripes=True)
+                with VerticalScroll(id="detail-scroll"):
+                    yield Static(id="detail")
+
+    def on_mount(self) -> None:
+        add_columns(
+            self.query_one("#findings-table", DataTable),
+            zip(self.columns.keys, self.columns.headers(), strict=True),
+        )
+        self.show_level_filter()
+
+    # -- the table ----------------------------------------------------------------------
+
+    def matches(self, finding: dict[str, Any], needle: str) -> bool:
+        if self.level_filter and finding["level"] != self.level_filter:
+            return False
+        if not needle:
+            return True
+        entity = finding["entity"]
+        haystack = " ".join(
+            str(part or "")
+            for part in (
+                finding["rule"],
+                finding["name"],
+                finding["pack"],
+                entity.get("id"),
+                entity.get("name"),
+                entity.get("merchant"),
+                entity.get("creator"),
+                finding["message"],
+                finding["action"]["kind"],
+                action_label(self.qapp.kinds, finding["action"]["kind"]),
+            )
+        )
+        return needle.casefold() in haystack.casefold()
+
+    def fill(self) -> None:
+        table = self.query_one("#findings-table", PagedTable)
+        report = self.qapp.report
+        if report is None:
+            table.show([], self.cells)
+            return
+        needle = self.query_one("#filter", Input).value.strip()
+        self.shown = [f for f in report["findings"] if self.matches(f, needle)]
+        if self.sort_key is not None:
+            self.shown.sort(key=lambda f: self.cell_text(f, self.sort_key))
+        if self.sort_reverse:
+            self.shown.reverse()
+        table.show(self.shown, self.cells)
+        self.explanation = None
+        self.show_detail()
+
+    def cell_text(self, finding: dict[str, Any], key: str | None) -> Any:
+        if key == "level":
+            return LEVELS.index(finding["level"]) if finding["level"] in LEVELS else len(LEVELS)
+        return self.cells(finding)[self.columns.keys.index(key or "rule")].plain
+
+    def cells(self, finding: dict[str, Any]) -> list[Text]:
+        entity = finding["entity"]
+        action = action_label(self.qapp.kinds, finding["action"]["kind"])
+        if finding.get("superseded_by"):
+            action += tr("（被取代）", " (superseded)")
+        state = self.qapp.states.get(finding["fingerprint"], "open")
+        if state in STATE_MARK:
+            action = f"{STATE_MARK[state]} {action}"
+        cells = {
+            "level": Text(
+                label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
+            ),
+            "rule": Text(finding["rule"]),
+            "entity": Text(f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}"),
+            "name": Text(str(entity.get("name") or "")),
+            "merchant": Text(str(entity.get("merchant") or "")),
+            "action": Text(action),
+            "message": Text(finding["message"]),
+        }
+        return [cells[key] for key in self.columns.keys]
+
+    def update_rows(self, fingerprints: set[str]) -> None:
+        """Only the rows of these findings are drawn again (their state changed)."""
+        table = self.query_one("#findings-table", PagedTable)
+        for row, finding in enumerate(self.shown):
+            if finding["fingerprint"] in fingerprints:
+                for column, cell in enumerate(self.cells(finding)):
+                    table.update_item(row, column, cell)
+        self.show_detail()
+
+    def selected(self) -> dict[str, Any] | None:
+        table = self.query_one("#findings-table", DataTable)
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    # -- the detail pane ----------------------------------------------------------------
+
+    def show_detail(self) -> None:
+        app = self.qapp
+        detail = self.query_one("#detail", Static)
+        finding = self.selected()
+        if finding is None:
+            detail.update(
+                tr("没有符合条件的发现。", "No findings match.") if app.report is not None else ""
+            )
+            return
+        entity = finding["entity"]
+        kind = finding["action"]["kind"]
+        out = Text()
+        out.append(f"{finding['rule']} {finding['name']}\n", style="bold")
+        out.append(
+            label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
+        )
+        out.append(f" · {finding['pack']}\n\n")
+        out.append(f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}")
+        if entity.get("name"):
+            out.append(f"  {entity['name']}")
+        if entity.get("merchant"):
+            out.append(tr(f"  商家 {entity['merchant']}", f"  merchant {entity['merchant']}"))
+        if entity.get("creator") and entity["type"] == "grant":
+            out.append(tr(f"  达人 {entity['creator']}", f"  creator {entity['creator']}"))
+        out.append("\n\n" + finding["message"] + "\n\n")
+        out.append(tr("依据（evidence）\n", "Evidence\n"), style="bold")
+        for name, value in finding["evidence"].items():
+            out.append(field_line(app.fields, entity["type"], name, value))
+        out.append("\n" + tr("建议动作：", "Suggested action: "), style="bold")
+        out.append(action_label(app.kinds, kind))
+        if finding["action"].get("params"):
+            words = action_params(finding["action"]["params"])
+            out.append(tr(f"（{words}）", f" ({words})"))
+        if finding.get("superseded_by"):
+            out.append(
+                tr(
+                    f"\n  被 {finding['superseded_by']} 的动作取代",
+                    f"\n  superseded by {finding['superseded_by']}",
+                ),
+                style="dim",
+            )
+        if app.store:
+            state = app.states.get(finding["fingerprint"], "open")
+            out.append("\n" + tr("状态：", "State: "), style="bold")
+            out.append(label(STATE_LABEL, state))
+            if state == "open":
+                out.append(
+                    tr("  （a 执行 · x 忽略 · h 暂停）", "  (a apply · x dismiss · h hold)"),
+                    style="dim",
+                )
+        out.append("\n" + tr("来源：", "Source: "), style="bold")
+        out.append(f"{finding['source']}\n")
+        out.append(f"fingerprint {finding['fingerprint']}\n", style="dim")
+        if self.explanation:
+            out.append("\n" + self.explanation + "\n")
+        else:
+            out.append(
+                tr("\n按 e 查看规则为何触发", "\nPress e to see why the rule fired"), style="dim"
+            )
+        detail.update(out)
+
+    @on(DataTable.RowHighlighted, "#findings-table")
+    @while_open
+    def _row_highlighted(self) -> None:
+        self.explanation = None
+        self.show_detail()
+
+    # -- sorting and filtering ----------------------------------------------------------
+
+    @on(DataTable.HeaderSelected, "#findings-table")
+    def _sort_by(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a header sorts by it; a second click on it reverses the order."""
+        key = str(event.column_key.value)
+        self.sort_reverse = not self.sort_reverse if key == self.sort_key else False
+        self.sort_key = key
+        self.show_level_filter()
+        self.fill()
+
+    def sort_next(self) -> None:
+        """S: sort by the next column (the run's own order, most severe first, after the
+        last one)."""
+        order = [None, *self.columns.keys]
+        self.sort_key = order[(order.index(self.sort_key) + 1) % len(order)]
+        self.sort_reverse = False
+        self.show_level_filter()
+        self.fill()
+
+    def reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.show_level_filter()
+        self.fill()
+
+    @on(Input.Changed, "#filter")
+    @while_open
+    def _filter_changed(self) -> None:
+        self.fill()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one("#findings-table", DataTable).focus()
+
+    def show_level_filter(self) -> None:
+        shown = label(LEVEL_LABEL, self.level_filter) if self.level_filter else tr("全部", "all")
+        text = tr(f"级别：{shown}（l）", f"Level: {shown} (l)")
+        if self.sort_key is not None or self.sort_reverse:
+            names = dict(zip(self.columns.keys, self.columns.headers(), strict=True))
+            column = names.get(self.sort_key or "", tr("默认", "default"))
+            text += "\n" + tr("排序：", "Sort: ") + column + (" ▼" if self.sort_reverse else " ▲")
+        self.query_one("#level-filter", Static).update(text)
+
+    def cycle_level(self) -> None:
+        order = [None, *LEVELS]
+        self.level_filter = order[(order.index(self.level_filter) + 1) % len(order)]
+        self.show_level_filter()
+        self.fill()
+
+    def clear_level(self) -> None:
+        self.level_filter = None
+        self.show_level_filter()
+
+    # -- explain ------------------------------------------------------------------------
+
+    def explain(self) -> None:
+        finding = self.selected()
+        report = self.qapp.report
+        if finding is None or report is None:
+            self.notify(tr("先选中一条发现", "Select a finding first"), severity="warning")
+            return
+        self.explanation = tr("正在解释…", "Explaining…")
+        self.show_detail()
+        self._explain(finding, date.fromisoformat(report["run"]["as_of"]))
+
+    @work(thread=True, exclusive=True, group="explain")
+    def _explain(self, finding: dict[str, Any], as_of: date) -> None:
+        from qcrules.docs import explanation_text
+        from qcrules.errors import QcrulesError
+
+        entity = finding["entity"]
+        try:
+            explanations = service.explain(
+                self.qapp.workspace,
+                finding["rule"],
+                entity["id"],
+                merchant=entity.get("merchant"),
+                as_of=as_of,
+            )
+            text = "\n\n".join(explanation_text(e) for e in explanations)
+        except QcrulesError as exc:
+            text = str(exc)
+        self.app.call_from_thread(self._show_explanation, finding, for_terminal(text))
+
+    def _show_explanation(self, finding: dict[str, Any], text: str) -> None:
+        if self.selected() is finding:
+            self.explanation = text
+            self.show_detail()
