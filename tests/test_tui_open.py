@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, TabbedContent
 
 from conftest import settle_app
 from qcrules import service
@@ -96,3 +96,32 @@ async def test_the_new_evaluation_replaces_the_stored_run(stored_demo):
         assert app.report["run"]["id"] != report["run"]["id"]
         assert app.sub_title == workspace.root.name
         assert app.query_one("#findings-table", DataTable).row_count == len(report["findings"])
+
+
+async def test_a_database_gone_bad_is_said_in_place_and_the_app_keeps_running(writable):
+    """The workspace file overwritten under an open app (a sync tool, a bad copy): the next
+    evaluation fails with the cause on the run line and in a toast, the last findings stay,
+    and every key still works — a worker's surprise never takes the app down."""
+    from textual.widgets import Static
+
+    from qcrules.tui.widgets.findings import FindingsTab
+
+    app = QcrulesApp(writable, as_of=DAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        shown = len(app.query_one(FindingsTab).shown)
+        assert shown > 0
+        writable.close()
+        (writable.root / "qcrules.db").write_bytes(b"not a database" * 1000)
+        await pilot.press("r")
+        await settle_app(app, pilot)
+        assert app.is_running
+        assert "file is not a database" in (app.evaluation_error or "")
+        assert "sqlalche.me" not in app.evaluation_error  # the cause, not a link to a FAQ
+        assert any("not a database" in n.message for n in app._notifications)
+        run_line = str(app.query_one("#run-info", Static).render())
+        assert "not a database" in run_line
+        assert len(app.query_one(FindingsTab).shown) == shown  # the last run stays in view
+        await pilot.press("c")
+        await settle_app(app, pilot)
+        assert app.is_running and app.query_one(TabbedContent).active == "creators"

@@ -56,7 +56,7 @@ class ActingMixin(_Base):
         if finding is not None:
             self._preview_apply(finding)
 
-    @work(thread=True, exclusive=True, group="act")
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _preview_apply(self, finding: dict[str, Any]) -> None:
         from qcrules.errors import QcrulesError
 
@@ -179,7 +179,7 @@ class ActingMixin(_Base):
         except RuntimeError:  # on the app's own thread
             self.notify(message, severity="warning")
 
-    @work(thread=True, exclusive=True, group="act")
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _act(self, verb: str, target: dict[str, Any], text: str | None) -> None:
         from qcrules.errors import QcrulesError
 

@@ -18,6 +18,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from qcrules import service
 from qcrules.i18n import tr
@@ -188,7 +189,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.query_one(DashboardTab).show_info(tr("正在评估…", "Evaluating…"))
         self._evaluate()
 
-    @work(thread=True, exclusive=True, group="evaluate")
+    @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
     def _evaluate(self) -> None:
         from qcrules.errors import QcrulesError
         from qcrules.service import EvaluateOptions
@@ -226,7 +227,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.call_from_thread(self._show_records, creators, grants, holds)
         self.call_from_thread(self.collector.loaded)
 
-    @work(thread=True, exclusive=True, group="stored")
+    @work(thread=True, exclusive=True, group="stored", exit_on_error=False)
     def _load_stored(self) -> None:
         from qcrules.errors import QcrulesError
 
@@ -322,6 +323,20 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.query_one(FindingsTab).update_rows(changed)
         self.notify(message.text, timeout=4)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that fails unexpectedly (a bug, a database gone from under us) is said in
+        place, and the app keeps running: an evaluation's failure on the run line, others
+        as a toast."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        first = str(error).strip().splitlines()[:1] or [""]
+        message = for_terminal(f"{type(error).__name__}: {first[0]}", one_line=True)
+        if event.worker.group == "evaluate":
+            self._failed(message)
+        else:
+            self.notify(message, title=tr("出错了", "Something failed"), severity="error")
+
     # -- backtest -----------------------------------------------------------------------
 
     @on(TabbedContent.TabActivated)
@@ -340,7 +355,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
             self.query_one(DashboardTab).show_backtest(None)
             self._run_backtest(date.fromisoformat(as_of))
 
-    @work(thread=True, exclusive=True, group="backtest")
+    @work(thread=True, exclusive=True, group="backtest", exit_on_error=False)
     def _run_backtest(self, as_of: date) -> None:
         from qcrules.errors import QcrulesError
 

@@ -205,7 +205,7 @@ class GrantForm(ModalScreen[Any]):
             return
         self._check(request, self.generation)
 
-    @work(thread=True, exclusive=True, group="grant-check")
+    @work(thread=True, exclusive=True, group="grant-check", exit_on_error=False)
     def _check(self, request: GrantRequest, generation: int) -> None:
         from qcrules.errors import QcrulesError
 
@@ -274,7 +274,7 @@ class GrantForm(ModalScreen[Any]):
         risk = (self.query_one("#risk", Input).value or "").strip() or None
         self._save(request, risk)
 
-    @work(thread=True, exclusive=True, group="grant-save")
+    @work(thread=True, exclusive=True, group="grant-save", exit_on_error=False)
     def _save(self, request: GrantRequest, risk: str | None) -> None:
         from qcrules.errors import QcrulesError
 

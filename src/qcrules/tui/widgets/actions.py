@@ -122,7 +122,7 @@ class ActionsPane(Vertical):
             return
         self._load()
 
-    @work(thread=True, exclusive=True, group="actions-queue")
+    @work(thread=True, exclusive=True, group="actions-queue", exit_on_error=False)
     def _load(self) -> None:
         from qcrules.errors import QcrulesError
 
@@ -266,7 +266,7 @@ class ActionsPane(Vertical):
             return
         self._preview_bulk([item.fingerprint for item in chosen])
 
-    @work(thread=True, exclusive=True, group="act")
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _preview_bulk(self, refs: list[str]) -> None:
         from qcrules.errors import QcrulesError
 
@@ -306,7 +306,7 @@ class ActionsPane(Vertical):
 
         self.app.call_from_thread(self.app.push_screen, screen, done)
 
-    @work(thread=True, exclusive=True, group="act")
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _apply_bulk(self, refs: list[str], note: str | None) -> None:
         from qcrules.errors import QcrulesError
 

@@ -188,7 +188,7 @@ class CreatorsTab(RunTab):
             screen, lambda note: note is not None and self._set_pool(fact, status, note or None)
         )
 
-    @work(thread=True, exclusive=True, group="act")
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _set_pool(self, fact: Any, status: str, note: str | None) -> None:
         from qcrules.errors import QcrulesError
 

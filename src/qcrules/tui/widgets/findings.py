@@ -282,7 +282,7 @@ class FindingsTab(RunTab):
         self.show_detail()
         self._explain(finding, date.fromisoformat(report["run"]["as_of"]))
 
-    @work(thread=True, exclusive=True, group="explain")
+    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
     def _explain(self, finding: dict[str, Any], as_of: date) -> None:
         from qcrules.docs import explanation_text
         from qcrules.errors import QcrulesError

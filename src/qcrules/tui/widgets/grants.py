@@ -212,7 +212,7 @@ class GrantsTab(RunTab):
             lambda chosen: chosen is not None and self._mark(fact.entity_id, *chosen),
         )
 
-    @work(thread=True, exclusive=True, group="act")
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _mark(self, grant_id: str, target: str, note: str | None) -> None:
         from qcrules.errors import QcrulesError
 

@@ -81,7 +81,7 @@ class PacksTab(RunTab):
 
     # -- the packs ----------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="packs")
+    @work(thread=True, exclusive=True, group="packs", exit_on_error=False)
     def load(self) -> None:
         packset = service.packs(self.qapp.workspace)
         self.app.call_from_thread(self._show_packs, packset)
@@ -207,7 +207,7 @@ class PacksTab(RunTab):
             if rule.params_used:  # the what-if pane offers the rule's own parameter
                 self.query_one("#whatif-param", Select).value = f"{pack.id}.{rule.params_used[0]}"
 
-    @work(thread=True, exclusive=True, group="packs")
+    @work(thread=True, exclusive=True, group="packs", exit_on_error=False)
     def run_tests(self) -> None:
         from qcrules.errors import QcrulesError
 
@@ -275,7 +275,7 @@ class PacksTab(RunTab):
         as_of = date.fromisoformat(report["run"]["as_of"]) if report else self.qapp.as_of
         self._run_whatif(item, as_of)
 
-    @work(thread=True, exclusive=True, group="whatif")
+    @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
     def _run_whatif(self, item: str, as_of: date | None) -> None:
         from dataclasses import replace
 
@@ -360,7 +360,7 @@ class PacksTab(RunTab):
         )
         self.app.push_screen(screen, lambda note: note is not None and self._save(overrides))
 
-    @work(thread=True, exclusive=True, group="act")
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _save(self, overrides: dict[str, dict[str, Any]]) -> None:
         from qcrules.errors import QcrulesError
 
