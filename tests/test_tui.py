@@ -315,6 +315,53 @@ async def test_dismiss_and_hold_need_a_reason(writable):
         assert "on hold" in text_of(app, "#detail")
 
 
+async def test_a_held_entity_survives_a_new_evaluation_in_every_tab(writable):
+    """Hold a grant, evaluate again, and walk every tab over it: its findings stay (with no
+    action to apply), the dashboard and the queue count it as held, and `a` on it says why
+    nothing happens instead of crashing on the missing action."""
+    from qcrules.tui.widgets.findings import FindingsTab
+
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        target = next(f for f in app.query_one(FindingsTab).shown if f["entity"]["type"] == "grant")
+        row = app.query_one(FindingsTab).shown.index(target)
+        app.query_one("#findings-table", DataTable).move_cursor(row=row)
+        await pilot.press("h", *"legal review", "enter")
+        await evaluated(app, pilot)
+        await pilot.press("r")
+        await evaluated(app, pilot)
+        held = [
+            f
+            for f in app.report["findings"]
+            if f["entity"]["id"] == target["entity"]["id"] and f["entity"]["type"] == "grant"
+        ]
+        assert held and all(f.get("hold") for f in held)
+        assert app.evaluation_error is None  # the new run is shown, not an error
+        shown = app.query_one(FindingsTab).shown
+        for finding in held:  # through each held finding's row and detail
+            app.query_one("#findings-table", DataTable).move_cursor(row=shown.index(finding))
+            await pilot.pause()
+            assert "legal review" in text_of(app, "#detail") or "hold" in text_of(app, "#detail")
+            row = app.query_one("#findings-table", DataTable).cursor_row
+            assert "on hold" in str(app.query_one("#findings-table", DataTable).get_row_at(row))
+            app.clear_notifications()
+            await pilot.press("a")
+            await evaluated(app, pilot)
+            assert not isinstance(app.screen, ConfirmChange)
+            assert any("held" in str(n.message) for n in app._notifications)
+        for key in ("d", "o", "c", "g", "m", "p", "f"):
+            await pilot.press(key)
+            await evaluated(app, pilot)
+            assert app.is_running
+        await pilot.press("g")
+        await evaluated(app, pilot)
+        assert "⏸" in text_of(app, "#grant-state-detail") or any(
+            "⏸" in str(app.query_one("#grant-state-table", DataTable).get_row_at(i)[3])
+            for i in range(app.query_one("#grant-state-table", DataTable).row_count)
+        )
+
+
 async def test_without_a_stored_run_actions_are_refused_politely(workspace):
     app = QcrulesApp(workspace, as_of=TODAY, store=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -40,6 +40,17 @@ class ActingMixin(_Base):
         if finding is None:
             self.notify(tr("先选中一条发现", "Select a finding first"), severity="warning")
             return None
+        if finding.get("action") is None:
+            self.notify(
+                tr(
+                    "暂停中的对象没有建议动作：先按 u 解除暂停",
+                    "held: it has no action until released (u)",
+                )
+                if finding.get("hold")
+                else tr("这条发现没有建议动作", "this finding suggests no action"),
+                severity="warning",
+            )
+            return None
         if not self.store:
             self.notify(
                 tr(

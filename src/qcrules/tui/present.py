@@ -304,3 +304,18 @@ def field_line(fields: dict[tuple[str, str], Any], entity: str, name: str, value
     line = Text(f"  {text}  ", style="dim")
     line.append(for_terminal(field_value(spec, name, value), one_line=True) + "\n")
     return line
+
+
+def action_kind(finding: dict[str, Any]) -> str | None:
+    """The kind of a finding's suggested action; None while its entity is on hold (it keeps
+    its findings but gets no actions) or when the rule suggests none."""
+    action = finding.get("action")
+    return action["kind"] if action else None
+
+
+def action_text(kinds: dict[str, Any], finding: dict[str, Any]) -> str:
+    """The suggested action as the findings table says it; a held finding says so."""
+    kind = action_kind(finding)
+    if kind is not None:
+        return action_label(kinds, kind)
+    return tr("⏸ 暂停中，无动作", "⏸ on hold: no action") if finding.get("hold") else "—"

@@ -19,6 +19,7 @@ from qcrules.tui.present import (
     LEVEL_LABEL,
     LEVEL_STYLE,
     LEVELS,
+    action_kind,
     action_label,
     backtest_chart,
     label,
@@ -91,16 +92,16 @@ class DashboardTab(RunTab):
         expiring = sum(
             1
             for f in report["findings"]
-            if f["entity"]["type"] == "grant" and f["action"]["kind"] == "renew_grant"
+            if f["entity"]["type"] == "grant" and action_kind(f) == "renew_grant"
         )
         entities.add_row(tr("待续期授权", "grants to renew"), str(expiring))
         self.query_one("#entities", Static).update(entities)
 
         waiting: dict[str, int] = {}
         for finding in report["findings"]:
-            if finding.get("superseded_by") or finding.get("hold"):
+            kind = action_kind(finding)
+            if finding.get("superseded_by") or kind is None:
                 continue
-            kind = finding["action"]["kind"]
             waiting[kind] = waiting.get(kind, 0) + 1
         queue = Table.grid(padding=(0, 2))
         queue.add_row(Text(tr("待处理动作", "Actions waiting"), style="bold"), "")

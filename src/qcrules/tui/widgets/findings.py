@@ -23,8 +23,9 @@ from qcrules.tui.present import (
     STATE_LABEL,
     STATE_MARK,
     Columns,
-    action_label,
+    action_kind,
     action_params,
+    action_text,
     field_line,
     label,
     while_open,
@@ -85,8 +86,8 @@ class FindingsTab(RunTab):
                 entity.get("merchant"),
                 entity.get("creator"),
                 finding["message"],
-                finding["action"]["kind"],
-                action_label(self.qapp.kinds, finding["action"]["kind"]),
+                action_kind(finding),
+                action_text(self.qapp.kinds, finding),
             )
         )
         return needle.casefold() in haystack.casefold()
@@ -114,7 +115,7 @@ class FindingsTab(RunTab):
 
     def cells(self, finding: dict[str, Any]) -> list[Text]:
         entity = finding["entity"]
-        action = action_label(self.qapp.kinds, finding["action"]["kind"])
+        action = action_text(self.qapp.kinds, finding)
         if finding.get("superseded_by"):
             action += tr("（被取代）", " (superseded)")
         state = self.qapp.states.get(finding["fingerprint"], "open")
@@ -160,7 +161,6 @@ class FindingsTab(RunTab):
             )
             return
         entity = finding["entity"]
-        kind = finding["action"]["kind"]
         out = Text()
         out.append(f"{finding['rule']} {finding['name']}\n", style="bold")
         out.append(
@@ -179,8 +179,15 @@ class FindingsTab(RunTab):
         for name, value in finding["evidence"].items():
             out.append(field_line(app.fields, entity["type"], name, value))
         out.append("\n" + tr("建议动作：", "Suggested action: "), style="bold")
-        out.append(action_label(app.kinds, kind))
-        if finding["action"].get("params"):
+        out.append(action_text(app.kinds, finding))
+        if finding.get("hold"):
+            hold = finding["hold"]
+            until = hold.get("until") or tr("解除为止", "released")
+            out.append(
+                tr(f"\n  暂停到 {until}：", f"\n  held until {until}: ") + str(hold.get("reason")),
+                style="yellow",
+            )
+        if (finding.get("action") or {}).get("params"):
             words = action_params(finding["action"]["params"])
             out.append(tr(f"（{words}）", f" ({words})"))
         if finding.get("superseded_by"):
