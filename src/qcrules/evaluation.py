@@ -26,7 +26,8 @@ from qcrules.config import Config
 from qcrules.engine import select_engine
 from qcrules.engine.run import Accounting, EntityPlan, evaluate_plan, plan_entity
 from qcrules.errors import PackError, UsageError
-from qcrules.facts.builders import Fact, FactSet, build_facts
+from qcrules.facts.builders import build_facts
+from qcrules.facts.core import Fact, FactSet
 from qcrules.i18n import language, pick
 from qcrules.model.db import table
 from qcrules.model.tables import EvaluationRun, Finding, Hold, Merchant

@@ -46,7 +46,8 @@ def streak_days(
     """The days behind `roi_below_break_even_streak`, newest first: each day's summed spend,
     GMV and ROI and what it did to the streak — `below` (counted), `skipped` (spent less than
     the floor), or `ends` (the first day that is not below break-even, shown last)."""
-    from qcrules.facts.builders import STREAK_DAYS, grant_days
+    from qcrules.facts.builders import grant_days
+    from qcrules.facts.core import STREAK_DAYS
 
     rows = grant_days(
         workspace.db,

@@ -428,7 +428,8 @@ def _evaluate_proposal(
     from qcrules.engine import select_engine
     from qcrules.engine.run import evaluate_plan, plan_entity
     from qcrules.evaluation import compute_plugin_fields, merchant_params
-    from qcrules.facts.builders import Fact, FactSet, proposal_facts
+    from qcrules.facts.builders import proposal_facts
+    from qcrules.facts.core import Fact, FactSet
     from qcrules.packs.messages import render_message
     from qcrules.packs.registry import load_packs
 

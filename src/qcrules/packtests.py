@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from qcrules.engine import select_engine
 from qcrules.engine.run import evaluate_plan, plan_entity
-from qcrules.facts.builders import Fact
+from qcrules.facts.core import Fact
 from qcrules.packs.model import Pack, PackTest
 
 

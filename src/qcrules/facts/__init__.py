@@ -1,6 +1,7 @@
 """Facts: the flat records rules see, their schema, and the set-based builders."""
 
-from qcrules.facts.builders import Fact, FactSet, build_facts, percentile
+from qcrules.facts.builders import build_facts
+from qcrules.facts.core import Fact, FactSet
 from qcrules.facts.schema import (
     BUILTIN_FIELDS,
     ENTITIES,
@@ -11,6 +12,7 @@ from qcrules.facts.schema import (
     FieldSpec,
     builtin_schema,
 )
+from qcrules.facts.values import percentile
 
 __all__ = [
     "BUILTIN_FIELDS",
