@@ -5,7 +5,8 @@ header map per kind is `KINDS` (printed by `qcrules import --help-columns KIND`)
 """
 
 from qcrules.ingest.columns import KINDS, Column, Kind, header_map, match_key, normalize_header
-from qcrules.ingest.importer import FileReport, ImportResult, Problem, kind_spec, run_import
+from qcrules.ingest.importer import kind_spec, run_import
+from qcrules.ingest.results import FileReport, ImportResult, Problem
 
 __all__ = [
     "KINDS",
