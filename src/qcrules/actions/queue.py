@@ -12,18 +12,30 @@ What applying does is rule-catalog.md § Actions; every change is shown before i
 
 from __future__ import annotations
 
-import getpass
-import os
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy import types as sa_types
+from sqlalchemy import insert, select
 
-from qcrules.actions.kinds import steps_for, steps_text
+from qcrules.actions.changes import (
+    _jsonable,
+    _pool,
+    _read,
+    _write,
+    changes_for,
+)
+from qcrules.actions.items import (
+    MIN_REF,
+    Change,
+    Outcome,
+    QueueItem,
+    _masked,
+    _now,
+    default_actor,
+)
 from qcrules.errors import UsageError
-from qcrules.i18n import language, tr
+from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import (
     AuditEntry,
@@ -32,168 +44,8 @@ from qcrules.model.tables import (
     Grant,
     Hold,
     Merchant,
-    PoolMember,
-    is_permanent_end,
 )
-from qcrules.safety import mask_secret
 from qcrules.workspace import Workspace
-
-MIN_REF = 4
-SAFE_GRANT_DAYS = 30  # the guide's safe default: 15 or 30 days, never permanent
-STATES = ("open", "applied", "dismissed", "held", "superseded")
-
-
-@dataclass
-class QueueItem:
-    fingerprint: str
-    run_id: str
-    rule: str
-    name: str
-    pack: str
-    level: str
-    entity_type: str
-    entity_id: str
-    merchant_id: str | None
-    aweme_id: str | None
-    message: str
-    kind: str
-    params: dict[str, Any]
-    evidence: dict[str, Any]
-    source: str | None
-    state: str = "open"
-
-    @property
-    def ref(self) -> str:
-        return self.fingerprint[:10]
-
-    def matches(self, text: str, *also: str) -> bool:
-        """A case-insensitive search of what an operator knows the item by (its rule, entity,
-        creator, merchant, action and message, plus `also`): the CLI's `--match` and the
-        Actions tab's filter find the same items."""
-        needle = text.strip().casefold()
-        if not needle:
-            return True
-        known = (self.ref, self.rule, self.name, self.entity_id, self.aweme_id)
-        known += (self.merchant_id, self.kind, self.message, *also)
-        return needle in " ".join(str(part or "") for part in known).casefold()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.ref,
-            "fingerprint": self.fingerprint,
-            "state": self.state,
-            "rule": self.rule,
-            "name": self.name,
-            "pack": self.pack,
-            "level": self.level,
-            "entity": {
-                "type": self.entity_type,
-                "id": self.entity_id,
-                "merchant": self.merchant_id,
-                "creator": self.aweme_id,
-            },
-            "action": {
-                "kind": self.kind,
-                "params": self.params,
-                **({"steps": steps} if (steps := steps_for(self.kind, language())) else {}),
-            },
-            "message": self.message,
-            "evidence": self.evidence,
-            "source": self.source,
-            "run": self.run_id,
-        }
-
-
-@dataclass
-class Change:
-    """One row as it was and as it will be (None: absent)."""
-
-    table: str
-    key: dict[str, Any]
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-    def describe(self) -> str:
-        name = ", ".join(f"{v}" for v in self.key.values())
-        shown = self.to_json()  # credentials masked
-        before, after = shown["before"], shown["after"]
-        if before is None:
-            shown = ", ".join(f"{k}={v}" for k, v in (after or {}).items() if v is not None)
-            return tr(f"新增 {self.table} {name}：{shown}", f"add {self.table} {name}: {shown}")
-        if after is None:
-            return tr(f"删除 {self.table} {name}", f"delete {self.table} {name}")
-        diffs = [
-            f"{k}: {before.get(k)} → {v}"
-            for k, v in after.items()
-            if before.get(k) != v and k != "updated_at"
-        ]
-        return f"{self.table} {name}: " + "; ".join(diffs)
-
-    def to_json(self, *, masked: bool = True) -> dict[str, Any]:
-        """As shown (credentials masked) or, for the audit log that undo reads, as it is."""
-        before, after = self.before, self.after
-        if masked:
-            before, after = _masked(before), _masked(after)
-        return {"table": self.table, "key": self.key, "before": before, "after": after}
-
-
-SECRET_COLUMNS = ("cooperation_code",)  # shown by their last 4 characters only
-
-
-def _masked(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None or not any(row.get(c) for c in SECRET_COLUMNS):
-        return row
-    return {k: mask_secret(v) if k in SECRET_COLUMNS and v else v for k, v in row.items()}
-
-
-@dataclass
-class Outcome:
-    """What an apply, dismiss, hold or undo did (or, with dry_run, would do)."""
-
-    verb: str  # apply | dismiss | hold | undo
-    kind: str
-    entity_type: str
-    entity_id: str
-    merchant_id: str | None
-    changes: list[Change] = field(default_factory=list)
-    note: str | None = None
-    result: Any = None  # what a plugin's handler returned
-    audit_id: int | None = None
-    dry_run: bool = False
-    steps: str | None = None  # what to do by hand in the 千川 backend
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "verb": self.verb,
-            "kind": self.kind,
-            "entity": {
-                "type": self.entity_type,
-                "id": self.entity_id,
-                "merchant": self.merchant_id,
-            },
-            "changes": [c.to_json() for c in self.changes],
-            "note": self.note,
-            "result": self.result,
-            "audit_id": self.audit_id,
-            "dry_run": self.dry_run,
-            "steps": self.steps,
-        }
-
-
-def default_actor() -> str:
-    return os.environ.get("QCRULES_ACTOR") or _login() or "qcrules"
-
-
-def _login() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
 
 # --------------------------------------------------------------------------------------------
 # reading the queue
@@ -317,211 +169,6 @@ def _match(queue: list[QueueItem], ref: str) -> QueueItem:
             hint=tr("多写几位", "give more characters"),
         )
     return items[0]
-
-
-# --------------------------------------------------------------------------------------------
-# row snapshots (what the audit log keeps, and undo puts back)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def _snapshot(row: Any) -> dict[str, Any] | None:
-    return None if row is None else {k: _jsonable(v) for k, v in dict(row).items()}
-
-
-def _typed(tbl, values: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot values back to column types (dates and datetimes from ISO text)."""
-    out = {}
-    for name, value in values.items():
-        if name not in tbl.c:
-            continue
-        if isinstance(value, str):
-            column_type = tbl.c[name].type
-            column_type = getattr(column_type, "impl", column_type)  # UTCDateTime wraps one
-            if isinstance(column_type, sa_types.DateTime):
-                value = datetime.fromisoformat(value)
-            elif isinstance(column_type, sa_types.Date):
-                value = date.fromisoformat(value)
-        out[name] = value
-    return out
-
-
-_TABLES = {
-    "grants": Grant,
-    "pool": PoolMember,
-    "merchants": Merchant,
-    "holds": Hold,
-    "creators": Creator,
-}
-
-
-def _read(conn, name: str, key: dict[str, Any]) -> dict[str, Any] | None:
-    tbl = table(_TABLES[name])
-    where = and_(*(tbl.c[k] == v for k, v in key.items()))
-    return _snapshot(conn.execute(select(tbl).where(where)).mappings().first())
-
-
-def _write(conn, change: Change, values: dict[str, Any] | None) -> None:
-    """Make the row `change.key` be `values` (None: no row)."""
-    tbl = table(_TABLES[change.table])
-    where = and_(*(tbl.c[k] == v for k, v in change.key.items()))
-    exists = conn.execute(select(tbl).where(where)).first() is not None
-    if values is None:
-        if exists:
-            conn.execute(delete(tbl).where(where))
-        return
-    typed = _typed(tbl, values)
-    if exists:
-        # only the columns this change changes: an import's columns written since stay
-        before = _typed(tbl, change.before or {})
-        changed = {k: v for k, v in typed.items() if k not in before or before[k] != v}
-        if changed:
-            conn.execute(update(tbl).where(where).values(changed))
-    else:
-        conn.execute(insert(tbl).values({**_typed(tbl, change.key), **typed}))
-
-
-# --------------------------------------------------------------------------------------------
-# what applying changes (rule-catalog.md § Actions)
-
-
-def _changed(conn, name: str, key: dict[str, Any], **values: Any) -> Change:
-    before = _read(conn, name, key)
-    if before is None:
-        raise UsageError(
-            tr(f"{name} 里没有 {key}", f"{name} has no row {key}"),
-            hint=tr("记录可能已被删除；重新评估后再试", "it may have been deleted; evaluate again"),
-        )
-    after = {**before, **{k: _jsonable(v) for k, v in values.items()}}
-    after["updated_at"] = _now().isoformat()
-    return Change(name, key, before, after)
-
-
-def _pool(conn, item: QueueItem, status: str, today: date) -> Change:
-    key = {"merchant_id": item.merchant_id, "aweme_id": item.entity_id}
-    before = _read(conn, "pool", key)
-    after = {**(before or {**key, "note": None}), "status": status}
-    if before is None or before.get("added_at") is None:
-        after["added_at"] = today.isoformat()
-    after["updated_at"] = _now().isoformat()
-    return Change("pool", key, before, after)
-
-
-def _grant_of(conn, item: QueueItem) -> dict[str, Any]:
-    grant = _read(conn, "grants", {"grant_id": item.entity_id})
-    if grant is None:
-        raise UsageError(
-            tr(f"没有授权 {item.entity_id}", f"there is no grant {item.entity_id}"),
-            hint=tr("它可能已被删除；重新评估后再试", "it may have been deleted; evaluate again"),
-        )
-    return grant
-
-
-def _new_grant_id(conn, base: str) -> str:
-    for n in range(1, 1000):
-        candidate = f"{base}-{n}"
-        if _read(conn, "grants", {"grant_id": candidate}) is None:
-            return candidate
-    raise UsageError(f"no free grant id for {base}")
-
-
-def _new_grant(conn, key_base: str, values: dict[str, Any]) -> Change:
-    grant_id = _new_grant_id(conn, key_base)
-    now = _now().isoformat()
-    after = {"grant_id": grant_id, **values, "created_at": now, "updated_at": now}
-    return Change("grants", {"grant_id": grant_id}, None, after)
-
-
-def changes_for(conn, item: QueueItem, today: date) -> tuple[list[Change], str | None]:
-    """The record changes applying `item` makes, and the steps to take by hand in 千川
-    (PC and 随心推 where they differ)."""
-    changes = _record_changes(conn, item, today)
-    return changes, steps_text(item.kind, language())
-
-
-def _proposed_end(grant: dict[str, Any], days: int, today: date) -> date:
-    """The end a shortened grant should have: `days` from its start, but never a day already
-    past (千川 needs a new request anyway, so it runs `days` from today), and never later
-    than the grant's own known end."""
-    start = date.fromisoformat(grant["starts_at"]) if grant.get("starts_at") else today
-    proposed = start + timedelta(days=days)
-    if proposed <= today:
-        proposed = today + timedelta(days=days)
-    ends = date.fromisoformat(grant["ends_at"]) if grant.get("ends_at") else None
-    if ends is not None and not is_permanent_end(ends) and ends >= today:
-        proposed = min(proposed, ends)
-    return proposed
-
-
-def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
-    kind, params = item.kind, item.params or {}
-    days = int(params.get("days") or SAFE_GRANT_DAYS)
-    if kind == "add_to_pool":
-        return [_pool(conn, item, "in_pool", today)]
-    if kind == "remove_from_pool":
-        return [_pool(conn, item, "candidate", today)]
-    if kind == "exclude_creator":
-        return [_pool(conn, item, "excluded", today)]
-    if kind == "request_grant":
-        scope = params.get("scope") or "single_video"
-        values = {
-            "merchant_id": item.merchant_id,
-            "aweme_id": item.entity_id if item.entity_type == "creator" else item.aweme_id,
-            "auth_type": "cooperative",
-            "scope": scope,
-            "channel": params.get("channel") or "pc",
-            "status": "draft",
-            "starts_at": today.isoformat(),
-            "ends_at": (today + timedelta(days=days)).isoformat(),
-            "note": tr("由 qcrules 按安全默认值创建", "created by qcrules with safe defaults"),
-        }
-        return [_new_grant(conn, f"Q{today:%Y%m%d}", values)]
-    if kind == "renew_grant":
-        from qcrules.grants import refuse_second_renewal
-
-        old = _grant_of(conn, item)
-        refuse_second_renewal(conn, old["grant_id"])
-        old_end = (
-            date.fromisoformat(old["ends_at"])
-            if old.get("ends_at") and not is_permanent_end(date.fromisoformat(old["ends_at"]))
-            else today
-        )
-        start = max(old_end + timedelta(days=1), today)
-        scope = old["scope"] if old["scope"] != "all_works" else "single_video"
-        values = {
-            "merchant_id": old["merchant_id"],
-            "aweme_id": old["aweme_id"],
-            "auth_type": "cooperative",
-            "scope": scope,
-            "video_id": old.get("video_id"),
-            "channel": old.get("channel"),
-            "status": "requested",
-            "requested_at": today.isoformat(),
-            "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(days=days)).isoformat(),
-            "has_agreement": old.get("has_agreement"),
-            "renewal_of": old["grant_id"],
-        }
-        return [_new_grant(conn, f"{old['grant_id']}-R", values)]
-    if kind == "revoke_grant":
-        _grant_of(conn, item)
-        return [_changed(conn, "grants", {"grant_id": item.entity_id}, status="revoked")]
-    if kind == "shorten_grant":
-        grant = _grant_of(conn, item)
-        proposed = _proposed_end(grant, days, today)
-        return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_ends_at=proposed)]
-    if kind == "narrow_scope":
-        _grant_of(conn, item)
-        scope = params.get("scope") or "single_video"
-        return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_scope=scope)]
-    if kind == "run_permission_audit":
-        merchant = item.merchant_id or item.entity_id
-        return [_changed(conn, "merchants", {"merchant_id": merchant}, last_permission_audit=today)]
-    return []  # a task for a person: recorded as done, with a note
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,30 +1,5 @@
-"""The execute step (seed 二): request grants the safe way and follow each one to its end.
-
-A request is judged **before anything is written**: the proposed grant is turned into the
-fact an evaluation would build once it is stored (`facts.builders.proposal_facts`), and every
-grant rule in effect (the permissions pack, a plugin's pack) is run on it. Rules marked
-`gate = true` judge the grant's *terms* — auth type, scope, duration, ownership — and refuse
-the request at `warn` or above unless the risk is accepted with a reason (kept in the audit
-log and on the grant). The other grant rules are about later steps (the agreement, the 合作码,
-a request left pending) and form the request's to-do list. The creator's own findings for
-the merchant (screening, 托管授权) are shown as context.
-
-The proposal is judged as it will be once sent (`requested`, today), so the to-do list names
-what still stands between it and a clean request. It is stored as `requested` when a 合作码 is
-known (given now, or already on the creator), else as a `draft`.
-
-Grant states (rule-catalog.md's statuses; `approved` is the creator's confirmation in the
-Douyin app — 千川 then shows 授权成功 — and makes the grant `active`):
-
-    draft ──→ requested ──→ active ──→ expired
-      │           ├──→ rejected  │
-      └──→ revoked ←──┴──────────┘
-              (requested ──→ expired: never confirmed before its end)
-
-Every request and move is written under the workspace's write lock with an audit entry that
-`qcrules actions undo` takes back. The 合作码 is a credential: it is kept on the creator and
-only ever shown masked (its last 4 characters).
-"""
+"""Requesting a grant: the proposal judged by every grant rule before anything is written, the
+to-do steps after it, and the request stored (draft or requested) with its audit entry."""
 
 from __future__ import annotations
 
@@ -36,11 +11,19 @@ from typing import Any
 from sqlalchemy import select
 
 from qcrules.errors import PackError, UsageError
+from qcrules.grants.vocab import (
+    AUTH_LABEL,
+    CHANNEL_NAMES,
+    MAX_TERM_DAYS,
+    SAFE_DAYS,
+    SCOPE_LABEL,
+    label,
+    mask_code,
+)
 from qcrules.i18n import language, pick, tr
 from qcrules.model.db import table
 from qcrules.model.tables import (
     AUTH_TYPES,
-    GRANT_STATUSES,
     PERMANENT_END,
     SCOPES,
     Creator,
@@ -48,65 +31,8 @@ from qcrules.model.tables import (
     Merchant,
 )
 from qcrules.packs.model import LEVEL_RANK
-from qcrules.safety import check_id, for_terminal, mask_secret
+from qcrules.safety import check_id, for_terminal
 from qcrules.workspace import Workspace
-
-SAFE_DAYS = 15  # the guide: 15 or 30 days, never permanent
-MAX_TERM_DAYS = 3650  # a term longer than ten years is a typo (permanent is --until 2099-12-31)
-CHANNEL_NAMES = {
-    "pc": "pc",
-    "mobile_pre_order": "mobile_pre_order",
-    "mobile_in_order": "mobile_at_order",  # the 随心推 下单时 scenario, as the CLI spells it
-    "mobile_at_order": "mobile_at_order",
-}
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "draft": ("requested", "revoked"),
-    "requested": ("active", "rejected", "revoked", "expired"),
-    "active": ("revoked", "expired"),
-    "rejected": (),
-    "revoked": (),
-    "expired": (),
-}
-MARK_TARGETS = ("requested", "approved", "active", "rejected", "revoked", "expired")
-LIVE = ("draft", "requested", "active")
-
-STATUS_LABEL = {  # `approved` is a mark (the creator confirmed), recorded as active
-    "draft": ("草稿", "draft"),
-    "requested": ("已申请", "requested"),
-    "approved": ("已通过", "approved"),
-    "active": ("生效中", "active"),
-    "rejected": ("已拒绝", "rejected"),
-    "revoked": ("已撤销", "revoked"),
-    "expired": ("已过期", "expired"),
-}
-AUTH_LABEL = {
-    "cooperative": ("合作达人授权", "cooperative (合作达人授权)"),
-    "self_operated": ("自营授权", "self-operated (自营授权)"),
-    "official": ("官方授权", "official (官方授权)"),
-}
-SCOPE_LABEL = {
-    "single_video": ("单视频", "single video"),
-    "live_room": ("直播间", "live room"),
-    "all_works": ("所有作品", "all works"),
-    "account": ("抖音号授权（账号级）", "account level (抖音号授权)"),
-}
-CHANNEL_LABEL = {
-    "pc": ("PC端：巨量千川后台", "PC: the Qianchuan backend"),
-    "mobile_pre_order": ("移动端：小店随心推 下单前", "mobile: 小店随心推, before ordering"),
-    "mobile_at_order": ("移动端：小店随心推 下单时", "mobile: 小店随心推, while ordering"),
-}
-
-
-def label(table_: dict[str, tuple[str, str]], key: str | None) -> str:
-    zh, en = table_.get(key or "", (key or "—", key or "—"))
-    return tr(zh, en)
-
-
-def mask_code(code: str | None) -> str | None:
-    """A 合作码 as it may be shown (the one masking rule: its last 4 characters); None when
-    there is none."""
-    return mask_secret(code) or None
-
 
 # --------------------------------------------------------------------------------------------
 # the proposal
@@ -277,7 +203,7 @@ def _require_creator(conn, aweme_id: str) -> dict[str, Any]:
 
 def _new_code(conn, aweme_id: str, code: str):
     """The creator's 合作码 replaced as an audited change, so undo gives the old one back."""
-    from qcrules.actions.queue import _changed, _write
+    from qcrules.actions.changes import _changed, _write
 
     change = _changed(conn, "creators", {"aweme_id": aweme_id}, cooperation_code=code)
     _write(conn, change, change.after)
@@ -682,7 +608,9 @@ def request_grant(
 
     Refused: a gate rule fired at warn or above and no reason was given to accept the risk;
     nothing is written and the check says why (`refused`)."""
-    from qcrules.actions.queue import Change, Outcome, _audit, _now, _write, default_actor
+    from qcrules.actions.changes import _write
+    from qcrules.actions.items import Change, Outcome, _now, default_actor
+    from qcrules.actions.queue import _audit
 
     today = today or date.today()
     reason = (accept_risk or "").strip() or None
@@ -753,246 +681,27 @@ def request_grant(
     return check
 
 
-# --------------------------------------------------------------------------------------------
-# moving a grant through its states
-
-
-@dataclass
-class MarkOutcome:
-    grant_id: str
-    before: str
-    after: str
-    target: str  # as asked: `approved` is recorded as such, the grant becomes active
-    change: Any
-    audit_id: int | None
-    note: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "grant_id": self.grant_id,
-            "from": self.before,
-            "to": self.after,
-            "marked": self.target,
-            "change": self.change.to_json(),
-            "audit_id": self.audit_id,
-            "note": self.note,
-        }
-
-
-def allowed_moves(status: str) -> list[str]:
-    """The states a grant in `status` may move to (`approved` beside `active`)."""
-    moves = list(TRANSITIONS.get(status, ()))
-    if "active" in moves:
-        moves.insert(moves.index("active"), "approved")
-    return moves
-
-
-def _check_mark_day(grant: dict[str, Any], status_to: str, on: date, today: date) -> None:
-    """When a move happened lies between the grant's own dates and today (a start may be
-    scheduled later): an end before the start or a request in the future would make findings
-    out of a typing slip (a revoke dated 2001 reads as months of spend after the end)."""
-    if status_to in ("revoked", "expired"):
-        floor = grant["starts_at"] or grant["requested_at"]
-    elif status_to == "active":
-        floor = grant["requested_at"]
-    else:
-        floor = None
-    if on > today and status_to != "active":
-        raise UsageError(
-            tr(f"日期 {on} 在今天（{today}）之后", f"the date {on} is after today ({today})"),
-            hint=tr("写下它实际发生的那一天", "give the day it actually happened"),
-        )
-    if floor is not None and on < floor:
-        raise UsageError(
-            tr(
-                f"日期 {on} 早于授权 {grant['grant_id']} 的 {floor}",
-                f"the date {on} is before grant {grant['grant_id']}'s {floor}",
-            ),
-            hint=tr(
-                "授权不能在申请或开始之前生效或结束",
-                "a grant cannot start or end before it was requested or started",
-            ),
-        )
-
-
-def mark_grant(
-    workspace: Workspace,
-    grant_id: str,
-    target: str,
-    *,
-    on: date | None = None,
-    note: str | None = None,
-    code: str | None = None,
-    actor: str | None = None,
-    today: date | None = None,
-) -> MarkOutcome:
-    """Move a grant to `target` along the state machine (module docstring), audited and
-    undoable. `on` is when it happened (default today): the request date, the start (the
-    term is kept), or an earlier end for a revoked or expired grant."""
-    from qcrules.actions.queue import Outcome, _audit, _changed, _write, default_actor
-
-    _choice(target, MARK_TARGETS, tr("状态", "state"))
-    status_to = "active" if target == "approved" else target
-    day = on or today or date.today()
-    with workspace.db.write("grants mark") as conn:
-        grant = _one(conn, Grant, "grant_id", grant_id)
-        if grant is None:
-            grants = table(Grant)
-            ids = list(conn.execute(select(grants.c.grant_id)).scalars())
-            raise UsageError(
-                tr(f"没有授权 {grant_id!r}", f"there is no grant {grant_id!r}")
-                + _did_you_mean(grant_id, ids),
-                hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
-            )
-        current = grant["status"]
-        if current not in GRANT_STATUSES or status_to not in TRANSITIONS.get(current, ()):
-            moves = allowed_moves(current)
-            raise UsageError(
-                tr(
-                    f"授权 {grant_id} 是 {current}，不能改为 {target}",
-                    f"grant {grant_id} is {current}; it cannot move to {target}",
-                ),
-                hint=(
-                    tr("可改为：", "allowed from here: ") + ", ".join(moves)
-                    if moves
-                    else tr(
-                        f"{current} 是终态；要继续合作请发起新的授权（qcrules grants request）",
-                        f"{current} is final; request a new grant (qcrules grants request)",
-                    )
-                ),
-            )
-        if on is not None:
-            _check_mark_day(grant, status_to, on, today or date.today())
-        values: dict[str, Any] = {"status": status_to}
-        given = (code or "").strip()
-        if status_to == "requested":
-            creator = _one(conn, Creator, "aweme_id", grant["aweme_id"]) or {}
-            if not given and not (creator.get("cooperation_code") or "").strip():
-                raise UsageError(
-                    tr(
-                        f"达人 {grant['aweme_id']} 还没有合作码：不能发起授权",
-                        f"creator {grant['aweme_id']} has no 合作码 yet: the request cannot go",
-                    ),
-                    hint=tr(
-                        "向达人索取合作码（抖音 设置 → 账号与安全），再加 --code CODE",
-                        "ask the creator for it (Douyin: Settings → Account and security), "
-                        "then add --code CODE",
-                    ),
-                )
-            values["requested_at"] = day
-        elif status_to == "active":
-            start = grant["starts_at"]
-            begin = day if start is None or start < day or on is not None else start
-            values["starts_at"] = begin
-            ends = grant["ends_at"]
-            if ends is not None and ends < PERMANENT_END and start is not None:
-                values["ends_at"] = begin + (ends - start)
-        elif status_to in ("revoked", "expired") and on is not None:
-            ends = grant["ends_at"]
-            if ends is None or on < ends:
-                values["ends_at"] = on
-        change = _changed(conn, "grants", {"grant_id": grant_id}, **values)
-        _write(conn, change, change.after)
-        changes = [change]
-        if given:
-            changes.append(_new_code(conn, grant["aweme_id"], given))
-        kind = f"grant:{target}"
-        outcome = Outcome(kind, kind, "grant", grant_id, grant["merchant_id"], changes, note)
-        result = {"from": current, "to": status_to, "on": day.isoformat()}
-        if given:
-            result["cooperation_code"] = mask_code(given)
-        audit_id = _audit(conn, outcome, actor or default_actor(), None, result=result)
-    return MarkOutcome(grant_id, current, status_to, target, change, audit_id, note)
-
-
-# --------------------------------------------------------------------------------------------
-# listing
-
-
-def list_grants(
-    workspace: Workspace,
-    *,
-    merchant: str | None = None,
-    state: str | None = None,
-    creator: str | None = None,
-    today: date | None = None,
-) -> list[dict[str, Any]]:
-    """Grants with their state and days left (None: permanent or no end), newest first."""
-    today = today or date.today()
-    if state is not None:
-        _choice(state, GRANT_STATUSES, "--state")
-    grants, creators = table(Grant), table(Creator)
-    query = select(grants, creators.c.nickname).join(
-        creators, creators.c.aweme_id == grants.c.aweme_id, isouter=True
-    )
-    with workspace.db.connect() as conn:
-        if merchant is not None:
-            _require_merchant(conn, merchant)
-            query = query.where(grants.c.merchant_id == merchant)
-        if state is not None:
-            query = query.where(grants.c.status == state)
-        if creator is not None:
-            query = query.where(grants.c.aweme_id == creator)
-        rows = list(conn.execute(query.order_by(grants.c.grant_id)).mappings())
-    out = []
-    for r in rows:
-        ends = r["ends_at"]
-        permanent = ends is None or ends >= PERMANENT_END
-        out.append(
-            {
-                "grant_id": r["grant_id"],
-                "merchant_id": r["merchant_id"],
-                "aweme_id": r["aweme_id"],
-                "nickname": r["nickname"],
-                "status": r["status"],
-                "auth_type": r["auth_type"],
-                "scope": r["scope"],
-                "video_id": r["video_id"],
-                "channel": r["channel"],
-                "requested_at": _iso(r["requested_at"]),
-                "starts_at": _iso(r["starts_at"]),
-                "ends_at": None if ends is None else ends.isoformat(),
-                "days_left": None if permanent else (ends - today).days,
-                "renewal_of": r["renewal_of"],
-                "note": r["note"],
-            }
-        )
-    return out
-
-
-def renewal_request(workspace: Workspace, grant_id: str) -> GrantRequest:
-    """A request that renews `grant_id` on the same terms, made safe: 合作达人, never all
-    works, the same number of days (at most 30; 15 when it had no end)."""
-    with workspace.db.connect() as conn:
-        old = _one(conn, Grant, "grant_id", grant_id)
-    if old is None:
-        raise UsageError(
-            tr(f"没有授权 {grant_id}", f"there is no grant {grant_id}"),
-            hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
-        )
-    days = SAFE_DAYS
-    if old["starts_at"] and old["ends_at"] and old["ends_at"] < PERMANENT_END:
-        days = max(1, min(30, (old["ends_at"] - old["starts_at"]).days))
-    scope = old["scope"] if old["scope"] in ("single_video", "live_room") else "single_video"
-    return GrantRequest(
-        merchant_id=old["merchant_id"],
-        aweme_id=old["aweme_id"],
-        scope=scope,
-        video_id=old["video_id"] if scope == "single_video" else None,
-        days=days,
-        channel=old["channel"] or "pc",
-        renewal_of=grant_id,
-    )
-
-
 __all__ = [
+    "CheckSession",
     "GrantRequest",
     "RequestCheck",
-    "allowed_moves",
+    "RuleVerdict",
+    "Step",
+    "_agreement",
+    "_choice",
+    "_confirmation",
+    "_did_you_mean",
+    "_evaluate_proposal",
+    "_iso",
+    "_judged",
+    "_new_code",
+    "_next_grant_id",
+    "_one",
+    "_proposed_row",
+    "_require_creator",
+    "_require_merchant",
+    "_steps",
     "check_request",
-    "list_grants",
-    "mark_grant",
-    "mask_code",
-    "renewal_request",
+    "refuse_second_renewal",
     "request_grant",
 ]

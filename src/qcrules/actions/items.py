@@ -1,0 +1,171 @@
+"""What the action queue holds and what acting on it produces: a queue item (a finding's
+suggested action with its state), a record change (before and after, secrets masked), the
+outcome of an action; and who acts, when."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from qcrules.actions.kinds import steps_for
+from qcrules.i18n import language, tr
+from qcrules.safety import mask_secret
+
+MIN_REF = 4
+SAFE_GRANT_DAYS = 30  # the guide's safe default: 15 or 30 days, never permanent
+STATES = ("open", "applied", "dismissed", "held", "superseded")
+
+
+@dataclass
+class QueueItem:
+    fingerprint: str
+    run_id: str
+    rule: str
+    name: str
+    pack: str
+    level: str
+    entity_type: str
+    entity_id: str
+    merchant_id: str | None
+    aweme_id: str | None
+    message: str
+    kind: str
+    params: dict[str, Any]
+    evidence: dict[str, Any]
+    source: str | None
+    state: str = "open"
+
+    @property
+    def ref(self) -> str:
+        return self.fingerprint[:10]
+
+    def matches(self, text: str, *also: str) -> bool:
+        """A case-insensitive search of what an operator knows the item by (its rule, entity,
+        creator, merchant, action and message, plus `also`): the CLI's `--match` and the
+        Actions tab's filter find the same items."""
+        needle = text.strip().casefold()
+        if not needle:
+            return True
+        known = (self.ref, self.rule, self.name, self.entity_id, self.aweme_id)
+        known += (self.merchant_id, self.kind, self.message, *also)
+        return needle in " ".join(str(part or "") for part in known).casefold()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.ref,
+            "fingerprint": self.fingerprint,
+            "state": self.state,
+            "rule": self.rule,
+            "name": self.name,
+            "pack": self.pack,
+            "level": self.level,
+            "entity": {
+                "type": self.entity_type,
+                "id": self.entity_id,
+                "merchant": self.merchant_id,
+                "creator": self.aweme_id,
+            },
+            "action": {
+                "kind": self.kind,
+                "params": self.params,
+                **({"steps": steps} if (steps := steps_for(self.kind, language())) else {}),
+            },
+            "message": self.message,
+            "evidence": self.evidence,
+            "source": self.source,
+            "run": self.run_id,
+        }
+
+
+@dataclass
+class Change:
+    """One row as it was and as it will be (None: absent)."""
+
+    table: str
+    key: dict[str, Any]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def describe(self) -> str:
+        name = ", ".join(f"{v}" for v in self.key.values())
+        shown = self.to_json()  # credentials masked
+        before, after = shown["before"], shown["after"]
+        if before is None:
+            shown = ", ".join(f"{k}={v}" for k, v in (after or {}).items() if v is not None)
+            return tr(f"新增 {self.table} {name}：{shown}", f"add {self.table} {name}: {shown}")
+        if after is None:
+            return tr(f"删除 {self.table} {name}", f"delete {self.table} {name}")
+        diffs = [
+            f"{k}: {before.get(k)} → {v}"
+            for k, v in after.items()
+            if before.get(k) != v and k != "updated_at"
+        ]
+        return f"{self.table} {name}: " + "; ".join(diffs)
+
+    def to_json(self, *, masked: bool = True) -> dict[str, Any]:
+        """As shown (credentials masked) or, for the audit log that undo reads, as it is."""
+        before, after = self.before, self.after
+        if masked:
+            before, after = _masked(before), _masked(after)
+        return {"table": self.table, "key": self.key, "before": before, "after": after}
+
+
+SECRET_COLUMNS = ("cooperation_code",)  # shown by their last 4 characters only
+
+
+def _masked(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None or not any(row.get(c) for c in SECRET_COLUMNS):
+        return row
+    return {k: mask_secret(v) if k in SECRET_COLUMNS and v else v for k, v in row.items()}
+
+
+@dataclass
+class Outcome:
+    """What an apply, dismiss, hold or undo did (or, with dry_run, would do)."""
+
+    verb: str  # apply | dismiss | hold | undo
+    kind: str
+    entity_type: str
+    entity_id: str
+    merchant_id: str | None
+    changes: list[Change] = field(default_factory=list)
+    note: str | None = None
+    result: Any = None  # what a plugin's handler returned
+    audit_id: int | None = None
+    dry_run: bool = False
+    steps: str | None = None  # what to do by hand in the 千川 backend
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verb": self.verb,
+            "kind": self.kind,
+            "entity": {
+                "type": self.entity_type,
+                "id": self.entity_id,
+                "merchant": self.merchant_id,
+            },
+            "changes": [c.to_json() for c in self.changes],
+            "note": self.note,
+            "result": self.result,
+            "audit_id": self.audit_id,
+            "dry_run": self.dry_run,
+            "steps": self.steps,
+        }
+
+
+def default_actor() -> str:
+    return os.environ.get("QCRULES_ACTOR") or _login() or "qcrules"
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

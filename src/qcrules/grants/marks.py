@@ -1,0 +1,193 @@
+"""Moving a grant through its states (requested, approved, active, rejected, revoked, expired):
+the allowed moves, the day checked against the grant, audited and undoable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from qcrules.errors import UsageError
+from qcrules.grants.request import (
+    _choice,
+    _did_you_mean,
+    _new_code,
+    _one,
+)
+from qcrules.grants.vocab import (
+    MARK_TARGETS,
+    TRANSITIONS,
+    mask_code,
+)
+from qcrules.i18n import tr
+from qcrules.model.db import table
+from qcrules.model.tables import (
+    GRANT_STATUSES,
+    PERMANENT_END,
+    Creator,
+    Grant,
+)
+from qcrules.workspace import Workspace
+
+# --------------------------------------------------------------------------------------------
+# moving a grant through its states
+
+
+@dataclass
+class MarkOutcome:
+    grant_id: str
+    before: str
+    after: str
+    target: str  # as asked: `approved` is recorded as such, the grant becomes active
+    change: Any
+    audit_id: int | None
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "grant_id": self.grant_id,
+            "from": self.before,
+            "to": self.after,
+            "marked": self.target,
+            "change": self.change.to_json(),
+            "audit_id": self.audit_id,
+            "note": self.note,
+        }
+
+
+def allowed_moves(status: str) -> list[str]:
+    """The states a grant in `status` may move to (`approved` beside `active`)."""
+    moves = list(TRANSITIONS.get(status, ()))
+    if "active" in moves:
+        moves.insert(moves.index("active"), "approved")
+    return moves
+
+
+def _check_mark_day(grant: dict[str, Any], status_to: str, on: date, today: date) -> None:
+    """When a move happened lies between the grant's own dates and today (a start may be
+    scheduled later): an end before the start or a request in the future would make findings
+    out of a typing slip (a revoke dated 2001 reads as months of spend after the end)."""
+    if status_to in ("revoked", "expired"):
+        floor = grant["starts_at"] or grant["requested_at"]
+    elif status_to == "active":
+        floor = grant["requested_at"]
+    else:
+        floor = None
+    if on > today and status_to != "active":
+        raise UsageError(
+            tr(f"日期 {on} 在今天（{today}）之后", f"the date {on} is after today ({today})"),
+            hint=tr("写下它实际发生的那一天", "give the day it actually happened"),
+        )
+    if floor is not None and on < floor:
+        raise UsageError(
+            tr(
+                f"日期 {on} 早于授权 {grant['grant_id']} 的 {floor}",
+                f"the date {on} is before grant {grant['grant_id']}'s {floor}",
+            ),
+            hint=tr(
+                "授权不能在申请或开始之前生效或结束",
+                "a grant cannot start or end before it was requested or started",
+            ),
+        )
+
+
+def mark_grant(
+    workspace: Workspace,
+    grant_id: str,
+    target: str,
+    *,
+    on: date | None = None,
+    note: str | None = None,
+    code: str | None = None,
+    actor: str | None = None,
+    today: date | None = None,
+) -> MarkOutcome:
+    """Move a grant to `target` along the state machine (module docstring), audited and
+    undoable. `on` is when it happened (default today): the request date, the start (the
+    term is kept), or an earlier end for a revoked or expired grant."""
+    from qcrules.actions.changes import _changed, _write
+    from qcrules.actions.items import Outcome, default_actor
+    from qcrules.actions.queue import _audit
+
+    _choice(target, MARK_TARGETS, tr("状态", "state"))
+    status_to = "active" if target == "approved" else target
+    day = on or today or date.today()
+    with workspace.db.write("grants mark") as conn:
+        grant = _one(conn, Grant, "grant_id", grant_id)
+        if grant is None:
+            grants = table(Grant)
+            ids = list(conn.execute(select(grants.c.grant_id)).scalars())
+            raise UsageError(
+                tr(f"没有授权 {grant_id!r}", f"there is no grant {grant_id!r}")
+                + _did_you_mean(grant_id, ids),
+                hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
+            )
+        current = grant["status"]
+        if current not in GRANT_STATUSES or status_to not in TRANSITIONS.get(current, ()):
+            moves = allowed_moves(current)
+            raise UsageError(
+                tr(
+                    f"授权 {grant_id} 是 {current}，不能改为 {target}",
+                    f"grant {grant_id} is {current}; it cannot move to {target}",
+                ),
+                hint=(
+                    tr("可改为：", "allowed from here: ") + ", ".join(moves)
+                    if moves
+                    else tr(
+                        f"{current} 是终态；要继续合作请发起新的授权（qcrules grants request）",
+                        f"{current} is final; request a new grant (qcrules grants request)",
+                    )
+                ),
+            )
+        if on is not None:
+            _check_mark_day(grant, status_to, on, today or date.today())
+        values: dict[str, Any] = {"status": status_to}
+        given = (code or "").strip()
+        if status_to == "requested":
+            creator = _one(conn, Creator, "aweme_id", grant["aweme_id"]) or {}
+            if not given and not (creator.get("cooperation_code") or "").strip():
+                raise UsageError(
+                    tr(
+                        f"达人 {grant['aweme_id']} 还没有合作码：不能发起授权",
+                        f"creator {grant['aweme_id']} has no 合作码 yet: the request cannot go",
+                    ),
+                    hint=tr(
+                        "向达人索取合作码（抖音 设置 → 账号与安全），再加 --code CODE",
+                        "ask the creator for it (Douyin: Settings → Account and security), "
+                        "then add --code CODE",
+                    ),
+                )
+            values["requested_at"] = day
+        elif status_to == "active":
+            start = grant["starts_at"]
+            begin = day if start is None or start < day or on is not None else start
+            values["starts_at"] = begin
+            ends = grant["ends_at"]
+            if ends is not None and ends < PERMANENT_END and start is not None:
+                values["ends_at"] = begin + (ends - start)
+        elif status_to in ("revoked", "expired") and on is not None:
+            ends = grant["ends_at"]
+            if ends is None or on < ends:
+                values["ends_at"] = on
+        change = _changed(conn, "grants", {"grant_id": grant_id}, **values)
+        _write(conn, change, change.after)
+        changes = [change]
+        if given:
+            changes.append(_new_code(conn, grant["aweme_id"], given))
+        kind = f"grant:{target}"
+        outcome = Outcome(kind, kind, "grant", grant_id, grant["merchant_id"], changes, note)
+        result = {"from": current, "to": status_to, "on": day.isoformat()}
+        if given:
+            result["cooperation_code"] = mask_code(given)
+        audit_id = _audit(conn, outcome, actor or default_actor(), None, result=result)
+    return MarkOutcome(grant_id, current, status_to, target, change, audit_id, note)
+
+
+__all__ = [
+    "MarkOutcome",
+    "_check_mark_day",
+    "allowed_moves",
+    "mark_grant",
+]
