@@ -94,6 +94,28 @@ def test_every_problem_is_reported_at_once_with_positions(tmp_path):
     assert mismatch.line == 28 and mismatch.rule == "EXT001"
 
 
+def test_bands_name_number_parameters_of_the_pack(tmp_path):
+    good = GOOD.replace("max_cpc = 2.5", 'max_cpc = 2.5\nlow = 0.02\n\n[bands]\nctr_low = "low"')
+    _, pack, diagnostics = load(tmp_path, good)
+    assert pack is not None and not diagnostics
+    assert pack.band_values() == {"ctr_low": 0.02}
+    assert pack.with_params({"low": 0.05}).band_values() == {"ctr_low": 0.05}
+
+    bad = GOOD.replace(
+        "max_cpc = 2.5",
+        'max_cpc = 2.5\nword = "x"\n\n[bands]\nctr_lo = "max_cpc"\nctr_broad = "max_cpx"\n'
+        'ctr_normal_min = "word"',
+    )
+    path, pack, diagnostics = load(tmp_path, bad)
+    assert pack is None
+    band = by_code(diagnostics, "unknown-band")
+    assert (band.file, band.line) == (str(path), 12) and "did you mean 'ctr_low'" in band.help
+    param = by_code(diagnostics, "unknown-param")
+    assert param.line == 13 and "did you mean 'max_cpc'" in param.help
+    word = by_code(diagnostics, "bad-param")
+    assert word.line == 14 and "not a number" in word.message
+
+
 def test_syntax_errors_point_into_the_expression(tmp_path):
     path, pack, diagnostics = load(tmp_path, GOOD.replace("clicks_7d == 0", "clicks_7d == "))
     assert pack is None

@@ -123,3 +123,59 @@ def test_a_file_written_for_excel_starts_with_a_bom(cli, ws, tmp_path):
     assert cli("report", *AS_OF, "-o", str(out), cwd=ws).returncode == 0
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
     assert not (tmp_path / "sheet.csv.partial").exists()
+
+
+def test_the_sheet_and_mon001_to_mon003_agree_under_a_merchants_own_bands(demo_copy):
+    """A merchant with its own CTR bands ([merchant.M2.params.monitoring]): the sheet judges
+    that merchant's days against them, other merchants against the workspace's, and MON003
+    fires for exactly the grants whose 7-day CTR falls outside that merchant's normal band."""
+    from qcrules import service
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.report import ctr_band
+    from qcrules.workspace import Workspace
+
+    config = demo_copy / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "\n[merchant.M2.params.monitoring]\nctr_normal_min = 0.045\nctr_normal_max = 0.06\n",
+        encoding="utf-8",
+    )
+    workspace = Workspace.discover(config)
+    try:
+        result = service.evaluate(
+            workspace, EvaluateOptions(as_of=TODAY, store=False, fail_on="never")
+        )
+        sheet = service.monitoring_sheet(workspace, as_of=TODAY, days=7)
+    finally:
+        workspace.close()
+    own = sheet.bands_for("M2")
+    assert own["ctr_normal_min"] == 0.045 and own["ctr_normal_max"] == 0.06
+    assert sheet.bands_for("M1") == sheet.bands and sheet.bands["ctr_normal_min"] == 0.03
+    for row in sheet.rows:  # each day against its own merchant's bands
+        assert row.ctr_band == ctr_band(row.ctr, sheet.bands_for(row.merchant_id)), row
+    assert any(  # the override changes what the sheet says for some of M2's days
+        ctr_band(row.ctr, sheet.bands) != row.ctr_band
+        for row in sheet.rows
+        if row.merchant_id == "M2"
+    )
+
+    fired = {
+        (f["rule"], f["entity"]["id"])
+        for f in result.report["findings"]
+        if f["rule"] in ("MON001", "MON002", "MON003") and f["entity"]["merchant"] == "M2"
+    }
+    expected = set()
+    for fact in result.facts["grant"]:
+        v = fact.values
+        judged = (
+            fact.merchant_id == "M2"
+            and v.get("status") == "active"
+            and (v.get("days_with_data") or 0) >= 3
+            and (v.get("impressions_7d") or 0) >= 3000
+        )
+        band = ctr_band(v.get("ctr_7d"), sheet.bands_for("M2")) if judged else None
+        rule = {"broad": "MON001", "low": "MON002", "below": "MON003", "above": "MON003"}
+        if band in rule:
+            expected.add((rule[band], fact.entity_id))
+    assert fired == expected
+    assert len({gid for rule, gid in fired if rule == "MON003"}) > 1  # not just the demo's one

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from qcrules.safety import for_terminal, spreadsheet_cell
 from qcrules.workspace import Workspace
 
 FORMATS = ("csv", "html", "xlsx")
+# the guide's CTR bands (seed 三.1), for a workspace whose packs declare none in [bands]
 BANDS_DEFAULT = {"ctr_low": 0.01, "ctr_normal_min": 0.03, "ctr_normal_max": 0.10, "ctr_broad": 0.20}
 
 
@@ -52,8 +53,14 @@ class SheetRow:
 class Sheet:
     as_of: date
     days: int
-    bands: dict[str, float]
+    bands: dict[str, float]  # the workspace's; a merchant's overrides in merchant_bands
     rows: list[SheetRow]
+    merchant_bands: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def bands_for(self, merchant_id: str | None) -> dict[str, float]:
+        """The bands a merchant's rows are judged against: its [merchant.<id>.params] bind
+        the pack's band parameters as they bind the rules'."""
+        return self.merchant_bands.get(merchant_id or "", self.bands)
 
 
 def _ratio(top: float | int | None, bottom: float | int | None) -> float | None:
@@ -75,13 +82,27 @@ def ctr_band(ctr: float | None, bands: dict[str, float]) -> str | None:
     return "above" if ctr <= bands["ctr_broad"] else "broad"
 
 
-def _bands(workspace: Workspace) -> dict[str, float]:
+def _bands(workspace: Workspace) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The sheet's bands from the pack in effect that declares them in [bands] (the built-in
+    monitoring pack, or one that replaces it), and per merchant where its parameter overrides
+    change them: the same binding as the rules', so the sheet and MON001–MON003 agree."""
+    from qcrules.evaluation import merchant_params
     from qcrules.packs.registry import load_packs
 
     packset = load_packs(workspace.config)
-    monitoring = next((p for p in packset.packs if p.id == "monitoring"), None)
-    params = monitoring.params if monitoring is not None else {}
-    return {k: float(params.get(k, v)) for k, v in BANDS_DEFAULT.items()}
+    declaring = next((p for p in packset.packs if p.bands), None)
+    if declaring is None:
+        return dict(BANDS_DEFAULT), {}
+    default = {**BANDS_DEFAULT, **declaring.band_values()}
+    per_merchant = {}
+    for merchant_id in workspace.config.merchant_params:
+        bound = {
+            **BANDS_DEFAULT,
+            **declaring.band_values(merchant_params(declaring, workspace, merchant_id)),
+        }
+        if bound != default:
+            per_merchant[merchant_id] = bound
+    return default, per_merchant
 
 
 def build_sheet(
@@ -103,7 +124,7 @@ def build_sheet(
             require_grants(conn, grants)
         creators = table(Creator)
         names = dict(conn.execute(select(creators.c.aweme_id, creators.c.nickname)).all())
-    bands = _bands(workspace)
+    bands, merchant_bands = _bands(workspace)
     rows = []
     for d in grant_days(
         workspace.db,
@@ -131,7 +152,7 @@ def build_sheet(
                 ctr,
                 roi,
                 cvr,
-                ctr_band(ctr, bands),
+                ctr_band(ctr, merchant_bands.get(d.merchant_id, bands)),
                 None
                 if roi is None or d.break_even_roi is None
                 else ("below" if roi < d.break_even_roi else "ok"),
@@ -142,7 +163,7 @@ def build_sheet(
                 d.industry_cvr,
             )
         )
-    return Sheet(as_of, days, bands, rows)
+    return Sheet(as_of, days, bands, rows, merchant_bands)
 
 
 COLUMNS = [
@@ -217,6 +238,13 @@ def render_html(sheet: Sheet) -> str:
         f"{b['ctr_low']:.0%} too low, above {b['ctr_broad']:.0%} too broad; ROI against the "
         "break-even ROI; CVR against the industry. Red cells are out of band.",
     )
+    for merchant_id, mb in sorted(sheet.merchant_bands.items()):
+        legend += tr(
+            f"（商家 {merchant_id}：{mb['ctr_normal_min']:.0%}–{mb['ctr_normal_max']:.0%}，"
+            f"{mb['ctr_low']:.0%} / {mb['ctr_broad']:.0%}）",
+            f" (merchant {merchant_id}: {mb['ctr_normal_min']:.0%}–{mb['ctr_normal_max']:.0%}, "
+            f"{mb['ctr_low']:.0%} / {mb['ctr_broad']:.0%})",
+        )
     head = "".join(f"<th>{html.escape(h)}</th>" for h in _headers())
     body = []
     for row in sheet.rows:

@@ -55,7 +55,9 @@ RULE_KEYS = {
     "guard",
 }
 TEST_KEYS = {"name", "entity", "fact", "expect", "params"}
-TOP_KEYS = {"pack", "params", "rules", "tests"}
+TOP_KEYS = {"pack", "params", "bands", "rules", "tests"}
+# the bands the monitoring sheet draws a day's CTR against (qcrules report, the TUI)
+BAND_NAMES = ("ctr_low", "ctr_normal_min", "ctr_normal_max", "ctr_broad")
 _TEMPLATE_FIELD = re.compile(r"\{([^{}:!]*)(?:![rsa])?(?::([^{}]*))?\}")
 
 
@@ -584,6 +586,7 @@ class _PackReader:
             )
 
         tests = self.read_tests(data.get("tests", []), entity, seen_ids, rules)
+        bands = self.read_bands(data.get("bands", {}), params)
         guard_fields: tuple[str, ...] = ()
         guard_params: tuple[str, ...] = ()
         if guard_node is not None:
@@ -608,7 +611,39 @@ class _PackReader:
             guard_fields=guard_fields,
             guard_params=guard_params,
             text=self.text,
+            bands=bands,
         )
+
+    def read_bands(self, raw: Any, params: dict[str, Any]) -> dict[str, str]:
+        """[bands] name = "param": every band the pack declares names a number parameter."""
+        if not isinstance(raw, dict):
+            self.add("bad-type", "[bands] must be a table", ("bands",))
+            return {}
+        bands: dict[str, str] = {}
+        for band, name in raw.items():
+            if band not in BAND_NAMES:
+                self.add(
+                    "unknown-band",
+                    f"[bands] has no band {band!r}",
+                    ("bands", band),
+                    help=_did_you_mean(band, BAND_NAMES, "bands: " + ", ".join(BAND_NAMES)),
+                )
+            elif not isinstance(name, str) or name not in params:
+                self.add(
+                    "unknown-param",
+                    f"band {band!r} names {name!r}, which is not a parameter of this pack",
+                    ("bands", band),
+                    help=_did_you_mean(str(name), params, "name one of the pack's [params]"),
+                )
+            elif isinstance(params[name], bool) or not isinstance(params[name], int | float):
+                self.add(
+                    "bad-param",
+                    f"band {band!r} names {name!r}, which is not a number",
+                    ("bands", band),
+                )
+            else:
+                bands[band] = name
+        return bands
 
     def read_tests(self, raw_tests, entity, rule_ids, rules) -> list[PackTest]:
         tests: list[PackTest] = []

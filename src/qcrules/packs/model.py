@@ -67,6 +67,8 @@ class Pack:
     guard_fields: tuple[str, ...] = ()
     guard_params: tuple[str, ...] = ()
     text: str = ""
+    # [bands]: the monitoring sheet's bands (ctr_low…), each naming one of this pack's params
+    bands: dict[str, str] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -83,6 +85,11 @@ class Pack:
         if not overrides:
             return self
         return replace(self, params={**self.params, **overrides})
+
+    def band_values(self, params: dict[str, Any] | None = None) -> dict[str, float]:
+        """The sheet's bands with `params` (the pack's own, or a merchant's bound ones)."""
+        params = self.params if params is None else params
+        return {band: float(params[name]) for band, name in self.bands.items()}
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "version": self.version, "origin": self.origin}

@@ -197,7 +197,7 @@ def sheet_table(sheet: Any) -> tuple[list[tuple[str, list[Any]]], list[list[Text
         ctr = clicks / shows if shows else None
         roi = gmv / spend if spend else None
         cvr = orders / clicks if clicks else None
-        band = ctr_band(ctr, sheet.bands)
+        band = ctr_band(ctr, sheet.bands_for(days[0].merchant_id))
         out = sum(
             1
             for d in days

@@ -65,7 +65,7 @@ class MonitoringTab(RunTab):
             charts.clear()
             return
         grant_id, days = self.grant_rows[row]
-        bands = self.sheet.bands
+        bands = self.sheet.bands_for(days[0].merchant_id)
         charts.show(days, bands)
         out = Text()
         out.append(f"{grant_id}  {days[0].nickname}  {days[0].merchant_id}\n", style="bold")
