@@ -24,7 +24,7 @@ from qcrules.actions.kinds import steps_for
 from qcrules.actions.planning import apply_waivers, plan_actions
 from qcrules.config import Config
 from qcrules.engine import select_engine
-from qcrules.engine.run import Accounting, EntityPlan, evaluate_plan, plan_entity
+from qcrules.engine.run import Accounting, EntityPlan, judge
 from qcrules.errors import PackError, UsageError
 from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
@@ -383,68 +383,63 @@ def evaluate(
             window_ends.setdefault(mid, end.isoformat())
         compute_plugin_fields(facts, packset, facts_context(workspace, facts))
         for entity in entities:
-            by_merchant: dict[str | None, list[Fact]] = defaultdict(list)
-            for fact in facts[entity]:
-                by_merchant[fact.merchant_id].append(fact)
-                entity_counts[entity].add((fact.entity_id, fact.merchant_id))
-            # merchants sharing the same parameters share one compiled ruleset
-            groups: dict[str, tuple[list[Pack], list[Fact]]] = {}
-            for merchant, merchant_facts in by_merchant.items():
-                bound = [p.with_params(merchant_params(p, workspace, merchant)) for p in group]
-                signature = json.dumps([p.params for p in bound], sort_keys=True, default=str)
-                groups.setdefault(signature, (bound, []))[1].extend(merchant_facts)
-            for bound, group_facts in groups.values():
-                plan = plan_entity(entity, bound, keep)
-                if plan is None:
-                    continue
-                result._plans.append((plan, group_facts))
-                for fact, outcome in evaluate_plan(plan, group_facts, factory):
-                    result.accounting.add(outcome, len(plan.rules))
-                    if not outcome.matched and not outcome.insufficient:
-                        continue  # most facts: nothing to report
-                    entity_json = _entity_json(fact)
-                    for compiled in outcome.matched:
-                        rule = compiled.rule
-                        evidence = {f: fact.values.get(f) for f in rule.fields}
-                        evidence.update(
-                            {f"params.{p}": compiled.params.get(p) for p in rule.params_used}
-                        )
-                        findings.append(
-                            {
-                                "rule": rule.id,
-                                "name": rule.name,
-                                "pack": rule.pack,
-                                "level": rule.level,
-                                "entity": entity_json,
-                                "message": render_message(
-                                    pick(rule.message, lang), fact.values, compiled.params
-                                ),
-                                "action": _action_json(rule.action_kind, rule.action_params, lang),
-                                "evidence": evidence,
-                                "fingerprint": fingerprint(
-                                    rule.id, fact.entity_type, fact.entity_id, fact.merchant_id
-                                ),
-                                "source": rule.source,
-                                "superseded_by": None,
-                            }
-                        )
-                    for compiled, missing, by_guard in outcome.insufficient:
-                        note = {
-                            "rule": compiled.rule.id,
+            entity_counts[entity].update((f.entity_id, f.merchant_id) for f in facts[entity])
+            judged = judge(
+                entity,
+                group,
+                facts[entity],
+                factory,
+                params_for=lambda p, m: merchant_params(p, workspace, m),
+                keep=keep,
+                plans=result._plans,
+            )
+            for plan, fact, outcome in judged:
+                result.accounting.add(outcome, len(plan.rules))
+                if not outcome.matched and not outcome.insufficient:
+                    continue  # most facts: nothing to report
+                entity_json = _entity_json(fact)
+                for compiled in outcome.matched:
+                    rule = compiled.rule
+                    evidence = {f: fact.values.get(f) for f in rule.fields}
+                    evidence.update(
+                        {f"params.{p}": compiled.params.get(p) for p in rule.params_used}
+                    )
+                    findings.append(
+                        {
+                            "rule": rule.id,
+                            "name": rule.name,
+                            "pack": rule.pack,
+                            "level": rule.level,
                             "entity": entity_json,
-                            "missing": list(missing),
+                            "message": render_message(
+                                pick(rule.message, lang), fact.values, compiled.params
+                            ),
+                            "action": _action_json(rule.action_kind, rule.action_params, lang),
+                            "evidence": evidence,
+                            "fingerprint": fingerprint(
+                                rule.id, fact.entity_type, fact.entity_id, fact.merchant_id
+                            ),
+                            "source": rule.source,
+                            "superseded_by": None,
                         }
-                        if by_guard:
-                            note["guard"] = plan.guard_text.get(compiled.guard_key or "", "")
-                        insufficient.append(note)
-                        result._outcomes[
-                            (
-                                compiled.rule.id,
-                                fact.entity_type,
-                                fact.entity_id,
-                                fact.merchant_id or "",
-                            )
-                        ] = "insufficient_data"
+                    )
+                for compiled, missing, by_guard in outcome.insufficient:
+                    note = {
+                        "rule": compiled.rule.id,
+                        "entity": entity_json,
+                        "missing": list(missing),
+                    }
+                    if by_guard:
+                        note["guard"] = plan.guard_text.get(compiled.guard_key or "", "")
+                    insufficient.append(note)
+                    result._outcomes[
+                        (
+                            compiled.rule.id,
+                            fact.entity_type,
+                            fact.entity_id,
+                            fact.merchant_id or "",
+                        )
+                    ] = "insufficient_data"
         result.facts.update({e: facts[e] for e in entities})
     result.accounting.verify()
 

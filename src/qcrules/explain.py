@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from qcrules.engine import select_engine
-from qcrules.engine.run import evaluate_plan, plan_entity
+from qcrules.engine.run import judge
 from qcrules.errors import UsageError
 from qcrules.facts.builders import build_facts
 from qcrules.packs import expr
@@ -138,18 +138,18 @@ def explain(
     results: list[Explanation] = []
     for fact in chosen:
         bound = pack.with_params(merchant_params(pack, workspace, fact.merchant_id))
-        plan = plan_entity(rule.entity, [bound], lambda r: r.id == rule_id)
         outcome_text = "not applicable"
         missing: list[str] = []
-        if plan is not None:
-            for _, outcome in evaluate_plan(plan, [fact], factory):
-                if outcome.matched:
-                    outcome_text = "fired"
-                elif outcome.insufficient:
-                    outcome_text = "insufficient data"
-                    missing = list(outcome.insufficient[0][1])
-                elif outcome.not_matched:
-                    outcome_text = "not fired"
+        for _, _, outcome in judge(
+            rule.entity, [bound], [fact], factory, keep=lambda r: r.id == rule_id
+        ):
+            if outcome.matched:
+                outcome_text = "fired"
+            elif outcome.insufficient:
+                outcome_text = "insufficient data"
+                missing = list(outcome.insufficient[0][1])
+            elif outcome.not_matched:
+                outcome_text = "not fired"
         params = bound.params
         guards = [g for g in (pack.guard_node, rule.guard_node) if g is not None]
         guard_tree = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qcrules.engine import select_engine
-from qcrules.engine.run import evaluate_plan, plan_entity
+from qcrules.engine.run import judge
 from qcrules.facts.core import Fact
 from qcrules.packs.model import Pack, PackTest
 
@@ -29,15 +29,14 @@ def run_pack_tests(packs: list[Pack]) -> list[PackTestResult]:
     results: list[PackTestResult] = []
     for pack in packs:
         for test in pack.tests:
-            bound = pack.with_params(test.params)
-            plan = plan_entity(test.entity, [bound])
             fired: list[str] = []
             insufficient: list[str] = []
-            if plan is not None:
-                fact = Fact(test.entity, f"test:{test.name}", None, None, dict(test.fact))
-                for _, outcome in evaluate_plan(plan, [fact], factory):
-                    fired = sorted(c.rule.id for c in outcome.matched)
-                    insufficient = sorted(c.rule.id for c, _, _ in outcome.insufficient)
+            fact = Fact(test.entity, f"test:{test.name}", None, None, dict(test.fact))
+            for _, _, outcome in judge(
+                test.entity, [pack], [fact], factory, params_for=lambda p, _m, t=test: t.params
+            ):
+                fired = sorted(c.rule.id for c in outcome.matched)
+                insufficient = sorted(c.rule.id for c, _, _ in outcome.insufficient)
             expected = set(test.expect)
             results.append(
                 PackTestResult(

@@ -10,7 +10,8 @@ applicable (the pack's `applies` filter excludes the entity). The counts are che
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,7 +167,7 @@ class _Verdicts:
     open: tuple[tuple[CompiledRule, tuple[str, ...], Any], ...]  # rule, missing fields, test
 
 
-def judge(
+def _outcome(
     plan: EntityPlan, values: dict[str, Any], matches: frozenset[str], complete: bool = False
 ) -> FactOutcome:
     """Turn the engine's match set for one fact into one outcome per rule.
@@ -255,6 +256,46 @@ def evaluate_plan(
                     ),
                 ) from None
             for fact, fired, whole in zip(batch, matches, complete, strict=True):
-                yield fact, judge(plan, fact.values, fired, whole)
+                yield fact, _outcome(plan, fact.values, fired, whole)
     finally:
         evaluator.close()
+
+
+def own_params(pack: Pack, merchant_id: str | None) -> dict[str, Any]:
+    """`params_for` of a judgement without workspace or merchant overrides."""
+    return pack.params
+
+
+def judge(
+    entity: str,
+    packs: Sequence[Pack],
+    facts: Iterable[Any],
+    evaluator_factory,
+    *,
+    params_for: Callable[[Pack, str | None], dict[str, Any]] = own_params,
+    keep: Callable[[Rule], bool] = lambda rule: True,
+    plans: list[tuple[EntityPlan, list[Any]]] | None = None,
+) -> Iterator[tuple[EntityPlan, Any, FactOutcome]]:
+    """The one judging pipeline: facts of one entity type against `packs`, each bound to its
+    merchant's parameters by `params_for(pack, merchant_id)`. Merchants whose parameters are
+    the same share one compiled ruleset. `evaluate`, `explain`, the pack tests and a grant
+    request's checks all judge through here, so they never disagree about a rule.
+
+    Yields (plan, fact, outcome) for every fact; `plans` (when given) collects each plan
+    with its facts."""
+    by_merchant: dict[str | None, list[Any]] = {}
+    for fact in facts:
+        by_merchant.setdefault(fact.merchant_id, []).append(fact)
+    groups: dict[str, tuple[list[Pack], list[Any]]] = {}
+    for merchant, merchant_facts in by_merchant.items():
+        bound = [p.with_params(params_for(p, merchant)) for p in packs]
+        signature = json.dumps([p.params for p in bound], sort_keys=True, default=str)
+        groups.setdefault(signature, (bound, []))[1].extend(merchant_facts)
+    for bound, group_facts in groups.values():
+        plan = plan_entity(entity, bound, keep)
+        if plan is None:
+            continue
+        if plans is not None:
+            plans.append((plan, group_facts))
+        for fact, outcome in evaluate_plan(plan, group_facts, evaluator_factory):
+            yield plan, fact, outcome

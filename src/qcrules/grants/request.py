@@ -352,7 +352,7 @@ def _evaluate_proposal(
 ) -> tuple[list[RuleVerdict], list[RuleVerdict]]:
     """(grant verdicts, creator verdicts): every enabled rule in effect, on the proposal."""
     from qcrules.engine import select_engine
-    from qcrules.engine.run import evaluate_plan, plan_entity
+    from qcrules.engine.run import judge
     from qcrules.evaluation import compute_plugin_fields, merchant_params
     from qcrules.facts.builders import proposal_facts
     from qcrules.facts.core import Fact, FactSet
@@ -399,17 +399,18 @@ def _evaluate_proposal(
             fact.values["has_cooperation_code"] = True
     compute_plugin_fields(facts, packset, {"db": workspace.db, "as_of": today, "window_end": today})
     merchant = row["merchant_id"]
-    packs = [p.with_params(merchant_params(p, workspace, merchant)) for p in packset.packs]
     _, factory = select_engine()
     lang = language()
     out: dict[str, list[RuleVerdict]] = {"grant": [], "creator": []}
     for entity in ("grant", "creator"):
-        batch = facts[entity]
-        plan = plan_entity(entity, packs) if batch else None
-        if plan is None:
-            continue
         seen: set[str] = set()
-        for fact, outcome in evaluate_plan(plan, batch, factory):
+        for _, fact, outcome in judge(
+            entity,
+            packset.packs,
+            facts[entity],
+            factory,
+            params_for=lambda p, _m: merchant_params(p, workspace, merchant),
+        ):
             for compiled in outcome.matched:
                 rule = compiled.rule
                 if rule.id in seen:  # the draft and the request views agree on it
