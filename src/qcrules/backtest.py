@@ -10,7 +10,6 @@ trusting it. Both run `qcrules.evaluation.evaluate` (the one rule reader) and st
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -25,7 +24,7 @@ from qcrules.evaluation import (
     evaluate,
     load_checked_packs,
 )
-from qcrules.i18n import tr
+from qcrules.i18n import did_you_mean, tr
 from qcrules.packs.loader import check_overrides
 from qcrules.packs.registry import PackSet
 from qcrules.workspace import Workspace
@@ -68,29 +67,21 @@ def parse_sets(packset: PackSet, sets: list[str] | tuple[str, ...]) -> dict[str,
         name = name.strip()
         pack = packs.get(pack_id)
         if pack is None:
-            close = difflib.get_close_matches(pack_id, list(packs), n=1)
             raise UsageError(
                 tr(
                     f"--set {item!r}：没有规则包 {pack_id!r}",
                     f"--set {item!r}: no pack {pack_id!r}",
                 )
-                + (
-                    tr(f"；是不是 {close[0]!r}？", f"; did you mean {close[0]!r}?") if close else ""
-                ),
+                + did_you_mean(pack_id, packs),
                 hint=tr("规则包：", "packs: ") + ", ".join(packs),
             )
         if name not in pack.params:
-            close = difflib.get_close_matches(name, list(pack.params), n=1)
             raise UsageError(
                 tr(
                     f"--set {item!r}：规则包 {pack_id!r} 没有参数 {name!r}",
                     f"--set {item!r}: pack {pack_id!r} has no parameter {name!r}",
                 )
-                + (
-                    tr(f"；是不是 {pack_id}.{close[0]}？", f"; did you mean {pack_id}.{close[0]}?")
-                    if close
-                    else ""
-                ),
+                + did_you_mean(name, pack.params, form=pack_id + ".{}"),
                 hint=tr("它的参数：", "its parameters: ")
                 + f"{', '.join(pack.params) or '-'} (`qcrules packs show {pack_id}`)",
             )

@@ -8,7 +8,6 @@ warnings naming the file and line (a newer qcrules may know them); wrong types a
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import os
 import re
@@ -20,6 +19,7 @@ from typing import Any
 import tomli as toml  # the user's choice; the same parser as the stdlib's tomllib
 
 from qcrules.errors import ConfigError
+from qcrules.i18n import did_you_mean
 
 CONFIG_NAME = "qcrules.toml"
 DEFAULT_DB_NAME = "qcrules.db"
@@ -184,8 +184,7 @@ class _Checker:
         return f"{self.path}:{line}" if line else str(self.path)
 
     def unknown(self, key: str, known: set[str], *parents: str) -> None:
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(key, sorted(known))
         scope = ".".join(parents) if parents else "top level"
         self.warnings.append(
             f"{self.where(*parents, key)}: unknown key {key!r} in {scope}{hint} (ignored)"
@@ -310,8 +309,7 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
                 continue
             for key in item:
                 if key not in _WAIVER_KEYS:
-                    close = difflib.get_close_matches(key, sorted(_WAIVER_KEYS), n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    hint = did_you_mean(key, sorted(_WAIVER_KEYS))
                     chk.warnings.append(f"{where}: unknown key {key!r} in [[waivers]]{hint}")
             missing = [k for k in ("rule", "reason", "expires") if k not in item]
             if missing:

@@ -5,7 +5,6 @@ The faces (CLI, TUI) call this through `qcrules.service`; nothing here prints.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import time
@@ -28,7 +27,7 @@ from qcrules.engine.run import Accounting, EntityPlan, judge
 from qcrules.errors import PackError, UsageError
 from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
-from qcrules.i18n import language, pick
+from qcrules.i18n import did_you_mean, language, pick
 from qcrules.model.db import table
 from qcrules.model.tables import EvaluationRun, Finding, Hold, Merchant
 from qcrules.packs.messages import render_message
@@ -111,18 +110,16 @@ def select_packs(packset: PackSet, options: EvaluateOptions) -> list[Pack]:
     if options.packs:
         unknown = [p for p in options.packs if p not in known_ids]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], known_ids, n=1)
             raise UsageError(
-                f"unknown pack {unknown[0]!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                f"unknown pack {unknown[0]!r}" + did_you_mean(unknown[0], known_ids),
                 hint=f"packs: {', '.join(known_ids)}",
             )
         packs = [p for p in packs + packset.disabled if p.id in options.packs]
     all_ids = packset.all_rule_ids()
     for code in options.select + options.ignore:
         if not any(r == code or r.startswith(code) for r in all_ids):
-            close = difflib.get_close_matches(code, all_ids, n=1)
             raise UsageError(
-                f"no rule matches {code!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                f"no rule matches {code!r}" + did_you_mean(code, all_ids),
                 hint="give a rule id (MON004) or a prefix (MON, PRM00)",
             )
     return packs
@@ -143,9 +140,8 @@ def check_merchant(workspace: Workspace, merchant: str | None) -> None:
     with workspace.db.connect() as conn:
         ids = list(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
     if merchant not in ids:
-        close = difflib.get_close_matches(merchant, ids, n=1)
         raise UsageError(
-            f"unknown merchant {merchant!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+            f"unknown merchant {merchant!r}" + did_you_mean(merchant, ids),
             hint=f"merchants in this workspace: {', '.join(ids[:20]) or '(none: import some)'}",
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from qcrules.engine import select_engine
 from qcrules.engine.run import judge
 from qcrules.errors import UsageError
 from qcrules.facts.builders import build_facts
+from qcrules.i18n import did_you_mean
 from qcrules.packs import expr
 from qcrules.packs.messages import render_message
 from qcrules.packs.registry import load_packs
@@ -123,11 +123,10 @@ def explain(
     chosen = [f for f in facts[rule.entity] if f.entity_id == entity_id]
     if not chosen:
         ids = sorted({f.entity_id for f in facts[rule.entity]})
-        close = difflib.get_close_matches(entity_id, ids, n=1)
         scope = f" for merchant {merchant}" if merchant else ""
         raise UsageError(
             f"no {rule.entity} {entity_id!r}{scope} is evaluated as of {as_of}"
-            + (f"; did you mean {close[0]!r}?" if close else ""),
+            + did_you_mean(entity_id, ids),
             hint=f"{rule_id} judges {rule.entity}s; give a "
             + {"creator": "creator's aweme_id", "grant": "grant_id", "merchant": "merchant id"}[
                 rule.entity

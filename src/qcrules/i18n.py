@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import locale
 import os
+from collections.abc import Iterable
 from functools import cache
 
 
@@ -36,3 +38,15 @@ def pick(text: dict | str | None, lang: str | None = None) -> str:
         return text
     lang = lang or language()
     return text.get(lang) or text.get("en") or text.get("zh") or ""
+
+
+def did_you_mean(
+    word: str, choices: Iterable[str], *, form: str = "{!r}", cutoff: float = 0.6, lead: str = "; "
+) -> str:
+    """The closest of `choices` as "; did you mean 'x'?" (zh: "；是不是 'x'？"), or "" when
+    none is close. `form` shows it ("[params.{}]"); `lead` "" for a hint of its own."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    if not close:
+        return ""
+    shown = form.format(close[0])
+    return tr(f"{'；' if lead else ''}是不是 {shown}？", f"{lead}did you mean {shown}?")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qcrules.config import CONFIG_NAME, CONFIG_TEMPLATE, Config, find_config, load_config
 from qcrules.errors import ConfigError, UsageError
+from qcrules.i18n import did_you_mean
 from qcrules.model import Database, open_database
 from qcrules.model.db import DatabaseError
 
@@ -65,7 +66,6 @@ class Workspace:
         named = self.config.merchants
         if not named:
             return
-        import difflib
 
         from sqlalchemy import select
 
@@ -78,11 +78,10 @@ class Workspace:
         for mid in sorted(set(named) - known):
             line = self.config.merchant_lines.get(mid)
             where = f"{self.config.path}:{line}" if line else str(self.config.path)
-            close = difflib.get_close_matches(mid, sorted(known), n=1)
             message = (
                 f"{where}: [merchant.{mid}] names no merchant in the database; its defaults "
                 "apply to nothing"
-                + (f"; did you mean [merchant.{close[0]}]?" if close else "")
+                + did_you_mean(mid, sorted(known), form="[merchant.{}]")
                 + " (import the merchant, or correct the id)"
             )
             if self.on_warning is not None:

@@ -3,7 +3,6 @@ template or the operator's own (`${placeholder}` text, never code)."""
 
 from __future__ import annotations
 
-import difflib
 import string
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from qcrules.errors import UsageError
-from qcrules.i18n import tr
+from qcrules.i18n import did_you_mean, tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator, Grant, Merchant, is_permanent_end
 from qcrules.safety import file_in, for_terminal, mask_secret
@@ -88,10 +87,9 @@ def require_grants(conn, grant_ids: list[str]) -> None:
     for grant_id in grant_ids:
         if grant_id in known:
             continue
-        close = difflib.get_close_matches(grant_id, known, n=1)
         raise UsageError(
             tr(f"没有授权 {grant_id}", f"there is no grant {grant_id}")
-            + (tr(f"；是不是 {close[0]}？", f"; did you mean {close[0]}?") if close else ""),
+            + did_you_mean(grant_id, known, form="{}"),
             hint=tr("写授权ID（grant_id）", "give a grant_id, as qcrules evaluate shows it"),
         )
 
@@ -179,15 +177,10 @@ def check_template(text: str, origin: str) -> None:
                 )
             )
         elif name is not None and name not in PLACEHOLDERS:
-            close = difflib.get_close_matches(name, PLACEHOLDERS, n=1)
             problems.append(
                 f"{origin}:{line}: "
                 + tr(f"未知占位符 ${{{name}}}", f"unknown placeholder ${{{name}}}")
-                + (
-                    tr(f"；是不是 ${{{close[0]}}}？", f"; did you mean ${{{close[0]}}}?")
-                    if close
-                    else ""
-                )
+                + did_you_mean(name, PLACEHOLDERS, form="${{{}}}")
             )
     if problems:
         raise UsageError(

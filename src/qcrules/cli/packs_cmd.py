@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from qcrules.cli.base import echo_json, err_console, out_console, print_diagnostics
 from qcrules.errors import EXIT_INVALID_PACK, PackError, UsageError
-from qcrules.i18n import language, pick, tr
+from qcrules.i18n import did_you_mean, language, pick, tr
 
 
 def _packset(state, files=()):
@@ -100,11 +100,8 @@ def packs_show(state, pack_id, fmt) -> int:
     packset = _valid_packset(state)
     pack = next((p for p in packset.packs if p.id == pack_id), None)
     if pack is None:
-        import difflib
-
-        close = difflib.get_close_matches(pack_id, [p.id for p in packset.packs], n=1)
         raise UsageError(
-            f"unknown pack {pack_id!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+            f"unknown pack {pack_id!r}" + did_you_mean(pack_id, [p.id for p in packset.packs]),
             hint="`qcrules packs list` shows the packs",
         )
     if fmt == "json":

@@ -3,7 +3,6 @@ to-do steps after it, and the request stored (draft or requested) with its audit
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from qcrules.grants.vocab import (
     label,
     mask_code,
 )
-from qcrules.i18n import language, pick, tr
+from qcrules.i18n import did_you_mean, language, pick, tr
 from qcrules.model.db import table
 from qcrules.model.tables import (
     AUTH_TYPES,
@@ -148,8 +147,7 @@ def _iso(value: Any) -> Any:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return tr(f"；是不是 {close[0]}？", f"; did you mean {close[0]}?") if close else ""
+    return did_you_mean(word, choices, form="{}")
 
 
 def _choice(value: str, choices: tuple[str, ...] | list[str], option: str) -> None:

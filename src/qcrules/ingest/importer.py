@@ -7,7 +7,6 @@ All or nothing per file, because a half-imported metrics export silently skews e
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from qcrules.errors import InputError, UsageError
-from qcrules.i18n import tr
+from qcrules.i18n import did_you_mean, tr
 from qcrules.ingest import columns as C
 from qcrules.ingest.readers import read_table
 from qcrules.ingest.results import FileReport, ImportResult, Problem
@@ -71,14 +70,9 @@ def run_import(
     if merchant is not None:
         merchant = merchant.strip()
         if merchant not in merchants:
-            close = difflib.get_close_matches(merchant, merchants, n=1, cutoff=0.5)
             raise UsageError(
                 tr(f"未知商家 {merchant!r}", f"unknown merchant {merchant!r}")
-                + (
-                    tr(f"；你是不是想用 {close[0]!r}？", f"; did you mean {close[0]!r}?")
-                    if close
-                    else ""
-                ),
+                + (did_you_mean(merchant, merchants, cutoff=0.5)),
                 hint=tr("已有商家：", "known merchants: ")
                 + (
                     ", ".join(merchants[:20])
@@ -113,10 +107,9 @@ def run_import(
 def kind_spec(kind: str) -> C.Kind:
     if kind in C.KINDS:
         return C.KINDS[kind]
-    close = difflib.get_close_matches(str(kind), list(C.KINDS), n=1, cutoff=0.5)
     raise UsageError(
         tr(f"未知的导入类型 {kind!r}", f"unknown import kind {kind!r}")
-        + (tr(f"；你是不是想用 {close[0]!r}？", f"; did you mean {close[0]!r}?") if close else ""),
+        + did_you_mean(str(kind), C.KINDS, cutoff=0.5),
         hint=tr("可用：", "choose from: ") + ", ".join(C.KINDS),
     )
 
@@ -376,7 +369,7 @@ class _FileImport(_Writing):
                 f"{', '.join(names[1:6])}); headers found: {found}",
             )
             if close:
-                reason += tr(f"；你是不是想用 {close!r}？", f"; did you mean {close!r}?")
+                reason += did_you_mean(close, [close])
             if column.name == "merchant_id":
                 reason += tr(
                     "（或用 --merchant 指定商家）", " (or pass --merchant to name the merchant)"
@@ -597,13 +590,11 @@ class _FileImport(_Writing):
             merchants = list(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
             out = {}
             for value in unknown:
-                close = difflib.get_close_matches(value, merchants, n=1, cutoff=0.5)
                 out[value] = tr(
                     "未知商家（数据库中没有）", "unknown merchant (not in the database)"
                 ) + (
-                    tr(f"；你是不是想用 {close[0]!r}？", f"; did you mean {close[0]!r}?")
-                    if close
-                    else tr("；请先导入商家", "; import merchants first")
+                    did_you_mean(value, merchants, cutoff=0.5)
+                    or tr("；请先导入商家", "; import merchants first")
                 )
             return out
         tbl = table(Creator)

@@ -7,7 +7,6 @@ mismatches, message templates, in-pack tests), each with file:line:col and a hel
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from qcrules import __version__
+from qcrules.i18n import did_you_mean
 from qcrules.packs import expr
 from qcrules.packs.diagnostics import Diagnostic
 from qcrules.packs.messages import format_value
@@ -61,14 +61,8 @@ BAND_NAMES = ("ctr_low", "ctr_normal_min", "ctr_normal_max", "ctr_broad")
 _TEMPLATE_FIELD = re.compile(r"\{([^{}:!]*)(?:![rsa])?(?::([^{}]*))?\}")
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
 def _did_you_mean(word: str, choices: Iterable[str], fallback: str) -> str:
-    close = _suggest(word, choices)
-    return f"did you mean {close!r}?" if close else fallback
+    return did_you_mean(word, sorted(set(choices)), lead="") or fallback
 
 
 def version_satisfies(version: str, spec: str) -> bool:

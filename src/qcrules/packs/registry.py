@@ -7,7 +7,6 @@ qcrules.toml, then the built-ins (registered through the same hook as any plugin
 from __future__ import annotations
 
 import contextlib
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from qcrules.config import Config
 from qcrules.errors import ConfigError, UsageError
 from qcrules.facts.schema import FactSchema, FieldSpec, builtin_schema
+from qcrules.i18n import did_you_mean
 from qcrules.packs.diagnostics import Diagnostic
 from qcrules.packs.loader import check_overrides, load_pack_file
 from qcrules.packs.model import ENTITIES, Pack
@@ -62,9 +62,8 @@ class PackSet:
         """(pack, rule), or a usage error with a did-you-mean."""
         pack, rule = self.rule(rule_id)
         if rule is None:
-            close = difflib.get_close_matches(rule_id, self.all_rule_ids(), n=1)
             raise UsageError(
-                f"unknown rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                f"unknown rule {rule_id!r}" + did_you_mean(rule_id, self.all_rule_ids()),
                 hint="`qcrules rule --all` lists every rule",
             )
         return pack, rule
@@ -184,10 +183,9 @@ def load_packs(
         override_problems: list[str] = []
         for pack_id, overrides in config.params.items():
             if pack_id not in seen_pack:
-                close = difflib.get_close_matches(pack_id, list(seen_pack), n=1)
                 override_problems.append(
                     f"{config.path}: [params.{pack_id}] names no pack"
-                    + (f"; did you mean [params.{close[0]}]?" if close else "")
+                    + did_you_mean(pack_id, seen_pack, form="[params.{}]")
                 )
                 continue
             for problem in check_overrides(seen_pack[pack_id], overrides, str(config.path)):

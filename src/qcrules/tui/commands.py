@@ -4,7 +4,6 @@ from the bindings, so a remapped key shows as remapped everywhere."""
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
@@ -12,7 +11,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.widgets import Input, TabbedContent
 
 from qcrules import service
-from qcrules.i18n import tr
+from qcrules.i18n import did_you_mean, tr
 from qcrules.tui.keys import said
 from qcrules.tui.screens import HelpScreen
 from qcrules.tui.widgets.actions import ActionsPane
@@ -259,13 +258,12 @@ class KeysMixin(_Base):
             if config.tui_theme in self.available_themes:
                 self.theme = config.tui_theme
             else:
-                close = difflib.get_close_matches(config.tui_theme, list(self.available_themes))
                 self._setting_warning(
                     tr(
                         f"qcrules.toml 的 [tui] theme = {config.tui_theme!r} 不是已知主题",
                         f"[tui] theme = {config.tui_theme!r} in qcrules.toml is not a theme",
                     )
-                    + _did_you_mean(close)
+                    + did_you_mean(config.tui_theme, self.available_themes)
                 )
         known = self.binding_ids()
         keymap = {}
@@ -273,13 +271,12 @@ class KeysMixin(_Base):
             if binding_id in known:
                 keymap[binding_id] = keys
                 continue
-            close = difflib.get_close_matches(binding_id, sorted(known), n=1)
             self._setting_warning(
                 tr(
                     f"[tui.keys] 里的 {binding_id!r} 不是按键编号（已忽略）",
                     f"[tui.keys] {binding_id!r} is not a key binding id (ignored)",
                 )
-                + _did_you_mean(close)
+                + did_you_mean(binding_id, sorted(known))
             )
         self.user_keys = keymap  # help and the palette show these keys
         if keymap:
@@ -299,7 +296,3 @@ class KeysMixin(_Base):
             service.save_tui_theme(self.workspace, theme.name)
         except QcrulesError as exc:
             self.notify(exc.message, severity="warning")
-
-
-def _did_you_mean(close: list[str]) -> str:
-    return tr(f"；是不是 {close[0]!r}？", f"; did you mean {close[0]!r}?") if close else ""

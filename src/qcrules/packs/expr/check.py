@@ -3,11 +3,11 @@ at once, with did-you-mean, before any rule runs."""
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from qcrules.i18n import did_you_mean
 from qcrules.packs.expr.nodes import (
     CONDITIONS,
     INT64_MAX,
@@ -86,24 +86,22 @@ class _Checker:
         if isinstance(node, Field):
             kind = self.field_types.get(node.name)
             if kind is None:
-                close = difflib.get_close_matches(node.name, list(self.field_types), n=1)
                 self.add(
                     "unknown-field",
                     f"unknown field {node.name!r}",
                     node,
-                    f"did you mean {close[0]!r}?"
-                    if close
-                    else "see `qcrules packs fields` for the fields of this entity",
+                    did_you_mean(node.name, self.field_types, lead="")
+                    or "see `qcrules packs fields` for the fields of this entity",
                 )
             return kind
         if isinstance(node, Param):
             if node.name not in self.params:
-                close = difflib.get_close_matches(node.name, list(self.params), n=1)
                 self.add(
                     "unknown-param",
                     f"unknown parameter {node.name!r}",
                     node,
-                    f"did you mean params.{close[0]}?" if close else "declare it under [params]",
+                    did_you_mean(node.name, self.params, form="params.{}", lead="")
+                    or "declare it under [params]",
                 )
                 return None
             value = self.params[node.name]

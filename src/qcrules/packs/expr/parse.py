@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from qcrules.i18n import did_you_mean
 from qcrules.packs.expr.nodes import (
     MAX_DEPTH,
     MAX_LENGTH,
@@ -359,14 +359,12 @@ class _Parser:
     def call(self, name: Token) -> Node:
         self.next()  # (
         if name.text not in ("exists", "matches"):
-            close = difflib.get_close_matches(name.text, ["exists", "matches"], n=1)
             raise ExprSyntaxError(
                 f"unknown function {name.text!r}",
                 name.start,
                 len(name.text),
-                f"did you mean {close[0]!r}?"
-                if close
-                else 'functions: exists(field), matches(field, "regex")',
+                did_you_mean(name.text, ["exists", "matches"], lead="")
+                or 'functions: exists(field), matches(field, "regex")',
             )
         arg = self.tok
         if arg.kind != "name" or arg.text.startswith("params."):
