@@ -74,7 +74,85 @@ def db(db_url):
     database.close()
 
 
+# Variables the in-process run sets around one call; any other (PYTHONPATH, plugin and engine
+# switches, terminal emulation) changes what a process loads once, so it gets its own process.
+IN_PROCESS_ENV = {
+    "QCRULES_LANG",
+    "QCRULES_ACTOR",
+    "NO_COLOR",
+    "COLUMNS",
+    "QCRULES_DATABASE_URL",
+    "QCRULES_CONFIG",
+    "QCRULES_LOCK_TIMEOUT",
+}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None):
+    """Run the real `qcrules` CLI: its `main()` in this process, with its own cwd, environment,
+    stdin, stdout and stderr, and its exit code as a process would report it — or, where the
+    call needs a fresh process (see IN_PROCESS_ENV), or QCRULES_TEST_CLI=process asks for
+    every call in one, a subprocess. The in-process call saves a second of interpreter and
+    import start-up per call: the CLI's tests ran 10× faster."""
+    if os.environ.get("QCRULES_TEST_CLI") == "process" or set(env or {}) - IN_PROCESS_ENV:
+        return run_cli_process(*args, cwd=cwd, env=env, input=input)
+    return _run_in_process(list(args), cwd, env or {}, input)
+
+
+def _run_in_process(args: list[str], cwd: Path | None, env: dict, input: str | None):
+    import io
+
+    from qcrules.cli import main
+    from qcrules.cli.base import err_console
+    from qcrules.i18n import language
+
+    wanted = {"QCRULES_LANG": "en", "NO_COLOR": "1", "COLUMNS": "200"}
+    wanted |= {"QCRULES_CONFIG": None, "QCRULES_DATABASE_URL": None} | env
+    saved_env = {k: os.environ.get(k) for k in wanted}
+    saved_cwd = os.getcwd()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+    code = 0
+    try:
+        for key, value in wanted.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = str(value)
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(input or ""), out, err
+        language.cache_clear()  # read from the environment of this call
+        err_console.cache_clear()  # bound to this call's stderr
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        language.cache_clear()
+        err_console.cache_clear()
+    out.flush()
+    err.flush()
+    return subprocess.CompletedProcess(
+        ["qcrules", *args],
+        code,
+        out.buffer.getvalue().decode("utf-8"),
+        err.buffer.getvalue().decode("utf-8"),
+    )
+
+
+def run_cli_process(
+    *args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None
+):
     """Run the real `qcrules` CLI in a subprocess, as a user or a CI job would."""
     full_env = {**os.environ, "QCRULES_LANG": "en", "NO_COLOR": "1", "COLUMNS": "200"}
     full_env.pop("QCRULES_CONFIG", None)
