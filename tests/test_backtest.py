@@ -333,3 +333,20 @@ def test_save_params_writes_the_override_and_keeps_the_comments(demo_copy):
         assert config.read_text(encoding="utf-8") == text  # a refused save changes nothing
     finally:
         workspace.close()
+
+
+def test_a_backtest_split_over_processes_equals_one_in_one(cli, demo_copy):
+    """--jobs splits the days into consecutive parts, each in its own process: every day,
+    every new and resolved finding and every rule's summary are the same as one process
+    gives (an entity named in two parts counts once)."""
+    args = ("backtest", "--from", "2026-11-21", "--to", "2026-11-27", "--format", "json")
+    one = cli(*args, cwd=demo_copy)
+    assert one.returncode == 0, one.stderr
+    for jobs in ("2", "3"):
+        split = cli(*args, "--jobs", jobs, cwd=demo_copy)
+        assert split.returncode == 0, split.stderr
+        assert json.loads(split.stdout) == json.loads(one.stdout)
+    data = json.loads(one.stdout)
+    assert len(data["days"]) == 7 and any(s["days_firing"] > 3 for s in data["rules"].values())
+    bad = cli(*args, "--jobs", "0", cwd=demo_copy)
+    assert bad.returncode == 2 and "--jobs 0 must be at least 1" in bad.stderr

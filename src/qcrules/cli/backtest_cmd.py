@@ -40,8 +40,15 @@ def _required_date(value: str, option: str):
     default="table",
     show_default=True,
 )
+@click.option(
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Split the days over this many processes (one per core); the result is the same.",
+)
 @click.pass_obj
-def backtest_cmd(state, start, end, packs, select, merchant, sets, fmt) -> int:
+def backtest_cmd(state, start, end, packs, select, merchant, sets, fmt, jobs) -> int:
     """Evaluate every day of a range as of that day (its windows end there); nothing is
     stored. Shows per day the findings, and those new or resolved since the day before."""
     result = service.backtest(
@@ -52,6 +59,7 @@ def backtest_cmd(state, start, end, packs, select, merchant, sets, fmt) -> int:
         select=list(select),
         merchant=merchant,
         sets=list(sets),
+        jobs=jobs,
     )
     if fmt == "json":
         echo_json(result.to_json())
