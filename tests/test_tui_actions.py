@@ -306,3 +306,28 @@ async def test_keyboard_sorting_with_an_indicator_and_reverse(writable):
             await pilot.press("S")
         await pilot.pause()
         assert rules() == original
+
+
+async def test_the_key_bar_shows_the_tab_in_views_keys_and_a_click_presses_one(workspace):
+    """The bottom bar lists the keys that work where the operator is (pool keys on Creators,
+    not on Findings), dims nothing it hides, and a click on a key acts as the key."""
+    from textual.widgets import TabbedContent
+
+    from qcrules.tui.widgets.keybar import KeyBar
+
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        bar = app.query_one(KeyBar)
+        on_findings = str(bar.render())
+        assert "Explain" in on_findings and "Add to pool" not in on_findings
+        assert on_findings.rstrip().endswith("palette")
+        await pilot.press("c")
+        await settle_app(app, pilot)
+        on_creators = str(bar.render())
+        assert "Add to pool" in on_creators and "Explain" not in on_creators
+        start = next(span[0] for span in bar.spans if span[2] == "g")
+        await pilot.click(KeyBar, offset=(start + 1, 0))
+        await settle_app(app, pilot)
+        assert app.query_one(TabbedContent).active == "grants"
+        assert "Renew" in str(bar.render())

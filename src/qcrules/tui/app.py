@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from qcrules import service
@@ -35,6 +35,7 @@ from qcrules.tui.widgets.creators import CreatorsTab
 from qcrules.tui.widgets.dashboard import DashboardTab
 from qcrules.tui.widgets.findings import FindingsTab
 from qcrules.tui.widgets.grants import GrantsTab
+from qcrules.tui.widgets.keybar import KeyBar
 from qcrules.tui.widgets.monitoring import MonitoringTab
 from qcrules.tui.widgets.packs import PacksTab
 from qcrules.workspace import Workspace
@@ -135,7 +136,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
             yield GrantsTab(tr("授权", "Grants"), id="grants")
             yield MonitoringTab(tr("效果监测", "Monitoring"), id="monitoring")
             yield PacksTab(tr("规则包", "Packs"), id="packs")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         from qcrules.service import set_wait_notice
