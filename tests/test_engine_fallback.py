@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ENGINE
+from conftest import ENGINE, run_cli_process
 from qcrules.engine import durable_available
 
 
@@ -71,8 +71,9 @@ def test_an_unknown_engine_name_is_refused(cli, demo):
     durable_available()[0] or sys.version_info < (3, 13),
     reason="the automatic fallback happens where durable-rules is not installed (3.13+)",
 )
-def test_on_313_the_fallback_is_announced_once(cli, demo):
-    result, data = report(cli, demo)
+def test_on_313_the_fallback_is_announced_once(demo):
+    # the notice is once per process: this contract needs a process of its own
+    result, data = report(run_cli_process, demo)
     assert data["run"]["engine"] == "python"
     assert result.stderr.count("notice: durable-rules cannot run on Python 3.") == 1
     rules = {f["rule"] for f in data["findings"]}
