@@ -164,7 +164,8 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
     def active_tab(self) -> str | None:
         # query_one stops at the first match; a query's truth walks the whole DOM, and
         # this runs for every binding on every focus change
-        tabs = self.screen.query_one_optional(TabbedContent)
+        # the main screen's, also while a dialog is in front of it
+        tabs = self.default_screen.query_one_optional(TabbedContent)
         return tabs.active if tabs is not None else None
 
     def findings_of(self, entity_type: str, entity_id: str, merchant: str | None) -> list:

@@ -131,7 +131,8 @@ class KeysMixin(_Base):
         """Keys act on the tab in view: finding keys on Findings, pool keys on Creators."""
         if action not in ACTION_TABS:
             return True
-        return self.active_tab() in (None, *ACTION_TABS[action])
+        tabs = self.screen.query_one_optional(TabbedContent)  # under a dialog: every key
+        return tabs is None or tabs.active in ACTION_TABS[action]
 
     def help_rows(self) -> list[tuple[str, str, str]]:
         """(keys, what, where) for every binding of the app and of its tabs' widgets."""
