@@ -122,6 +122,10 @@ async def test_a_database_gone_bad_is_said_in_place_and_the_app_keeps_running(wr
         run_line = str(app.query_one("#run-info", Static).render())
         assert "not a database" in run_line
         assert len(app.query_one(FindingsTab).shown) == shown  # the last run stays in view
+        app.clear_notifications()
+        await pilot.press("e")  # the Findings tab's own worker fails the same way: said too
+        await settle_app(app, pilot)
+        assert any("not a database" in n.message for n in app._notifications)
         await pilot.press("c")
         await settle_app(app, pilot)
         assert app.is_running and app.query_one(TabbedContent).active == "creators"

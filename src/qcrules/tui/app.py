@@ -326,9 +326,13 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.notify(message.text, timeout=4)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_failed(event)
+
+    def worker_failed(self, event: Worker.StateChanged) -> None:
         """A worker that fails unexpectedly (a bug, a database gone from under us) is said in
         place, and the app keeps running: an evaluation's failure on the run line, others
-        as a toast."""
+        as a toast. Textual tells only a worker's own node: the tabs and dialogs that run
+        workers pass it on here (`widgets.SaysWorkerErrors`)."""
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error

@@ -27,6 +27,7 @@ from qcrules.i18n import tr
 from qcrules.safety import for_terminal
 from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, GrantRequest, label
 from qcrules.tui.keys import bind
+from qcrules.tui.widgets import SaysWorkerErrors
 
 LEVEL_STYLE = {
     "critical": "bold white on red",
@@ -37,7 +38,7 @@ LEVEL_STYLE = {
 FIELDS = ("merchant", "creator", "auth", "scope", "video", "days", "channel", "code", "risk")
 
 
-class GrantForm(ModalScreen[Any]):
+class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
     """Returns the saved request's check (`RequestCheck`), or None when cancelled."""
 
     DEFAULT_CSS = """

@@ -22,7 +22,7 @@ from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.keys import bind
 from qcrules.tui.messages import Acted
 from qcrules.tui.screens import ConfirmChange
-from qcrules.tui.widgets import add_columns
+from qcrules.tui.widgets import SaysWorkerErrors, add_columns
 from qcrules.tui.widgets.paged import PagedTable
 
 STATES = ("open", "applied", "dismissed", "held", "superseded", None)  # None: every state
@@ -54,7 +54,7 @@ def _label(table: dict, key: Any) -> str:
     return tr(zh, en)
 
 
-class ActionsPane(Vertical):
+class ActionsPane(SaysWorkerErrors, Vertical):
     """The action queue of the last stored run."""
 
     DEFAULT_CSS = """
