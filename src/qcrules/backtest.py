@@ -347,16 +347,19 @@ def _split(start: date, end: date, parts: int) -> list[tuple[date, date]]:
 
 def _in_parts(workspace, parts, options, progress, total) -> list[Backtest]:
     """Each part in its own process at once (threads only wait for the children)."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     done = 0
+    counting = threading.Lock()
 
     def run(part: tuple[date, date]) -> Backtest:
         nonlocal done
         result = backtest_apart(workspace, part[0], part[1], **options)
-        done += len(result.days)
-        if progress is not None:
-            progress(done, total)
+        with counting:  # parts end in any order: each count reported once, rising
+            done += len(result.days)
+            if progress is not None:
+                progress(done, total)
         return result
 
     with ThreadPoolExecutor(len(parts)) as pool:
