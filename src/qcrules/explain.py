@@ -9,7 +9,7 @@ from typing import Any
 from qcrules.engine import select_engine
 from qcrules.engine.run import judge
 from qcrules.errors import UsageError
-from qcrules.facts.builders import build_facts
+from qcrules.facts.builders import build_facts, entity_ids, merchants_of
 from qcrules.i18n import did_you_mean
 from qcrules.packs import expr
 from qcrules.packs.messages import render_message
@@ -109,20 +109,26 @@ def explain(
     from qcrules.evaluation import compute_plugin_fields, facts_context, streak_floors
 
     floor, merchant_floors = streak_floors([pack], workspace)
+    # only the entity's own merchants, and only the entity: its pools' percentiles are still
+    # taken over the whole pool, so the values equal a full evaluation's
+    merchants = merchants_of(workspace.db, rule.entity, entity_id)
+    if merchant is not None:
+        merchants = [m for m in merchants if m == merchant]
     facts = build_facts(
         workspace.db,
         as_of,
         entities=[rule.entity],
-        merchant_id=merchant,
+        merchants=merchants,
         exclude_recent_days=int(pack.params.get("exclude_recent_days", 0) or 0),
         merchant_defaults=workspace.config.merchants,
         min_daily_spend=floor,
         merchant_min_daily_spend=merchant_floors,
+        only=[entity_id],
     )
     compute_plugin_fields(facts, packset, facts_context(workspace, facts))
     chosen = [f for f in facts[rule.entity] if f.entity_id == entity_id]
     if not chosen:
-        ids = sorted({f.entity_id for f in facts[rule.entity]})
+        ids = entity_ids(workspace.db, rule.entity, merchant)
         scope = f" for merchant {merchant}" if merchant else ""
         raise UsageError(
             f"no {rule.entity} {entity_id!r}{scope} is evaluated as of {as_of}"

@@ -37,6 +37,7 @@ from qcrules.facts.values import (
     _roi_improving,
     _streak,
     _window_values,
+    money,
 )
 from qcrules.model.tables import (
     is_permanent_end,
@@ -134,6 +135,8 @@ class _Assembly:
             )
             if started:
                 authorized.add(key)
+        if self.only is not None:
+            selected = {k for k in selected if k[1] in self.only}
         any_spend = self.spend_3d_any()
         no_setting = _MerchantSettings(None, None, None, frozenset(), frozenset())
         by_merchant: dict[str, list[str]] = {}
@@ -208,7 +211,10 @@ class _Assembly:
 
         renewed = {g.renewal_of for g in grants if g.renewal_of and g.status not in DEAD_STATUSES}
         facts: list[Fact] = []
+        only = self.only
         for g in grants:
+            if only is not None and g.grant_id not in only:
+                continue
             st = settings.get(g.merchant_id)
             ber = st.break_even_roi if st else None
             crow = creators.get(g.aweme_id)
@@ -267,7 +273,9 @@ class _Assembly:
                     )
                 )
                 floor = floor_of(g)
-                recent = tail[3 : 3 + 2 * (TREND_DAYS - 1)]
+                recent = [
+                    None if x is None else money(x) for x in tail[3 : 3 + 2 * (TREND_DAYS - 1)]
+                ]
                 days = [(w["spend_1d"], w["gmv_1d"]), *zip(recent[::2], recent[1::2], strict=True)]
                 rois = [_roi(s, v) for s, v in days if s and s >= floor][:3]
                 values["roi_improving"] = _roi_improving(ber, *rois) if len(rois) == 3 else None

@@ -75,6 +75,7 @@ from qcrules.facts.core import (
 from qcrules.facts.schema import CREATOR_COLUMNS, ENTITIES, WINDOWS
 from qcrules.facts.values import (
     _CreatorValues,
+    money,
 )
 from qcrules.model.tables import (
     PERMANENT_END,
@@ -107,12 +108,17 @@ def build_facts(
     min_daily_spend: float = 0.0,
     merchant_min_daily_spend: Mapping[str, float] | None = None,
     builder_class: type[_Builder] | None = None,
+    merchants: Iterable[str] | None = None,
+    only: Iterable[str] | None = None,
 ) -> FactSet:
     """Build the facts of the given entities as of `as_of` (see the module docstring).
 
     `db` is a `Database`, an `Engine` or an open `Connection` (to read inside a caller's
-    transaction). `merchant_id` limits every entity to one merchant (`spend_3d_any` still spans
-    all merchants). `merchant_defaults` maps a merchant id to values used where its record has
+    transaction). `merchant_id` limits every entity to one merchant, `merchants` to several (a
+    batch or a shard of the workspace); `spend_3d_any` still spans all merchants and the
+    workspace's latest window, so a merchant's facts do not depend on which others are built
+    with it. `only`: just the entities with these ids (an explained grant or creator; a
+    creator's pool percentiles are still taken over its merchants' whole pools). `merchant_defaults` maps a merchant id to values used where its record has
     NULL: break_even_roi, industry_cvr, target_gender, target_age_bands, categories.
     `min_daily_spend` (`merchant_min_daily_spend` per merchant id where set): days of a grant
     that spent less are skipped by `roi_below_break_even_streak`, neither counted nor breaking it.
@@ -127,6 +133,9 @@ def build_facts(
     if exclude_recent_days < 0:
         raise ValueError("exclude_recent_days must be >= 0")
     cutoff = as_of - timedelta(days=exclude_recent_days)
+    scope = sorted(set(merchants)) if merchants is not None else None
+    if merchant_id is not None:
+        scope = [merchant_id] if scope is None or merchant_id in scope else []
     out = FactSet(as_of=as_of, window_end=cutoff)
     # The build allocates a few million dicts and values and no garbage cycles; pausing the
     # cyclic collector meanwhile saves about 10% of the time at 100k creators.
@@ -135,8 +144,9 @@ def build_facts(
     try:
         with _reading(db) as conn:
             builder = (builder_class or _Builder)(
-                conn, as_of, cutoff, wanted, merchant_id, merchant_defaults or {}
+                conn, as_of, cutoff, wanted, scope, merchant_defaults or {}
             )
+            builder.only = frozenset(only) if only is not None else None
             builder.floors = (
                 float(min_daily_spend or 0.0),
                 {k: float(v or 0.0) for k, v in (merchant_min_daily_spend or {}).items()},
@@ -147,6 +157,36 @@ def build_facts(
         if gc_was_enabled:
             gc.enable()
     return out
+
+
+def merchants_of(db: Any, entity: str, entity_id: str) -> list[str]:
+    """The merchants an entity's facts belong to: a grant's merchant, a creator's pools and
+    grants, a merchant itself — so one entity can be built without the rest."""
+    with _reading(db) as conn:
+        if entity == "grant":
+            stmt: Any = select(G.merchant_id).where(G.grant_id == entity_id)
+        elif entity == "creator":
+            stmt = union(
+                select(P.merchant_id).where(P.aweme_id == entity_id),
+                select(G.merchant_id).where(G.aweme_id == entity_id),
+            )
+        else:
+            stmt = select(MER.merchant_id).where(MER.merchant_id == entity_id)
+        return sorted({mid for (mid,) in conn.execute(stmt)})
+
+
+def entity_ids(db: Any, entity: str, merchant_id: str | None = None) -> list[str]:
+    """Every id of an entity type (for a did-you-mean when an id is not found)."""
+    col, merchant_col = {
+        "grant": (G.grant_id, G.merchant_id),
+        "creator": (P.aweme_id, P.merchant_id),
+        "merchant": (MER.merchant_id, MER.merchant_id),
+    }[entity]
+    stmt = select(col).distinct()
+    if merchant_id is not None:
+        stmt = stmt.where(merchant_col == merchant_id)
+    with _reading(db) as conn:
+        return sorted(conn.execute(stmt).scalars())
 
 
 GRANT_ROW_FIELDS = (
@@ -211,7 +251,7 @@ def proposal_facts(
     cached = context_cache.get(key) if context_cache is not None else None
     if cached is None:
         with _reading(db) as conn:
-            b = _Builder(conn, as_of, as_of, {"creator", "grant"}, mid, merchant_defaults or {})
+            b = _Builder(conn, as_of, as_of, {"creator", "grant"}, [mid], merchant_defaults or {})
             b.data_driven_end = True
             b.load_data_days()  # windows end where the merchant's data ends, as in an evaluation
             settings = {m.merchant_id: b._settings(m) for m in b.load_merchants()}
@@ -270,7 +310,8 @@ def grant_days(
     and industry CVR — what the monitoring sheet (效果监测表) shows."""
     start = as_of - timedelta(days=days - 1)
     with _reading(db) as conn:
-        builder = _Builder(conn, as_of, as_of, {"grant"}, merchant_id, merchant_defaults or {})
+        scope = None if merchant_id is None else [merchant_id]
+        builder = _Builder(conn, as_of, as_of, {"grant"}, scope, merchant_defaults or {})
         settings = {m.merchant_id: builder._settings(m) for m in builder.load_merchants()}
         spans = builder._grant_spans(settings)
         join, owns = builder._attributed_join(spans)
@@ -415,7 +456,7 @@ class _Builder(_Assembly):
         as_of: date,
         cutoff: date,
         wanted: set[str],
-        merchant_id: str | None,
+        merchant_ids: Sequence[str] | None,
         defaults: Mapping[str, Mapping[str, Any]],
     ) -> None:
         self.conn = conn
@@ -427,7 +468,9 @@ class _Builder(_Assembly):
         self.floors: tuple[float, dict[str, float]] = (0.0, {})
         self.data_driven_end = False  # windows end at each merchant's newest metric day
         self.wanted = wanted
-        self.merchant_id = merchant_id
+        self.merchant_ids = merchant_ids  # None: every merchant
+        self.only: frozenset[str] | None = None  # None: every entity in scope
+        self._global_end: date | None = None
         self.defaults = defaults
         self._starts: dict[date, dict[int, date]] = {}
         self.included = _grant_included(as_of)
@@ -476,12 +519,40 @@ class _Builder(_Assembly):
         groups: dict[date, list[str]] = {}
         for mid, end in self.ends.items():
             groups.setdefault(end, []).append(mid)
-        if len(groups) == 1 and self.merchant_id is None:
+        if len(groups) == 1 and self.merchant_ids is None:
             return [(next(iter(groups)), None)]
         return [(end, sorted(mids)) for end, mids in sorted(groups.items())]
 
     def _where_merchant(self, col: Any) -> list[ColumnElement[bool]]:
-        return [] if self.merchant_id is None else [col == self.merchant_id]
+        ids = self.merchant_ids
+        if ids is None:
+            return []
+        return [col == ids[0]] if len(ids) == 1 else [col.in_(ids)]
+
+    def _where_only(self, col: Any) -> list[ColumnElement[bool]]:
+        return [] if self.only is None else [col.in_(sorted(self.only))]
+
+    def global_end(self) -> date:
+        """The workspace's latest window end: self.end when every merchant is built, else
+        its newest metric day up to the cutoff, read from the date index (one cheap query)."""
+        if self.merchant_ids is None or not self.data_driven_end:
+            return self.end if self.merchant_ids is None else self.cutoff
+        if self._global_end is None:
+            newest = self.conn.execute(
+                select(func.max(M.date)).where(M.date <= self.cutoff)
+            ).scalar()
+            self._global_end = newest if newest is not None else self.cutoff
+        return self._global_end
+
+    def scope_creators(self) -> Any:
+        """The creators this build judges or reads: its pools' evaluated members and the
+        creators of its grants (a subquery)."""
+        return union(
+            select(P.aweme_id).where(
+                P.status.in_(EVALUATED_POOL_STATUSES), *self._where_merchant(P.merchant_id)
+            ),
+            select(G.aweme_id).where(self.included, *self._where_merchant(G.merchant_id)),
+        )
 
     # -- loads ---------------------------------------------------------------------------------
 
@@ -530,12 +601,11 @@ class _Builder(_Assembly):
         return list(self.conn.execute(stmt))
 
     def load_creators(self, also: Sequence[str] = ()) -> dict[str, Any]:
-        wanted: Any = union(
-            select(P.aweme_id).where(
-                P.status.in_(EVALUATED_POOL_STATUSES), *self._where_merchant(P.merchant_id)
-            ),
-            select(G.aweme_id).where(self.included, *self._where_merchant(G.merchant_id)),
-        )
+        wanted: Any = self.scope_creators()
+        if self.only is not None and self.wanted == {"creator"}:
+            wanted = sorted(self.only)
+        elif self.only is not None and self.wanted == {"grant"}:
+            wanted = select(G.aweme_id).where(*self._where_only(G.grant_id))
         if also:
             wanted = or_(C.aweme_id.in_(wanted), C.aweme_id.in_(list(also)))
         else:
@@ -573,13 +643,14 @@ class _Builder(_Assembly):
         return out
 
     def spend_3d_any(self) -> dict[str, float]:
-        """Over every merchant, so over the workspace's latest window (self.end)."""
-        stmt = (
-            select(M.aweme_id, func.sum(M.spend))
-            .where(M.date >= self.starts_for(self.end)[3], M.date <= self.end)
-            .group_by(M.aweme_id)
-        )
-        return {aweme: float(s or 0) for aweme, s in self.conn.execute(stmt)}
+        """Over every merchant, so over the workspace's latest window (global_end); a build
+        of some merchants reads only its own creators' rows."""
+        end = self.global_end()
+        where = [M.date >= self.starts_for(end)[3], M.date <= end]
+        if self.merchant_ids is not None:
+            where.append(M.aweme_id.in_(self.scope_creators()))
+        stmt = select(M.aweme_id, func.sum(M.spend)).where(*where).group_by(M.aweme_id)
+        return {aweme: money(s) for aweme, s in self.conn.execute(stmt)}
 
     def _grant_spans(
         self, settings: Mapping[str, _MerchantSettings], merchants: Sequence[str] | None = None
@@ -675,7 +746,7 @@ class _Builder(_Assembly):
         starts = self.starts_for(end)
         spans = self._grant_spans(settings, mids)
         join, owns = self._attributed_join(spans)
-        where = [M.date >= starts[30], M.date <= end, owns]
+        where = [M.date >= starts[30], M.date <= end, owns, *self._where_only(spans.c.grant_id)]
         if by_day is None:
             d: Any = _Columns(
                 grant_id=spans.c.grant_id,
@@ -745,7 +816,8 @@ class _Builder(_Assembly):
                 M.date > spans.c.ends_at,
                 M.date <= self.as_of,
                 owns,
+                *self._where_only(spans.c.grant_id),
             )
             .group_by(spans.c.grant_id)
         )
-        return {gid: float(s or 0) for gid, s in self.conn.execute(stmt)}
+        return {gid: money(s) for gid, s in self.conn.execute(stmt)}

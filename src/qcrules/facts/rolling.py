@@ -42,6 +42,7 @@ from qcrules.facts.builders import (
     build_facts,
 )
 from qcrules.facts.schema import ENTITIES, WINDOWS
+from qcrules.facts.values import money
 from qcrules.model.tables import PERMANENT_END
 
 M = DailyMetric.__table__.c  # type: ignore[attr-defined]
@@ -240,7 +241,7 @@ class _SharedLoads(_Builder):
         any_rows: dict[int, list[tuple[str, float]]] = {}
         source = (
             self.conn.execute(select(M.aweme_id, M.date, M.spend).where(*where).order_by(M.date))
-            if self.merchant_id is not None
+            if self.merchant_ids is not None
             else sorted(
                 ((aweme, d, r[1]) for (_, aweme), rs in pairs.items() for r in rs for d in [r[0]]),
                 key=lambda x: x[1],
@@ -344,12 +345,12 @@ class _SharedLoads(_Builder):
         return out
 
     def spend_3d_any(self) -> dict[str, float]:
-        data, end, _, _ = self._window_args()
+        data, end, _, _ = self._window_args(self.global_end())
         out: dict[str, float] = {}
         for day in range(end - 2, end + 1):
             for aweme, spend in data["any"].get(day, ()):
                 out[aweme] = out.get(aweme, 0) + spend
-        return {aweme: float(total) for aweme, total in out.items()}
+        return {aweme: money(total) for aweme, total in out.items()}
 
     def spend_after_end(self, settings: Any) -> dict[str, float]:
         data = self._metrics()

@@ -47,6 +47,14 @@ def _empty_windows() -> dict[str, Any]:
 _EMPTY_WINDOWS = _empty_windows()
 
 
+def money(total: Any) -> float:
+    """A summed amount (spend, GMV) on a fixed grid of 1e-6: a float sum depends on the order
+    its rows were added in, which PostgreSQL's plans (and a Python rolling sum) do not keep;
+    rounded, a build of one merchant, a shard or a backtest day gives the same value as a
+    whole evaluation. Amounts come in cents, so the grid never moves a real value."""
+    return round(float(total or 0), 6) + 0.0
+
+
 def _window_values(r: Sequence[Any], i: int, starts: Mapping[int, date]) -> dict[str, Any]:
     """Window fields from the columns `_window_aggregates` produced, starting at index i."""
     last, rows7 = r[i], r[i + 1]
@@ -63,9 +71,9 @@ def _window_values(r: Sequence[Any], i: int, starts: Mapping[int, date]) -> dict
             s, im, c, o, g = 0.0, 0, 0, 0, 0.0
         else:
             spend, impr, clicks, orders, gmv = r[i : i + 5]
-            s, im, c = float(spend), int(impr), int(clicks)
+            s, im, c = money(spend), int(impr), int(clicks)
             o = None if null_orders is not None and null_orders >= start else int(orders)
-            g = None if null_gmv is not None and null_gmv >= start else float(gmv)
+            g = None if null_gmv is not None and null_gmv >= start else money(gmv)
         i += 5
         v[ks], v[ki], v[kc], v[ko], v[kg] = s, im, c, o, g
         if n == 7:
