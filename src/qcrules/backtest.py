@@ -392,71 +392,12 @@ def _merged(results: list[Backtest], levels: dict[str, str], params: dict) -> Ba
 def backtest_apart(
     workspace: Workspace, start: date, end: date, *, started=None, **options: Any
 ) -> Backtest:
-    """`backtest` in a child process, for an interactive app: its minute of CPU on M (and a
-    day's facts, ~0.5 GB at L) stay out of the app's process, so the app's UI thread never
-    waits for the GIL behind it and its memory goes back when the backtest ends.
+    """`backtest` in a child process (qcrules.apart), for an interactive app: its minute of
+    CPU on M (and a day's facts, ~0.5 GB at L) stay out of the app's process, so the app's UI
+    thread never waits for the GIL behind it and its memory goes back when the backtest ends."""
+    from qcrules.apart import call_apart
 
-    The child opens the same workspace (its qcrules.toml and database URL) afresh and talks
-    through pipes only (multiprocessing would hand it the app's stderr, which Textual has
-    replaced); an error comes back as a `UsageError` with the child's message and hint.
-    `started(process)` is told the child as it starts, so an app that closes can kill it."""
-    import pickle
-    import subprocess
-    import sys
-
-    config = workspace.config
-    path = str(config.path) if config.path is not None else None
-    child = subprocess.Popen(
-        [sys.executable, "-c", "from qcrules.backtest import _child; _child()"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    if started is not None:
-        started(child)
-    try:
-        answer, errors = child.communicate(
-            pickle.dumps((path, config.database_url, start, end, options))
-        )
-    finally:
-        if child.poll() is None:  # interrupted: the child must not outlive the call
-            child.kill()
-            child.wait()
-    if child.returncode != 0:
-        tail = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-        raise UsageError(
-            tr(f"回测子进程失败：{tail[0]}", f"the backtest process failed: {tail[0]}"),
-            hint=tr("在命令行运行 qcrules backtest 查看详情", "run `qcrules backtest` to see it"),
-        )
-    result, error = pickle.loads(answer)  # our own child's bytes, from our own pipe
-    if error is not None:
-        raise UsageError(error[0], hint=error[1])
-    return result
-
-
-def _child() -> None:
-    """The child of `backtest_apart`: arguments in on stdin, (result, error) out on stdout;
-    anything else the run prints goes to stderr."""
-    import os
-    import pickle
-    import sys
-
-    from qcrules.errors import QcrulesError
-
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print cannot corrupt the answer
-    path, database_url, start, end, options = pickle.loads(sys.stdin.buffer.read())
-    workspace = None
-    try:  # a qcrules.toml broken since the app opened it is an error in words, too
-        workspace = Workspace.discover(path, database_url, require=False)
-        answer: tuple[Any, Any] = (backtest(workspace, start, end, **options), None)
-    except QcrulesError as exc:  # its own attributes may not survive pickling: the words
-        answer = (None, (exc.message, exc.hint))
-    finally:
-        if workspace is not None:
-            workspace.close()
-    out.write(pickle.dumps(answer))
-    out.close()
+    return call_apart(workspace, "backtest", start, end, started=started, **options)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ The faces (CLI, TUI) call this through `qcrules.service`; nothing here prints.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 import uuid
@@ -29,10 +30,11 @@ from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
 from qcrules.i18n import did_you_mean, language, pick
 from qcrules.model.db import table
-from qcrules.model.tables import EvaluationRun, Finding, Hold, Merchant
+from qcrules.model.tables import Merchant
 from qcrules.packs.messages import render_message
 from qcrules.packs.model import LEVEL_RANK, LEVELS, Pack, matches_code
 from qcrules.packs.registry import PackSet, load_packs
+from qcrules.runs import load_holds, store_run
 from qcrules.safety import check_day
 from qcrules.workspace import Workspace
 
@@ -53,6 +55,13 @@ class EvaluateOptions:
     lang: str | None = None
     # what-if / backtest `--set PACK.PARAM=V`: on top of qcrules.toml's [params]
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # splitting a workspace (qcrules.scope): the merchants judged (None: all), a shard
+    # (k, n) of them, parallel processes, and how many entities one batch of facts holds
+    merchants: list[str] | None = None
+    shard: tuple[int, int] | None = None
+    jobs: int = 1
+    batch_entities: int | None = None
+    keep_facts: bool = True  # the TUI shows them; junit lists every check
 
 
 @dataclass
@@ -144,37 +153,6 @@ def check_merchant(workspace: Workspace, merchant: str | None) -> None:
             f"unknown merchant {merchant!r}" + did_you_mean(merchant, ids),
             hint=f"merchants in this workspace: {', '.join(ids[:20]) or '(none: import some)'}",
         )
-
-
-def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict[str, Any]]:
-    """The last `limit` stored runs, oldest first (the TUI draws findings over time)."""
-    runs = table(EvaluationRun)
-    query = select(runs).order_by(runs.c.started_at.desc()).limit(limit)
-    with workspace.db.connect() as conn:
-        rows = list(conn.execute(query).mappings())
-    return [
-        {
-            "id": row["run_id"],
-            "started_at": row["started_at"],
-            "as_of": row["as_of"],
-            "summary": row["summary"] or {},
-        }
-        for row in reversed(rows)
-    ]
-
-
-def load_holds(workspace: Workspace, as_of: date) -> dict[tuple, dict]:
-    holds: dict[tuple, dict] = {}
-    with workspace.db.connect() as conn:
-        for row in conn.execute(select(table(Hold))).mappings():
-            if row["until"] is not None and row["until"] < as_of:
-                continue
-            key = (row["entity_type"], row["entity_id"], row["merchant_id"] or None)
-            holds[key] = {
-                "reason": row["reason"],
-                "until": row["until"].isoformat() if row["until"] else None,
-            }
-    return holds
 
 
 def _load_baseline(path: Path) -> set[str]:
@@ -315,51 +293,93 @@ def load_checked_packs(workspace: Workspace, options: EvaluateOptions) -> PackSe
 FactsSource = Callable[..., FactSet]
 
 
-def evaluate(
-    workspace: Workspace,
-    options: EvaluateOptions | None = None,
-    *,
-    packset: PackSet | None = None,
-    facts_source: FactsSource | None = None,
-    factory: Callable | None = None,
-) -> EvaluationResult:
-    """One evaluation as of `options.as_of`.
+@dataclass
+class Judged:
+    """What judging some merchants found, before waivers, holds and supersession: a serial
+    evaluation's whole workspace, or one `--jobs` part (picklable: it comes back from a
+    child process), merged with `add`."""
 
-    Backtests evaluate many days on this same pipeline and pass what they share: the
-    `packset` (already loaded and checked), a `facts_source` with the signature of
-    `build_facts` (facts built from one load of the whole range) and an evaluator
-    `factory` that remembers verdicts across days."""
-    options = options or EvaluateOptions()
-    started = time.perf_counter()
-    started_at = datetime.now(UTC)
-    if options.fail_on not in FAIL_ON:
-        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
-    checked = packset is not None  # a backtest checked the packs and merchant once
+    findings: list[dict] = field(default_factory=list)
+    insufficient: list[dict] = field(default_factory=list)
+    outcomes: dict[tuple, str] = field(default_factory=dict)
+    accounting: Accounting = field(default_factory=Accounting)
+    entity_counts: dict[str, int] = field(default_factory=dict)  # distinct entities judged
+    data_through: dict[str, date] = field(default_factory=dict)
+    window_ends: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, list[Fact]] = field(default_factory=dict)
+    plans: list[tuple[EntityPlan, list[Fact]]] = field(default_factory=list)
+
+    def add(self, other: Judged) -> None:
+        self.findings += other.findings
+        self.insufficient += other.insufficient
+        self.outcomes.update(other.outcomes)
+        for name, value in other.accounting.to_json().items():
+            setattr(self.accounting, name, getattr(self.accounting, name) + value)
+        for entity, count in other.entity_counts.items():  # disjoint merchants: they add up
+            self.entity_counts[entity] = self.entity_counts.get(entity, 0) + count
+        self.data_through.update(other.data_through)
+        for mid, end in other.window_ends.items():
+            self.window_ends.setdefault(mid, end)
+        for entity, facts in other.facts.items():
+            self.facts.setdefault(entity, []).extend(facts)
+        self.plans += other.plans
+
+
+def _finding_order(f: dict[str, Any]) -> tuple:
+    return (
+        -LEVEL_RANK[f["level"]],
+        f["rule"],
+        f["entity"]["type"],
+        str(f["entity"].get("merchant")),
+        f["entity"]["id"],
+    )
+
+
+def judge_scope(
+    workspace: Workspace,
+    options: EvaluateOptions,
+    as_of: date,
+    packset: PackSet | None = None,
+    packs: list[Pack] | None = None,
+    *,
+    factory: Callable | None = None,
+    build: FactsSource | None = None,
+    lang: str | None = None,
+) -> Judged:
+    """Build and judge the facts of the options' merchants (all, `--merchant`, a shard's or a
+    `--jobs` part's), a batch of merchants at a time: a batch's facts are let go once judged
+    (unless `options.keep_facts`), so memory follows the largest batch, not the workspace."""
+    from qcrules.scope import batches
+
     if packset is None:
         packset = load_checked_packs(workspace, options)
-    packs = select_packs(packset, options)
+    if packs is None:
+        packs = select_packs(packset, options)
+    factory = factory or select_engine()[1]
+    build = build or build_facts
+    lang = lang or options.lang or language()
     keep = rule_filter(options)
-    if not checked:
-        check_merchant(workspace, options.merchant)
-    baseline = _load_baseline(options.baseline) if options.baseline else None
-    as_of = options.as_of or date.today()
-    check_day(as_of, "as of")
-    engine_name, default_factory = select_engine()
-    factory = factory or default_factory
-    build = facts_source or build_facts
-    lang = options.lang or language()
-
+    out = Judged()
+    findings, insufficient = out.findings, out.insufficient
+    data_through, window_ends, entity_counts = (
+        out.data_through,
+        out.window_ends,
+        out.entity_counts,
+    )
+    if build is build_facts:
+        parts = batches(workspace, options.merchant, options.merchants, options.batch_entities)
+    else:  # a backtest's rolling facts: one build a day
+        parts = [None if options.merchants is None else list(options.merchants)]
     # facts: one build per distinct `exclude_recent_days` among the packs in effect
     by_shift: dict[int, list[Pack]] = defaultdict(list)
     for pack in packs:
         by_shift[int(pack.params.get("exclude_recent_days", 0) or 0)].append(pack)
-    result = EvaluationResult({}, 0, packset, Accounting())
-    data_through: dict[str, date] = {}
-    window_ends: dict[str, str] = {}
-    findings: list[dict] = []
-    insufficient: list[dict] = []
-    entity_counts: dict[str, set] = defaultdict(set)
-    for shift, group in sorted(by_shift.items()):
+    seen: dict[str, set] = defaultdict(set)  # this batch's entities (a shift builds them again)
+    for part, (shift, group) in itertools.product(parts, sorted(by_shift.items())):
+        if shift == min(
+            by_shift, default=0
+        ):  # a new batch: count the last one's entities, let them go
+            _count(entity_counts, seen)
         entities = sorted({r.entity for p in group for r in p.rules if r.enabled and keep(r)})
         if not entities:
             continue
@@ -369,6 +389,7 @@ def evaluate(
             as_of,
             entities=entities,
             merchant_id=options.merchant,
+            merchants=part,
             exclude_recent_days=shift,
             merchant_defaults=workspace.config.merchants,
             min_daily_spend=floor,
@@ -379,7 +400,7 @@ def evaluate(
             window_ends.setdefault(mid, end.isoformat())
         compute_plugin_fields(facts, packset, facts_context(workspace, facts))
         for entity in entities:
-            entity_counts[entity].update((f.entity_id, f.merchant_id) for f in facts[entity])
+            seen[entity].update((f.entity_id, f.merchant_id) for f in facts[entity])
             judged = judge(
                 entity,
                 group,
@@ -387,10 +408,10 @@ def evaluate(
                 factory,
                 params_for=lambda p, m: merchant_params(p, workspace, m),
                 keep=keep,
-                plans=result._plans,
+                plans=out.plans if options.keep_facts else None,
             )
             for plan, fact, outcome in judged:
-                result.accounting.add(outcome, len(plan.rules))
+                out.accounting.add(outcome, len(plan.rules))
                 if not outcome.matched and not outcome.insufficient:
                     continue  # most facts: nothing to report
                 entity_json = _entity_json(fact)
@@ -428,7 +449,9 @@ def evaluate(
                     if by_guard:
                         note["guard"] = plan.guard_text.get(compiled.guard_key or "", "")
                     insufficient.append(note)
-                    result._outcomes[
+                    if not options.keep_facts:
+                        continue  # outcomes serve checks(), which needs the facts too
+                    out.outcomes[
                         (
                             compiled.rule.id,
                             fact.entity_type,
@@ -436,8 +459,92 @@ def evaluate(
                             fact.merchant_id or "",
                         )
                     ] = "insufficient_data"
-        result.facts.update({e: facts[e] for e in entities})
+        if options.keep_facts:
+            for e in entities:
+                out.facts.setdefault(e, []).extend(facts[e])
+    _count(entity_counts, seen)
+    return out
+
+
+def _count(counts: dict[str, int], seen: dict[str, set]) -> None:
+    for entity, keys in seen.items():
+        counts[entity] = counts.get(entity, 0) + len(keys)
+    seen.clear()
+
+
+def evaluate(
+    workspace: Workspace,
+    options: EvaluateOptions | None = None,
+    *,
+    packset: PackSet | None = None,
+    facts_source: FactsSource | None = None,
+    factory: Callable | None = None,
+) -> EvaluationResult:
+    """One evaluation as of `options.as_of`.
+
+    Backtests evaluate many days on this same pipeline and pass what they share: the
+    `packset` (already loaded and checked), a `facts_source` with the signature of
+    `build_facts` (facts built from one load of the whole range) and an evaluator
+    `factory` that remembers verdicts across days."""
+    options = options or EvaluateOptions()
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    if options.fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    checked = packset is not None  # a backtest checked the packs and merchant once
+    if packset is None:
+        packset = load_checked_packs(workspace, options)
+    packs = select_packs(packset, options)
+    if not checked:
+        check_merchant(workspace, options.merchant)
+    if options.shard is not None and options.merchants is None:
+        from qcrules.scope import shard_merchants
+
+        options = replace(options, merchants=shard_merchants(workspace, options.shard))
+    baseline = _load_baseline(options.baseline) if options.baseline else None
+    as_of = options.as_of or date.today()
+    check_day(as_of, "as of")
+    engine_name, default_factory = select_engine()
+    factory = factory or default_factory
+    build = facts_source or build_facts
+    lang = options.lang or language()
+
+    result = EvaluationResult({}, 0, packset, Accounting())
+    if options.jobs > 1 and facts_source is None:
+        from qcrules.scope import judge_in_parts
+
+        judged = judge_in_parts(workspace, options, as_of)
+    else:
+        judged = judge_scope(
+            workspace,
+            options,
+            as_of,
+            packset,
+            packs,
+            factory=factory,
+            build=build,
+            lang=lang,
+        )
+    result.accounting = judged.accounting
+    result.facts = judged.facts
+    result._plans = judged.plans
+    result._outcomes = judged.outcomes
+    findings, insufficient = judged.findings, judged.insufficient
+    data_through, window_ends, entity_counts = (
+        judged.data_through,
+        judged.window_ends,
+        judged.entity_counts,
+    )
     result.accounting.verify()
+    findings.sort(key=_finding_order)
+    insufficient.sort(
+        key=lambda n: (
+            n["rule"],
+            n["entity"]["type"],
+            str(n["entity"].get("merchant")),
+            n["entity"]["id"],
+        )
+    )
 
     kept, waived, waiver_findings = apply_waivers(
         findings,
@@ -450,8 +557,8 @@ def evaluate(
         result._outcomes[
             (item["rule"], entity["type"], entity["id"], entity.get("merchant") or "")
         ] = "waived"
-    if not options.select and not options.packs:
-        kept += waiver_findings
+    if not options.select and not options.packs and options.shard is None:
+        kept += waiver_findings  # a shard's are made when its run is merged (all findings)
     holds = load_holds(workspace, as_of)
     superseded = plan_actions(kept, packset.actions, holds)
     baseline_hidden = 0
@@ -459,15 +566,7 @@ def evaluate(
         before = len(kept)
         kept = [f for f in kept if f["fingerprint"] not in baseline]
         baseline_hidden = before - len(kept)
-    kept.sort(
-        key=lambda f: (
-            -LEVEL_RANK[f["level"]],
-            f["rule"],
-            f["entity"]["type"],
-            str(f["entity"].get("merchant")),
-            f["entity"]["id"],
-        )
-    )
+    kept.sort(key=_finding_order)
 
     counts = {level: 0 for level in reversed(LEVELS)}
     for finding in kept:
@@ -494,9 +593,7 @@ def evaluate(
         },
         "summary": {
             "entities": {
-                e: len(entity_counts[e])
-                for e in ("creator", "grant", "merchant")
-                if e in entity_counts
+                e: entity_counts[e] for e in ("creator", "grant", "merchant") if e in entity_counts
             },
             "findings": counts,
             "waived": len(waived),
@@ -513,179 +610,5 @@ def evaluate(
     result.report = report
     result.exit_code = exit_code
     if options.store:
-        _store_run(workspace, result, options, packs)
+        store_run(workspace, result, options, packs)
     return result
-
-
-def _store_run(
-    workspace: Workspace, result: EvaluationResult, options: EvaluateOptions, packs: list[Pack]
-) -> None:
-    report = result.report
-    run = report["run"]
-    options_json = {
-        "packs": options.packs,
-        "select": options.select,
-        "ignore": options.ignore,
-        "merchant": options.merchant,
-        "fail_on": options.fail_on,
-        "baseline": str(options.baseline) if options.baseline else None,
-    }
-    with workspace.db.write("evaluate") as conn:
-        conn.execute(
-            table(EvaluationRun)
-            .insert()
-            .values(
-                run_id=run["id"],
-                started_at=datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")),
-                duration_ms=run["duration_ms"],
-                as_of=date.fromisoformat(run["as_of"]),
-                engine=run["engine"],
-                packs=run["packs"],
-                params={p.id: p.params for p in packs},
-                options=options_json,
-                summary=report["summary"],
-                exit_code=result.exit_code,
-            )
-        )
-        rows = []
-        for finding in report["findings"]:
-            entity = finding["entity"]
-            status = "superseded" if finding.get("superseded_by") else "open"
-            rows.append(
-                {
-                    "run_id": run["id"],
-                    "rule": finding["rule"],
-                    "name": finding["name"],
-                    "pack": finding["pack"],
-                    "level": finding["level"],
-                    "entity_type": entity["type"],
-                    "entity_id": entity["id"],
-                    "merchant_id": entity.get("merchant"),
-                    "aweme_id": entity.get("creator"),
-                    "message": finding["message"],
-                    "action_kind": (finding.get("action") or {}).get("kind"),
-                    "action_params": (finding.get("action") or {}).get("params"),
-                    "evidence": finding.get("evidence"),
-                    "fingerprint": finding["fingerprint"],
-                    "source": finding.get("source"),
-                    "status": status,
-                }
-            )
-        for item in report["waived"]:
-            entity = item["entity"]
-            rows.append(
-                {
-                    "run_id": run["id"],
-                    "rule": item["rule"],
-                    "name": "",
-                    "pack": "",
-                    "level": "info",
-                    "entity_type": entity["type"],
-                    "entity_id": entity["id"],
-                    "merchant_id": entity.get("merchant"),
-                    "aweme_id": entity.get("creator"),
-                    "message": item["reason"],
-                    "action_kind": None,
-                    "action_params": None,
-                    "evidence": {"expires": item["expires"]},
-                    "fingerprint": item["fingerprint"],
-                    "source": None,
-                    "status": "waived",
-                }
-            )
-        for start in range(0, len(rows), 2000):
-            conn.execute(table(Finding).insert(), rows[start : start + 2000])
-
-
-def stored_report(workspace: Workspace) -> dict[str, Any] | None:
-    """The last stored run as a report (the shape `evaluate` gives), read back from the
-    runs and findings tables — what the TUI shows at once while it evaluates again.
-
-    Not kept in storage, so absent here: insufficient-data notes, waived findings (only
-    counted) and which rule superseded a finding (its status says it was)."""
-    from qcrules.model.tables import Creator
-
-    runs, findings = table(EvaluationRun), table(Finding)
-    creators, merchants = table(Creator), table(Merchant)
-    with workspace.db.connect() as conn:
-        run = (
-            conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(1))
-            .mappings()
-            .first()
-        )
-        if run is None:
-            return None
-        rows = list(
-            conn.execute(
-                select(findings)
-                .where(findings.c.run_id == run["run_id"], findings.c.status != "waived")
-                .order_by(findings.c.id)
-            ).mappings()
-        )
-        wanted = {r["aweme_id"] for r in rows if r["aweme_id"]}
-        nicknames: dict[str, str] = {}
-        if wanted:
-            nicknames = {
-                aweme: name
-                for aweme, name in conn.execute(
-                    select(creators.c.aweme_id, creators.c.nickname).where(
-                        creators.c.aweme_id.in_(wanted)
-                    )
-                )
-                if name
-            }
-        names = {
-            mid: name
-            for mid, name in conn.execute(select(merchants.c.merchant_id, merchants.c.name))
-            if name
-        }
-    out = []
-    for row in rows:
-        entity: dict[str, Any] = {
-            "type": row["entity_type"],
-            "id": row["entity_id"],
-            "merchant": row["merchant_id"],
-        }
-        if row["aweme_id"]:
-            entity["creator"] = row["aweme_id"]
-        name = (
-            names.get(row["entity_id"])
-            if row["entity_type"] == "merchant"
-            else nicknames.get(row["aweme_id"] or "")
-        )
-        if name:
-            entity["name"] = name
-        finding = {
-            "rule": row["rule"],
-            "name": row["name"],
-            "pack": row["pack"],
-            "level": row["level"],
-            "entity": entity,
-            "message": row["message"],
-            "action": {"kind": row["action_kind"], "params": row["action_params"] or {}},
-            "evidence": row["evidence"] or {},
-            "source": row["source"],
-            "fingerprint": row["fingerprint"],
-        }
-        if row["status"] == "superseded":
-            finding["superseded_by"] = "…"
-        out.append(finding)
-    started = run["started_at"]
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)
-    return {
-        "qcrules_version": __version__,
-        "run": {
-            "id": run["run_id"],
-            "as_of": run["as_of"].isoformat(),
-            "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "duration_ms": run["duration_ms"],
-            "engine": run["engine"],
-            "packs": run["packs"] or [],
-            "stored": True,
-        },
-        "summary": run["summary"] or {},
-        "findings": out,
-        "insufficient_data": [],
-        "waived": [],
-    }

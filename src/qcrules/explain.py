@@ -100,8 +100,9 @@ def explain(
     as_of: date | None = None,
     lang: str | None = None,
 ) -> list[Explanation]:
-    from qcrules.evaluation import load_holds, merchant_params
+    from qcrules.evaluation import merchant_params
     from qcrules.i18n import pick
+    from qcrules.runs import load_holds
 
     packset = load_packs(workspace.config, apply_enable=False)
     pack, rule = packset.require_rule(rule_id)

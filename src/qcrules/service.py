@@ -72,14 +72,28 @@ def action_kinds() -> dict:
 
 def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict]:
     """The stored evaluation runs, oldest first: id, start, as-of date and summary."""
-    from qcrules.evaluation import recent_runs as _recent_runs
+    from qcrules.runs import recent_runs as _recent_runs
 
     return _recent_runs(workspace, limit)
 
 
+def list_runs(workspace: Workspace, limit: int = 20) -> list[dict]:
+    """The newest stored runs, shares of sharded evaluations included, newest first."""
+    from qcrules.runs import list_runs as _list
+
+    return _list(workspace, limit)
+
+
+def merge_shares(workspace: Workspace, *, as_of=None, run_ids=None) -> dict:
+    """One whole run from the shares of `evaluate --shard K/N` (qcrules.runs)."""
+    from qcrules.runs import merge_shares as _merge
+
+    return _merge(workspace, as_of=as_of, run_ids=run_ids)
+
+
 def stored_report(workspace: Workspace) -> dict | None:
     """The last stored run as a report, read back without evaluating (None: no run yet)."""
-    from qcrules.evaluation import stored_report as _stored
+    from qcrules.runs import stored_report as _stored
 
     return _stored(workspace)
 
@@ -153,7 +167,7 @@ def hold_entity(workspace: Workspace, entity_type: str, entity_id: str, reason: 
 def holds(workspace: Workspace, as_of: date | None = None) -> dict[tuple, dict]:
     """The holds in force on `as_of` (default today), by (entity type, id, merchant or None):
     what the UI shows as "on hold" before the next evaluation says it."""
-    from qcrules.evaluation import load_holds
+    from qcrules.runs import load_holds
 
     return load_holds(workspace, as_of or date.today())
 
@@ -376,6 +390,7 @@ _EXPORTS = {
     "workspace_schema": "qcrules.packs.registry",
     "run_pack_tests": "qcrules.packtests",
     "set_wait_notice": "qcrules.model.locking",
+    "parse_shard": "qcrules.scope",
 }
 
 

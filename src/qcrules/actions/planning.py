@@ -98,6 +98,14 @@ def apply_waivers(
                 "fingerprint": finding["fingerprint"],
             }
         )
+    return kept, waived, waiver_notes(waivers, used, as_of, config_path)
+
+
+def waiver_notes(
+    waivers: list[Waiver], used: set[int], as_of: date, config_path: str | None
+) -> list[dict]:
+    """Findings about waivers that expired, or that matched none of the findings (`used`
+    holds the `id()` of each waiver that matched one)."""
     meta: list[dict] = []
     where = f"{config_path}:{{line}}" if config_path else "qcrules.toml"
     for waiver in waivers:
@@ -135,7 +143,7 @@ def apply_waivers(
                 "superseded_by": None,
             }
         )
-    return kept, waived, meta
+    return meta
 
 
 def plan_actions(

@@ -52,7 +52,7 @@ from qcrules.workspace import Workspace
 
 
 def last_run(workspace: Workspace) -> dict[str, Any] | None:
-    from qcrules.evaluation import recent_runs
+    from qcrules.runs import recent_runs
 
     runs = recent_runs(workspace, limit=1)
     return runs[0] if runs else None

@@ -63,13 +63,22 @@ def _register_commands() -> None:
     workspace_cmds.register(cli)
     evaluate_cmd.register(cli)
     packs_cmd.register(cli)
-    from qcrules.cli import actions_cmd, backtest_cmd, grants_cmd, import_cmd, report_cmd, tui_cmd
+    from qcrules.cli import (
+        actions_cmd,
+        backtest_cmd,
+        grants_cmd,
+        import_cmd,
+        report_cmd,
+        runs_cmd,
+        tui_cmd,
+    )
 
     import_cmd.register(cli)
     actions_cmd.register(cli)
     grants_cmd.register(cli)
     report_cmd.register(cli)
     backtest_cmd.register(cli)
+    runs_cmd.register(cli)
     tui_cmd.register(cli)
 
 

@@ -30,6 +30,7 @@ def parse_date(value: str | None, option: str) -> date | None:
 
 
 FAIL_ON = ("critical", "error", "warn", "info", "never")
+LEAN_FORMATS = ("table", "json", "jsonl", "github", "markdown", "sarif")
 
 
 @click.command("evaluate")
@@ -60,6 +61,19 @@ FAIL_ON = ("critical", "error", "warn", "info", "never")
 )
 @click.option("--no-store", is_flag=True, help="Do not record this run in the workspace.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are found.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Judge the merchants in this many processes (one per core); the result is the same.",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Only share K of N of the merchants (stable by merchant id), stored as a share; "
+    "`qcrules runs merge` joins the N shares into one run.",
+)
 @click.pass_obj
 def evaluate_cmd(
     state,
@@ -74,6 +88,8 @@ def evaluate_cmd(
     baseline,
     no_store,
     exit_zero,
+    jobs,
+    shard,
 ) -> int:
     """Evaluate the rule packs on the workspace's records.
 
@@ -86,6 +102,17 @@ def evaluate_cmd(
     if fmt not in formats:
         raise UsageError(f"unknown format {fmt!r}", hint=f"formats: {', '.join(formats)}")
     output = output_path(output)  # before the run: a bad path stores and writes nothing
+    share = service.parse_shard(shard) if shard is not None else None
+    if share is not None and merchant is not None:
+        raise UsageError(
+            "--shard and --merchant cannot be combined",
+            hint="a shard is already a set of merchants; drop one of them",
+        )
+    if jobs > 1 and fmt == "junit":
+        raise UsageError(
+            "--format junit lists every check, which --jobs does not bring back from its processes",
+            hint="drop --jobs for a junit report",
+        )
     workspace = state.workspace()
     options = EvaluateOptions(
         packs=list(packs),
@@ -97,6 +124,10 @@ def evaluate_cmd(
         baseline=Path(baseline) if baseline else None,
         store=not no_store,
         exit_zero=exit_zero,
+        jobs=jobs,
+        shard=share,
+        # the built-in formats but junit read only the report: facts are let go batch by batch
+        keep_facts=fmt not in LEAN_FORMATS,
     )
     result = service.evaluate(workspace, options)
     print_diagnostics(result.packset.diagnostics, result.packset.sources)

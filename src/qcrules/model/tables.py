@@ -175,6 +175,9 @@ class EvaluationRun(SQLModel, table=True):
     options: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     exit_code: int | None = None
+    # "K/N" for one share of an `evaluate --shard K/N`: not a whole run, so never "the last
+    # run" until `qcrules runs merge` makes one of its shares; None for a whole run
+    part: str | None = Field(default=None, max_length=16)
 
 
 class Finding(SQLModel, table=True):

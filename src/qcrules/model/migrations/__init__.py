@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEAD = "0003_grant_end_dates"
+HEAD = "0004_run_parts"
 BASELINE = "0001_baseline"  # the schema of the releases before migrations (schema_meta v1)
 FOLDER = Path(__file__).parent

@@ -1,0 +1,451 @@
+"""Stored runs: writing an evaluation's run and findings, reading the last whole run back,
+the holds in effect, and merging the shares of a sharded evaluation into one run.
+
+Below both evaluation and the action queue (which reads the last run), so neither imports
+the other for it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from qcrules import __version__
+from qcrules.errors import UsageError
+from qcrules.i18n import tr
+from qcrules.model.db import table
+from qcrules.model.tables import Creator, EvaluationRun, Finding, Hold, Merchant
+from qcrules.workspace import Workspace
+
+if TYPE_CHECKING:
+    from qcrules.evaluation import EvaluateOptions, EvaluationResult
+    from qcrules.packs.model import Pack
+
+
+def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict[str, Any]]:
+    """The last `limit` stored runs, oldest first (the TUI draws findings over time)."""
+    runs = table(EvaluationRun)
+    query = (
+        select(runs).where(runs.c.part.is_(None)).order_by(runs.c.started_at.desc()).limit(limit)
+    )
+    with workspace.db.connect() as conn:
+        rows = list(conn.execute(query).mappings())
+    return [
+        {
+            "id": row["run_id"],
+            "started_at": row["started_at"],
+            "as_of": row["as_of"],
+            "summary": row["summary"] or {},
+        }
+        for row in reversed(rows)
+    ]
+
+
+def load_holds(workspace: Workspace, as_of: date) -> dict[tuple, dict]:
+    holds: dict[tuple, dict] = {}
+    with workspace.db.connect() as conn:
+        for row in conn.execute(select(table(Hold))).mappings():
+            if row["until"] is not None and row["until"] < as_of:
+                continue
+            key = (row["entity_type"], row["entity_id"], row["merchant_id"] or None)
+            holds[key] = {
+                "reason": row["reason"],
+                "until": row["until"].isoformat() if row["until"] else None,
+            }
+    return holds
+
+
+def store_run(
+    workspace: Workspace, result: EvaluationResult, options: EvaluateOptions, packs: list[Pack]
+) -> None:
+    """The run, its findings and its waived findings, in one transaction."""
+    report = result.report
+    run = report["run"]
+    options_json = {
+        "packs": options.packs,
+        "select": options.select,
+        "ignore": options.ignore,
+        "merchant": options.merchant,
+        "fail_on": options.fail_on,
+        "baseline": str(options.baseline) if options.baseline else None,
+    }
+    part = None
+    if options.shard is not None:
+        part = f"{options.shard[0]}/{options.shard[1]}"
+        options_json["shard"] = part
+    with workspace.db.write("evaluate") as conn:
+        conn.execute(
+            table(EvaluationRun)
+            .insert()
+            .values(
+                run_id=run["id"],
+                started_at=datetime.fromisoformat(run["started_at"].replace("Z", "+00:00")),
+                duration_ms=run["duration_ms"],
+                as_of=date.fromisoformat(run["as_of"]),
+                engine=run["engine"],
+                packs=run["packs"],
+                params={p.id: p.params for p in packs},
+                options=options_json,
+                summary=report["summary"],
+                exit_code=result.exit_code,
+                part=part,
+            )
+        )
+        rows = []
+        for finding in report["findings"]:
+            entity = finding["entity"]
+            status = "superseded" if finding.get("superseded_by") else "open"
+            rows.append(
+                {
+                    "run_id": run["id"],
+                    "rule": finding["rule"],
+                    "name": finding["name"],
+                    "pack": finding["pack"],
+                    "level": finding["level"],
+                    "entity_type": entity["type"],
+                    "entity_id": entity["id"],
+                    "merchant_id": entity.get("merchant"),
+                    "aweme_id": entity.get("creator"),
+                    "message": finding["message"],
+                    "action_kind": (finding.get("action") or {}).get("kind"),
+                    "action_params": (finding.get("action") or {}).get("params"),
+                    "evidence": finding.get("evidence"),
+                    "fingerprint": finding["fingerprint"],
+                    "source": finding.get("source"),
+                    "status": status,
+                }
+            )
+        for item in report["waived"]:
+            entity = item["entity"]
+            rows.append(
+                {
+                    "run_id": run["id"],
+                    "rule": item["rule"],
+                    "name": "",
+                    "pack": "",
+                    "level": "info",
+                    "entity_type": entity["type"],
+                    "entity_id": entity["id"],
+                    "merchant_id": entity.get("merchant"),
+                    "aweme_id": entity.get("creator"),
+                    "message": item["reason"],
+                    "action_kind": None,
+                    "action_params": None,
+                    "evidence": {"expires": item["expires"]},
+                    "fingerprint": item["fingerprint"],
+                    "source": None,
+                    "status": "waived",
+                }
+            )
+        for start in range(0, len(rows), 2000):
+            conn.execute(table(Finding).insert(), rows[start : start + 2000])
+
+
+def stored_report(workspace: Workspace) -> dict[str, Any] | None:
+    """The last stored run as a report (the shape `evaluate` gives), read back from the
+    runs and findings tables — what the TUI shows at once while it evaluates again.
+
+    Not kept in storage, so absent here: insufficient-data notes, waived findings (only
+    counted) and which rule superseded a finding (its status says it was)."""
+    runs, findings = table(EvaluationRun), table(Finding)
+    creators, merchants = table(Creator), table(Merchant)
+    with workspace.db.connect() as conn:
+        run = (
+            conn.execute(
+                select(runs)
+                .where(runs.c.part.is_(None))
+                .order_by(runs.c.started_at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        if run is None:
+            return None
+        rows = list(
+            conn.execute(
+                select(findings)
+                .where(findings.c.run_id == run["run_id"], findings.c.status != "waived")
+                .order_by(findings.c.id)
+            ).mappings()
+        )
+        wanted = {r["aweme_id"] for r in rows if r["aweme_id"]}
+        nicknames: dict[str, str] = {}
+        if wanted:
+            nicknames = {
+                aweme: name
+                for aweme, name in conn.execute(
+                    select(creators.c.aweme_id, creators.c.nickname).where(
+                        creators.c.aweme_id.in_(wanted)
+                    )
+                )
+                if name
+            }
+        names = {
+            mid: name
+            for mid, name in conn.execute(select(merchants.c.merchant_id, merchants.c.name))
+            if name
+        }
+    out = []
+    for row in rows:
+        entity: dict[str, Any] = {
+            "type": row["entity_type"],
+            "id": row["entity_id"],
+            "merchant": row["merchant_id"],
+        }
+        if row["aweme_id"]:
+            entity["creator"] = row["aweme_id"]
+        name = (
+            names.get(row["entity_id"])
+            if row["entity_type"] == "merchant"
+            else nicknames.get(row["aweme_id"] or "")
+        )
+        if name:
+            entity["name"] = name
+        finding = {
+            "rule": row["rule"],
+            "name": row["name"],
+            "pack": row["pack"],
+            "level": row["level"],
+            "entity": entity,
+            "message": row["message"],
+            "action": {"kind": row["action_kind"], "params": row["action_params"] or {}},
+            "evidence": row["evidence"] or {},
+            "source": row["source"],
+            "fingerprint": row["fingerprint"],
+        }
+        if row["status"] == "superseded":
+            finding["superseded_by"] = "…"
+        out.append(finding)
+    started = run["started_at"]
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return {
+        "qcrules_version": __version__,
+        "run": {
+            "id": run["run_id"],
+            "as_of": run["as_of"].isoformat(),
+            "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "duration_ms": run["duration_ms"],
+            "engine": run["engine"],
+            "packs": run["packs"] or [],
+            "stored": True,
+        },
+        "summary": run["summary"] or {},
+        "findings": out,
+        "insufficient_data": [],
+        "waived": [],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# merging the shares of `evaluate --shard K/N`
+
+_SAME = ("packs", "select", "ignore", "fail_on", "baseline")  # options every share must share
+
+
+def _shares(conn: Any, as_of: date | None, run_ids: list[str] | None) -> list[dict]:
+    runs = table(EvaluationRun)
+    query = select(runs).where(runs.c.part.is_not(None))
+    if run_ids:
+        query = query.where(runs.c.run_id.in_(run_ids))
+    rows = list(conn.execute(query.order_by(runs.c.started_at.desc())).mappings())
+    if run_ids:
+        missing = sorted(set(run_ids) - {r["run_id"] for r in rows})
+        if missing:
+            raise UsageError(
+                tr(f"没有这些分片运行：{', '.join(missing)}", f"no shard run {', '.join(missing)}"),
+                hint=tr("qcrules runs list 列出已保存的运行", "`qcrules runs list` shows them"),
+            )
+        return rows
+    if as_of is None and rows:
+        as_of = max(r["as_of"] for r in rows)
+    newest: dict[str, dict] = {}
+    for row in rows:  # newest first: the latest run of each share
+        if row["as_of"] == as_of:
+            newest.setdefault(row["part"], row)
+    return list(newest.values())
+
+
+def _check_shares(shares: list[dict], as_of: date | None) -> int:
+    if not shares:
+        raise UsageError(
+            tr("没有可合并的分片运行", "no shard run to merge")
+            + (f" (as of {as_of.isoformat()})" if as_of else ""),
+            hint=tr(
+                "先在各处运行 qcrules evaluate --shard K/N",
+                "run `qcrules evaluate --shard K/N` for each share first",
+            ),
+        )
+    totals = {int(r["part"].split("/")[1]) for r in shares}
+    if len(totals) != 1:
+        raise UsageError(
+            tr("这些分片分法不同", "these shares come from different splits")
+            + f": {', '.join(sorted(r['part'] for r in shares))}",
+            hint=tr("给出同一次 --shard K/N 的各份", "give the shares of one --shard K/N split"),
+        )
+    n = totals.pop()
+    have = sorted(int(r["part"].split("/")[0]) for r in shares)
+    lacking = [k for k in range(1, n + 1) if k not in have]
+    if lacking or len(have) != n:
+        raise UsageError(
+            tr("分片不全或重复", "the shares are incomplete or repeated")
+            + f": {', '.join(r['part'] for r in sorted(shares, key=lambda r: r['part']))}",
+            hint=tr(
+                f"还缺 {', '.join(f'{k}/{n}' for k in lacking)}；运行 qcrules evaluate --shard",
+                f"missing {', '.join(f'{k}/{n}' for k in lacking) or '(none)'}: run "
+                "`qcrules evaluate --shard K/N` for them, or name one run per share",
+            ),
+        )
+    first = shares[0]
+    for row in shares[1:]:
+        differs = [key for key in ("as_of", "packs", "params") if row[key] != first[key]] + [
+            k for k in _SAME if (row["options"] or {}).get(k) != (first["options"] or {}).get(k)
+        ]
+        if differs:
+            raise UsageError(
+                tr(
+                    f"分片 {row['part']} 与 {first['part']} 的 {', '.join(differs)} 不同",
+                    f"share {row['part']} differs from {first['part']} in {', '.join(differs)}",
+                ),
+                hint=tr(
+                    "用同样的选项和规则包重新运行这一份",
+                    "run that share again with the same options, packs and parameters",
+                ),
+            )
+    return n
+
+
+def _add_counts(into: dict, more: dict) -> None:
+    for key, value in more.items():
+        if isinstance(value, dict):
+            _add_counts(into.setdefault(key, {}), value)
+        elif isinstance(value, int | float):
+            into[key] = into.get(key, 0) + value
+
+
+def merge_shares(
+    workspace: Workspace, *, as_of: date | None = None, run_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """One whole run from the shares of a sharded evaluation: the newest run of each share
+    K/N as of `as_of` (default: the newest sharded day), or exactly `run_ids`. Their
+    findings are copied, counts added, and the waiver findings (which need every share's
+    findings) made afresh; the shares stay as they were. Returns the new run's summary."""
+    from qcrules.actions.planning import waiver_notes
+    from qcrules.packs.model import LEVEL_RANK, LEVELS
+
+    findings_t = table(Finding)
+    with workspace.db.write("runs merge") as conn:
+        shares = _shares(conn, as_of, run_ids)
+        n = _check_shares(shares, as_of)
+        shares.sort(key=lambda r: int(r["part"].split("/")[0]))
+        first = shares[0]
+        day = first["as_of"]
+        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        rows = []
+        for share in shares:
+            for row in conn.execute(
+                select(findings_t)
+                .where(findings_t.c.run_id == share["run_id"])
+                .order_by(findings_t.c.id)
+            ).mappings():
+                rows.append({**{k: v for k, v in row.items() if k != "id"}, "run_id": run_id})
+        options = {k: v for k, v in (first["options"] or {}).items() if k != "shard"}
+        summary: dict[str, Any] = {}
+        for share in shares:
+            _add_counts(summary, share["summary"] or {})
+        notes: list[dict] = []
+        if not options.get("select") and not options.get("packs"):
+            waivers = list(workspace.config.waivers)
+            waived = [r for r in rows if r["status"] == "waived"]
+            used = {
+                id(w)
+                for w in waivers
+                if w.expires >= day
+                and any(w.covers(r["rule"], r["entity_id"], r["merchant_id"]) for r in waived)
+            }
+            path = str(workspace.config.path) if workspace.config.path else None
+            notes = waiver_notes(waivers, used, day, path)
+        for note in notes:
+            entity = note["entity"]
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "rule": note["rule"],
+                    "name": note["name"],
+                    "pack": note["pack"],
+                    "level": note["level"],
+                    "entity_type": entity["type"],
+                    "entity_id": entity["id"],
+                    "merchant_id": entity.get("merchant"),
+                    "aweme_id": None,
+                    "message": note["message"],
+                    "action_kind": note["action"]["kind"],
+                    "action_params": note["action"]["params"],
+                    "evidence": note["evidence"],
+                    "fingerprint": note["fingerprint"],
+                    "source": note["source"],
+                    "status": "open",
+                }
+            )
+        counts = {level: 0 for level in reversed(LEVELS)}
+        for row in rows:
+            if row["status"] != "waived":
+                counts[row["level"]] += 1
+        summary["findings"] = counts
+        fail_on = options.get("fail_on") or "error"
+        exit_code = max(int(s["exit_code"] or 0) for s in shares)
+        if fail_on != "never" and any(
+            LEVEL_RANK[note["level"]] >= LEVEL_RANK[fail_on] for note in notes
+        ):
+            exit_code = max(exit_code, 1)
+        conn.execute(
+            table(EvaluationRun)
+            .insert()
+            .values(
+                run_id=run_id,
+                started_at=datetime.now(UTC),
+                duration_ms=max(int(s["duration_ms"] or 0) for s in shares),
+                as_of=day,
+                engine=first["engine"],
+                packs=first["packs"],
+                params=first["params"],
+                options={**options, "merged_from": [s["run_id"] for s in shares]},
+                summary=summary,
+                exit_code=exit_code,
+                part=None,
+            )
+        )
+        for start in range(0, len(rows), 2000):
+            conn.execute(findings_t.insert(), rows[start : start + 2000])
+    return {
+        "run": run_id,
+        "as_of": day.isoformat(),
+        "shares": n,
+        "merged_from": [s["run_id"] for s in shares],
+        "summary": summary,
+        "exit_code": exit_code,
+    }
+
+
+def list_runs(workspace: Workspace, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest stored runs, shares included, newest first (`qcrules runs list`)."""
+    runs = table(EvaluationRun)
+    with workspace.db.connect() as conn:
+        rows = list(
+            conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(limit)).mappings()
+        )
+    return [
+        {
+            "id": r["run_id"],
+            "started_at": r["started_at"],
+            "as_of": r["as_of"],
+            "part": r["part"],
+            "findings": sum(((r["summary"] or {}).get("findings") or {}).values()),
+            "exit_code": r["exit_code"],
+            "merged_from": (r["options"] or {}).get("merged_from"),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,210 @@
+"""One workspace split by merchant gives the run it would give whole: `evaluate --jobs N`
+(processes), `--shard K/N` stored as shares and joined by `qcrules runs merge`, and the
+batches an evaluation builds one after another so its memory stays flat as merchants grow.
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import pytest
+
+from conftest import DEMO_DAY
+from qcrules import service
+from qcrules.demo import SIZES, SizeSpec, generate
+from qcrules.evaluation import EvaluateOptions
+from qcrules.model.db import open_database
+from qcrules.scope import shard_of
+from qcrules.workspace import Workspace
+
+AS_OF = DEMO_DAY.isoformat()
+
+
+def _folder(tmp_path, db_url, extra: str = ""):
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "qcrules.toml").write_text(f'[database]\nurl = "{db_url}"\n{extra}', encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def demo_ws(db_url, tmp_path):
+    db = open_database(db_url)
+    generate(db, size="demo", seed=7, today=DEMO_DAY)
+    db.close()
+    return _folder(tmp_path, db_url), db_url
+
+
+def _comparable(report: dict) -> dict:
+    """A report without what differs between two runs of the same evaluation."""
+    return {k: v for k, v in report.items() if k != "run"} | {
+        "run": {
+            k: v for k, v in report["run"].items() if k not in ("id", "started_at", "duration_ms")
+        }
+    }
+
+
+def test_jobs_give_the_serial_report(demo_ws, cli):
+    folder, _ = demo_ws
+    serial = cli("evaluate", "--as-of", AS_OF, "--format", "json", "--no-store", cwd=folder)
+    parallel = cli(
+        "evaluate", "--as-of", AS_OF, "--format", "json", "--no-store", "--jobs", "3", cwd=folder
+    )
+    assert serial.returncode == parallel.returncode == 1, parallel.stderr
+    whole, parts = json.loads(serial.stdout), json.loads(parallel.stdout)
+    assert len(whole["findings"]) > 20 and whole["insufficient_data"]
+    assert _comparable(parts) == _comparable(whole)
+
+
+def test_batches_give_the_one_build_report(demo_ws):
+    folder, _ = demo_ws
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    try:
+        options = EvaluateOptions(as_of=DEMO_DAY, store=False, fail_on="never")
+        whole = service.evaluate(workspace, options).report
+        options.batch_entities, options.keep_facts = 60, False  # about one merchant a batch
+        batched = service.evaluate(workspace, options).report
+    finally:
+        workspace.close()
+    assert _comparable(batched) == _comparable(whole)
+
+
+def _stored_whole(cli, folder) -> dict:
+    done = cli("evaluate", "--as-of", AS_OF, "--format", "json", cwd=folder)
+    assert done.returncode == 1, done.stderr
+    return json.loads(done.stdout)
+
+
+def _last_run(folder) -> dict:
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    try:
+        return service.stored_report(workspace)
+    finally:
+        workspace.close()
+
+
+def _rows(report: dict) -> list:
+    keys = ("rule", "level", "entity", "message", "action", "evidence", "fingerprint")
+    return sorted(
+        json.dumps({k: f.get(k) for k in keys}, sort_keys=True, default=str)
+        for f in report["findings"]
+    )
+
+
+def test_shards_merged_are_the_whole_run_waivers_included(db_url, tmp_path, cli):
+    db = open_database(db_url)
+    generate(db, size="demo", seed=7, today=DEMO_DAY)
+    db.close()
+    probe = _folder(tmp_path / "probe", db_url) if (tmp_path / "probe").mkdir() is None else None
+    first = json.loads(
+        cli("evaluate", "--as-of", AS_OF, "--format", "json", "--no-store", cwd=probe).stdout
+    )["findings"][0]
+    waivers = (
+        f'\n[[waivers]]\nrule = "{first["rule"]}"\nentity = "{first["entity"]["id"]}"\n'
+        'reason = "agreed"\nexpires = 2027-01-31\n'
+        '\n[[waivers]]\nrule = "SCR001"\nentity = "nobody"\nreason = "old"\nexpires = 2027-01-31\n'
+        '\n[[waivers]]\nrule = "SCR002"\nentity = "1002"\nreason = "trial"\nexpires = 2026-11-01\n'
+    )
+    folder = _folder(tmp_path, db_url, waivers)
+    whole = _stored_whole(cli, folder)
+    assert whole["summary"]["waived"] == 1
+    assert {f["rule"] for f in whole["findings"]} >= {"QCR001", "QCR002"}  # unused, expired
+    stored_whole = _last_run(folder)
+
+    for k in (1, 2, 3):
+        share = cli(
+            "evaluate", "--as-of", AS_OF, "--shard", f"{k}/3", "--format", "json", cwd=folder
+        )
+        assert share.returncode in (0, 1), share.stderr
+        # a share is not the last run: the queue and the TUI still read the whole one
+        assert _last_run(folder)["run"]["id"] == stored_whole["run"]["id"]
+        ids = {f["entity"]["merchant"] for f in json.loads(share.stdout)["findings"]}
+        assert all(shard_of(m, 3) == k for m in ids if m)
+
+    merged = cli("runs", "merge", "--format", "json", cwd=folder)
+    assert merged.returncode == 1, merged.stderr
+    joined = json.loads(merged.stdout)
+    assert joined["shares"] == 3
+    assert joined["summary"] == whole["summary"]
+    last = _last_run(folder)
+    assert last["run"]["id"] == joined["run"]
+    assert _rows(last) == _rows(stored_whole)
+    listed = cli("runs", "list", "--format", "json", cwd=folder)
+    parts = [r["part"] for r in json.loads(listed.stdout)]
+    assert parts.count(None) == 2  # the whole run and the merged one
+    assert sorted(p for p in parts if p) == ["1/3", "2/3", "3/3"]
+
+
+def test_merge_refuses_missing_or_mismatched_shares(demo_ws, cli):
+    folder, _ = demo_ws
+    assert cli("runs", "merge", cwd=folder).returncode == 2  # nothing sharded yet
+    cli("evaluate", "--as-of", AS_OF, "--shard", "1/3", cwd=folder)
+    cli("evaluate", "--as-of", AS_OF, "--shard", "3/3", cwd=folder)
+    missing = cli("runs", "merge", cwd=folder)
+    assert missing.returncode == 2
+    assert "2/3" in missing.stderr
+    cli("evaluate", "--as-of", AS_OF, "--shard", "2/3", "--select", "SCR", cwd=folder)
+    mismatched = cli("runs", "merge", cwd=folder)
+    assert mismatched.returncode == 2
+    assert "select" in mismatched.stderr
+    unknown = cli("runs", "merge", "no-such-run", cwd=folder)
+    assert unknown.returncode == 2 and "no-such-run" in unknown.stderr
+    listed = json.loads(cli("runs", "list", "--format", "json", cwd=folder).stdout)
+    assert sorted(r["part"] for r in listed) == ["1/3", "2/3", "3/3"]  # nothing was merged
+
+
+@pytest.mark.parametrize("bad", ["0/3", "4/3", "x", "1/0", "2"])
+def test_a_bad_shard_is_a_usage_error(demo_ws, cli, bad):
+    folder, _ = demo_ws
+    done = cli("evaluate", "--shard", bad, cwd=folder)
+    assert done.returncode == 2
+    assert "K/N" in done.stderr
+
+
+def test_shard_and_merchant_or_junit_and_jobs_do_not_combine(demo_ws, cli):
+    folder, _ = demo_ws
+    both = cli("evaluate", "--shard", "1/2", "--merchant", "M1", cwd=folder)
+    assert both.returncode == 2 and "--merchant" in both.stderr
+    junit = cli("evaluate", "--jobs", "2", "--format", "junit", cwd=folder)
+    assert junit.returncode == 2 and "junit" in junit.stderr
+
+
+def _memory(folder, **options) -> tuple[int, int]:
+    """(peak, working) bytes of one evaluation: working is the peak less what the result
+    keeps (the report, and the facts when held), so it is what judging needed meanwhile."""
+    workspace = Workspace.discover(folder / "qcrules.toml")
+    try:
+        tracemalloc.start()
+        result = service.evaluate(
+            workspace, EvaluateOptions(as_of=DEMO_DAY, store=False, fail_on="never", **options)
+        )
+        kept, peak = tracemalloc.get_traced_memory()
+        assert result.report["findings"]
+        return peak, peak - kept
+    finally:
+        tracemalloc.stop()
+        workspace.close()
+
+
+def test_memory_stays_flat_as_merchants_grow(tmp_path, monkeypatch):
+    """Three times the merchants (each as big) need about the working memory of one third
+    when the evaluation builds a batch at a time (the report itself grows with the findings);
+    holding every fact, the peak grows with the workspace."""
+    folders = {}
+    for merchants in (2, 6):
+        name = f"flat{merchants}"
+        spec = SizeSpec(name, merchants, 500 * merchants, 120 * merchants, 30, None, 1)
+        monkeypatch.setitem(SIZES, name, spec)
+        url = f"sqlite:///{tmp_path / name}.db"
+        db = open_database(url)
+        generate(db, size=name, seed=7, today=DEMO_DAY)
+        db.close()
+        folders[merchants] = (
+            _folder(tmp_path / name, url) if (tmp_path / name).mkdir() is None else None
+        )
+    _memory(folders[2])  # imports and caches of a first evaluation are not the workspace's
+    lean = {n: _memory(f, keep_facts=False, batch_entities=800)[1] for n, f in folders.items()}
+    held = {n: _memory(f, keep_facts=True, batch_entities=800)[0] for n, f in folders.items()}
+    assert lean[6] < 1.5 * lean[2], (lean, held)  # one batch's facts at a time
+    assert held[6] > 2 * held[2], (held, lean)  # what the batches save
