@@ -1,9 +1,10 @@
 """Create a workspace filled with generated data, and time it.
 
-    python benchmarks/generate.py --size {S,M,L,demo} [--seed N] [--today YYYY-MM-DD] DIR
+    python benchmarks/generate.py --size {S,M,L,XL,demo} [--seed N] [--today YYYY-MM-DD]
+                                  [--database-url URL] DIR
 
 The workspace's database is `DIR/qcrules.db` (SQLite), or the server named by
-QCRULES_DATABASE_URL. Sizes are those of architecture.md § Performance; the same seed and
+--database-url or QCRULES_DATABASE_URL (XL, 18M metric rows, is meant for PostgreSQL). Sizes are those of architecture.md § Performance; the same seed and
 --today always give the same rows, so benchmark runs compare like with like.
 """
 
@@ -30,10 +31,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the last day of metrics (default: today)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="keep the records in this database (e.g. postgresql+psycopg://…; default: an "
+        "SQLite file in the folder); PostgreSQL is loaded with COPY",
+    )
     parser.add_argument("dir", type=Path, help="folder for the new workspace")
     args = parser.parse_args(argv)
     try:
-        workspace = init_workspace(args.dir)
+        workspace = init_workspace(args.dir, database_url=args.database_url)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -71,6 +71,8 @@ SIZES: dict[str, SizeSpec] = {
     "S": SizeSpec("S", 1, 1_000, 300, 30, 9_000, 1),
     "M": SizeSpec("M", 5, 20_000, 5_000, 90, 450_000, 20),
     "L": SizeSpec("L", 20, 100_000, 20_000, 90, 1_800_000, 100),
+    # 10× L: an agency's 200 merchants (benchmarks on PostgreSQL; `generate.py --size XL`)
+    "XL": SizeSpec("XL", 200, 1_000_000, 200_000, 90, 18_000_000, 1_000),
 }
 
 METRIC_CHUNK = 20_000

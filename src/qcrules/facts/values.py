@@ -134,6 +134,18 @@ def _quantile_without(data: Sequence[float], k: int, q: float) -> float | None:
     return a + (b - a) * (pos - lo)
 
 
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile with linear interpolation (numpy's default method); None when empty."""
+    if not values:
+        return None
+    data = sorted(values)
+    pos = (len(data) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    frac = pos - lo
+    return data[lo] + (data[hi] - data[lo]) * frac
+
+
 class _PoolPeers:
     """One merchant's pool peers (aweme -> (ctr_7d, roi_7d)) and their 20th percentiles.
 
@@ -146,15 +158,17 @@ class _PoolPeers:
         self.members = members
         self.ctrs = sorted(c for c, _ in members.values())
         self.rois = sorted(r for _, r in members.values())
+        # a creator outside the peers (most of a pool) gets the same values: worked out once
+        self._outsider = {
+            "pool.ctr_7d_p20": percentile(self.ctrs, POOL_PERCENTILE),
+            "pool.roi_7d_p20": percentile(self.rois, POOL_PERCENTILE),
+            "pool.peer_count": len(self.members),
+        }
 
     def values_for(self, aweme: str | None) -> dict[str, Any]:
         own = self.members.get(aweme) if aweme is not None else None
         if own is None:
-            return {
-                "pool.ctr_7d_p20": percentile(self.ctrs, POOL_PERCENTILE),
-                "pool.roi_7d_p20": percentile(self.rois, POOL_PERCENTILE),
-                "pool.peer_count": len(self.members),
-            }
+            return self._outsider
         ctr, roi = own
         return {
             "pool.ctr_7d_p20": _quantile_without(
@@ -168,18 +182,6 @@ class _PoolPeers:
 
 
 _NO_PEERS = _PoolPeers({})
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile with linear interpolation (numpy's default method); None when empty."""
-    if not values:
-        return None
-    data = sorted(values)
-    pos = (len(data) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(data) - 1)
-    frac = pos - lo
-    return data[lo] + (data[hi] - data[lo]) * frac
 
 
 class _CreatorValues:
