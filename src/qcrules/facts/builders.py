@@ -647,7 +647,11 @@ class _Builder(_Assembly):
         of some merchants reads only its own creators' rows."""
         end = self.global_end()
         where = [M.date >= self.starts_for(end)[3], M.date <= end]
-        if self.merchant_ids is not None:
+        if self.only is not None and self.wanted == {"creator"}:
+            # a few creators: seek each merchant's (merchant, aweme, date) index entries
+            every = select(MER.merchant_id).scalar_subquery()
+            where += [M.merchant_id.in_(every), M.aweme_id.in_(sorted(self.only))]
+        elif self.merchant_ids is not None:
             where.append(M.aweme_id.in_(self.scope_creators()))
         stmt = select(M.aweme_id, func.sum(M.spend)).where(*where).group_by(M.aweme_id)
         return {aweme: money(s) for aweme, s in self.conn.execute(stmt)}
