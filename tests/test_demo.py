@@ -173,7 +173,7 @@ def test_rerun_updates_in_place(tmp_path):
 def test_unknown_size_is_refused(tmp_path):
     db = open_database(f"sqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(ValueError, match="unknown size"):
-        generate(db, size="XL", today=TODAY)
+        generate(db, size="XXL", today=TODAY)
     db.close()
 
 
@@ -186,6 +186,7 @@ def test_sizes_are_those_of_the_architecture():
     assert got["S"] == (1, 1_000, 300, 30, 9_000)
     assert got["M"] == (5, 20_000, 5_000, 90, 450_000)
     assert got["L"] == (20, 100_000, 20_000, 90, 1_800_000)
+    assert got["XL"] == (200, 1_000_000, 200_000, 90, 18_000_000)  # 10× L
     assert got["demo"][3] >= 60
 
 

@@ -24,6 +24,7 @@ from qcrules.evaluation import (
     evaluate,
     load_checked_packs,
 )
+from qcrules.findings import Finding
 from qcrules.i18n import did_you_mean, tr
 from qcrules.packs.loader import check_overrides
 from qcrules.packs.registry import PackSet
@@ -110,9 +111,9 @@ def _param_changes(packset: PackSet, overrides: dict[str, dict[str, Any]]) -> di
     }
 
 
-def _key(finding: dict[str, Any]) -> str:
+def _key(finding: Finding) -> str:
     """A finding's identity (rule, entity, merchant): its fingerprint."""
-    return finding["fingerprint"]
+    return finding.fingerprint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,17 +155,15 @@ def whatif(
             tr("至少给一个 --set 规则包.参数=值", "give at least one --set PACK.PARAM=VALUE")
         )
     check_merchant(workspace, merchant)
-    before = evaluate(workspace, base, packset=packset).report["findings"]
+    before = evaluate(workspace, base, packset=packset).findings
     changed = replace(base, params=overrides)
-    after = evaluate(workspace, changed, packset=load_checked_packs(workspace, changed)).report[
-        "findings"
-    ]
+    after = evaluate(workspace, changed, packset=load_checked_packs(workspace, changed)).findings
     old = {_key(f): f for f in before}
     new = {_key(f): f for f in after}
     return WhatIf(
         as_of=base.as_of or date.today(),
-        added=[f for k, f in new.items() if k not in old],
-        removed=[f for k, f in old.items() if k not in new],
+        added=[f.to_json() for k, f in new.items() if k not in old],
+        removed=[f.to_json() for k, f in old.items() if k not in new],
         unchanged=sum(1 for k in new if k in old),
         params=_param_changes(packset, overrides),
     )
@@ -209,14 +208,14 @@ class Backtest:
         return {"days": [d.to_json() for d in self.days], "rules": self.rules}
 
 
-def _brief(finding: dict[str, Any]) -> dict[str, Any]:
+def _brief(finding: Finding) -> dict[str, Any]:
     """What a backtest keeps of a finding: enough to name it, not its whole evidence."""
     return {
-        "rule": finding["rule"],
-        "level": finding["level"],
-        "entity": finding["entity"],
-        "message": finding["message"],
-        "fingerprint": finding["fingerprint"],
+        "rule": finding.rule,
+        "level": finding.level,
+        "entity": finding.subject.to_json(),
+        "message": finding.message,
+        "fingerprint": finding.fingerprint,
     }
 
 
@@ -285,7 +284,7 @@ def backtest(
     days: list[BacktestDay] = []
     rules: dict[str, dict[str, Any]] = {}
     entities: dict[str, set[str]] = {}
-    previous: dict[str, dict[str, Any]] | None = None
+    previous: dict[str, Finding] | None = None
     first = start - timedelta(days=1)
     with RollingFacts(workspace.db, first, end) as rolling:
         for offset in range(total + 1):
@@ -297,11 +296,11 @@ def backtest(
                 facts_source=rolling.build_facts,
                 factory=rolling.factory,
             )
-            today = {_key(f): f for f in result.report["findings"]}
+            today = {_key(f): f for f in result.findings}
             del result  # its facts: one day's at a time is enough (an L day is ~0.5 GB)
             if previous is not None:
-                by_rule = Counter(f["rule"] for f in today.values())
-                by_level = Counter(f["level"] for f in today.values())
+                by_rule = Counter(f.rule for f in today.values())
+                by_level = Counter(f.level for f in today.values())
                 days.append(
                     BacktestDay(
                         as_of=day,
@@ -313,7 +312,7 @@ def backtest(
                     )
                 )
                 for key, finding in today.items():
-                    rule = finding["rule"]
+                    rule = finding.rule
                     rules.setdefault(
                         rule, {"first_seen": day.isoformat(), "days_firing": 0, "entities": 0}
                     )

@@ -28,6 +28,7 @@ from qcrules.engine.run import Accounting, EntityPlan, judge
 from qcrules.errors import PackError, UsageError
 from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
+from qcrules.findings import Action, Finding, Subject, Waived
 from qcrules.i18n import did_you_mean, language, pick
 from qcrules.model.db import table
 from qcrules.model.tables import Merchant
@@ -71,6 +72,9 @@ class EvaluationResult:
     packset: PackSet
     accounting: Accounting
     facts: dict[str, list[Fact]] = field(default_factory=dict)
+    # the report's findings and waived findings, typed (the report is their JSON)
+    findings: list[Finding] = field(default_factory=list)
+    waived: list[Waived] = field(default_factory=list)
     _plans: list[tuple[EntityPlan, list[Fact]]] = field(default_factory=list)
     _outcomes: dict[tuple, str] = field(default_factory=dict)
 
@@ -176,31 +180,23 @@ def _load_baseline(path: Path) -> set[str]:
     return {f.get("fingerprint") for f in data["findings"] if isinstance(f, dict)}
 
 
-def _entity_json(fact: Fact) -> dict[str, Any]:
-    entity = {"type": fact.entity_type, "id": fact.entity_id, "merchant": fact.merchant_id}
-    if fact.entity_type in ("grant", "creator") and fact.aweme_id:
-        entity["creator"] = fact.aweme_id
-    name = fact.values.get(
-        {"creator": "nickname", "grant": "creator.nickname", "merchant": "name"}[fact.entity_type]
-    )
-    if name:
-        entity["name"] = name
+def _subject(fact: Fact) -> Subject:
+    names = {"creator": "nickname", "grant": "creator.nickname", "merchant": "name"}
     # the 抖音号 千川 search uses: how a 投手 finds the creator
-    handle = fact.values.get(
-        {"creator": "aweme_show_id", "grant": "creator.aweme_show_id"}.get(fact.entity_type, "")
+    handles = {"creator": "aweme_show_id", "grant": "creator.aweme_show_id"}
+    return Subject(
+        fact.entity_type,
+        fact.entity_id,
+        fact.merchant_id,
+        fact.aweme_id if fact.entity_type in ("grant", "creator") else None,
+        fact.values.get(names[fact.entity_type]) or None,
+        fact.values.get(handles.get(fact.entity_type, "")) or None,
     )
-    if handle:
-        entity["handle"] = handle
-    return entity
 
 
-def _action_json(kind: str, params: Any, lang: str) -> dict[str, Any]:
+def _action(kind: str, params: Any, lang: str) -> Action:
     """The suggested action, with where to do it in 千川 (PC and 随心推) when known."""
-    action: dict[str, Any] = {"kind": kind, "params": dict(params)}
-    steps = steps_for(kind, lang)
-    if steps:
-        action["steps"] = steps
-    return action
+    return Action(kind, dict(params), steps_for(kind, lang) or None)
 
 
 def merchant_params(pack: Pack, workspace: Workspace, merchant: str | None) -> dict[str, Any]:
@@ -299,7 +295,7 @@ class Judged:
     evaluation's whole workspace, or one `--jobs` part (picklable: it comes back from a
     child process), merged with `add`."""
 
-    findings: list[dict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     insufficient: list[dict] = field(default_factory=list)
     outcomes: dict[tuple, str] = field(default_factory=dict)
     accounting: Accounting = field(default_factory=Accounting)
@@ -325,14 +321,8 @@ class Judged:
         self.plans += other.plans
 
 
-def _finding_order(f: dict[str, Any]) -> tuple:
-    return (
-        -LEVEL_RANK[f["level"]],
-        f["rule"],
-        f["entity"]["type"],
-        str(f["entity"].get("merchant")),
-        f["entity"]["id"],
-    )
+def _finding_order(f: Finding) -> tuple:
+    return (-LEVEL_RANK[f.level], f.rule, f.subject.type, str(f.subject.merchant), f.subject.id)
 
 
 def judge_scope(
@@ -414,7 +404,7 @@ def judge_scope(
                 out.accounting.add(outcome, len(plan.rules))
                 if not outcome.matched and not outcome.insufficient:
                     continue  # most facts: nothing to report
-                entity_json = _entity_json(fact)
+                subject = _subject(fact)
                 for compiled in outcome.matched:
                     rule = compiled.rule
                     evidence = {f: fact.values.get(f) for f in rule.fields}
@@ -422,24 +412,22 @@ def judge_scope(
                         {f"params.{p}": compiled.params.get(p) for p in rule.params_used}
                     )
                     findings.append(
-                        {
-                            "rule": rule.id,
-                            "name": rule.name,
-                            "pack": rule.pack,
-                            "level": rule.level,
-                            "entity": entity_json,
-                            "message": render_message(
-                                pick(rule.message, lang), fact.values, compiled.params
-                            ),
-                            "action": _action_json(rule.action_kind, rule.action_params, lang),
-                            "evidence": evidence,
-                            "fingerprint": fingerprint(
+                        Finding(
+                            rule.id,
+                            rule.name,
+                            rule.pack,
+                            rule.level,
+                            subject,
+                            render_message(pick(rule.message, lang), fact.values, compiled.params),
+                            _action(rule.action_kind, rule.action_params, lang),
+                            evidence,
+                            fingerprint(
                                 rule.id, fact.entity_type, fact.entity_id, fact.merchant_id
                             ),
-                            "source": rule.source,
-                            "superseded_by": None,
-                        }
+                            rule.source,
+                        )
                     )
+                entity_json = subject.to_json() if outcome.insufficient else None
                 for compiled, missing, by_guard in outcome.insufficient:
                     note = {
                         "rule": compiled.rule.id,
@@ -553,10 +541,8 @@ def evaluate(
         str(workspace.config.path) if workspace.config.path else None,
     )
     for item in waived:
-        entity = item["entity"]
-        result._outcomes[
-            (item["rule"], entity["type"], entity["id"], entity.get("merchant") or "")
-        ] = "waived"
+        subject = item.finding.subject
+        result._outcomes[(item.finding.rule, *subject.key[:2], subject.merchant or "")] = "waived"
     if not options.select and not options.packs and options.shard is None:
         kept += waiver_findings  # a shard's are made when its run is merged (all findings)
     holds = load_holds(workspace, as_of)
@@ -564,17 +550,17 @@ def evaluate(
     baseline_hidden = 0
     if baseline is not None:
         before = len(kept)
-        kept = [f for f in kept if f["fingerprint"] not in baseline]
+        kept = [f for f in kept if f.fingerprint not in baseline]
         baseline_hidden = before - len(kept)
     kept.sort(key=_finding_order)
 
     counts = {level: 0 for level in reversed(LEVELS)}
     for finding in kept:
-        counts[finding["level"]] += 1
+        counts[finding.level] += 1
     exit_code = 0
     if options.fail_on != "never" and not options.exit_zero:
         threshold = LEVEL_RANK[options.fail_on]
-        if any(LEVEL_RANK[f["level"]] >= threshold for f in kept):
+        if any(LEVEL_RANK[f.level] >= threshold for f in kept):
             exit_code = 1
     run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     used_packs = [p.summary() for p in packs]
@@ -602,12 +588,13 @@ def evaluate(
             "baseline_hidden": baseline_hidden,
             "checks": result.accounting.to_json(),
         },
-        "findings": kept,
+        "findings": [f.to_json() for f in kept],
         "insufficient_data": insufficient,
-        "waived": waived,
+        "waived": [w.to_json() for w in waived],
     }
     report["run"]["duration_ms"] = int((time.perf_counter() - started) * 1000)
     result.report = report
+    result.findings, result.waived = kept, waived
     result.exit_code = exit_code
     if options.store:
         store_run(workspace, result, options, packs)

@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from qcrules import __version__
 from qcrules.errors import UsageError
+from qcrules.findings import Finding
 from qcrules.i18n import tr
 from qcrules.model.db import table
-from qcrules.model.tables import Creator, EvaluationRun, Finding, Hold, Merchant
+from qcrules.model.tables import Creator, EvaluationRun, Hold, Merchant
+from qcrules.model.tables import Finding as FindingRecord
 from qcrules.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -93,54 +95,10 @@ def store_run(
                 part=part,
             )
         )
-        rows = []
-        for finding in report["findings"]:
-            entity = finding["entity"]
-            status = "superseded" if finding.get("superseded_by") else "open"
-            rows.append(
-                {
-                    "run_id": run["id"],
-                    "rule": finding["rule"],
-                    "name": finding["name"],
-                    "pack": finding["pack"],
-                    "level": finding["level"],
-                    "entity_type": entity["type"],
-                    "entity_id": entity["id"],
-                    "merchant_id": entity.get("merchant"),
-                    "aweme_id": entity.get("creator"),
-                    "message": finding["message"],
-                    "action_kind": (finding.get("action") or {}).get("kind"),
-                    "action_params": (finding.get("action") or {}).get("params"),
-                    "evidence": finding.get("evidence"),
-                    "fingerprint": finding["fingerprint"],
-                    "source": finding.get("source"),
-                    "status": status,
-                }
-            )
-        for item in report["waived"]:
-            entity = item["entity"]
-            rows.append(
-                {
-                    "run_id": run["id"],
-                    "rule": item["rule"],
-                    "name": "",
-                    "pack": "",
-                    "level": "info",
-                    "entity_type": entity["type"],
-                    "entity_id": entity["id"],
-                    "merchant_id": entity.get("merchant"),
-                    "aweme_id": entity.get("creator"),
-                    "message": item["reason"],
-                    "action_kind": None,
-                    "action_params": None,
-                    "evidence": {"expires": item["expires"]},
-                    "fingerprint": item["fingerprint"],
-                    "source": None,
-                    "status": "waived",
-                }
-            )
+        rows = [finding.row(run["id"]) for finding in result.findings]
+        rows += [item.row(run["id"]) for item in result.waived]
         for start in range(0, len(rows), 2000):
-            conn.execute(table(Finding).insert(), rows[start : start + 2000])
+            conn.execute(table(FindingRecord).insert(), rows[start : start + 2000])
 
 
 def stored_report(workspace: Workspace) -> dict[str, Any] | None:
@@ -149,7 +107,7 @@ def stored_report(workspace: Workspace) -> dict[str, Any] | None:
 
     Not kept in storage, so absent here: insufficient-data notes, waived findings (only
     counted) and which rule superseded a finding (its status says it was)."""
-    runs, findings = table(EvaluationRun), table(Finding)
+    runs, findings = table(EvaluationRun), table(FindingRecord)
     creators, merchants = table(Creator), table(Merchant)
     with workspace.db.connect() as conn:
         run = (
@@ -188,37 +146,15 @@ def stored_report(workspace: Workspace) -> dict[str, Any] | None:
             for mid, name in conn.execute(select(merchants.c.merchant_id, merchants.c.name))
             if name
         }
-    out = []
-    for row in rows:
-        entity: dict[str, Any] = {
-            "type": row["entity_type"],
-            "id": row["entity_id"],
-            "merchant": row["merchant_id"],
-        }
-        if row["aweme_id"]:
-            entity["creator"] = row["aweme_id"]
-        name = (
-            names.get(row["entity_id"])
+    out = [
+        Finding.from_row(
+            row,
+            name=names.get(row["entity_id"])
             if row["entity_type"] == "merchant"
-            else nicknames.get(row["aweme_id"] or "")
-        )
-        if name:
-            entity["name"] = name
-        finding = {
-            "rule": row["rule"],
-            "name": row["name"],
-            "pack": row["pack"],
-            "level": row["level"],
-            "entity": entity,
-            "message": row["message"],
-            "action": {"kind": row["action_kind"], "params": row["action_params"] or {}},
-            "evidence": row["evidence"] or {},
-            "source": row["source"],
-            "fingerprint": row["fingerprint"],
-        }
-        if row["status"] == "superseded":
-            finding["superseded_by"] = "…"
-        out.append(finding)
+            else nicknames.get(row["aweme_id"] or ""),
+        ).to_json()
+        for row in rows
+    ]
     started = run["started_at"]
     if started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
@@ -336,7 +272,7 @@ def merge_shares(
     from qcrules.actions.planning import waiver_notes
     from qcrules.packs.model import LEVEL_RANK, LEVELS
 
-    findings_t = table(Finding)
+    findings_t = table(FindingRecord)
     with workspace.db.write("runs merge") as conn:
         shares = _shares(conn, as_of, run_ids)
         n = _check_shares(shares, as_of)
@@ -356,7 +292,7 @@ def merge_shares(
         summary: dict[str, Any] = {}
         for share in shares:
             _add_counts(summary, share["summary"] or {})
-        notes: list[dict] = []
+        notes: list[Finding] = []
         if not options.get("select") and not options.get("packs"):
             waivers = list(workspace.config.waivers)
             waived = [r for r in rows if r["status"] == "waived"]
@@ -368,28 +304,7 @@ def merge_shares(
             }
             path = str(workspace.config.path) if workspace.config.path else None
             notes = waiver_notes(waivers, used, day, path)
-        for note in notes:
-            entity = note["entity"]
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "rule": note["rule"],
-                    "name": note["name"],
-                    "pack": note["pack"],
-                    "level": note["level"],
-                    "entity_type": entity["type"],
-                    "entity_id": entity["id"],
-                    "merchant_id": entity.get("merchant"),
-                    "aweme_id": None,
-                    "message": note["message"],
-                    "action_kind": note["action"]["kind"],
-                    "action_params": note["action"]["params"],
-                    "evidence": note["evidence"],
-                    "fingerprint": note["fingerprint"],
-                    "source": note["source"],
-                    "status": "open",
-                }
-            )
+        rows += [note.row(run_id) for note in notes]
         counts = {level: 0 for level in reversed(LEVELS)}
         for row in rows:
             if row["status"] != "waived":
@@ -398,7 +313,7 @@ def merge_shares(
         fail_on = options.get("fail_on") or "error"
         exit_code = max(int(s["exit_code"] or 0) for s in shares)
         if fail_on != "never" and any(
-            LEVEL_RANK[note["level"]] >= LEVEL_RANK[fail_on] for note in notes
+            LEVEL_RANK[note.level] >= LEVEL_RANK[fail_on] for note in notes
         ):
             exit_code = max(exit_code, 1)
         conn.execute(

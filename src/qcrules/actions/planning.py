@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from qcrules.config import Waiver
+from qcrules.findings import Action, Finding, Subject, Waived
 from qcrules.packs.model import LEVEL_RANK
 
 WAIVER_EXPIRED = ("QCR001", "waiver-expired", "warn")
@@ -66,38 +67,26 @@ CORE_RULES: dict[str, dict[str, Any]] = {
 }
 
 
-def _entity_key(finding: dict) -> tuple:
-    entity = finding["entity"]
-    return entity["type"], entity["id"], entity.get("merchant")
-
-
 def apply_waivers(
-    findings: list[dict], waivers: Iterable[Waiver], as_of: date, config_path: str | None
-) -> tuple[list[dict], list[dict], list[dict]]:
+    findings: list[Finding], waivers: Iterable[Waiver], as_of: date, config_path: str | None
+) -> tuple[list[Finding], list[Waived], list[Finding]]:
     """Split findings into (kept, waived) and report expired or unused waivers as findings."""
     waivers = list(waivers)
     active = [w for w in waivers if w.expires >= as_of]
     used: set[int] = set()
-    kept, waived = [], []
+    kept: list[Finding] = []
+    waived: list[Waived] = []
     for finding in findings:
-        entity = finding["entity"]
+        subject = finding.subject
         hit = next(
-            (w for w in active if w.covers(finding["rule"], entity["id"], entity.get("merchant"))),
+            (w for w in active if w.covers(finding.rule, subject.id, subject.merchant)),
             None,
         )
         if hit is None:
             kept.append(finding)
             continue
         used.add(id(hit))
-        waived.append(
-            {
-                "rule": finding["rule"],
-                "entity": entity,
-                "reason": hit.reason,
-                "expires": hit.expires.isoformat(),
-                "fingerprint": finding["fingerprint"],
-            }
-        )
+        waived.append(Waived(finding, hit.reason, hit.expires.isoformat()))
     return kept, waived, waiver_notes(waivers, used, as_of, config_path)
 
 
@@ -125,42 +114,37 @@ def waiver_notes(
         else:
             message = f"waiver for {target} matched no finding ({location}); remove it"
         meta.append(
-            {
-                "rule": rule_id,
-                "name": name,
-                "pack": "qcrules",
-                "level": level,
-                "entity": {
-                    "type": "waiver",
-                    "id": f"{waiver.rule}:{waiver.entity}",
-                    "merchant": waiver.merchant,
-                },
-                "message": message,
-                "action": {"kind": "review_waiver", "params": {}},
-                "evidence": {"expires": waiver.expires.isoformat(), "reason": waiver.reason},
-                "fingerprint": f"waiver:{waiver.rule}:{waiver.entity}:{waiver.merchant or ''}",
-                "source": location,
-                "superseded_by": None,
-            }
+            Finding(
+                rule_id,
+                name,
+                "qcrules",
+                level,
+                Subject("waiver", f"{waiver.rule}:{waiver.entity}", waiver.merchant),
+                message,
+                Action("review_waiver", {}),
+                {"expires": waiver.expires.isoformat(), "reason": waiver.reason},
+                f"waiver:{waiver.rule}:{waiver.entity}:{waiver.merchant or ''}",
+                location,
+            )
         )
     return meta
 
 
 def plan_actions(
-    findings: list[dict],
+    findings: list[Finding],
     action_kinds: Mapping[str, Any],
     holds: Mapping[tuple, dict],
 ) -> int:
     """Resolve conflicts and holds in place; returns how many findings were superseded."""
-    by_entity: dict[tuple, list[dict]] = defaultdict(list)
+    by_entity: dict[tuple, list[Finding]] = defaultdict(list)
     for finding in findings:
-        key = _entity_key(finding)
+        key = finding.subject.key
         hold = holds.get(key) or holds.get((*key[:2], None))  # no merchant: for every one
         if hold is not None:
-            finding["hold"] = hold
-            finding["action"] = None
+            finding.hold = hold
+            finding.action = None
             continue
-        kind = action_kinds.get((finding.get("action") or {}).get("kind"))
+        kind = action_kinds.get(finding.action.kind) if finding.action is not None else None
         if kind is not None and kind.state_changing:
             by_entity[key].append(finding)
     superseded = 0
@@ -169,13 +153,13 @@ def plan_actions(
             continue
         group.sort(
             key=lambda f: (
-                -action_kinds[f["action"]["kind"]].priority,
-                -LEVEL_RANK[f["level"]],
-                f["rule"],
+                -action_kinds[f.action.kind].priority,  # type: ignore[union-attr]
+                -LEVEL_RANK[f.level],
+                f.rule,
             )
         )
         winner = group[0]
         for loser in group[1:]:
-            loser["superseded_by"] = winner["rule"]
+            loser.superseded_by = winner.rule
             superseded += 1
     return superseded

@@ -1,0 +1,201 @@
+"""A finding, typed: what is wrong (rule, message), about whom (`Subject`), why (evidence),
+where it comes from (source) and what to do (`Action`, None while the entity is on hold).
+
+Evaluation, planning (waivers, holds, conflicts), run storage and backtests pass `Finding`s;
+`to_json` is the one place the JSON shape of the README (`--format json`, `result.report`,
+plugins' output formats) is written, and `from_json` the one place it is read back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Subject:
+    """The entity a finding is about: a grant, creator, merchant (or a waiver of the config)."""
+
+    type: str
+    id: str
+    merchant: str | None = None
+    creator: str | None = None  # the creator's aweme_id (grants and creators)
+    name: str | None = None  # nickname, or the merchant's name
+    handle: str | None = None  # the 抖音号 千川 search uses
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return self.type, self.id, self.merchant
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "id": self.id, "merchant": self.merchant}
+        for name in ("creator", "name", "handle"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Subject:
+        return cls(
+            data["type"],
+            data["id"],
+            data.get("merchant"),
+            data.get("creator"),
+            data.get("name"),
+            data.get("handle"),
+        )
+
+
+@dataclass(slots=True)
+class Action:
+    """A suggested action: its kind, parameters and where to do it in 千川 (steps)."""
+
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    steps: list[Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "params": dict(self.params)}
+        if self.steps:
+            out["steps"] = self.steps
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Action | None:
+        if not data or data.get("kind") is None:
+            return None
+        return cls(data["kind"], dict(data.get("params") or {}), data.get("steps"))
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: str
+    name: str
+    pack: str
+    level: str
+    subject: Subject
+    message: str
+    action: Action | None
+    evidence: dict[str, Any]
+    fingerprint: str
+    source: str | None
+    superseded_by: str | None = None  # the rule whose action wins on the same entity
+    hold: dict[str, Any] | None = None  # the entity's hold: findings stay, no action
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "rule": self.rule,
+            "name": self.name,
+            "pack": self.pack,
+            "level": self.level,
+            "entity": self.subject.to_json(),
+            "message": self.message,
+            "action": self.action.to_json() if self.action is not None else None,
+            "evidence": self.evidence,
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "superseded_by": self.superseded_by,
+        }
+        if self.hold is not None:
+            out["hold"] = self.hold
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Finding:
+        return cls(
+            data["rule"],
+            data.get("name", ""),
+            data.get("pack", ""),
+            data["level"],
+            Subject.from_json(data["entity"]),
+            data.get("message", ""),
+            Action.from_json(data.get("action")),
+            dict(data.get("evidence") or {}),
+            data["fingerprint"],
+            data.get("source"),
+            data.get("superseded_by"),
+            data.get("hold"),
+        )
+
+    @classmethod
+    def from_row(cls, row: Any, *, name: str | None = None) -> Finding:
+        """A finding read back from the findings table (`name`: the entity's, looked up)."""
+        superseded = "…" if row["status"] == "superseded" else None  # the winner is not kept
+        return cls(
+            row["rule"],
+            row["name"],
+            row["pack"],
+            row["level"],
+            Subject(
+                row["entity_type"], row["entity_id"], row["merchant_id"], row["aweme_id"], name
+            ),
+            row["message"],
+            Action(row["action_kind"], dict(row["action_params"] or {}))
+            if row["action_kind"]
+            else None,
+            dict(row["evidence"] or {}),
+            row["fingerprint"],
+            row["source"],
+            superseded,
+        )
+
+    def row(self, run_id: str) -> dict[str, Any]:
+        """Its row of the findings table."""
+        return {
+            "run_id": run_id,
+            "rule": self.rule,
+            "name": self.name,
+            "pack": self.pack,
+            "level": self.level,
+            "entity_type": self.subject.type,
+            "entity_id": self.subject.id,
+            "merchant_id": self.subject.merchant,
+            "aweme_id": self.subject.creator,
+            "message": self.message,
+            "action_kind": self.action.kind if self.action is not None else None,
+            "action_params": self.action.params if self.action is not None else None,
+            "evidence": self.evidence,
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "status": "superseded" if self.superseded_by else "open",
+        }
+
+
+@dataclass(slots=True)
+class Waived:
+    """A finding a waiver of qcrules.toml holds back, with the waiver's reason and end."""
+
+    finding: Finding
+    reason: str
+    expires: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.finding.rule,
+            "entity": self.finding.subject.to_json(),
+            "reason": self.reason,
+            "expires": self.expires,
+            "fingerprint": self.finding.fingerprint,
+        }
+
+    def row(self, run_id: str) -> dict[str, Any]:
+        """Its row of the findings table (status waived, the reason as its message)."""
+        subject = self.finding.subject
+        return {
+            "run_id": run_id,
+            "rule": self.finding.rule,
+            "name": "",
+            "pack": "",
+            "level": "info",
+            "entity_type": subject.type,
+            "entity_id": subject.id,
+            "merchant_id": subject.merchant,
+            "aweme_id": subject.creator,
+            "message": self.reason,
+            "action_kind": None,
+            "action_params": None,
+            "evidence": {"expires": self.expires},
+            "fingerprint": self.finding.fingerprint,
+            "source": None,
+            "status": "waived",
+        }
