@@ -9,7 +9,7 @@ from qcrules.findings import Finding
 
 
 def test_every_finding_of_the_demo_round_trips_through_its_json(stored_demo):
-    workspace, report = stored_demo
+    _workspace, report = stored_demo
     assert len(report["findings"]) > 20
     for finding in report["findings"]:
         assert Finding.from_json(finding).to_json() == finding
