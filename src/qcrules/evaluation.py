@@ -296,7 +296,8 @@ class Judged:
     child process), merged with `add`."""
 
     findings: list[Finding] = field(default_factory=list)
-    insufficient: list[dict] = field(default_factory=list)
+    # (rule, subject, missing fields, guard text or None): `_notes` makes their JSON
+    insufficient: list[tuple] = field(default_factory=list)
     outcomes: dict[tuple, str] = field(default_factory=dict)
     accounting: Accounting = field(default_factory=Accounting)
     entity_counts: dict[str, int] = field(default_factory=dict)  # distinct entities judged
@@ -427,16 +428,10 @@ def judge_scope(
                             rule.source,
                         )
                     )
-                entity_json = subject.to_json() if outcome.insufficient else None
                 for compiled, missing, by_guard in outcome.insufficient:
-                    note = {
-                        "rule": compiled.rule.id,
-                        "entity": entity_json,
-                        "missing": list(missing),
-                    }
-                    if by_guard:
-                        note["guard"] = plan.guard_text.get(compiled.guard_key or "", "")
-                    insufficient.append(note)
+                    guard = plan.guard_text.get(compiled.guard_key or "", "") if by_guard else None
+                    # a tuple, not the note's JSON: an XL run holds a million of them
+                    insufficient.append((compiled.rule.id, subject, tuple(missing), guard))
                     if not options.keep_facts:
                         continue  # outcomes serve checks(), which needs the facts too
                     out.outcomes[
@@ -451,6 +446,26 @@ def judge_scope(
             for e in entities:
                 out.facts.setdefault(e, []).extend(facts[e])
     _count(entity_counts, seen)
+    return out
+
+
+def _notes(insufficient: list[tuple]) -> list[dict[str, Any]]:
+    """The insufficient-data notes' JSON, made once the facts are gone; an entity's JSON and
+    a list of missing fields are shared by every note that has them."""
+    entities: dict[int, dict[str, Any]] = {}
+    missing_lists: dict[tuple, list[str]] = {}
+    out = []
+    for rule, subject, missing, guard in insufficient:
+        entity = entities.get(id(subject))
+        if entity is None:
+            entity = entities[id(subject)] = subject.to_json()
+        fields = missing_lists.get(missing)
+        if fields is None:
+            fields = missing_lists[missing] = list(missing)
+        note = {"rule": rule, "entity": entity, "missing": fields}
+        if guard is not None:
+            note["guard"] = guard
+        out.append(note)
     return out
 
 
@@ -525,14 +540,7 @@ def evaluate(
     )
     result.accounting.verify()
     findings.sort(key=_finding_order)
-    insufficient.sort(
-        key=lambda n: (
-            n["rule"],
-            n["entity"]["type"],
-            str(n["entity"].get("merchant")),
-            n["entity"]["id"],
-        )
-    )
+    insufficient.sort(key=lambda n: (n[0], n[1].type, str(n[1].merchant), n[1].id))
 
     kept, waived, waiver_findings = apply_waivers(
         findings,
@@ -589,7 +597,7 @@ def evaluate(
             "checks": result.accounting.to_json(),
         },
         "findings": [f.to_json() for f in kept],
-        "insufficient_data": insufficient,
+        "insufficient_data": _notes(insufficient),
         "waived": [w.to_json() for w in waived],
     }
     report["run"]["duration_ms"] = int((time.perf_counter() - started) * 1000)

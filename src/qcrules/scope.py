@@ -22,10 +22,10 @@ from qcrules.workspace import Workspace
 if TYPE_CHECKING:
     from qcrules.evaluation import EvaluateOptions, Judged
 
-# Entities (pool members + grants) whose facts are built and judged at once. An L workspace
-# (20 merchants, ~120k) is one batch; XL's 200 merchants are about ten, so the facts in memory
-# stay those of an L-sized batch however many merchants the workspace holds.
-BATCH_ENTITIES = 150_000
+# Entities (pool members + grants) whose facts are built and judged at once: about 250 MB
+# of facts. An L workspace (20 merchants, ~96k) is two batches; XL's 200 merchants about
+# twenty, so the facts in memory stay those of one batch however many merchants there are.
+BATCH_ENTITIES = 50_000
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 

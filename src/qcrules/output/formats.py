@@ -42,7 +42,19 @@ def _line(text) -> str:
 
 
 def render_json(result, stream: IO[str]) -> None:
-    stream.write(json_for_terminal(json.dumps(result.report, ensure_ascii=False, indent=2)))
+    """Written as it is encoded, in pieces: an XL report (a million insufficient-data notes)
+    never sits in memory as one string, let alone two. Each piece is made safe on its own;
+    the escapes are per character, so no piece boundary can split one."""
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=2)
+    pieces: list[str] = []
+    held = 0
+    for piece in encoder.iterencode(result.report):
+        pieces.append(piece)
+        held += len(piece)
+        if held >= 1 << 16:
+            stream.write(json_for_terminal("".join(pieces)))
+            pieces, held = [], 0
+    stream.write(json_for_terminal("".join(pieces)))
     stream.write("\n")
 
 
