@@ -7,11 +7,16 @@ metrics table (sum of every metric per merchant and creator), measured in the sa
 Against it, for each size: a full `qcrules evaluate` (a child process, as a user runs it,
 with its peak memory), the same with `--jobs N`, and `qcrules explain` of one grant and of
 one creator (in-process: the build of that entity alone). Each figure is the best of three.
+
+With QCRULES_BENCH_DATABASE_URL naming a PostgreSQL database, XL (10× L: 200 merchants, 18M
+metric rows) is generated there once (about 25 minutes) and measured too, once: its floor is
+the same aggregate on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import subprocess
 import sys
@@ -25,18 +30,60 @@ from bench_evaluate import REPEAT, TODAY, ensure_workspace
 from qcrules import service
 from qcrules.workspace import Workspace
 
+FLOOR_SQL = (
+    "SELECT merchant_id, aweme_id, sum(spend), sum(impressions), sum(clicks), "
+    "sum(orders), sum(gmv), sum(add_to_cart), count(*) FROM metrics "
+    "WHERE date BETWEEN {0} AND {0} GROUP BY merchant_id, aweme_id"
+)
+
 
 def floor_seconds(db_file: Path) -> float:
     start = (TODAY - timedelta(days=29)).isoformat()
     with sqlite3.connect(db_file) as conn:
         began = time.perf_counter()
-        conn.execute(
-            "SELECT merchant_id, aweme_id, sum(spend), sum(impressions), sum(clicks), "
-            "sum(orders), sum(gmv), sum(add_to_cart), count(*) FROM metrics "
-            "WHERE date BETWEEN ? AND ? GROUP BY merchant_id, aweme_id",
-            (start, TODAY.isoformat()),
-        ).fetchall()
+        conn.execute(FLOOR_SQL.format("?"), (start, TODAY.isoformat())).fetchall()
         return time.perf_counter() - began
+
+
+def floor_seconds_pg(url: str) -> float:
+    import psycopg
+
+    start = TODAY - timedelta(days=29)
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        began = time.perf_counter()
+        conn.execute(FLOOR_SQL.format("%s"), (start, TODAY)).fetchall()
+        return time.perf_counter() - began
+
+
+def xl_workspace(url: str, out: Path) -> Path:
+    """XL on the PostgreSQL database `url`, generated there once."""
+    import psycopg
+
+    folder = out / "XL"
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain) as conn:
+        exists = conn.execute("SELECT to_regclass('metrics') IS NOT NULL").fetchone()[0]
+        filled = exists and conn.execute("SELECT count(*) FROM merchants").fetchone()[0] > 0
+    if not filled:
+        print(f"[XL] generating the workspace in {url} (about 25 minutes) …", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "generate.py"),
+                "--size",
+                "XL",
+                "--today",
+                TODAY.isoformat(),
+                "--database-url",
+                url,
+                str(folder),
+            ],
+            check=True,
+        )
+    elif not (folder / "qcrules.toml").exists():  # generated elsewhere: point a folder at it
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "qcrules.toml").write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    return folder
 
 
 def evaluate_run(folder: Path, *extra: str) -> tuple[float, float]:
@@ -107,6 +154,12 @@ def bench(size: str, out: Path, jobs: int) -> dict:
     }
 
 
+def bench_xl(url: str, out: Path) -> dict:
+    folder = xl_workspace(url, out)
+    wall, peak = evaluate_run(folder)
+    return {"size": "XL", "floor_s": floor_seconds_pg(url), "evaluate_s": wall, "evaluate_mb": peak}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="S,M,L")
@@ -128,9 +181,19 @@ def main() -> int:
             f"{r['explain_grant_s']:>17.2f}{r['explain_grant_s'] / f:>7.2f}x"
             f"{r['explain_creator_s']:>19.2f}{r['explain_creator_s'] / f:>7.2f}x"
         )
+    url = os.environ.get("QCRULES_BENCH_DATABASE_URL")
+    if url:
+        xl = bench_xl(url, args.out)
+        large = next((r for r in rows if r["size"] == "L"), None)
+        versus = f", {xl['evaluate_s'] / large['evaluate_s']:.1f}× L" if large else ""
+        print(
+            f"XL   {xl['floor_s']:>9.2f}{xl['evaluate_s']:>12.2f}"
+            f"{xl['evaluate_s'] / xl['floor_s']:>7.1f}x{xl['evaluate_mb']:>6.0f}"
+            f"   (PostgreSQL, once{versus})"
+        )
     print(
-        "floor: the raw SQLite aggregate of the 30-day window over the metrics table; "
-        "evaluate includes starting Python and printing the JSON"
+        "floor: the raw aggregate of the 30-day window over the metrics table (SQLite; XL: "
+        "PostgreSQL); evaluate includes starting Python and writing the JSON"
     )
     return 0
 

@@ -5,6 +5,7 @@ The faces (CLI, TUI) call this through `qcrules.service`; nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -366,11 +367,12 @@ def judge_scope(
     for pack in packs:
         by_shift[int(pack.params.get("exclude_recent_days", 0) or 0)].append(pack)
     seen: dict[str, set] = defaultdict(set)  # this batch's entities (a shift builds them again)
+    first_shift = min(by_shift, default=0)
     for part, (shift, group) in itertools.product(parts, sorted(by_shift.items())):
-        if shift == min(
-            by_shift, default=0
-        ):  # a new batch: count the last one's entities, let them go
+        if shift == first_shift:  # a new batch: count the last one's entities, let them go
             _count(entity_counts, seen)
+            if not options.keep_facts and len(parts) > 1:
+                _give_back_memory()
         entities = sorted({r.entity for p in group for r in p.rules if r.enabled and keep(r)})
         if not entities:
             continue
@@ -449,24 +451,35 @@ def judge_scope(
     return out
 
 
-def _notes(insufficient: list[tuple]) -> list[dict[str, Any]]:
-    """The insufficient-data notes' JSON, made once the facts are gone; an entity's JSON and
-    a list of missing fields are shared by every note that has them."""
-    entities: dict[int, dict[str, Any]] = {}
+def _notes(insufficient: list) -> list[dict[str, Any]]:
+    """The insufficient-data notes' JSON, made once the facts are gone and in place (each
+    tuple gives way to its note, so the two never both fill memory); an entity's JSON and a
+    list of missing fields are shared by every note that has them."""
+    entities: dict[tuple, dict[str, Any]] = {}
     missing_lists: dict[tuple, list[str]] = {}
-    out = []
-    for rule, subject, missing, guard in insufficient:
-        entity = entities.get(id(subject))
+    for i, (rule, subject, missing, guard) in enumerate(insufficient):
+        entity = entities.get(subject.key)
         if entity is None:
-            entity = entities[id(subject)] = subject.to_json()
+            entity = entities[subject.key] = subject.to_json()
         fields = missing_lists.get(missing)
         if fields is None:
             fields = missing_lists[missing] = list(missing)
         note = {"rule": rule, "entity": entity, "missing": fields}
         if guard is not None:
             note["guard"] = guard
-        out.append(note)
-    return out
+        insufficient[i] = note
+    return insufficient
+
+
+def _give_back_memory() -> None:
+    """Return the heap pages the freed facts left to the system (glibc keeps them for
+    itself otherwise; Python's small-object arenas cannot reuse them), so the report built
+    next does not add to the judging's high-water mark."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
 
 
 def _count(counts: dict[str, int], seen: dict[str, set]) -> None:
@@ -528,6 +541,8 @@ def evaluate(
             build=build,
             lang=lang,
         )
+    if not options.keep_facts:
+        _give_back_memory()  # the batches' facts are gone: the notes' JSON can use the room
     result.accounting = judged.accounting
     result.facts = judged.facts
     result._plans = judged.plans
