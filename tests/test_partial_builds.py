@@ -11,7 +11,8 @@ import pytest
 
 from conftest import DEMO_DAY
 from qcrules.demo import generate
-from qcrules.facts.builders import build_facts, merchants_of
+from qcrules.facts.builders import build_facts
+from qcrules.facts.single import merchants_of
 from qcrules.model.db import open_database
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from qcrules.engine import select_engine
 from qcrules.engine.run import judge
 from qcrules.errors import UsageError
-from qcrules.facts.builders import build_facts, entity_ids, merchants_of
+from qcrules.facts.builders import build_facts
+from qcrules.facts.single import entity_ids, merchants_of
 from qcrules.i18n import did_you_mean
 from qcrules.packs import expr
 from qcrules.packs.messages import render_message
@@ -46,8 +47,8 @@ def streak_days(
     """The days behind `roi_below_break_even_streak`, newest first: each day's summed spend,
     GMV and ROI and what it did to the streak — `below` (counted), `skipped` (spent less than
     the floor), or `ends` (the first day that is not below break-even, shown last)."""
-    from qcrules.facts.builders import grant_days
     from qcrules.facts.core import STREAK_DAYS
+    from qcrules.facts.single import grant_days
 
     rows = grant_days(
         workspace.db,

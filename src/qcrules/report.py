@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from qcrules.actions.agreement import require_grants
 from qcrules.errors import UsageError
-from qcrules.facts.builders import grant_days
+from qcrules.facts.single import grant_days
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator

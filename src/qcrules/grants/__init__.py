@@ -1,7 +1,7 @@
 """The execute step (seed 二): request grants the safe way and follow each one to its end.
 
 A request is judged **before anything is written**: the proposed grant is turned into the
-fact an evaluation would build once it is stored (`facts.builders.proposal_facts`), and every
+fact an evaluation would build once it is stored (`facts.single.proposal_facts`), and every
 grant rule in effect (the permissions pack, a plugin's pack) is run on it. Rules marked
 `gate = true` judge the grant's *terms* — auth type, scope, duration, ownership — and refuse
 the request at `warn` or above unless the risk is accepted with a reason (kept in the audit

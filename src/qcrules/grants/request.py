@@ -352,8 +352,8 @@ def _evaluate_proposal(
     from qcrules.engine import select_engine
     from qcrules.engine.run import judge
     from qcrules.evaluation import compute_plugin_fields, merchant_params
-    from qcrules.facts.builders import proposal_facts
     from qcrules.facts.core import Fact, FactSet
+    from qcrules.facts.single import proposal_facts
     from qcrules.packs.messages import render_message
     from qcrules.packs.registry import load_packs
 
