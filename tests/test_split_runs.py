@@ -6,6 +6,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import time
 import tracemalloc
 
 import pytest
@@ -208,3 +209,22 @@ def test_memory_stays_flat_as_merchants_grow(tmp_path, monkeypatch):
     held = {n: _memory(f, keep_facts=True, batch_entities=800)[0] for n, f in folders.items()}
     assert lean[6] < 1.5 * lean[2], (lean, held)  # one batch's facts at a time
     assert held[6] > 2 * held[2], (held, lean)  # what the batches save
+
+
+def test_merge_takes_the_newest_split_of_the_day(demo_ws, cli):
+    """Shares of an earlier split of the same day (already merged, or abandoned) do not get
+    in the way of a new split's."""
+    folder, _ = demo_ws
+    whole = json.loads(
+        cli("evaluate", "--as-of", AS_OF, "--format", "json", "--no-store", cwd=folder).stdout
+    )
+    for k in (1, 2, 3):
+        cli("evaluate", "--as-of", AS_OF, "--shard", f"{k}/3", cwd=folder)
+    time.sleep(1.1)  # runs are ordered by their start, kept to the second
+    for k in (1, 2):
+        cli("evaluate", "--as-of", AS_OF, "--shard", f"{k}/2", cwd=folder)
+    merged = cli("runs", "merge", "--format", "json", cwd=folder)
+    assert merged.returncode == 1, merged.stderr
+    joined = json.loads(merged.stdout)
+    assert joined["shares"] == 2
+    assert joined["summary"] == whole["summary"]

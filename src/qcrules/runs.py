@@ -198,9 +198,13 @@ def _shares(conn: Any, as_of: date | None, run_ids: list[str] | None) -> list[di
         return rows
     if as_of is None and rows:
         as_of = max(r["as_of"] for r in rows)
+    rows = [r for r in rows if r["as_of"] == as_of]
+    if not rows:
+        return []
+    split = rows[0]["part"].split("/")[1]  # the split of the newest share: its N
     newest: dict[str, dict] = {}
-    for row in rows:  # newest first: the latest run of each share
-        if row["as_of"] == as_of:
+    for row in rows:  # newest first: the latest run of each share of that split
+        if row["part"].split("/")[1] == split:
             newest.setdefault(row["part"], row)
     return list(newest.values())
 
