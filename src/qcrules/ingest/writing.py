@@ -137,8 +137,16 @@ class _Writing:
             values[name] = [""] * n if column is None else ["" if v is None else v for v in column]
         key_columns = [values[k] for k in self.kind.key]
         groups: dict[tuple, list[int]] = {}
-        for i in rows:
-            groups.setdefault(tuple(col[i] for col in key_columns), []).append(i)
+        if isinstance(rows, range) and rows == range(n):  # every row: keys zipped in C
+            keyed: Any = enumerate(zip(*key_columns, strict=True))
+        else:
+            keyed = ((i, tuple(col[i] for col in key_columns)) for i in rows)
+        for i, key in keyed:
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [i]
+            else:
+                group.append(i)
         if len(groups) == len(rows):
             return rows
         extra, columns = self.extra, self.sheet.columns
@@ -187,11 +195,18 @@ class _Writing:
             return
         values = self.values
         layouts: dict[tuple, set[tuple[bool, bool]]] = {}
-        for i in rows:
-            day = (values["merchant_id"][i], values["aweme_id"][i], values["date"][i])
-            layouts.setdefault(day, set()).add(
-                (bool(values["grant_id"][i]), bool(values["account_id"][i]))
-            )
+        columns = [values[k] for k in ("merchant_id", "aweme_id", "date", "grant_id", "account_id")]
+        if isinstance(rows, range) and rows == range(len(columns[0])):
+            each: Any = zip(*columns, strict=True)
+        else:
+            each = (tuple(col[i] for col in columns) for i in rows)
+        for mid, aweme, day, grant, account in each:
+            layout = (bool(grant), bool(account))
+            seen = layouts.get((mid, aweme, day))
+            if seen is None:
+                layouts[(mid, aweme, day)] = {layout}
+            else:
+                seen.add(layout)
         m = table(DailyMetric).c
         dates = [d for _, _, d in layouts]
         mids = sorted({mid for mid, _, _ in layouts})
