@@ -133,11 +133,11 @@ def _sqlite_write(db: Database, kind: str) -> Iterator[Connection]:
                     raise
                 waited = time.monotonic() - start
                 holder = _read_note(_note_path(db))
-                if waited >= limit:
-                    raise _busy_error(holder, waited) from None
-                if not told:
+                if not told:  # said even when the first try used up the limit (a busy machine)
                     _notice(waiting_message(holder))
                     told = True
+                if waited >= limit:
+                    raise _busy_error(holder, waited) from None
                 step = max(50, int(min(1.0, limit - waited) * 1000))
                 raw.execute(f"PRAGMA busy_timeout={step}")
         raw.execute(f"PRAGMA busy_timeout={int(max(limit, 1.0) * 1000)}")
