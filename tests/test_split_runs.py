@@ -131,6 +131,10 @@ def test_shards_merged_are_the_whole_run_waivers_included(db_url, tmp_path, cli)
     last = _last_run(folder)
     assert last["run"]["id"] == joined["run"]
     assert _rows(last) == _rows(stored_whole)
+    # and in the same order: the queue and the TUI list them as one evaluation stored them
+    assert [f["fingerprint"] for f in last["findings"]] == [
+        f["fingerprint"] for f in stored_whole["findings"]
+    ]
     listed = cli("runs", "list", "--format", "json", cwd=folder)
     parts = [r["part"] for r in json.loads(listed.stdout)]
     assert parts.count(None) == 2  # the whole run and the merged one

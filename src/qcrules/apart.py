@@ -19,10 +19,17 @@ from qcrules.errors import UsageError
 from qcrules.i18n import tr
 from qcrules.workspace import Workspace
 
-# the functions a child may be asked to run (never a name read from elsewhere)
+# the functions a child may be asked to run (never a name read from elsewhere), each with
+# what to do when its process dies (zh, en)
 TARGETS = {
-    "backtest": "qcrules.backtest:backtest",
-    "judge_scope": "qcrules.evaluation:judge_scope",
+    "backtest": (
+        "qcrules.backtest:backtest",
+        ("在命令行运行 qcrules backtest 查看详情", "run `qcrules backtest` to see it"),
+    ),
+    "judge_scope": (
+        "qcrules.evaluation:judge_scope",
+        ("不加 --jobs 再运行一次可看到详情", "run the command again without --jobs to see it"),
+    ),
 }
 
 
@@ -57,10 +64,7 @@ def call_apart(
         tail = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
         raise UsageError(
             tr(f"子进程失败：{tail[0]}", f"a child process failed: {tail[0]}"),
-            hint=tr(
-                "不加 --jobs 再运行一次可看到详情",
-                "run the command again without --jobs to see it",
-            ),
+            hint=tr(*TARGETS[target][1]),
         )
     result, error = pickle.loads(answer)  # our own child's bytes, from our own pipe
     if error is not None:
@@ -78,7 +82,7 @@ def _child() -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print cannot corrupt the answer
     path, database_url, target, args, kwargs = pickle.loads(sys.stdin.buffer.read())
-    module, name = TARGETS[target].split(":")
+    module, name = TARGETS[target][0].split(":")
     function = getattr(importlib.import_module(module), name)
     workspace = None
     try:  # a qcrules.toml broken since the parent opened it is an error in words, too

@@ -6,6 +6,7 @@ The faces (CLI, TUI) call this through `qcrules.service`; nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -471,15 +472,24 @@ def _notes(insufficient: list) -> list[dict[str, Any]]:
     return insufficient
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], Any] | None:
+    """glibc's malloc_trim, looked up once (find_library runs ldconfig); None elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    return None
+
+
 def _give_back_memory() -> None:
     """Return the heap pages the freed facts left to the system (glibc keeps them for
     itself otherwise; Python's small-object arenas cannot reuse them), so the report built
     next does not add to the judging's high-water mark."""
-    import ctypes
-    import ctypes.util
-
-    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
-        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _count(counts: dict[str, int], seen: dict[str, set]) -> None:

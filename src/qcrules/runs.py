@@ -229,15 +229,20 @@ def _check_shares(shares: list[dict], as_of: date | None) -> int:
     n = totals.pop()
     have = sorted(int(r["part"].split("/")[0]) for r in shares)
     lacking = [k for k in range(1, n + 1) if k not in have]
-    if lacking or len(have) != n:
+    listed = ", ".join(r["part"] for r in sorted(shares, key=lambda r: r["part"]))
+    if lacking:
+        missing = ", ".join(f"{k}/{n}" for k in lacking)
         raise UsageError(
-            tr("分片不全或重复", "the shares are incomplete or repeated")
-            + f": {', '.join(r['part'] for r in sorted(shares, key=lambda r: r['part']))}",
+            tr(f"分片不全：{listed}", f"the shares are incomplete: {listed}"),
             hint=tr(
-                f"还缺 {', '.join(f'{k}/{n}' for k in lacking)}；运行 qcrules evaluate --shard",
-                f"missing {', '.join(f'{k}/{n}' for k in lacking) or '(none)'}: run "
-                "`qcrules evaluate --shard K/N` for them, or name one run per share",
+                f"还缺 {missing}：先运行 qcrules evaluate --shard {missing.split(',')[0]}",
+                f"missing {missing}: run `qcrules evaluate --shard K/N` for them first",
             ),
+        )
+    if len(have) != n:  # only when run ids were named: two runs of one share
+        raise UsageError(
+            tr(f"分片重复：{listed}", f"a share is named twice: {listed}"),
+            hint=tr("每一份只给一个运行 id", "name one run per share"),
         )
     first = shares[0]
     for row in shares[1:]:
@@ -309,6 +314,17 @@ def merge_shares(
             path = str(workspace.config.path) if workspace.config.path else None
             notes = waiver_notes(waivers, used, day, path)
         rows += [note.row(run_id) for note in notes]
+        # stored in the order one evaluation stores them (most severe first), waived last
+        rows.sort(
+            key=lambda r: (
+                r["status"] == "waived",
+                -LEVEL_RANK[r["level"]],
+                r["rule"],
+                r["entity_type"],
+                str(r["merchant_id"]),
+                r["entity_id"],
+            )
+        )
         counts = {level: 0 for level in reversed(LEVELS)}
         for row in rows:
             if row["status"] != "waived":

@@ -69,7 +69,10 @@ def merchant_sizes(workspace: Workspace, merchants: list[str] | None = None) -> 
 
 def shard_merchants(workspace: Workspace, shard: tuple[int, int]) -> list[str]:
     k, n = shard
-    return sorted(m for m in merchant_sizes(workspace) if shard_of(m, n) == k)
+    mer = table(Merchant)
+    with workspace.db.connect() as conn:
+        ids = conn.execute(select(mer.c.merchant_id)).scalars()
+        return sorted(m for m in ids if shard_of(m, n) == k)
 
 
 def _packed(sizes: dict[str, int], limit: int) -> list[list[str]]:

@@ -116,8 +116,9 @@ def build_facts(
     batch or a shard of the workspace); `spend_3d_any` still spans all merchants and the
     workspace's latest window, so a merchant's facts do not depend on which others are built
     with it. `only`: just the entities with these ids (an explained grant or creator; a
-    creator's pool percentiles are still taken over its merchants' whole pools). `merchant_defaults` maps a merchant id to values used where its record has
-    NULL: break_even_roi, industry_cvr, target_gender, target_age_bands, categories.
+    creator's pool percentiles are still taken over its merchants' whole pools).
+    `merchant_defaults` maps a merchant id to values used where its record has NULL:
+    break_even_roi, industry_cvr, target_gender, target_age_bands, categories.
     `min_daily_spend` (`merchant_min_daily_spend` per merchant id where set): days of a grant
     that spent less are skipped by `roi_below_break_even_streak`, neither counted nor breaking it.
     `builder_class`: a `_Builder` subclass (a backtest's, sharing loads across days).
@@ -337,8 +338,10 @@ class _Builder(_Assembly):
     def global_end(self) -> date:
         """The workspace's latest window end: self.end when every merchant is built, else
         its newest metric day up to the cutoff, read from the date index (one cheap query)."""
-        if self.merchant_ids is None or not self.data_driven_end:
-            return self.end if self.merchant_ids is None else self.cutoff
+        if self.merchant_ids is None:
+            return self.end
+        if not self.data_driven_end:  # every window ends at the cutoff
+            return self.cutoff
         if self._global_end is None:
             newest = self.conn.execute(
                 select(func.max(M.date)).where(M.date <= self.cutoff)
