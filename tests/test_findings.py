@@ -17,7 +17,7 @@ def test_every_finding_of_the_demo_round_trips_through_its_json(stored_demo):
 
 def test_a_stored_run_reads_back_as_the_findings_it_reported(stored_demo):
     workspace, report = stored_demo
-    stored = service.stored_report(workspace)
+    stored = service.stored_report(workspace).to_json()
     assert stored["run"]["id"] == report["run"]["id"]
     assert stored["run"]["as_of"] == DEMO_DAY.isoformat()
 

@@ -288,7 +288,7 @@ async def test_tui_shows_data_without_control_sequences(hostile, monkeypatch):
             text = "\n".join(shown)
             assert "坏" in text
             assert no_controls(text)
-            assert no_controls(json.dumps(app.report, ensure_ascii=False))
+            assert no_controls(json.dumps(app.report.to_json(), ensure_ascii=False))
             screen = app.export_screenshot()
             assert "\x1b]0;" not in screen and "\x07" not in screen
 

@@ -80,7 +80,7 @@ def _stored_whole(cli, folder) -> dict:
 def _last_run(folder) -> dict:
     workspace = Workspace.discover(folder / "qcrules.toml")
     try:
-        return service.stored_report(workspace)
+        return service.stored_report(workspace).to_json()
     finally:
         workspace.close()
 

@@ -69,7 +69,7 @@ async def test_the_dashboard_counts_levels_packs_and_waiting_actions(workspace):
         await evaluated(app, pilot)
         await pilot.press("d")
         await pilot.pause()
-        summary = app.report["summary"]
+        summary = app.report.summary
         levels = text_of(app, "#levels")
         for level, count in summary["findings"].items():
             assert level in levels and str(count) in levels
@@ -78,7 +78,7 @@ async def test_the_dashboard_counts_levels_packs_and_waiting_actions(workspace):
         queue = text_of(app, "#queue")
         assert "revoke the grant" in queue  # the demo's self-operated grant
         info = text_of(app, "#run-info")
-        assert "as of 2026-11-27" in info and app.report["run"]["engine"] in info
+        assert "as of 2026-11-27" in info and app.report.run.engine in info
         soon = [
             f.entity_id
             for f in app.grant_facts
@@ -108,13 +108,13 @@ async def test_filter_by_text_and_level(workspace):
         assert rules_in_table(app) == everything
         await pilot.press("l")  # all → critical
         await pilot.pause()
-        levels = {f["level"] for f in app.query_one(FindingsTab).shown}
+        levels = {f.level for f in app.query_one(FindingsTab).shown}
         assert levels == {"critical"} and len(app.query_one(FindingsTab).shown) == len(
             rules_in_table(app)
         )
         await pilot.press("l")  # critical → error
         await pilot.pause()
-        assert {f["level"] for f in app.query_one(FindingsTab).shown} == {"error"}
+        assert {f.level for f in app.query_one(FindingsTab).shown} == {"error"}
         assert "error" in text_of(app, "#level-filter")
 
 
@@ -140,12 +140,12 @@ async def test_moving_the_cursor_shows_that_finding_and_e_explains_it(workspace)
         finding = app.selected()
         assert finding is app.query_one(FindingsTab).shown[2]
         detail = text_of(app, "#detail")
-        assert finding["rule"] in detail and finding["message"][:30] in detail
+        assert finding.rule in detail and finding.message[:30] in detail
         await pilot.press("e")
         await app.workers.wait_for_complete()
         await pilot.pause()
         detail = text_of(app, "#detail")
-        assert f"{finding['rule']} {finding['name']}" in detail
+        assert f"{finding.rule} {finding.name}" in detail
         assert "FIRED" in detail and "condition:" in detail
 
 
@@ -157,7 +157,7 @@ async def test_clicking_a_header_sorts_by_that_column(workspace):
         table.post_message(DataTable.HeaderSelected(table, table.columns["rule"].key, 1, None))
         await pilot.pause()
         rules = rules_in_table(app)
-        assert rules == sorted(rules) and rules != [f["rule"] for f in app.report["findings"]]
+        assert rules == sorted(rules) and rules != [f.rule for f in app.report.findings]
 
 
 async def test_evaluate_now_records_a_run_and_draws_the_history(demo_folder, tmp_path):
@@ -169,10 +169,10 @@ async def test_evaluate_now_records_a_run_and_draws_the_history(demo_folder, tmp
         app = QcrulesApp(workspace, as_of=TODAY)
         async with app.run_test(size=SIZE) as pilot:
             await evaluated(app, pilot)
-            first = app.report["run"]["id"]
+            first = app.report.run.id
             await pilot.press("r")
             await evaluated(app, pilot)
-            assert app.report["run"]["id"] != first
+            assert app.report.run.id != first
             assert len(app.query_one("#history", Sparkline).data) == before + 2
         assert len(service.recent_runs(workspace)) == before + 2
     finally:
@@ -258,8 +258,8 @@ async def test_apply_shows_the_change_first_then_makes_it_and_undo_takes_it_back
     async with app.run_test(size=SIZE) as pilot:
         await evaluated(app, pilot)
         finding = app.selected()
-        grant = finding["entity"]["id"]
-        assert finding["rule"] == "PRM001" and app.states[finding["fingerprint"]] == "open"
+        grant = finding.subject.id
+        assert finding.rule == "PRM001" and app.states[finding.fingerprint] == "open"
         await pilot.press("a")
         await evaluated(app, pilot)
         assert isinstance(app.screen, ConfirmChange)
@@ -273,7 +273,7 @@ async def test_apply_shows_the_change_first_then_makes_it_and_undo_takes_it_back
         await evaluated(app, pilot)
         await pilot.press(*"done in backend", "enter")
         await evaluated(app, pilot)
-        assert app.states[finding["fingerprint"]] == "applied"
+        assert app.states[finding.fingerprint] == "applied"
         assert grant_status(writable, grant) == "revoked"
         assert "✔" in str(
             app.query_one("#findings-table", DataTable).get_row_at(0)[
@@ -287,7 +287,7 @@ async def test_apply_shows_the_change_first_then_makes_it_and_undo_takes_it_back
         assert isinstance(app.screen, ConfirmChange)
         await pilot.press("enter")
         await evaluated(app, pilot)
-        assert app.states[finding["fingerprint"]] == "open"
+        assert app.states[finding.fingerprint] == "open"
         assert grant_status(writable, grant) == "active"
 
 
@@ -305,13 +305,13 @@ async def test_dismiss_and_hold_need_a_reason(writable):
         assert "reason" in str(app.screen.query_one("#problem", Static).content)
         await pilot.press(*"already handled", "enter")
         await evaluated(app, pilot)
-        assert app.states[finding["fingerprint"]] == "dismissed"
+        assert app.states[finding.fingerprint] == "dismissed"
 
         await pilot.press("down")
         held = app.selected()
         await pilot.press("h", *"legal review", "enter")
         await evaluated(app, pilot)
-        assert app.states[held["fingerprint"]] == "held"
+        assert app.states[held.fingerprint] == "held"
         assert "on hold" in text_of(app, "#detail")
 
 
@@ -324,7 +324,7 @@ async def test_a_held_entity_survives_a_new_evaluation_in_every_tab(writable):
     app = QcrulesApp(writable, as_of=TODAY)
     async with app.run_test(size=SIZE) as pilot:
         await evaluated(app, pilot)
-        target = next(f for f in app.query_one(FindingsTab).shown if f["entity"]["type"] == "grant")
+        target = next(f for f in app.query_one(FindingsTab).shown if f.subject.type == "grant")
         row = app.query_one(FindingsTab).shown.index(target)
         app.query_one("#findings-table", DataTable).move_cursor(row=row)
         await pilot.press("h", *"legal review", "enter")
@@ -333,10 +333,10 @@ async def test_a_held_entity_survives_a_new_evaluation_in_every_tab(writable):
         await evaluated(app, pilot)
         held = [
             f
-            for f in app.report["findings"]
-            if f["entity"]["id"] == target["entity"]["id"] and f["entity"]["type"] == "grant"
+            for f in app.report.findings
+            if f.subject.id == target.subject.id and f.subject.type == "grant"
         ]
-        assert held and all(f.get("hold") for f in held)
+        assert held and all(f.hold for f in held)
         assert app.evaluation_error is None  # the new run is shown, not an error
         shown = app.query_one(FindingsTab).shown
         for finding in held:  # through each held finding's row and detail

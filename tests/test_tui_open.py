@@ -41,11 +41,13 @@ def essentials(finding: dict) -> tuple:
 def test_the_stored_report_reads_back_what_evaluate_stored(stored_demo):
     workspace, report = stored_demo
     back = service.stored_report(workspace)
-    assert back is not None and back["run"]["stored"] is True
-    assert back["run"]["id"] == report["run"]["id"]
-    assert back["run"]["as_of"] == report["run"]["as_of"]
-    assert back["summary"]["findings"] == report["summary"]["findings"]
-    assert [essentials(f) for f in back["findings"]] == [essentials(f) for f in report["findings"]]
+    assert back is not None and back.run.stored is True
+    assert back.run.id == report["run"]["id"]
+    assert back.run.as_of.isoformat() == report["run"]["as_of"]
+    assert back.summary["findings"] == report["summary"]["findings"]
+    assert [essentials(f.to_json()) for f in back.findings] == [
+        essentials(f) for f in report["findings"]
+    ]
 
 
 def test_no_stored_run_is_none(db_url, tmp_path):
@@ -76,7 +78,7 @@ async def test_a_failed_evaluation_keeps_the_stored_run_on_screen(stored_demo):
             await settle_app(app, pilot)
             table = app.query_one("#findings-table", DataTable)
             assert table.row_count == len(report["findings"])
-            assert app.report is not None and app.report["run"]["stored"]
+            assert app.report is not None and app.report.run.stored
             assert f"stored run {report['run']['started_at'].replace('T', ' ')[:19]}" in (
                 app.sub_title
             )
@@ -92,8 +94,8 @@ async def test_the_new_evaluation_replaces_the_stored_run(stored_demo):
     app = QcrulesApp(workspace, as_of=DAY)
     async with app.run_test(size=SIZE) as pilot:
         await settle_app(app, pilot)
-        assert app.report is not None and not app.report["run"].get("stored")
-        assert app.report["run"]["id"] != report["run"]["id"]
+        assert app.report is not None and not app.report.run.stored
+        assert app.report.run.id != report["run"]["id"]
         assert app.sub_title == workspace.root.name
         assert app.query_one("#findings-table", DataTable).row_count == len(report["findings"])
 

@@ -38,9 +38,8 @@ def test_tab_snapshot(snap_compare, demo_folder, monkeypatch, tab, size, lang):
         await settle_app(app, pilot)
         # the run's id and duration change with every run, and its engine with the Python
         # version (3.13 reads the rules in plain Python): fixed ones, drawn by the app
-        app.report["run"].update(
-            id="20261127T090000-0a1b2c3d", duration_ms=420, engine="durable-rules"
-        )
+        run = app.report.run
+        run.id, run.duration_ms, run.engine = "20261127T090000-0a1b2c3d", 420, "durable-rules"
         app.query_one(DashboardTab).show_run(app.report, app.history)
         await pilot.press(TABS[tab])
         await settle_app(app, pilot, rounds=2)

@@ -56,9 +56,8 @@ async def test_the_whatif_pane_shows_what_a_value_adds_and_removes(workspace):
         shown = text_of(app, "#whatif-result")
         assert f"{len(expected.added)} added, {len(expected.removed)} removed" in shown
         for finding in expected.added:
-            assert f"+ {finding['rule']} {finding['entity']['type']} {finding['entity']['id']}" in (
-                shown
-            )
+            entity = finding.subject
+            assert f"+ {finding.rule} {entity.type} {entity.id}" in shown
         assert app.query_one("#whatif-save", Button).disabled is False
         # typing on: a bad value says what is wrong, and cannot be saved
         await pilot.press("x")
@@ -97,7 +96,7 @@ async def test_save_asks_first_then_writes_qcrules_toml(writable):
         assert "[params.permissions]" in text and "max_pending_days = 1" in text
         assert all(line in text for line in before.splitlines() if line.startswith("#"))
         # the evaluation that follows uses it
-        assert any(f["rule"] == "PRM008" for f in app.report["findings"])
+        assert any(f.rule == "PRM008" for f in app.report.findings)
         assert "max_pending_days = 1" in str(app.query_one("#whatif-param", Select)._options)
 
 

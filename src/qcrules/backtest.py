@@ -125,15 +125,15 @@ class WhatIf:
     """The findings the overrides add and remove, against the current parameters."""
 
     as_of: date
-    added: list[dict[str, Any]]
-    removed: list[dict[str, Any]]
+    added: list[Finding]
+    removed: list[Finding]
     unchanged: int
     params: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "added": self.added,
-            "removed": self.removed,
+            "added": [f.to_json() for f in self.added],
+            "removed": [f.to_json() for f in self.removed],
             "unchanged": self.unchanged,
             "params": self.params,
         }
@@ -162,8 +162,8 @@ def whatif(
     new = {_key(f): f for f in after}
     return WhatIf(
         as_of=base.as_of or date.today(),
-        added=[f.to_json() for k, f in new.items() if k not in old],
-        removed=[f.to_json() for k, f in old.items() if k not in new],
+        added=[f for k, f in new.items() if k not in old],
+        removed=[f for k, f in old.items() if k not in new],
         unchanged=sum(1 for k in new if k in old),
         params=_param_changes(packset, overrides),
     )

@@ -30,7 +30,7 @@ from qcrules.engine.run import Accounting, EntityPlan, judge
 from qcrules.errors import PackError, UsageError
 from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
-from qcrules.findings import Action, Finding, Subject, Waived
+from qcrules.findings import Action, Finding, RunInfo, RunReport, Subject, Waived
 from qcrules.i18n import did_you_mean, language, pick
 from qcrules.model.db import table
 from qcrules.model.tables import Merchant
@@ -79,6 +79,19 @@ class EvaluationResult:
     waived: list[Waived] = field(default_factory=list)
     _plans: list[tuple[EntityPlan, list[Fact]]] = field(default_factory=list)
     _outcomes: dict[tuple, str] = field(default_factory=dict)
+
+    @property
+    def run_report(self) -> RunReport:
+        """The report, typed (it shares this result's findings: nothing is copied)."""
+        report = self.report
+        return RunReport(
+            RunInfo.from_json(report["run"]),
+            report["summary"],
+            self.findings,
+            report["insufficient_data"],
+            self.waived,
+            report["qcrules_version"],
+        )
 
     def checks(self) -> Iterator[tuple[str, str, str, str, str, str]]:
         """Every (rule, pack, entity type, entity id, merchant, outcome) that was checked."""

@@ -8,6 +8,7 @@ plugins' output formats) is written, and `from_json` the one place it is read ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 
@@ -199,3 +200,100 @@ class Waived:
             "source": None,
             "status": "waived",
         }
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """Which evaluation a report comes from: its id, as-of day, start, engine and packs."""
+
+    id: str
+    as_of: date
+    started_at: str  # ISO 8601 in UTC, "…Z"
+    duration_ms: int
+    engine: str
+    packs: list[Any]
+    data_through: str | None = None  # the newest metric day up to as_of (fresh runs only)
+    window_ends: dict[str, str] | None = None  # where each merchant's windows end (fresh runs)
+    stored: bool = False  # read back from storage rather than evaluated now
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "as_of": self.as_of.isoformat(),
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "engine": self.engine,
+            "packs": self.packs,
+        }
+        if self.window_ends is not None:
+            out["data_through"] = self.data_through
+            out["window_ends"] = self.window_ends
+        if self.stored:
+            out["stored"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunInfo:
+        return cls(
+            data["id"],
+            date.fromisoformat(data["as_of"]),
+            data["started_at"],
+            data.get("duration_ms") or 0,
+            data.get("engine", ""),
+            list(data.get("packs") or []),
+            data.get("data_through"),
+            data.get("window_ends"),
+            bool(data.get("stored")),
+        )
+
+
+@dataclass(slots=True)
+class RunReport:
+    """One evaluation's report, typed: what the TUI shows and `stored_report` reads back.
+    `to_json` is the document of `--format json` and of plugins' output formats."""
+
+    run: RunInfo
+    summary: dict[str, Any]
+    findings: list[Finding]
+    insufficient_data: list[dict[str, Any]] = field(default_factory=list)
+    waived: list[Waived] = field(default_factory=list)
+    qcrules_version: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "qcrules_version": self.qcrules_version,
+            "run": self.run.to_json(),
+            "summary": self.summary,
+            "findings": [f.to_json() for f in self.findings],
+            "insufficient_data": self.insufficient_data,
+            "waived": [w.to_json() for w in self.waived],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunReport:
+        """A report read back from its JSON (a waived finding keeps what its JSON says)."""
+        findings = [Finding.from_json(f) for f in data.get("findings") or []]
+        waived = []
+        for w in data.get("waived") or []:
+            finding = Finding(
+                w["rule"], "", "", "info", Subject.from_json(w["entity"]), "", None, {},
+                w["fingerprint"], None,
+            )  # fmt: skip
+            waived.append(Waived(finding, w.get("reason", ""), w.get("expires", "")))
+        return cls(
+            RunInfo.from_json(data["run"]),
+            dict(data.get("summary") or {}),
+            findings,
+            list(data.get("insufficient_data") or []),
+            waived,
+            data.get("qcrules_version", ""),
+        )
+
+    def by_entity(self) -> dict[tuple[str, str, str | None], list[Finding]]:
+        """Findings by (entity type, id, merchant), and by (type, id, None) across merchants."""
+        out: dict[tuple[str, str, str | None], list[Finding]] = {}
+        for finding in self.findings:
+            subject = finding.subject
+            for merchant in {subject.merchant, None}:  # once when it has none
+                out.setdefault((subject.type, subject.id, merchant), []).append(finding)
+        return out

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from qcrules import __version__
 from qcrules.errors import UsageError
-from qcrules.findings import Finding
+from qcrules.findings import Finding, RunInfo, RunReport
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator, EvaluationRun, Hold, Merchant
@@ -101,7 +101,7 @@ def store_run(
             conn.execute(table(FindingRecord).insert(), rows[start : start + 2000])
 
 
-def stored_report(workspace: Workspace) -> dict[str, Any] | None:
+def stored_report(workspace: Workspace) -> RunReport | None:
     """The last stored run as a report (the shape `evaluate` gives), read back from the
     runs and findings tables — what the TUI shows at once while it evaluates again.
 
@@ -152,28 +152,22 @@ def stored_report(workspace: Workspace) -> dict[str, Any] | None:
             name=names.get(row["entity_id"])
             if row["entity_type"] == "merchant"
             else nicknames.get(row["aweme_id"] or ""),
-        ).to_json()
+        )
         for row in rows
     ]
     started = run["started_at"]
     if started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
-    return {
-        "qcrules_version": __version__,
-        "run": {
-            "id": run["run_id"],
-            "as_of": run["as_of"].isoformat(),
-            "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "duration_ms": run["duration_ms"],
-            "engine": run["engine"],
-            "packs": run["packs"] or [],
-            "stored": True,
-        },
-        "summary": run["summary"] or {},
-        "findings": out,
-        "insufficient_data": [],
-        "waived": [],
-    }
+    info = RunInfo(
+        run["run_id"],
+        run["as_of"],
+        started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        run["duration_ms"],
+        run["engine"],
+        run["packs"] or [],
+        stored=True,
+    )
+    return RunReport(info, run["summary"] or {}, out, qcrules_version=__version__)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def merge_shares(workspace: Workspace, *, as_of=None, run_ids=None) -> dict:
     return _merge(workspace, as_of=as_of, run_ids=run_ids)
 
 
-def stored_report(workspace: Workspace) -> dict | None:
+def stored_report(workspace: Workspace):
     """The last stored run as a report, read back without evaluating (None: no run yet)."""
     from qcrules.runs import stored_report as _stored
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qcrules.actions.kinds import steps_for
+from qcrules.findings import Action, Finding, Subject
 from qcrules.i18n import language, tr
 from qcrules.safety import mask_secret
 
@@ -41,6 +42,22 @@ class QueueItem:
     @property
     def ref(self) -> str:
         return self.fingerprint[:10]
+
+    @property
+    def finding(self) -> Finding:
+        """The finding this item suggests acting on (what the TUI's acting keys take)."""
+        return Finding(
+            self.rule,
+            self.name,
+            self.pack,
+            self.level,
+            Subject(self.entity_type, self.entity_id, self.merchant_id, self.aweme_id),
+            self.message,
+            Action(self.kind, dict(self.params), steps_for(self.kind, language())),
+            self.evidence,
+            self.fingerprint,
+            self.source,
+        )
 
     def matches(self, text: str, *also: str) -> bool:
         """A case-insensitive search of what an operator knows the item by (its rule, entity,

@@ -158,10 +158,10 @@ def whatif_cmd(state, sets, merchant, as_of, fmt) -> int:
     for sign, style, findings in (("+", "green", result.added), ("-", "red", result.removed)):
         for finding in findings:
             line = Text(f"{sign} ", style=style)
-            line.append(f"{finding['level']:<8}", style=LEVEL_STYLE.get(finding["level"], ""))
-            line.append(f" {finding['rule']} ", style="bold")
-            line.append(entity_label(finding["entity"]))
-            line.append(f"  {finding['message']}", style="dim")
+            line.append(f"{finding.level:<8}", style=LEVEL_STYLE.get(finding.level, ""))
+            line.append(f" {finding.rule} ", style="bold")
+            line.append(entity_label(finding.subject.to_json()))
+            line.append(f"  {finding.message}", style="dim")
             console.print(line)
     console.print(
         tr(

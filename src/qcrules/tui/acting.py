@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from qcrules import service
+from qcrules.findings import Finding, Subject
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.service import STATUS_LABEL
@@ -35,18 +36,18 @@ DONE = {
 class ActingMixin(_Base):
     """The app's acting keys (a, x, h, u); mixed into `QcrulesApp`."""
 
-    def _actionable(self) -> dict[str, Any] | None:
+    def _actionable(self) -> Finding | None:
         finding = self.selected()
         if finding is None:
             self.notify(tr("先选中一条发现", "Select a finding first"), severity="warning")
             return None
-        if finding.get("action") is None:
+        if finding.action is None:
             self.notify(
                 tr(
                     "暂停中的对象没有建议动作：先按 u 解除暂停",
                     "held: it has no action until released (u)",
                 )
-                if finding.get("hold")
+                if finding.hold
                 else tr("这条发现没有建议动作", "this finding suggests no action"),
                 severity="warning",
             )
@@ -68,11 +69,11 @@ class ActingMixin(_Base):
             self._preview_apply(finding)
 
     @work(thread=True, exclusive=True, group="act", exit_on_error=False)
-    def _preview_apply(self, finding: dict[str, Any]) -> None:
+    def _preview_apply(self, finding: Finding) -> None:
         from qcrules.errors import QcrulesError
 
         try:
-            outcome = service.apply_action(self.workspace, finding["fingerprint"], dry_run=True)
+            outcome = service.apply_action(self.workspace, finding.fingerprint, dry_run=True)
         except QcrulesError as exc:
             self.call_from_thread(self.notify, for_terminal(exc.message), severity="warning")
             return
@@ -83,7 +84,7 @@ class ActingMixin(_Base):
             lines.append(for_terminal(outcome.result))
         if outcome.steps:
             lines.append(tr("手动步骤：", "By hand: ") + for_terminal(outcome.steps))
-        kind = action_label(self.kinds, finding["action"]["kind"])
+        kind = action_label(self.kinds, finding.action.kind if finding.action else "")
         screen = ConfirmChange(
             tr(f"执行「{kind}」？", f"Apply “{kind}”?"),
             "\n".join(lines),
@@ -103,7 +104,7 @@ class ActingMixin(_Base):
         if finding is None:
             return
         screen = ConfirmChange(
-            tr(f"忽略 {finding['rule']} 的建议动作？", f"Dismiss the action of {finding['rule']}?"),
+            tr(f"忽略 {finding.rule} 的建议动作？", f"Dismiss the action of {finding.rule}?"),
             tr(
                 "它会一直保持忽略，直到撤销（u）。",
                 "It stays dismissed in later runs until undone (u).",
@@ -119,20 +120,19 @@ class ActingMixin(_Base):
         selected grant: it keeps its findings but gets no actions until released (u)."""
         from qcrules.tui.widgets.grants import GrantsTab
 
-        target: dict[str, Any] | None
+        target: Subject | None
         if self.active_tab() == "grants":
             fact = self.query_one(GrantsTab).selected()
             if fact is None:
                 self.notify(tr("先选中一个授权", "Select a grant first"), severity="warning")
                 return
-            entity = {"type": "grant", "id": fact.entity_id, "merchant": fact.merchant_id}
-            target = {"entity": entity} if self.store else self._actionable()
+            grant = Subject("grant", fact.entity_id, fact.merchant_id)
+            target = grant if self.store else self._subject_of(self._actionable())
         else:
-            target = self._actionable()
+            target = self._subject_of(self._actionable())
         if target is None:
             return
-        entity = target["entity"]
-        what = f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}"
+        what = f"{label(ENTITY_LABEL, target.type)} {target.id}"
         screen = ConfirmChange(
             tr(f"暂停{what}？", f"Hold {what}?"),
             tr(
@@ -170,6 +170,10 @@ class ActingMixin(_Base):
             screen, lambda note: note is not None and self._act("undo", last, note or None)
         )
 
+    @staticmethod
+    def _subject_of(finding: Finding | None) -> Subject | None:
+        return finding.subject if finding is not None else None
+
     def _audit_label(self, kind: str) -> str:
         """An audit entry's kind as the operator said it ("hold", "apply:pool:excluded",
         "grant:approved" → 暂停, 排除出池, 授权标记为已通过)."""
@@ -191,24 +195,26 @@ class ActingMixin(_Base):
             self.notify(message, severity="warning")
 
     @work(thread=True, exclusive=True, group="act", exit_on_error=False)
-    def _act(self, verb: str, target: dict[str, Any], text: str | None) -> None:
+    def _act(self, verb: str, target: Finding | Subject | dict[str, Any], text: str | None) -> None:
+        """`target`: the finding to apply or dismiss, the entity to hold, the audit entry
+        to undo."""
         from qcrules.errors import QcrulesError
 
         try:
-            if verb == "apply":
-                outcome = service.apply_action(self.workspace, target["fingerprint"], note=text)
-            elif verb == "dismiss":
-                outcome = service.dismiss_action(self.workspace, target["fingerprint"], text or "")
-            elif verb == "hold":
-                entity = target["entity"]
+            if isinstance(target, Finding) and verb == "apply":
+                outcome = service.apply_action(self.workspace, target.fingerprint, note=text)
+            elif isinstance(target, Finding) and verb == "dismiss":
+                outcome = service.dismiss_action(self.workspace, target.fingerprint, text or "")
+            elif isinstance(target, Subject):
                 outcome = service.hold_entity(
                     self.workspace,
-                    entity["type"],
-                    entity["id"],
+                    target.type,
+                    target.id,
                     text or "",
-                    merchant_id=entity.get("merchant") if entity["type"] != "merchant" else None,
+                    merchant_id=target.merchant if target.type != "merchant" else None,
                 )
             else:
+                assert isinstance(target, dict)
                 outcome = service.undo(self.workspace, target["id"], note=text)
             states = self.queue_states()
             holds = safe_data(service.holds(self.workspace, self.as_of))

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from qcrules import service
+from qcrules.findings import Finding, RunReport
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.acting import ActingMixin
@@ -28,7 +29,7 @@ from qcrules.tui.commands import KeysMixin, QcrulesCommands
 from qcrules.tui.keys import bind, speak
 from qcrules.tui.memory import QuietCollector
 from qcrules.tui.messages import Acted
-from qcrules.tui.present import BACKTEST_DAYS, SHEET_DAYS, safe_fact, sheet_table
+from qcrules.tui.present import BACKTEST_DAYS, SHEET_DAYS, safe_fact, safe_report, sheet_table
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets.actions import ActionsPane
 from qcrules.tui.widgets.creators import CreatorsTab
@@ -89,18 +90,18 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.workspace = workspace
         self.as_of = as_of
         self.store = store
-        self.report: dict[str, Any] | None = None
+        self.report: RunReport | None = None
         self.history: list[dict[str, Any]] = []
         self.kinds = service.action_kinds()
         self.fields = {(spec.entity, spec.name): spec for spec in service.fact_fields()}
         self.states: dict[str, str] = {}  # fingerprint -> state in the action queue
         # (entity type, id, merchant or None for any) -> the run's findings of that entity
-        self.findings_by_entity: dict[tuple, list[dict[str, Any]]] = {}
+        self.findings_by_entity: dict[tuple, list[Finding]] = {}
         self.creator_facts: list[Any] = []  # the run's creator facts (one per merchant)
         self.grant_facts: list[Any] = []
         self.holds: dict[tuple, dict] = {}  # (type, id, merchant or None) -> the hold in force
         self.backtest: Any = None  # the last BACKTEST_DAYS days (qcrules.backtest.Backtest)
-        self._backtest_for: str | None = None  # the as-of day it was asked for
+        self._backtest_for: date | None = None  # the as-of day it was asked for
         self.evaluation_error: str | None = None
         self.sub_title = workspace.root.name
         self.collector = QuietCollector()
@@ -168,16 +169,16 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         tabs = self.default_screen.query_one_optional(TabbedContent)
         return tabs.active if tabs is not None else None
 
-    def findings_of(self, entity_type: str, entity_id: str, merchant: str | None) -> list:
+    def findings_of(self, entity_type: str, entity_id: str, merchant: str | None) -> list[Finding]:
         """The run's findings of one entity (for one merchant, or all): an index lookup, as
         the creators table asks this once per row."""
         return self.findings_by_entity.get((entity_type, entity_id, merchant), [])
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> Finding | None:
         """The finding under the cursor of the tab in view (Findings, or the Actions queue)."""
         if self.active_tab() == "actions":
             item = self.query_one(ActionsPane).selected()
-            return item.to_json() if item is not None else None
+            return item.finding if item is not None else None
         return self.query_one(FindingsTab).selected()
 
     def queue_states(self) -> dict[str, str]:
@@ -201,7 +202,8 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
             result = service.evaluate(self.workspace, options)
             history = service.recent_runs(self.workspace) if self.store else []
             states = self.queue_states() if self.store else {}
-            as_of = date.fromisoformat(result.report["run"]["as_of"])
+            report = safe_report(result.run_report)
+            as_of = report.run.as_of
             holds = safe_data(service.holds(self.workspace, as_of))
             sheet = service.monitoring_sheet(self.workspace, as_of=as_of, days=SHEET_DAYS)
             sheet.rows = [
@@ -209,7 +211,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
                 for row in sheet.rows
             ]
             grant_rows, cells = sheet_table(sheet)
-            report, history = safe_data(result.report), safe_data(history)
+            history = safe_data(history)
             creators, grants = (
                 [safe_fact(fact) for fact in result.facts.get(kind, [])]
                 for kind in ("creator", "grant")
@@ -241,10 +243,10 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
             states = self.queue_states()
         except QcrulesError:
             return  # the evaluation that runs beside this says what is wrong
-        self.call_from_thread(self._show_stored, safe_data(report), history, states)
+        self.call_from_thread(self._show_stored, safe_report(report), history, states)
 
     def _show_stored(
-        self, report: dict[str, Any], history: list[dict[str, Any]], states: dict[str, str]
+        self, report: RunReport, history: list[dict[str, Any]], states: dict[str, str]
     ) -> None:
         if self.report is not None:
             return  # the new evaluation finished first
@@ -260,23 +262,18 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
 
     def _show_error_info(self) -> None:
         message = self.evaluation_error or ""
-        if self.report is not None and self.report["run"].get("stored"):
+        if self.report is not None and self.report.run.stored:
             message += tr(
-                f"\n（仍显示上次保存的评估 {self.report['run']['id']}）",
-                f"\n(still showing the stored run {self.report['run']['id']})",
+                f"\n（仍显示上次保存的评估 {self.report.run.id}）",
+                f"\n(still showing the stored run {self.report.run.id})",
             )
         self.query_one(DashboardTab).show_info(Text(message, style="red"))
 
     def _show_result(
-        self, report: dict[str, Any], history: list[dict[str, Any]], states: dict[str, str]
+        self, report: RunReport, history: list[dict[str, Any]], states: dict[str, str]
     ) -> None:
         self.report, self.history, self.states = report, history, states
-        self.findings_by_entity = {}
-        for finding in report["findings"]:
-            entity = finding["entity"]
-            for merchant in {entity.get("merchant"), None}:  # once when it has none
-                key = (entity["type"], entity["id"], merchant)
-                self.findings_by_entity.setdefault(key, []).append(finding)
+        self.findings_by_entity = report.by_entity()
         self.query_one(DashboardTab).show_run(report, history)
         self.query_one(FindingsTab).fill()
         self.query_one(ActionsPane).reload()
@@ -285,15 +282,15 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         table.loading = False
         if not isinstance(self.focused, Input):
             table.focus()  # keys move through the findings, unless the operator is typing
-        total, run = len(report["findings"]), report["run"]
-        started = str(run["started_at"]).replace("T", " ").removesuffix("Z")
+        total, run = len(report.findings), report.run
+        started = run.started_at.replace("T", " ").removesuffix("Z")
         self.sub_title = self.workspace.root.name
-        if not run.get("stored"):
+        if not run.stored:
             self.notify(tr(f"评估完成：{total} 条发现", f"Evaluated: {total} findings"), timeout=3)
             return
         self.sub_title += tr(
-            f" — 上次保存的评估 {started}，截至 {run['as_of']}",
-            f" — stored run {started}, as of {run['as_of']}",
+            f" — 上次保存的评估 {started}，截至 {run.as_of}",
+            f" — stored run {started}, as of {run.as_of}",
         )
         self.notify(
             tr(
@@ -355,11 +352,11 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         an evaluation (it evaluates 30 days: not worth doing for every run)."""
         if self.report is None:
             return
-        as_of = self.report["run"]["as_of"]
+        as_of = self.report.run.as_of
         if self.active_tab() in ("dashboard", "packs") and self._backtest_for != as_of:
             self._backtest_for = as_of
             self.query_one(DashboardTab).show_backtest(None)
-            self._run_backtest(date.fromisoformat(as_of))
+            self._run_backtest(as_of)
 
     @work(thread=True, exclusive=True, group="backtest", exit_on_error=False)
     def _run_backtest(self, as_of: date) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.css.query import NoMatches
 
+from qcrules.findings import Finding, RunReport
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
@@ -286,14 +287,14 @@ def action_label(kinds: dict[str, Any], kind: str) -> str:
     return tr(known.zh, known.en) if known is not None else kind
 
 
-def worst(findings: list[dict[str, Any]]) -> Text:
+def worst(findings: list[Finding]) -> Text:
     """A records table's findings cell: how many, and the most severe level."""
     if not findings:
         return Text("—", style="dim")
-    top = min(findings, key=lambda f: LEVELS.index(f["level"]) if f["level"] in LEVELS else 9)
+    top = min(findings, key=lambda f: LEVELS.index(f.level) if f.level in LEVELS else 9)
     return Text(
-        f"{len(findings)} · {label(LEVEL_LABEL, top['level'])}",
-        style=LEVEL_STYLE.get(top["level"], ""),
+        f"{len(findings)} · {label(LEVEL_LABEL, top.level)}",
+        style=LEVEL_STYLE.get(top.level, ""),
     )
 
 
@@ -306,16 +307,50 @@ def field_line(fields: dict[tuple[str, str], Any], entity: str, name: str, value
     return line
 
 
-def action_kind(finding: dict[str, Any]) -> str | None:
+def action_kind(finding: Finding) -> str | None:
     """The kind of a finding's suggested action; None while its entity is on hold (it keeps
     its findings but gets no actions) or when the rule suggests none."""
-    action = finding.get("action")
-    return action["kind"] if action else None
+    return finding.action.kind if finding.action is not None else None
 
 
-def action_text(kinds: dict[str, Any], finding: dict[str, Any]) -> str:
+def action_text(kinds: dict[str, Any], finding: Finding) -> str:
     """The suggested action as the findings table says it; a held finding says so."""
     kind = action_kind(finding)
     if kind is not None:
         return action_label(kinds, kind)
-    return tr("⏸ 暂停中，无动作", "⏸ on hold: no action") if finding.get("hold") else "—"
+    return tr("⏸ 暂停中，无动作", "⏸ on hold: no action") if finding.hold else "—"
+
+
+def safe_finding(finding: Finding) -> Finding:
+    """A finding as the TUI shows it: no control sequence from the data (ids, nicknames,
+    messages, evidence) reaches the terminal."""
+    subject = finding.subject
+    action = finding.action
+    return replace(
+        finding,
+        subject=replace(
+            subject,
+            id=for_terminal(subject.id, one_line=True),
+            merchant=safe_data(subject.merchant),
+            creator=safe_data(subject.creator),
+            name=safe_data(subject.name),
+            handle=safe_data(subject.handle),
+        ),
+        message=safe_data(finding.message),
+        name=safe_data(finding.name),
+        evidence=safe_data(finding.evidence),
+        source=safe_data(finding.source),
+        action=replace(action, params=safe_data(action.params), steps=safe_data(action.steps))
+        if action is not None
+        else None,
+        hold=safe_data(finding.hold),
+    )
+
+
+def safe_report(report: RunReport) -> RunReport:
+    """A run's report as the TUI shows it (`safe_finding` for each finding)."""
+    return replace(
+        report,
+        run=replace(report.run, id=for_terminal(report.run.id, one_line=True)),
+        findings=[safe_finding(f) for f in report.findings],
+    )

@@ -139,8 +139,8 @@ class CreatorsTab(RunTab):
             "\n" + tr(f"发现（{len(findings)}）\n", f"Findings ({len(findings)})\n"), style="bold"
         )
         for f in findings:
-            out.append(f"  {f['rule']} ", style=LEVEL_STYLE.get(f["level"], ""))
-            out.append(f"{f['message']}\n    {tr('来源', 'source')}: {f['source']}\n")
+            out.append(f"  {f.rule} ", style=LEVEL_STYLE.get(f.level, ""))
+            out.append(f"{f.message}\n    {tr('来源', 'source')}: {f.source}\n")
         if not findings:
             out.append(tr("  无：通过筛选\n", "  none: it passes screening\n"), style="green")
         detail.update(out)

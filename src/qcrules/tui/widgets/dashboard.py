@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Sparkline, Static
 
+from qcrules.findings import RunReport
 from qcrules.i18n import tr
 from qcrules.tui.present import (
     BACKTEST_DAYS,
@@ -53,18 +54,18 @@ class DashboardTab(RunTab):
         """The run line: the run shown, or that one is under way or failed."""
         self.query_one("#run-info", Static).update(info)
 
-    def show_run(self, report: dict[str, Any], history: list[dict[str, Any]]) -> None:
-        run, summary = report["run"], report["summary"]
+    def show_run(self, report: RunReport, history: list[dict[str, Any]]) -> None:
+        run, summary = report.run, report.summary
         info = Text()
-        if run.get("stored"):
+        if run.stored:
             info.append(tr("上次保存的评估（正在重新评估…）", "Stored run (evaluating again…) "))
         info.append(tr("最近一次评估 ", "Last run "), style="bold")
-        info.append(f"{run['id']}  ")
-        info.append(tr(f"截至 {run['as_of']}", f"as of {run['as_of']}"))
-        info.append(f"  {run['duration_ms']} ms  ")
-        info.append(tr(f"引擎 {run['engine']}", f"engine {run['engine']}"))
+        info.append(f"{run.id}  ")
+        info.append(tr(f"截至 {run.as_of}", f"as of {run.as_of}"))
+        info.append(f"  {run.duration_ms} ms  ")
+        info.append(tr(f"引擎 {run.engine}", f"engine {run.engine}"))
         info.append("\n" + tr("规则包：", "Packs: "))
-        info.append(", ".join(f"{p['id']} {p['version']}" for p in run["packs"]))
+        info.append(", ".join(f"{p['id']} {p['version']}" for p in run.packs))
         self.show_info(info)
 
         levels = Table.grid(padding=(0, 2))
@@ -77,8 +78,8 @@ class DashboardTab(RunTab):
         self.query_one("#levels", Static).update(levels)
 
         by_pack: dict[str, int] = {}
-        for finding in report["findings"]:
-            by_pack[finding["pack"]] = by_pack.get(finding["pack"], 0) + 1
+        for finding in report.findings:
+            by_pack[finding.pack] = by_pack.get(finding.pack, 0) + 1
         packs = Table.grid(padding=(0, 2))
         packs.add_row(Text(tr("按规则包", "By pack"), style="bold"), "")
         for pack, count in sorted(by_pack.items()):
@@ -91,16 +92,16 @@ class DashboardTab(RunTab):
             entities.add_row(label(ENTITY_LABEL, entity), str(count))
         expiring = sum(
             1
-            for f in report["findings"]
-            if f["entity"]["type"] == "grant" and action_kind(f) == "renew_grant"
+            for f in report.findings
+            if f.subject.type == "grant" and action_kind(f) == "renew_grant"
         )
         entities.add_row(tr("待续期授权", "grants to renew"), str(expiring))
         self.query_one("#entities", Static).update(entities)
 
         waiting: dict[str, int] = {}
-        for finding in report["findings"]:
+        for finding in report.findings:
             kind = action_kind(finding)
-            if finding.get("superseded_by") or kind is None:
+            if finding.superseded_by or kind is None:
                 continue
             waiting[kind] = waiting.get(kind, 0) + 1
         queue = Table.grid(padding=(0, 2))
@@ -110,7 +111,7 @@ class DashboardTab(RunTab):
         self.query_one("#queue", Static).update(queue)
 
         totals = [sum((r.get("summary") or {}).get("findings", {}).values()) for r in history]
-        self.query_one("#history", Sparkline).data = totals or [len(report["findings"])]
+        self.query_one("#history", Sparkline).data = totals or [len(report.findings)]
 
     def show_expiring(self, grants: list[Any]) -> None:
         soon = sorted(

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from qcrules import service
+from qcrules.findings import Finding
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal
 from qcrules.tui.present import (
@@ -37,7 +38,7 @@ from qcrules.tui.widgets.paged import PagedTable
 class FindingsTab(RunTab):
     def __init__(self, title: str, **kwargs: Any) -> None:
         super().__init__(title, **kwargs)
-        self.shown: list[dict[str, Any]] = []  # the findings in the table, in its order
+        self.shown: list[Finding] = []  # the findings in the table, in its order
         self.level_filter: str | None = None
         self.sort_key: str | None = None
         self.sort_reverse = False
@@ -69,23 +70,23 @@ class FindingsTab(RunTab):
 
     # -- the table ----------------------------------------------------------------------
 
-    def matches(self, finding: dict[str, Any], needle: str) -> bool:
-        if self.level_filter and finding["level"] != self.level_filter:
+    def matches(self, finding: Finding, needle: str) -> bool:
+        if self.level_filter and finding.level != self.level_filter:
             return False
         if not needle:
             return True
-        entity = finding["entity"]
+        entity = finding.subject
         haystack = " ".join(
             str(part or "")
             for part in (
-                finding["rule"],
-                finding["name"],
-                finding["pack"],
-                entity.get("id"),
-                entity.get("name"),
-                entity.get("merchant"),
-                entity.get("creator"),
-                finding["message"],
+                finding.rule,
+                finding.name,
+                finding.pack,
+                entity.id,
+                entity.name,
+                entity.merchant,
+                entity.creator,
+                finding.message,
                 action_kind(finding),
                 action_text(self.qapp.kinds, finding),
             )
@@ -99,7 +100,7 @@ class FindingsTab(RunTab):
             table.show([], self.cells)
             return
         needle = self.query_one("#filter", Input).value.strip()
-        self.shown = [f for f in report["findings"] if self.matches(f, needle)]
+        self.shown = [f for f in report.findings if self.matches(f, needle)]
         if self.sort_key is not None:
             self.shown.sort(key=lambda f: self.cell_text(f, self.sort_key))
         if self.sort_reverse:
@@ -108,29 +109,29 @@ class FindingsTab(RunTab):
         self.explanation = None
         self.show_detail()
 
-    def cell_text(self, finding: dict[str, Any], key: str | None) -> Any:
+    def cell_text(self, finding: Finding, key: str | None) -> Any:
         if key == "level":
-            return LEVELS.index(finding["level"]) if finding["level"] in LEVELS else len(LEVELS)
+            return LEVELS.index(finding.level) if finding.level in LEVELS else len(LEVELS)
         return self.cells(finding)[self.columns.keys.index(key or "rule")].plain
 
-    def cells(self, finding: dict[str, Any]) -> list[Text]:
-        entity = finding["entity"]
+    def cells(self, finding: Finding) -> list[Text]:
+        entity = finding.subject
         action = action_text(self.qapp.kinds, finding)
-        if finding.get("superseded_by"):
+        if finding.superseded_by:
             action += tr("（被取代）", " (superseded)")
-        state = self.qapp.states.get(finding["fingerprint"], "open")
+        state = self.qapp.states.get(finding.fingerprint, "open")
         if state in STATE_MARK:
             action = f"{STATE_MARK[state]} {action}"
         cells = {
             "level": Text(
-                label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
+                label(LEVEL_LABEL, finding.level), style=LEVEL_STYLE.get(finding.level, "")
             ),
-            "rule": Text(finding["rule"]),
-            "entity": Text(f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}"),
-            "name": Text(str(entity.get("name") or "")),
-            "merchant": Text(str(entity.get("merchant") or "")),
+            "rule": Text(finding.rule),
+            "entity": Text(f"{label(ENTITY_LABEL, entity.type)} {entity.id}"),
+            "name": Text(entity.name or ""),
+            "merchant": Text(entity.merchant or ""),
             "action": Text(action),
-            "message": Text(finding["message"]),
+            "message": Text(finding.message),
         }
         return [cells[key] for key in self.columns.keys]
 
@@ -138,12 +139,12 @@ class FindingsTab(RunTab):
         """Only the rows of these findings are drawn again (their state changed)."""
         table = self.query_one("#findings-table", PagedTable)
         for row, finding in enumerate(self.shown):
-            if finding["fingerprint"] in fingerprints:
+            if finding.fingerprint in fingerprints:
                 for column, cell in enumerate(self.cells(finding)):
                     table.update_item(row, column, cell)
         self.show_detail()
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> Finding | None:
         table = self.query_one("#findings-table", DataTable)
         if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
             return None
@@ -160,46 +161,44 @@ class FindingsTab(RunTab):
                 tr("没有符合条件的发现。", "No findings match.") if app.report is not None else ""
             )
             return
-        entity = finding["entity"]
+        entity = finding.subject
         out = Text()
-        out.append(f"{finding['rule']} {finding['name']}\n", style="bold")
-        out.append(
-            label(LEVEL_LABEL, finding["level"]), style=LEVEL_STYLE.get(finding["level"], "")
-        )
-        out.append(f" · {finding['pack']}\n\n")
-        out.append(f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}")
-        if entity.get("name"):
-            out.append(f"  {entity['name']}")
-        if entity.get("merchant"):
-            out.append(tr(f"  商家 {entity['merchant']}", f"  merchant {entity['merchant']}"))
-        if entity.get("creator") and entity["type"] == "grant":
-            out.append(tr(f"  达人 {entity['creator']}", f"  creator {entity['creator']}"))
-        out.append("\n\n" + finding["message"] + "\n\n")
+        out.append(f"{finding.rule} {finding.name}\n", style="bold")
+        out.append(label(LEVEL_LABEL, finding.level), style=LEVEL_STYLE.get(finding.level, ""))
+        out.append(f" · {finding.pack}\n\n")
+        out.append(f"{label(ENTITY_LABEL, entity.type)} {entity.id}")
+        if entity.name:
+            out.append(f"  {entity.name}")
+        if entity.merchant:
+            out.append(tr(f"  商家 {entity.merchant}", f"  merchant {entity.merchant}"))
+        if entity.creator and entity.type == "grant":
+            out.append(tr(f"  达人 {entity.creator}", f"  creator {entity.creator}"))
+        out.append("\n\n" + finding.message + "\n\n")
         out.append(tr("依据（evidence）\n", "Evidence\n"), style="bold")
-        for name, value in finding["evidence"].items():
-            out.append(field_line(app.fields, entity["type"], name, value))
+        for name, value in finding.evidence.items():
+            out.append(field_line(app.fields, entity.type, name, value))
         out.append("\n" + tr("建议动作：", "Suggested action: "), style="bold")
         out.append(action_text(app.kinds, finding))
-        if finding.get("hold"):
-            hold = finding["hold"]
+        if finding.hold:
+            hold = finding.hold
             until = hold.get("until") or tr("解除为止", "released")
             out.append(
                 tr(f"\n  暂停到 {until}：", f"\n  held until {until}: ") + str(hold.get("reason")),
                 style="yellow",
             )
-        if (finding.get("action") or {}).get("params"):
-            words = action_params(finding["action"]["params"])
+        if finding.action is not None and finding.action.params:
+            words = action_params(finding.action.params)
             out.append(tr(f"（{words}）", f" ({words})"))
-        if finding.get("superseded_by"):
+        if finding.superseded_by:
             out.append(
                 tr(
-                    f"\n  被 {finding['superseded_by']} 的动作取代",
-                    f"\n  superseded by {finding['superseded_by']}",
+                    f"\n  被 {finding.superseded_by} 的动作取代",
+                    f"\n  superseded by {finding.superseded_by}",
                 ),
                 style="dim",
             )
         if app.store:
-            state = app.states.get(finding["fingerprint"], "open")
+            state = app.states.get(finding.fingerprint, "open")
             out.append("\n" + tr("状态：", "State: "), style="bold")
             out.append(label(STATE_LABEL, state))
             if state == "open":
@@ -208,8 +207,8 @@ class FindingsTab(RunTab):
                     style="dim",
                 )
         out.append("\n" + tr("来源：", "Source: "), style="bold")
-        out.append(f"{finding['source']}\n")
-        out.append(f"fingerprint {finding['fingerprint']}\n", style="dim")
+        out.append(f"{finding.source}\n")
+        out.append(f"fingerprint {finding.fingerprint}\n", style="dim")
         if self.explanation:
             out.append("\n" + self.explanation + "\n")
         else:
@@ -287,20 +286,20 @@ class FindingsTab(RunTab):
             return
         self.explanation = tr("正在解释…", "Explaining…")
         self.show_detail()
-        self._explain(finding, date.fromisoformat(report["run"]["as_of"]))
+        self._explain(finding, report.run.as_of)
 
     @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
-    def _explain(self, finding: dict[str, Any], as_of: date) -> None:
+    def _explain(self, finding: Finding, as_of: date) -> None:
         from qcrules.docs import explanation_text
         from qcrules.errors import QcrulesError
 
-        entity = finding["entity"]
+        entity = finding.subject
         try:
             explanations = service.explain(
                 self.qapp.workspace,
-                finding["rule"],
-                entity["id"],
-                merchant=entity.get("merchant"),
+                finding.rule,
+                entity.id,
+                merchant=entity.merchant,
                 as_of=as_of,
             )
             text = "\n\n".join(explanation_text(e) for e in explanations)
@@ -308,7 +307,7 @@ class FindingsTab(RunTab):
             text = str(exc)
         self.app.call_from_thread(self._show_explanation, finding, for_terminal(text))
 
-    def _show_explanation(self, finding: dict[str, Any], text: str) -> None:
+    def _show_explanation(self, finding: Finding, text: str) -> None:
         if self.selected() is finding:
             self.explanation = text
             self.show_detail()

@@ -143,8 +143,8 @@ class GrantsTab(RunTab):
             "\n" + tr(f"发现（{len(findings)}）\n", f"Findings ({len(findings)})\n"), style="bold"
         )
         for f in findings:
-            out.append(f"  {f['rule']} ", style=LEVEL_STYLE.get(f["level"], ""))
-            out.append(f"{f['message']}\n")
+            out.append(f"  {f.rule} ", style=LEVEL_STYLE.get(f.level, ""))
+            out.append(f"{f.message}\n")
         out.append(
             tr(
                 "\nn 发起授权 · w 续期 · s 改状态（已通过/生效/撤销…） · h 暂停",

@@ -16,7 +16,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 
 from qcrules import service
 from qcrules.i18n import tr
-from qcrules.safety import for_terminal, safe_data
+from qcrules.safety import for_terminal
 from qcrules.tui.present import (
     ENTITY_LABEL,
     LEVEL_LABEL,
@@ -24,6 +24,7 @@ from qcrules.tui.present import (
     action_label,
     count_bars,
     label,
+    safe_finding,
     while_open,
 )
 from qcrules.tui.screens import ConfirmChange
@@ -272,7 +273,7 @@ class PacksTab(RunTab):
             return
         result.update(Text(tr("正在计算…", "Working it out…"), style="dim"))
         report = self.qapp.report
-        as_of = date.fromisoformat(report["run"]["as_of"]) if report else self.qapp.as_of
+        as_of = report.run.as_of if report else self.qapp.as_of
         self._run_whatif(item, as_of)
 
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
@@ -292,7 +293,11 @@ class PacksTab(RunTab):
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show_whatif, item, None, None, message)
             return
-        result = replace(result, added=safe_data(result.added), removed=safe_data(result.removed))
+        result = replace(
+            result,
+            added=[safe_finding(f) for f in result.added],
+            removed=[safe_finding(f) for f in result.removed],
+        )
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_whatif, item, overrides, result, None)
 
@@ -316,12 +321,12 @@ class PacksTab(RunTab):
         )
         for sign, style, findings in (("+", "green", result.added), ("-", "red", result.removed)):
             for finding in findings:
-                entity = finding["entity"]
+                entity = finding.subject
                 out.append(f"{sign} ", style=style)
-                out.append(f"{finding['rule']} ", style=LEVEL_STYLE.get(finding["level"], ""))
-                out.append(f"{entity['type']} {entity['id']}")
-                if entity.get("name"):
-                    out.append(f" {entity['name']}", style="dim")
+                out.append(f"{finding.rule} ", style=LEVEL_STYLE.get(finding.level, ""))
+                out.append(f"{entity.type} {entity.id}")
+                if entity.name:
+                    out.append(f" {entity.name}", style="dim")
                 out.append("\n")
         self.query_one("#whatif-result", Static).update(out)
         self.query_one("#whatif-save", Button).disabled = False
