@@ -280,7 +280,7 @@ async def test_apply_shows_the_change_first_then_makes_it_and_undo_takes_it_back
                 app.query_one(FindingsTab).columns.keys.index("action")
             ]
         )
-        assert service.audit_log(writable)[0]["note"] == "done in backend"
+        assert service.audit_log(writable)[0].note == "done in backend"
 
         await pilot.press("u")
         await pilot.pause()
@@ -469,7 +469,7 @@ async def test_the_creators_tab_filters_and_changes_pool_membership_with_undo(wr
         await pilot.press("u", "enter")
         await evaluated(app, pilot)
         assert pool_status(writable, merchant, aweme) == "in_pool"
-    kinds = [e["kind"] for e in service.audit_log(writable)]
+    kinds = [e.kind for e in service.audit_log(writable)]
     assert kinds[:3] == ["undo", "apply:pool:excluded", "apply:pool:in_pool"]
 
 

@@ -115,7 +115,7 @@ async def test_bulk_apply_lists_every_change_then_applies_the_filtered_open_set(
         assert all(states[i.fingerprint] == "applied" for i in chosen)
         assert all(proposed_end(writable, i.entity_id) != before[i.entity_id] for i in chosen)
         log = service.audit_log(writable, limit=len(chosen))
-        assert {e["note"] for e in log} == {"batch"}
+        assert {e.note for e in log} == {"batch"}
         assert table_ids(app) == []  # the filtered open set is done
 
 

@@ -144,7 +144,7 @@ async def test_the_form_from_a_creator_judges_live_and_saves(writable):
         writable, "select cooperation_code from creators where aweme_id = ?", fact.entity_id
     )
     assert code == [("QC-CODE-77341",)]
-    assert service.audit_log(writable)[0]["kind"] == "grant:request"
+    assert service.audit_log(writable)[0].kind == "grant:request"
 
 
 async def test_accepting_the_risk_in_the_form_records_the_reason(writable):
@@ -160,9 +160,9 @@ async def test_accepting_the_risk_in_the_form_records_the_reason(writable):
         await settled(app, pilot)
         assert not isinstance(app.screen, GrantForm)
     entry = service.audit_log(writable)[0]
-    assert entry["kind"] == "grant:request" and entry["note"] == "brand asked, signed"
+    assert entry.kind == "grant:request" and entry.note == "brand asked, signed"
     (note,) = grants_rows(
-        writable, "select note from grants where grant_id = ?", entry["entity"]["id"]
+        writable, "select note from grants where grant_id = ?", entry.entity.id
     )
     assert "PRM004" in note[0] and "brand asked, signed" in note[0]
 
@@ -222,7 +222,7 @@ async def test_renewal_prefills_the_form_and_mark_approved_from_the_grants_tab(w
     (row,) = grants_rows(writable, "select status from grants where grant_id = ?", renewal[0])
     assert row == ("active",)
     entry = service.audit_log(writable)[0]
-    assert entry["kind"] == "grant:approved" and entry["note"] == "confirmed in the app"
+    assert entry.kind == "grant:approved" and entry.note == "confirmed in the app"
     service.undo(writable)  # and it is taken back like any change
     (row,) = grants_rows(writable, "select status from grants where grant_id = ?", renewal[0])
     assert row == ("requested",)
@@ -299,7 +299,7 @@ async def test_hold_a_grant_from_the_grants_tab_shows_at_once_and_undo_releases_
         )
         (hold,) = grants_rows(writable, "select entity_type, entity_id, reason from holds")
         assert hold == ("grant", fact.entity_id, "creator on leave")
-        assert service.audit_log(writable)[0]["kind"] == "hold"
+        assert service.audit_log(writable)[0].kind == "hold"
 
         await pilot.press("u")
         await pilot.pause()

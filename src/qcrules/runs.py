@@ -7,6 +7,7 @@ the other for it."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,75 @@ if TYPE_CHECKING:
     from qcrules.packs.model import Pack
 
 
-def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict[str, Any]]:
+@dataclass(slots=True)
+class RunRecord:
+    """A stored run as lists show it: when, as of which day, which share, what it found."""
+
+    id: str
+    started_at: datetime
+    as_of: date
+    summary: dict[str, Any]
+    part: str | None = None  # "K/N": a share of `evaluate --shard`
+    exit_code: int | None = None
+    merged_from: list[str] | None = None  # the shares a merged run was made of
+
+    @property
+    def findings(self) -> int:
+        return sum((self.summary.get("findings") or {}).values())
+
+    @classmethod
+    def from_row(cls, row: Any) -> RunRecord:
+        return cls(
+            row["run_id"],
+            row["started_at"],
+            row["as_of"],
+            row["summary"] or {},
+            row["part"],
+            row["exit_code"],
+            (row["options"] or {}).get("merged_from"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The row of `qcrules runs list --format json`."""
+        return {
+            "id": self.id,
+            "started_at": self.started_at,
+            "as_of": self.as_of,
+            "part": self.part,
+            "findings": self.findings,
+            "exit_code": self.exit_code,
+            "merged_from": self.merged_from,
+        }
+
+
+@dataclass(slots=True)
+class MergedRun:
+    """The whole run `runs merge` made of a sharded evaluation's shares."""
+
+    run: str
+    as_of: date
+    shares: int
+    merged_from: list[str]
+    summary: dict[str, Any]
+    exit_code: int
+
+    @property
+    def findings(self) -> int:
+        return sum((self.summary.get("findings") or {}).values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The document of `qcrules runs merge --format json`."""
+        return {
+            "run": self.run,
+            "as_of": self.as_of.isoformat(),
+            "shares": self.shares,
+            "merged_from": self.merged_from,
+            "summary": self.summary,
+            "exit_code": self.exit_code,
+        }
+
+
+def recent_runs(workspace: Workspace, limit: int = 30) -> list[RunRecord]:
     """The last `limit` stored runs, oldest first (the TUI draws findings over time)."""
     runs = table(EvaluationRun)
     query = (
@@ -34,15 +103,7 @@ def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict[str, Any]]:
     )
     with workspace.db.connect() as conn:
         rows = list(conn.execute(query).mappings())
-    return [
-        {
-            "id": row["run_id"],
-            "started_at": row["started_at"],
-            "as_of": row["as_of"],
-            "summary": row["summary"] or {},
-        }
-        for row in reversed(rows)
-    ]
+    return [RunRecord.from_row(row) for row in reversed(rows)]
 
 
 def load_holds(workspace: Workspace, as_of: date) -> dict[tuple, dict]:
@@ -267,7 +328,7 @@ def _add_counts(into: dict, more: dict) -> None:
 
 def merge_shares(
     workspace: Workspace, *, as_of: date | None = None, run_ids: list[str] | None = None
-) -> dict[str, Any]:
+) -> MergedRun:
     """One whole run from the shares of a sharded evaluation: the newest run of each share
     K/N as of `as_of` (default: the newest sharded day), or exactly `run_ids`. Their
     findings are copied, counts added, and the waiver findings (which need every share's
@@ -349,32 +410,14 @@ def merge_shares(
         )
         for start in range(0, len(rows), 2000):
             conn.execute(findings_t.insert(), rows[start : start + 2000])
-    return {
-        "run": run_id,
-        "as_of": day.isoformat(),
-        "shares": n,
-        "merged_from": [s["run_id"] for s in shares],
-        "summary": summary,
-        "exit_code": exit_code,
-    }
+    return MergedRun(run_id, day, n, [s["run_id"] for s in shares], summary, exit_code)
 
 
-def list_runs(workspace: Workspace, limit: int = 20) -> list[dict[str, Any]]:
+def list_runs(workspace: Workspace, limit: int = 20) -> list[RunRecord]:
     """The newest stored runs, shares included, newest first (`qcrules runs list`)."""
     runs = table(EvaluationRun)
     with workspace.db.connect() as conn:
         rows = list(
             conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(limit)).mappings()
         )
-    return [
-        {
-            "id": r["run_id"],
-            "started_at": r["started_at"],
-            "as_of": r["as_of"],
-            "part": r["part"],
-            "findings": sum(((r["summary"] or {}).get("findings") or {}).values()),
-            "exit_code": r["exit_code"],
-            "merged_from": (r["options"] or {}).get("merged_from"),
-        }
-        for r in rows
-    ]
+    return [RunRecord.from_row(r) for r in rows]

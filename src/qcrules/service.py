@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qcrules.workspace import Workspace
 from qcrules.workspace import init_workspace as _init_workspace
+
+if TYPE_CHECKING:  # the request and response types, for readers and type checkers
+    from qcrules.actions.agreement import Agreement
+    from qcrules.actions.items import LogEntry, Outcome, QueueItem
+    from qcrules.actions.kinds import ActionKind
+    from qcrules.backtest import Backtest, WhatIf
+    from qcrules.evaluation import EvaluateOptions, EvaluationResult
+    from qcrules.explain import Explanation
+    from qcrules.facts.schema import FieldSpec
+    from qcrules.findings import RunReport
+    from qcrules.grants import CheckSession, GrantRequest, GrantView, MarkOutcome, RequestCheck
+    from qcrules.ingest import ImportResult
+    from qcrules.model.migrate import UpgradeResult
+    from qcrules.packs.registry import PackSet
+    from qcrules.packtests import PackTestResult
+    from qcrules.report import Sheet
+    from qcrules.runs import MergedRun, RunRecord
 
 
 def init_workspace(
@@ -21,14 +39,14 @@ def init_workspace(
     return workspace
 
 
-def import_files(workspace: Workspace, kind: str, paths, **options):
+def import_files(workspace: Workspace, kind: str, paths, **options) -> ImportResult:
     """Import CSV/XLSX files of one kind, all-or-nothing per file (see qcrules.ingest)."""
     from qcrules.ingest import run_import
 
     return run_import(workspace.db, kind, paths, **options)
 
 
-def evaluate(workspace: Workspace, options=None):
+def evaluate(workspace: Workspace, options: EvaluateOptions | None = None) -> EvaluationResult:
     """Evaluate the packs in effect; returns the report and the exit code (qcrules.evaluation)."""
     from qcrules.evaluation import evaluate as _evaluate
 
@@ -49,7 +67,7 @@ def report_plugin_problems() -> None:
     get_host().report_problems()
 
 
-def explain(workspace: Workspace, rule_id: str, entity_id: str, **options):
+def explain(workspace: Workspace, rule_id: str, entity_id: str, **options) -> list[Explanation]:
     """Why a rule did or did not fire for one entity (qcrules.explain)."""
     from qcrules.explain import explain as _explain
 
@@ -63,63 +81,63 @@ def plugins() -> list[dict]:
     return get_host().describe()
 
 
-def action_kinds() -> dict:
+def action_kinds() -> dict[str, ActionKind]:
     """Action kinds by name (qcrules.actions.kinds.ActionKind): built-in and from plugins."""
     from qcrules.plugins.manager import get_host
 
     return dict(get_host().contributions().actions)
 
 
-def recent_runs(workspace: Workspace, limit: int = 30) -> list[dict]:
+def recent_runs(workspace: Workspace, limit: int = 30) -> list[RunRecord]:
     """The stored evaluation runs, oldest first: id, start, as-of date and summary."""
     from qcrules.runs import recent_runs as _recent_runs
 
     return _recent_runs(workspace, limit)
 
 
-def list_runs(workspace: Workspace, limit: int = 20) -> list[dict]:
+def list_runs(workspace: Workspace, limit: int = 20) -> list[RunRecord]:
     """The newest stored runs, shares of sharded evaluations included, newest first."""
     from qcrules.runs import list_runs as _list
 
     return _list(workspace, limit)
 
 
-def merge_shares(workspace: Workspace, *, as_of=None, run_ids=None) -> dict:
+def merge_shares(workspace: Workspace, *, as_of=None, run_ids=None) -> MergedRun:
     """One whole run from the shares of `evaluate --shard K/N` (qcrules.runs)."""
     from qcrules.runs import merge_shares as _merge
 
     return _merge(workspace, as_of=as_of, run_ids=run_ids)
 
 
-def stored_report(workspace: Workspace):
+def stored_report(workspace: Workspace) -> RunReport | None:
     """The last stored run as a report, read back without evaluating (None: no run yet)."""
     from qcrules.runs import stored_report as _stored
 
     return _stored(workspace)
 
 
-def action_queue(workspace: Workspace) -> list:
+def action_queue(workspace: Workspace) -> list[QueueItem]:
     """The suggested actions of the last stored run, each with its state (qcrules.actions)."""
     from qcrules.actions.queue import action_queue as _queue
 
     return _queue(workspace)
 
 
-def find_action(workspace: Workspace, ref: str):
+def find_action(workspace: Workspace, ref: str) -> QueueItem:
     """The queue item an action id (a fingerprint prefix) names."""
     from qcrules.actions.queue import find_item
 
     return find_item(workspace, ref)
 
 
-def apply_action(workspace: Workspace, ref: str, **options):
+def apply_action(workspace: Workspace, ref: str, **options) -> Outcome:
     """Carry out one suggested action (record changes or a plugin's handler), audited."""
     from qcrules.actions.queue import apply_action as _apply
 
     return _apply(workspace, ref, handlers=action_kinds(), **options)
 
 
-def apply_actions(workspace: Workspace, refs: list[str], **options):
+def apply_actions(workspace: Workspace, refs: list[str], **options) -> list[Outcome]:
     """Carry out several suggested actions all or nothing, in one audited transaction."""
     from qcrules.actions.queue import apply_actions as _apply
 
@@ -135,7 +153,7 @@ def select_actions(
     level: str | None = None,
     text: str | None = None,
     state: str = "open",
-) -> list:
+) -> list[QueueItem]:
     """The queue items matching every filter given (the set a bulk apply works on)."""
     from qcrules.actions.queue import select_items
 
@@ -150,21 +168,23 @@ def select_actions(
     )
 
 
-def dismiss_action(workspace: Workspace, ref: str, reason: str, **options):
+def dismiss_action(workspace: Workspace, ref: str, reason: str, **options) -> Outcome:
     """Set a suggested action aside with a reason, audited."""
     from qcrules.actions.queue import dismiss_action as _dismiss
 
     return _dismiss(workspace, ref, reason, **options)
 
 
-def hold_entity(workspace: Workspace, entity_type: str, entity_id: str, reason: str, **options):
+def hold_entity(
+    workspace: Workspace, entity_type: str, entity_id: str, reason: str, **options
+) -> Outcome:
     """Put an entity on hold (it keeps its findings, gets no actions), audited."""
     from qcrules.actions.queue import hold_entity as _hold
 
     return _hold(workspace, entity_type, entity_id, reason, **options)
 
 
-def holds(workspace: Workspace, as_of: date | None = None) -> dict[tuple, dict]:
+def holds(workspace: Workspace, as_of: date | None = None) -> dict[tuple, dict[str, Any]]:
     """The holds in force on `as_of` (default today), by (entity type, id, merchant or None):
     what the UI shows as "on hold" before the next evaluation says it."""
     from qcrules.runs import load_holds
@@ -179,21 +199,21 @@ def find_entity(workspace: Workspace, entity_id: str, entity_type: str | None = 
     return _find(workspace, entity_id, entity_type)
 
 
-def undo(workspace: Workspace, audit_id: int | None = None, **options):
+def undo(workspace: Workspace, audit_id: int | None = None, **options) -> Outcome:
     """Take back the last apply, dismiss or hold (or the one given), audited."""
     from qcrules.actions.queue import undo as _undo
 
     return _undo(workspace, audit_id, **options)
 
 
-def audit_log(workspace: Workspace, limit: int = 50) -> list[dict]:
+def audit_log(workspace: Workspace, limit: int = 50) -> list[LogEntry]:
     """The latest audit log entries, newest first."""
     from qcrules.actions.queue import audit_log as _log
 
     return _log(workspace, limit)
 
 
-def packs(workspace: Workspace):
+def packs(workspace: Workspace) -> PackSet:
     """The rule packs in effect (and, in `.disabled`, those qcrules.toml turns off), with
     every diagnostic (qcrules.packs.registry.PackSet)."""
     from qcrules.packs.registry import load_packs
@@ -201,7 +221,7 @@ def packs(workspace: Workspace):
     return load_packs(workspace.config)
 
 
-def fact_fields() -> list:
+def fact_fields() -> list[FieldSpec]:
     """Every fact field (built in and from plugins) with its type, unit and zh label
     (qcrules.facts.schema.FieldSpec): what the faces show a value with."""
     from qcrules.packs.registry import workspace_schema
@@ -209,7 +229,7 @@ def fact_fields() -> list:
     return list(workspace_schema())
 
 
-def test_packs(workspace: Workspace, pack_ids: list[str] | None = None) -> list:
+def test_packs(workspace: Workspace, pack_ids: list[str] | None = None) -> list[PackTestResult]:
     """Run the `[[tests]]` inside packs (qcrules.packtests.PackTestResult per test)."""
     from qcrules.packtests import run_pack_tests
 
@@ -218,28 +238,30 @@ def test_packs(workspace: Workspace, pack_ids: list[str] | None = None) -> list:
     return run_pack_tests(chosen)
 
 
-def agreement(workspace: Workspace, grant_id: str, *, template: Path | None = None):
+def agreement(workspace: Workspace, grant_id: str, *, template: Path | None = None) -> Agreement:
     """The authorization agreement (授权协议) of a grant, rendered from a template."""
     from qcrules.actions.agreement import render_agreement
 
     return render_agreement(workspace, grant_id, template=template)
 
 
-def monitoring_sheet(workspace: Workspace, **options):
+def monitoring_sheet(workspace: Workspace, **options) -> Sheet:
     """The monitoring sheet (效果监测表): CTR, ROI, CVR per grant and day with the bands."""
     from qcrules.report import build_sheet
 
     return build_sheet(workspace, **options)
 
 
-def set_pool_status(workspace: Workspace, merchant_id: str, aweme_id: str, status: str, **options):
+def set_pool_status(
+    workspace: Workspace, merchant_id: str, aweme_id: str, status: str, **options
+) -> Outcome:
     """Add a creator to a merchant's pool, take them out, or exclude them: audited, undoable."""
     from qcrules.actions.queue import set_pool_status as _set
 
     return _set(workspace, merchant_id, aweme_id, status, **options)
 
 
-def db_upgrade(workspace: Workspace):
+def db_upgrade(workspace: Workspace) -> UpgradeResult:
     """Bring the workspace's schema to this release's (qcrules.model.migrate)."""
     from qcrules.model import migrate
 
@@ -260,7 +282,7 @@ def parse_param_sets(workspace: Workspace, sets) -> dict:
     return parse_sets(packs(workspace), sets)
 
 
-def whatif(workspace: Workspace, sets, **options):
+def whatif(workspace: Workspace, sets, **options) -> WhatIf:
     """Findings added and removed by parameter overrides, against the current ones; nothing
     is stored (qcrules.backtest.WhatIf)."""
     from qcrules.backtest import whatif as _whatif
@@ -268,7 +290,7 @@ def whatif(workspace: Workspace, sets, **options):
     return _whatif(workspace, sets, **options)
 
 
-def backtest(workspace: Workspace, start, end, **options):
+def backtest(workspace: Workspace, start: date, end: date, **options) -> Backtest:
     """Every day of a range evaluated as of that day; nothing is stored
     (qcrules.backtest.Backtest)."""
     from qcrules.backtest import backtest as _backtest
@@ -276,7 +298,7 @@ def backtest(workspace: Workspace, start, end, **options):
     return _backtest(workspace, start, end, **options)
 
 
-def backtest_apart(workspace: Workspace, start, end, **options):
+def backtest_apart(workspace: Workspace, start: date, end: date, **options) -> Backtest:
     """`backtest` in a child process (the TUI's charts): its CPU and memory stay out of the
     caller's process."""
     from qcrules.backtest import backtest_apart as _apart
@@ -291,14 +313,14 @@ def save_params(workspace: Workspace, overrides: dict) -> Path:
     return _save(workspace, overrides)
 
 
-def list_grants(workspace: Workspace, **filters) -> list[dict]:
+def list_grants(workspace: Workspace, **filters) -> list[GrantView]:
     """Grants with state, terms and days left; filters: merchant, state, creator (qcrules.grants)."""
     from qcrules.grants import list_grants as _list
 
     return _list(workspace, **filters)
 
 
-def check_grant_request(workspace: Workspace, request, **options):
+def check_grant_request(workspace: Workspace, request: GrantRequest, **options) -> RequestCheck:
     """Judge a proposed grant (qcrules.grants.GrantRequest) without writing anything: gate
     verdicts, the to-do list, the creator's findings, the channel's steps."""
     from qcrules.grants import check_request
@@ -306,7 +328,7 @@ def check_grant_request(workspace: Workspace, request, **options):
     return check_request(workspace, request, **options)
 
 
-def grant_check_session():
+def grant_check_session() -> CheckSession:
     """A form's shared state for live checks (`check_grant_request(..., session=…)`): the
     packs and each creator's merchant context built once, not on every keystroke."""
     from qcrules.grants import CheckSession
@@ -314,7 +336,7 @@ def grant_check_session():
     return CheckSession()
 
 
-def request_grant(workspace: Workspace, request, **options):
+def request_grant(workspace: Workspace, request: GrantRequest, **options) -> RequestCheck:
     """Judge, then write a grant request (draft without a 合作码, requested with one), audited
     and undoable; refused when a gate rule fires at warn or above unless accept_risk is given."""
     from qcrules.grants import request_grant as _request
@@ -322,7 +344,7 @@ def request_grant(workspace: Workspace, request, **options):
     return _request(workspace, request, **options)
 
 
-def mark_grant(workspace: Workspace, grant_id: str, target: str, **options):
+def mark_grant(workspace: Workspace, grant_id: str, target: str, **options) -> MarkOutcome:
     """Move a grant along its state machine (approved = the creator confirmed → active),
     audited and undoable."""
     from qcrules.grants import mark_grant as _mark
@@ -337,7 +359,7 @@ def grant_moves(status: str) -> list[str]:
     return allowed_moves(status)
 
 
-def renewal_request(workspace: Workspace, grant_id: str):
+def renewal_request(workspace: Workspace, grant_id: str) -> GrantRequest:
     """A request pre-filled to renew `grant_id` on safe terms (the renewal form's start)."""
     from qcrules.grants import renewal_request as _renewal
 
@@ -391,6 +413,9 @@ _EXPORTS = {
     "run_pack_tests": "qcrules.packtests",
     "set_wait_notice": "qcrules.model.locking",
     "parse_shard": "qcrules.scope",
+    "RunRecord": "qcrules.runs",
+    "LogEntry": "qcrules.actions.items",
+    "GrantView": "qcrules.grants",
 }
 
 

@@ -20,6 +20,42 @@ SAFE_GRANT_DAYS = 30  # the guide's safe default: 15 or 30 days, never permanent
 STATES = ("open", "applied", "dismissed", "held", "superseded")
 
 
+@dataclass(slots=True)
+class LogEntry:
+    """One audit log entry: who changed what, when, with the record changes (secrets masked);
+    `undoes` names the entry it took back, `undone` says a later one took it back."""
+
+    id: int
+    at: str
+    actor: str
+    kind: str  # "apply:revoke_grant", "dismiss", "hold", "undo", "grant:request", …
+    entity: Subject
+    note: str | None
+    fingerprint: str | None
+    undoes: int | None
+    undone: bool
+    changes: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry of `qcrules actions log --format json`."""
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": self.actor,
+            "kind": self.kind,
+            "entity": {
+                "type": self.entity.type,
+                "id": self.entity.id,
+                "merchant": self.entity.merchant,
+            },
+            "note": self.note,
+            "fingerprint": self.fingerprint,
+            "undoes": self.undoes,
+            "undone": self.undone,
+            "changes": self.changes,
+        }
+
+
 @dataclass
 class QueueItem:
     fingerprint: str

@@ -28,6 +28,7 @@ from qcrules.actions.changes import (
 from qcrules.actions.items import (
     MIN_REF,
     Change,
+    LogEntry,
     Outcome,
     QueueItem,
     _masked,
@@ -35,6 +36,7 @@ from qcrules.actions.items import (
     default_actor,
 )
 from qcrules.errors import UsageError
+from qcrules.findings import Subject
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import (
@@ -624,31 +626,27 @@ def _comparable(row: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def audit_log(workspace: Workspace, limit: int = 50) -> list[dict[str, Any]]:
+def audit_log(workspace: Workspace, limit: int = 50) -> list[LogEntry]:
     """The latest audit entries, newest first."""
     audit = table(AuditEntry)
     with workspace.db.connect() as conn:
         undone = _undone_ids(conn)
         rows = conn.execute(select(audit).order_by(audit.c.id.desc()).limit(limit)).mappings()
         return [
-            {
-                "id": r["id"],
-                "at": _jsonable(r["at"]),
-                "actor": r["actor"],
-                "kind": r["kind"],
-                "entity": {
-                    "type": r["entity_type"],
-                    "id": r["entity_id"],
-                    "merchant": r["merchant_id"],
-                },
-                "note": r["note"],
-                "fingerprint": r["fingerprint"],
-                "undoes": r["undoes"],
-                "undone": r["id"] in undone,
-                "changes": [
+            LogEntry(
+                r["id"],
+                _jsonable(r["at"]),
+                r["actor"],
+                r["kind"],
+                Subject(r["entity_type"], r["entity_id"], r["merchant_id"]),
+                r["note"],
+                r["fingerprint"],
+                r["undoes"],
+                r["id"] in undone,
+                [
                     {**c, "before": _masked(c.get("before")), "after": _masked(c.get("after"))}
                     for c in (r["before"] or {}).get("changes", [])
                 ],
-            }
+            )
             for r in rows
         ]

@@ -230,7 +230,7 @@ def log_cmd(state, limit: int, fmt: str) -> int:
     """The audit log, newest first: every change with who, when and what."""
     entries = service.audit_log(state.workspace(), limit)
     if fmt == "json":
-        echo_json(entries)
+        echo_json([e.to_json() for e in entries])
         return 0
     if not entries:
         err_console().print(tr("审计日志为空", "the audit log is empty"))
@@ -246,17 +246,16 @@ def log_cmd(state, limit: int, fmt: str) -> int:
     ):
         table.add_column(header)
     for e in entries:
-        change = e["kind"] + (f" #{e['undoes']}" if e["undoes"] else "")
-        if e["undone"]:
+        change = e.kind + (f" #{e.undoes}" if e.undoes else "")
+        if e.undone:
             change += tr("（已撤销）", " (undone)")
-        entity = f"{e['entity']['type']} {e['entity']['id']}"
         table.add_row(
-            str(e["id"]),
-            str(e["at"]),
-            escape(e["actor"]),
+            str(e.id),
+            e.at,
+            escape(e.actor),
             escape(change),
-            escape(entity),
-            escape(e["note"] or ""),
+            escape(f"{e.entity.type} {e.entity.id}"),
+            escape(e.note or ""),
         )
     out_console().print(table)
     return 0

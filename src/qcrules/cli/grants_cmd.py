@@ -42,7 +42,7 @@ def grants_group() -> None:
 def _list(obj, merchant, state, creator, fmt) -> int:
     grants = service.list_grants(obj.workspace(), merchant=merchant, state=state, creator=creator)
     if fmt == "json":
-        echo_json(grants)
+        echo_json([g.to_json() for g in grants])
         return 0
     if grants:
         rows = [
@@ -60,18 +60,18 @@ def _list(obj, merchant, state, creator, fmt) -> int:
             )
         ]
         for g in grants:
-            left = g["days_left"]
+            left = g.days_left
             rows.append(
                 (
-                    g["grant_id"],
-                    g["merchant_id"],
-                    f"{g['aweme_id']} {g['nickname'] or ''}".strip(),
-                    grant_label(STATUS_LABEL, g["status"]),
-                    g["auth_type"],
-                    g["scope"],
-                    g["channel"] or "—",
-                    g["starts_at"] or "—",
-                    g["ends_at"] or tr("永久", "permanent"),
+                    g.grant_id,
+                    g.merchant_id,
+                    f"{g.aweme_id} {g.nickname or ''}".strip(),
+                    grant_label(STATUS_LABEL, g.status),
+                    g.auth_type,
+                    g.scope,
+                    g.channel or "—",
+                    g.starts_at or "—",
+                    g.ends_at or tr("永久", "permanent"),
                     "—" if left is None else str(left),
                 )
             )

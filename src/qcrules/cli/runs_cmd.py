@@ -22,7 +22,7 @@ def runs_list(state, limit: int, fmt: str) -> int:
     """The newest runs first; a share shows its K/N."""
     rows = service.list_runs(state.workspace(), limit)
     if fmt == "json":
-        echo_json(rows)
+        echo_json([row.to_json() for row in rows])
         return 0
     from rich.table import Table
 
@@ -30,18 +30,18 @@ def runs_list(state, limit: int, fmt: str) -> int:
     for column in ("id", "as of", "share", "findings", "exit", "started"):
         table.add_column(column, no_wrap=column == "id")
     for row in rows:
-        share = row["part"] or (
-            tr(f"合并 {len(row['merged_from'])} 份", f"merged {len(row['merged_from'])}")
-            if row["merged_from"]
+        share = row.part or (
+            tr(f"合并 {len(row.merged_from)} 份", f"merged {len(row.merged_from)}")
+            if row.merged_from
             else ""
         )
         table.add_row(
-            row["id"],
-            row["as_of"].isoformat(),
+            row.id,
+            row.as_of.isoformat(),
             share,
-            str(row["findings"]),
-            str(row["exit_code"]),
-            f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
+            str(row.findings),
+            str(row.exit_code),
+            f"{row.started_at:%Y-%m-%d %H:%M:%S}",
         )
     out_console().print(table)
     return 0
@@ -64,19 +64,19 @@ def runs_merge(state, run_ids, as_of, fmt: str) -> int:
         state.workspace(), as_of=parse_date(as_of, "--as-of"), run_ids=list(run_ids) or None
     )
     if fmt == "json":
-        echo_json(merged)
+        echo_json(merged.to_json())
     else:
-        total = sum(merged["summary"].get("findings", {}).values())
+        total = merged.findings
         err_console().print(
             tr(
-                f"已把 {merged['as_of']} 的 {merged['shares']} 份合并为运行 {merged['run']}"
+                f"已把 {merged.as_of} 的 {merged.shares} 份合并为运行 {merged.run}"
                 f"（{total} 条发现）",
-                f"joined {merged['shares']} shares of {merged['as_of']} into run "
-                f"{merged['run']} ({total} findings)",
+                f"joined {merged.shares} shares of {merged.as_of} into run "
+                f"{merged.run} ({total} findings)",
             ),
             highlight=False,
         )
-    return merged["exit_code"]
+    return merged.exit_code
 
 
 def register(group: click.Group) -> None:

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
 from qcrules.errors import UsageError
-from qcrules.grants.marks import (
-    allowed_moves,
-    mark_grant,
-)
 from qcrules.grants.request import (
     GrantRequest,
-    RequestCheck,
     _choice,
     _iso,
     _one,
     _require_merchant,
-    check_request,
-    request_grant,
 )
 from qcrules.grants.vocab import (
     SAFE_DAYS,
-    mask_code,
 )
 from qcrules.i18n import tr
 from qcrules.model.db import table
@@ -40,6 +33,31 @@ from qcrules.workspace import Workspace
 # listing
 
 
+@dataclass(slots=True)
+class GrantView:
+    """A grant as lists show it: its terms, state, the creator's nickname and days left."""
+
+    grant_id: str
+    merchant_id: str
+    aweme_id: str
+    nickname: str | None
+    status: str
+    auth_type: str
+    scope: str
+    video_id: str | None
+    channel: str | None
+    requested_at: str | None
+    starts_at: str | None
+    ends_at: str | None
+    days_left: int | None  # None: permanent or no end
+    renewal_of: str | None
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row of `qcrules grants list --format json`."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
 def list_grants(
     workspace: Workspace,
     *,
@@ -47,7 +65,7 @@ def list_grants(
     state: str | None = None,
     creator: str | None = None,
     today: date | None = None,
-) -> list[dict[str, Any]]:
+) -> list[GrantView]:
     """Grants with their state and days left (None: permanent or no end), newest first."""
     today = today or date.today()
     if state is not None:
@@ -70,23 +88,23 @@ def list_grants(
         ends = r["ends_at"]
         permanent = ends is None or ends >= PERMANENT_END
         out.append(
-            {
-                "grant_id": r["grant_id"],
-                "merchant_id": r["merchant_id"],
-                "aweme_id": r["aweme_id"],
-                "nickname": r["nickname"],
-                "status": r["status"],
-                "auth_type": r["auth_type"],
-                "scope": r["scope"],
-                "video_id": r["video_id"],
-                "channel": r["channel"],
-                "requested_at": _iso(r["requested_at"]),
-                "starts_at": _iso(r["starts_at"]),
-                "ends_at": None if ends is None else ends.isoformat(),
-                "days_left": None if permanent else (ends - today).days,
-                "renewal_of": r["renewal_of"],
-                "note": r["note"],
-            }
+            GrantView(
+                grant_id=r["grant_id"],
+                merchant_id=r["merchant_id"],
+                aweme_id=r["aweme_id"],
+                nickname=r["nickname"],
+                status=r["status"],
+                auth_type=r["auth_type"],
+                scope=r["scope"],
+                video_id=r["video_id"],
+                channel=r["channel"],
+                requested_at=_iso(r["requested_at"]),
+                starts_at=_iso(r["starts_at"]),
+                ends_at=None if ends is None else ends.isoformat(),
+                days_left=None if permanent else (ends - today).days,
+                renewal_of=r["renewal_of"],
+                note=r["note"],
+            )
         )
     return out
 
@@ -117,19 +135,7 @@ def renewal_request(workspace: Workspace, grant_id: str) -> GrantRequest:
 
 
 __all__ = [
-    "GrantRequest",
-    "RequestCheck",
-    "allowed_moves",
-    "check_request",
-    "list_grants",
-    "mark_grant",
-    "mask_code",
-    "renewal_request",
-    "request_grant",
-]
-
-__all__ = [
-    "__all__",
+    "GrantView",
     "list_grants",
     "renewal_request",
 ]

@@ -5,7 +5,7 @@ CLI; the result comes back as an `Acted` message that redraws the changed rows o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 
@@ -13,7 +13,7 @@ from qcrules import service
 from qcrules.findings import Finding, Subject
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
-from qcrules.service import STATUS_LABEL
+from qcrules.service import STATUS_LABEL, LogEntry
 from qcrules.tui.messages import Acted
 from qcrules.tui.present import ENTITY_LABEL, POOL_ACT_LABEL, VERB_LABEL, action_label, label
 from qcrules.tui.screens import ConfirmChange
@@ -149,19 +149,19 @@ class ActingMixin(_Base):
         if not self.store:
             self._actionable()  # says why nothing can be undone
             return
-        log = safe_data(service.audit_log(self.workspace, limit=20))
-        last = next((e for e in log if not e["undone"] and e["undoes"] is None), None)
+        log = service.audit_log(self.workspace, limit=20)
+        last = next((e for e in log if not e.undone and e.undoes is None), None)
         if last is None:
             self.notify(tr("没有可撤销的操作", "There is nothing to undo"), severity="warning")
             return
-        entity = last["entity"]
-        what = f"{label(ENTITY_LABEL, entity['type'])} {entity['id']}"
-        when = str(last["at"]).replace("T", " ")[:16]
-        verb = self._audit_label(last["kind"])
+        entity, actor = last.entity, for_terminal(last.actor, one_line=True)
+        what = f"{label(ENTITY_LABEL, entity.type)} {for_terminal(entity.id, one_line=True)}"
+        when = last.at.replace("T", " ")[:16]
+        verb = self._audit_label(last.kind)
         screen = ConfirmChange(
             tr(f"撤销「{verb}」？", f"Undo “{verb}”?"),
-            tr(f"{what}，{last['actor']} 于 {when}", f"{what}, by {last['actor']} at {when}")
-            + (f"\n{last['note']}" if last["note"] else ""),
+            tr(f"{what}，{actor} 于 {when}", f"{what}, by {actor} at {when}")
+            + (f"\n{for_terminal(last.note)}" if last.note else ""),
             prompt=tr("备注（可选）", "Note (optional)"),
             confirm=tr("撤销", "Undo"),
             required=False,
@@ -195,7 +195,7 @@ class ActingMixin(_Base):
             self.notify(message, severity="warning")
 
     @work(thread=True, exclusive=True, group="act", exit_on_error=False)
-    def _act(self, verb: str, target: Finding | Subject | dict[str, Any], text: str | None) -> None:
+    def _act(self, verb: str, target: Finding | Subject | LogEntry, text: str | None) -> None:
         """`target`: the finding to apply or dismiss, the entity to hold, the audit entry
         to undo."""
         from qcrules.errors import QcrulesError
@@ -214,8 +214,8 @@ class ActingMixin(_Base):
                     merchant_id=target.merchant if target.type != "merchant" else None,
                 )
             else:
-                assert isinstance(target, dict)
-                outcome = service.undo(self.workspace, target["id"], note=text)
+                assert isinstance(target, LogEntry)
+                outcome = service.undo(self.workspace, target.id, note=text)
             states = self.queue_states()
             holds = safe_data(service.holds(self.workspace, self.as_of))
         except QcrulesError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -40,6 +40,9 @@ from qcrules.tui.widgets.keybar import KeyBar
 from qcrules.tui.widgets.monitoring import MonitoringTab
 from qcrules.tui.widgets.packs import PacksTab
 from qcrules.workspace import Workspace
+
+if TYPE_CHECKING:
+    from qcrules.service import RunRecord
 
 
 class QcrulesApp(ActingMixin, KeysMixin, App[None]):
@@ -91,7 +94,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.as_of = as_of
         self.store = store
         self.report: RunReport | None = None
-        self.history: list[dict[str, Any]] = []
+        self.history: list[RunRecord] = []
         self.kinds = service.action_kinds()
         self.fields = {(spec.entity, spec.name): spec for spec in service.fact_fields()}
         self.states: dict[str, str] = {}  # fingerprint -> state in the action queue
@@ -211,7 +214,6 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
                 for row in sheet.rows
             ]
             grant_rows, cells = sheet_table(sheet)
-            history = safe_data(history)
             creators, grants = (
                 [safe_fact(fact) for fact in result.facts.get(kind, [])]
                 for kind in ("creator", "grant")
@@ -239,14 +241,14 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
             report = service.stored_report(self.workspace)
             if report is None:
                 return
-            history = safe_data(service.recent_runs(self.workspace))
+            history = service.recent_runs(self.workspace)
             states = self.queue_states()
         except QcrulesError:
             return  # the evaluation that runs beside this says what is wrong
         self.call_from_thread(self._show_stored, safe_report(report), history, states)
 
     def _show_stored(
-        self, report: RunReport, history: list[dict[str, Any]], states: dict[str, str]
+        self, report: RunReport, history: list[RunRecord], states: dict[str, str]
     ) -> None:
         if self.report is not None:
             return  # the new evaluation finished first
@@ -270,7 +272,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.query_one(DashboardTab).show_info(Text(message, style="red"))
 
     def _show_result(
-        self, report: RunReport, history: list[dict[str, Any]], states: dict[str, str]
+        self, report: RunReport, history: list[RunRecord], states: dict[str, str]
     ) -> None:
         self.report, self.history, self.states = report, history, states
         self.findings_by_entity = report.by_entity()

@@ -4,7 +4,7 @@ the last 30 days by level."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +26,9 @@ from qcrules.tui.present import (
     label,
 )
 from qcrules.tui.widgets import RunTab
+
+if TYPE_CHECKING:
+    from qcrules.service import RunRecord
 
 
 class DashboardTab(RunTab):
@@ -54,7 +57,7 @@ class DashboardTab(RunTab):
         """The run line: the run shown, or that one is under way or failed."""
         self.query_one("#run-info", Static).update(info)
 
-    def show_run(self, report: RunReport, history: list[dict[str, Any]]) -> None:
+    def show_run(self, report: RunReport, history: list[RunRecord]) -> None:
         run, summary = report.run, report.summary
         info = Text()
         if run.stored:
@@ -110,7 +113,7 @@ class DashboardTab(RunTab):
             queue.add_row(action_label(self.qapp.kinds, kind), str(count))
         self.query_one("#queue", Static).update(queue)
 
-        totals = [sum((r.get("summary") or {}).get("findings", {}).values()) for r in history]
+        totals = [run.findings for run in history]
         self.query_one("#history", Sparkline).data = totals or [len(report.findings)]
 
     def show_expiring(self, grants: list[Any]) -> None:
