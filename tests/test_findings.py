@@ -40,3 +40,53 @@ def test_a_stored_run_reads_back_as_the_findings_it_reported(stored_demo):
     assert sorted(map(comparable, stored["findings"])) == sorted(
         map(comparable, report["findings"])
     )
+
+
+def test_a_report_round_trips_through_its_typed_form(demo_folder):
+    """`RunReport` is what the TUI shows: its JSON is the document `--format json` prints,
+    waivers, insufficient-data notes and run details included."""
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.findings import RunReport
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    try:
+        options = EvaluateOptions(as_of=DEMO_DAY, store=False, fail_on="never")
+        result = service.evaluate(workspace, options)
+    finally:
+        workspace.close()
+    typed = result.run_report
+    assert typed.findings is result.findings  # shared, not copied
+    assert typed.run.as_of == DEMO_DAY and not typed.run.stored
+    assert typed.to_json() == result.report
+    back = RunReport.from_json(result.report)
+    assert back.to_json() == result.report
+    by_entity = back.by_entity()
+    first = back.findings[0]
+    assert first in by_entity[(first.subject.type, first.subject.id, None)]
+    assert first in by_entity[first.subject.key]
+
+
+def test_every_service_function_names_its_response_type():
+    """The service is the one API of the faces: each function says what it takes and gives,
+    and every type it names exists (checked the way a type checker reads them)."""
+    import importlib
+    import inspect
+    import re
+    import typing
+
+    source = inspect.getsource(service)
+    block = source[source.index("if TYPE_CHECKING:") :].split("\n\n\n")[0]
+    names: dict[str, object] = {}
+    for module, imported in re.findall(r"from (\S+) import (.+)", block):
+        for name in imported.split(","):
+            names[name.strip()] = getattr(importlib.import_module(module), name.strip())
+    functions = [
+        f
+        for name, f in vars(service).items()
+        if inspect.isfunction(f) and f.__module__ == service.__name__ and not name.startswith("_")
+    ]
+    assert len(functions) > 40
+    for function in functions:
+        hints = typing.get_type_hints(function, localns=names)
+        assert "return" in hints, f"service.{function.__name__} names no response type"

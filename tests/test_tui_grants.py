@@ -161,9 +161,7 @@ async def test_accepting_the_risk_in_the_form_records_the_reason(writable):
         assert not isinstance(app.screen, GrantForm)
     entry = service.audit_log(writable)[0]
     assert entry.kind == "grant:request" and entry.note == "brand asked, signed"
-    (note,) = grants_rows(
-        writable, "select note from grants where grant_id = ?", entry.entity.id
-    )
+    (note,) = grants_rows(writable, "select note from grants where grant_id = ?", entry.entity.id)
     assert "PRM004" in note[0] and "brand asked, signed" in note[0]
 
 

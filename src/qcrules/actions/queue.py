@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
@@ -49,11 +49,14 @@ from qcrules.model.tables import (
 )
 from qcrules.workspace import Workspace
 
+if TYPE_CHECKING:
+    from qcrules.runs import RunRecord
+
 # --------------------------------------------------------------------------------------------
 # reading the queue
 
 
-def last_run(workspace: Workspace) -> dict[str, Any] | None:
+def last_run(workspace: Workspace) -> RunRecord | None:
     from qcrules.runs import recent_runs
 
     runs = recent_runs(workspace, limit=1)
@@ -78,14 +81,14 @@ def action_queue(workspace: Workspace, *, today: date | None = None) -> list[Que
         )
     today = today or date.today()
     findings, holds, audit = table(Finding), table(Hold), table(AuditEntry)
-    started = run["started_at"]
+    started = run.started_at
     if started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
     with workspace.db.connect() as conn:
         rows = list(
             conn.execute(
                 select(findings)
-                .where(findings.c.run_id == run["id"], findings.c.action_kind.is_not(None))
+                .where(findings.c.run_id == run.id, findings.c.action_kind.is_not(None))
                 .order_by(findings.c.id)
             ).mappings()
         )
