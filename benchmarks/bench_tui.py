@@ -258,8 +258,8 @@ async def session(workspace: Workspace) -> dict:
                     continue
             if "rows" not in marks and table.row_count:
                 marks["rows"] = time.perf_counter()
-                marks["stored"] = bool(app.report and app.report["run"].get("stored"))
-            if app.report is not None and not app.report["run"].get("stored"):
+                marks["stored"] = bool(app.report and app.report.run.stored)
+            if app.report is not None and not app.report.run.stored:
                 marks["evaluated"] = time.perf_counter()
 
     start = time.perf_counter()
@@ -291,7 +291,7 @@ async def session(workspace: Workspace) -> dict:
         finding_key = await keys.type_into(FINDING_TEXT, lambda: app.query_one(FindingsTab).shown)
         filtered = await keys.settle() + QUIET
         counts = {
-            "findings": len(app.report["findings"]) if app.report else 0,
+            "findings": len(app.report.findings) if app.report else 0,
             "creators": len(app.creator_facts),
             "grants": len(app.grant_facts),
         }
