@@ -135,9 +135,13 @@ def test_shards_merged_are_the_whole_run_waivers_included(db_url, tmp_path, cli)
     assert [f["fingerprint"] for f in last["findings"]] == [
         f["fingerprint"] for f in stored_whole["findings"]
     ]
-    listed = cli("runs", "list", "--format", "json", cwd=folder)
-    parts = [r["part"] for r in json.loads(listed.stdout)]
+    listed = json.loads(cli("runs", "list", "--format", "json", cwd=folder).stdout)
+    parts = [r["part"] for r in listed]
     assert parts.count(None) == 2  # the whole run and the merged one
+    newest = listed[0]  # newest first, with the times and counts a report gives
+    assert newest["id"] == joined["run"] and newest["merged_from"] == joined["merged_from"]
+    assert newest["as_of"] == whole["run"]["as_of"] and newest["started_at"].endswith("Z")
+    assert newest["findings"] == sum(whole["summary"]["findings"].values())
     assert sorted(p for p in parts if p) == ["1/3", "2/3", "3/3"]
 
 

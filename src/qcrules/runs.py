@@ -56,11 +56,14 @@ class RunRecord:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The row of `qcrules runs list --format json`."""
+        """The row of `qcrules runs list --format json` (times as a report gives them)."""
+        started = self.started_at
+        if started.tzinfo is None:  # SQLite gives back naive UTC
+            started = started.replace(tzinfo=UTC)
         return {
             "id": self.id,
-            "started_at": self.started_at,
-            "as_of": self.as_of,
+            "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "as_of": self.as_of.isoformat(),
             "part": self.part,
             "findings": self.findings,
             "exit_code": self.exit_code,
