@@ -233,6 +233,18 @@ def english(monkeypatch):
     language.cache_clear()
 
 
+async def settle_whatif(app, pilot) -> None:
+    """The Packs tab's what-if shown: it starts once typing pauses, then runs in a worker."""
+    from qcrules.tui.widgets.packs import PacksTab
+
+    tab = app.query_one(PacksTab)
+    for _ in range(1200):
+        await pilot.pause(0.05)
+        if tab.whatif_settled:
+            break
+    await settle_app(app, pilot)
+
+
 @pytest.fixture
 def workspace(demo_folder):
     """The shared demo workspace opened, for a TUI test that only looks (never changes it)."""

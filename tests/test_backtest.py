@@ -7,6 +7,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -350,3 +351,37 @@ def test_a_backtest_split_over_processes_equals_one_in_one(cli, demo_copy):
     assert len(data["days"]) == 7 and any(s["days_firing"] > 3 for s in data["rules"].values())
     bad = cli(*args, "--jobs", "0", cwd=demo_copy)
     assert bad.returncode == 2 and "--jobs 0 must be at least 1" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "monitoring.min_daily_spend=1000",  # the streak's floor: part of what the build is given
+        "monitoring.exclude_recent_days=2",  # another build altogether
+        "screening.min_active_fan_ratio=0.9",  # judged on the same facts
+    ],
+)
+def test_whatif_equals_two_evaluations_whether_or_not_the_facts_can_be_shared(demo_folder, item):
+    """A what-if builds the facts once for both of its evaluations when the parameter does not
+    reach the build, and builds again when it does: either way its difference is the one
+    two separate evaluations give."""
+    from qcrules.backtest import parse_sets
+
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    try:
+        overrides = parse_sets(service.packs(workspace), [item])
+        got = service.whatif(workspace, overrides, as_of=DEMO_DAY)
+        options = EvaluateOptions(as_of=DEMO_DAY, store=False, fail_on="never")
+        before = {f.fingerprint: f for f in service.evaluate(workspace, options).findings}
+        changed = replace(options, params=overrides)
+        after = {f.fingerprint: f for f in service.evaluate(workspace, changed).findings}
+    finally:
+        workspace.close()
+    assert [f.to_json() for f in got.added] == [
+        f.to_json() for k, f in after.items() if k not in before
+    ]
+    assert [f.to_json() for f in got.removed] == [
+        f.to_json() for k, f in before.items() if k not in after
+    ]
+    assert got.unchanged == len(before.keys() & after.keys())
+    assert got.added or got.removed, "the override should change something in the demo"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import settle_whatif
 from qcrules.errors import UsageError
 from qcrules.safety import check_id, file_in, for_terminal, mask_secret, safe_data
 
@@ -299,8 +300,7 @@ async def test_tui_shows_data_without_control_sequences(hostile, monkeypatch):
             await pilot.pause()
             app.query_one("#whatif-param", Select).value = "team.hidden_status"
             app.query_one("#whatif-value", Input).value = "active"
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle_whatif(app, pilot)
             pane = str(app.query_one("#whatif-result", Static).render())
             assert "坏" in pane and no_controls(pane)
             # a toast carrying data (here the nickname in an error) shows it inert

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from textual.widgets import Button, Input, Select
 
+from conftest import settle_whatif
 from qcrules import service
 from qcrules.tui import QcrulesApp
 from qcrules.tui.screens import ConfirmChange
@@ -43,7 +44,7 @@ async def what_if(app, pilot, param: str, value: str) -> None:
     box.focus()
     box.value = ""
     await pilot.press(*value)
-    await evaluated(app, pilot)
+    await settle_whatif(app, pilot)
 
 
 async def test_the_whatif_pane_shows_what_a_value_adds_and_removes(workspace):
@@ -61,12 +62,12 @@ async def test_the_whatif_pane_shows_what_a_value_adds_and_removes(workspace):
         assert app.query_one("#whatif-save", Button).disabled is False
         # typing on: a bad value says what is wrong, and cannot be saved
         await pilot.press("x")
-        await evaluated(app, pilot)
+        await settle_whatif(app, pilot)
         assert "must be a number" in text_of(app, "#whatif-result")
         assert app.query_one("#whatif-save", Button).disabled is True
         # read-only (--no-store): saving is refused
         app.query_one("#whatif-value", Input).value = "0.04"
-        await evaluated(app, pilot)
+        await settle_whatif(app, pilot)
         app.action_save_whatif()
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmChange)
@@ -151,3 +152,27 @@ def test_whatif_pane_snapshot(snap_compare, demo_folder):
         assert snap_compare(app, terminal_size=SIZE, run_before=settle)
     finally:
         workspace.close()
+
+
+async def test_keys_typed_quickly_start_one_whatif_for_the_value_they_make(workspace):
+    """A what-if is two evaluations that cannot be stopped once begun: typing "0.05" starts
+    one, for 0.05, once typing pauses, not four competing ones."""
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        tab = app.query_one(PacksTab)
+        await what_if(app, pilot, "monitoring.ctr_normal_min", "0.05")
+        assert tab.whatif_runs == 1
+        assert "ctr_normal_min" in str(tab.whatif_overrides)
+        assert tab.whatif_overrides == {"monitoring": {"ctr_normal_min": 0.05}}
+        # a value typed while one runs waits for it, then runs once
+        box = app.query_one("#whatif-value", Input)
+        box.value = "0.06"
+        for _ in range(200):  # until that one has started
+            await pilot.pause(0.05)
+            if tab._whatif_running:
+                break
+        await pilot.press("backspace", "7")  # 0.07, typed while 0.06 is being worked out
+        await settle_whatif(app, pilot)
+        assert tab.whatif_runs == 3
+        assert tab.whatif_overrides == {"monitoring": {"ctr_normal_min": 0.07}}

@@ -24,6 +24,9 @@ from qcrules.evaluation import (
     evaluate,
     load_checked_packs,
 )
+from qcrules.facts import build_facts
+from qcrules.facts.core import Fact, FactSet
+from qcrules.facts.schema import ENTITIES
 from qcrules.findings import Finding
 from qcrules.i18n import did_you_mean, tr
 from qcrules.packs.loader import check_overrides
@@ -139,6 +142,43 @@ class WhatIf:
         }
 
 
+class _SharedFacts:
+    """One facts build for both evaluations of a what-if. Facts do not depend on rule
+    parameters except through what the build is given (the streak's spend floor, the days
+    left out at the end), and those are its key: a parameter that changes them gets its own
+    build. Each evaluation gets its own copies of the facts, since plugin fields are written
+    into them."""
+
+    def __init__(self) -> None:
+        self.built: dict[tuple, FactSet] = {}
+
+    @classmethod
+    def for_scope(cls, workspace: Workspace, merchant: str | None) -> _SharedFacts | None:
+        """Only where one build holds the whole scope: a larger workspace is built and let
+        go a batch at a time, and keeping every batch for the second evaluation would hold
+        all of its facts at once."""
+        from qcrules.scope import batches
+
+        return cls() if len(batches(workspace, merchant, None)) == 1 else None
+
+    def __call__(self, db: Any, as_of: date, **options: Any) -> FactSet:
+        key = (as_of, repr(sorted(options.items())))
+        facts = self.built.get(key)
+        if facts is None:
+            facts = self.built[key] = build_facts(db, as_of, **options)
+        copy = replace(facts)
+        for entity in ENTITIES:
+            setattr(
+                copy,
+                entity,
+                [
+                    Fact(f.entity_type, f.entity_id, f.merchant_id, f.aweme_id, dict(f.values))
+                    for f in facts[entity]
+                ],
+            )
+        return copy
+
+
 def whatif(
     workspace: Workspace,
     sets: list[str] | tuple[str, ...] | dict[str, dict[str, Any]],
@@ -155,9 +195,11 @@ def whatif(
             tr("至少给一个 --set 规则包.参数=值", "give at least one --set PACK.PARAM=VALUE")
         )
     check_merchant(workspace, merchant)
-    before = evaluate(workspace, base, packset=packset).findings
+    shared = _SharedFacts.for_scope(workspace, merchant)
+    before = evaluate(workspace, base, packset=packset, facts_source=shared).findings
     changed = replace(base, params=overrides)
-    after = evaluate(workspace, changed, packset=load_checked_packs(workspace, changed)).findings
+    packset_after = load_checked_packs(workspace, changed)
+    after = evaluate(workspace, changed, packset=packset_after, facts_source=shared).findings
     old = {_key(f): f for f in before}
     new = {_key(f): f for f in after}
     return WhatIf(

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from qcrules import service
@@ -30,6 +31,8 @@ from qcrules.tui.present import (
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import RunTab, add_columns
 
+WHATIF_PAUSE_S = 0.4  # a what-if starts once typing pauses this long
+
 
 class PacksTab(RunTab):
     def __init__(self, title: str, **kwargs: Any) -> None:
@@ -39,6 +42,16 @@ class PacksTab(RunTab):
         self.pack_tests: dict[str, list[Any]] = {}  # pack id -> its test results
         self.whatif: Any = None  # the shown what-if (qcrules.backtest.WhatIf)
         self.whatif_overrides: dict[str, dict[str, Any]] | None = None
+        # a what-if evaluates twice: it starts once typing pauses, one at a time
+        self._whatif_timer: Timer | None = None
+        self._whatif_running = False
+        self._whatif_again = False  # the value changed while one was running
+        self.whatif_runs = 0  # what-ifs started (each is two evaluations)
+
+    @property
+    def whatif_settled(self) -> bool:
+        """No what-if waiting to start or running."""
+        return self._whatif_timer is None and not self._whatif_running
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -272,12 +285,44 @@ class PacksTab(RunTab):
             result.update("")
             return
         result.update(Text(tr("正在计算…", "Working it out…"), style="dim"))
+        if self._whatif_timer is not None:
+            self._whatif_timer.stop()
+        self._whatif_timer = self.set_timer(WHATIF_PAUSE_S, self._start_whatif)
+
+    def _start_whatif(self) -> None:
+        """Each what-if is two evaluations that cannot be stopped once begun: started for
+        every keystroke they piled up, competing with each other and with the screen. One
+        runs at a time, for the value in the box when typing paused."""
+        self._whatif_timer = None
+        item = self._whatif_item()
+        if item is None:
+            return
+        if self._whatif_running:
+            self._whatif_again = True
+            return
+        self._whatif_running, self._whatif_again = True, False
+        self.whatif_runs += 1
         report = self.qapp.report
         as_of = report.run.as_of if report else self.qapp.as_of
         self._run_whatif(item, as_of)
 
+    def _whatif_ended(self) -> None:
+        self._whatif_running = False
+        if self._whatif_again and self._whatif_timer is None:
+            self._start_whatif()
+
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
     def _run_whatif(self, item: str, as_of: date | None) -> None:
+        try:
+            shown = self._whatif_result(item, as_of)
+            if shown is not None:
+                self.app.call_from_thread(self._show_whatif, item, *shown)
+        finally:
+            if self.app.is_running:
+                self.app.call_from_thread(self._whatif_ended)
+
+    def _whatif_result(self, item: str, as_of: date | None) -> tuple | None:
+        """(overrides, what-if, problem) to show, from the worker's thread."""
         from dataclasses import replace
 
         from textual.worker import get_current_worker
@@ -290,16 +335,13 @@ class PacksTab(RunTab):
             result = service.whatif(workspace, overrides, as_of=as_of)
         except QcrulesError as exc:
             message = for_terminal(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._show_whatif, item, None, None, message)
-            return
+            return None if get_current_worker().is_cancelled else (None, None, message)
         result = replace(
             result,
             added=[safe_finding(f) for f in result.added],
             removed=[safe_finding(f) for f in result.removed],
         )
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_whatif, item, overrides, result, None)
+        return None if get_current_worker().is_cancelled else (overrides, result, None)
 
     def _show_whatif(self, item: str, overrides: Any, result: Any, problem: str | None) -> None:
         if item != self._whatif_item():
