@@ -6,6 +6,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import tracemalloc
 
@@ -236,3 +237,33 @@ def test_merge_takes_the_newest_split_of_the_day(demo_ws, cli):
     joined = json.loads(merged.stdout)
     assert joined["shares"] == 2
     assert joined["summary"] == whole["summary"]
+
+
+def test_merging_twice_or_at_once_makes_one_whole_run(demo_ws, cli):
+    """Two CI jobs that both run `runs merge` (or one run twice) get the same whole run;
+    the second is told it was merged before, and no duplicate becomes a second "last run"."""
+    import subprocess
+    import sys
+
+    folder, _ = demo_ws
+    for k in (1, 2):
+        done = cli(
+            "evaluate", "--as-of", AS_OF, "--shard", f"{k}/2", "--format", "json", cwd=folder
+        )
+        assert done.returncode in (0, 1), done.stderr
+    env = {**os.environ, "QCRULES_LANG": "en", "NO_COLOR": "1"}
+    env.pop("QCRULES_CONFIG", None)
+    command = [sys.executable, "-m", "qcrules", "runs", "merge", "--format", "json"]
+    jobs = [
+        subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    answers = [json.loads(job.communicate(timeout=120)[0]) for job in jobs]
+    assert {a["run"] for a in answers} == {answers[0]["run"]}
+    assert sorted(a["existing"] for a in answers) == [False, True]
+    assert len({job.returncode for job in jobs}) == 1
+    again = cli("runs", "merge", cwd=folder)
+    assert again.returncode == jobs[0].returncode
+    assert "joined before" in again.stderr and answers[0]["run"] in again.stderr
+    listed = json.loads(cli("runs", "list", "--format", "json", cwd=folder).stdout)
+    assert [r["id"] for r in listed if r["merged_from"]] == [answers[0]["run"]]

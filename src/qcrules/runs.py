@@ -81,6 +81,7 @@ class MergedRun:
     merged_from: list[str]
     summary: dict[str, Any]
     exit_code: int
+    existing: bool = False  # these shares had been merged before: that run, not a new one
 
     @property
     def findings(self) -> int:
@@ -95,6 +96,7 @@ class MergedRun:
             "merged_from": self.merged_from,
             "summary": self.summary,
             "exit_code": self.exit_code,
+            "existing": self.existing,
         }
 
 
@@ -329,6 +331,16 @@ def _add_counts(into: dict, more: dict) -> None:
             into[key] = into.get(key, 0) + value
 
 
+def _merged_before(conn: Any, day: date, share_ids: list[str]) -> Any:
+    """The whole run already made of exactly these shares, if there is one."""
+    runs = table(EvaluationRun)
+    query = select(runs).where(runs.c.part.is_(None), runs.c.as_of == day)
+    for row in conn.execute(query.order_by(runs.c.started_at.desc())).mappings():
+        if (row["options"] or {}).get("merged_from") == share_ids:
+            return row
+    return None
+
+
 def merge_shares(
     workspace: Workspace, *, as_of: date | None = None, run_ids: list[str] | None = None
 ) -> MergedRun:
@@ -346,6 +358,17 @@ def merge_shares(
         shares.sort(key=lambda r: int(r["part"].split("/")[0]))
         first = shares[0]
         day = first["as_of"]
+        done = _merged_before(conn, day, [s["run_id"] for s in shares])
+        if done is not None:  # merged already (twice asked, or two jobs at once): that run
+            return MergedRun(
+                done["run_id"],
+                day,
+                n,
+                [s["run_id"] for s in shares],
+                done["summary"] or {},
+                int(done["exit_code"] or 0),
+                existing=True,
+            )
         run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         rows = []
         for share in shares:

@@ -67,15 +67,21 @@ def runs_merge(state, run_ids, as_of, fmt: str) -> int:
         echo_json(merged.to_json())
     else:
         total = merged.findings
-        err_console().print(
-            tr(
+        if merged.existing:
+            said = tr(
+                f"{merged.as_of} 的 {merged.shares} 份已合并过：运行 {merged.run}"
+                f"（{total} 条发现），没有再合并",
+                f"the {merged.shares} shares of {merged.as_of} were joined before, into run "
+                f"{merged.run} ({total} findings); nothing new was made",
+            )
+        else:
+            said = tr(
                 f"已把 {merged.as_of} 的 {merged.shares} 份合并为运行 {merged.run}"
                 f"（{total} 条发现）",
                 f"joined {merged.shares} shares of {merged.as_of} into run "
                 f"{merged.run} ({total} findings)",
-            ),
-            highlight=False,
-        )
+            )
+        err_console().print(said, highlight=False)
     return merged.exit_code
 
 
