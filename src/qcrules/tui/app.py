@@ -32,7 +32,7 @@ from qcrules.tui.messages import Acted
 from qcrules.tui.present import BACKTEST_DAYS, SHEET_DAYS, safe_fact, safe_report, sheet_table
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets.actions import ActionsPane
-from qcrules.tui.widgets.creators import CreatorsTab
+from qcrules.tui.widgets.creators import CreatorsTab, search_keys
 from qcrules.tui.widgets.dashboard import DashboardTab
 from qcrules.tui.widgets.findings import FindingsTab
 from qcrules.tui.widgets.grants import GrantsTab
@@ -102,6 +102,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.findings_by_entity: dict[tuple, list[Finding]] = {}
         self.creator_facts: list[Any] = []  # the run's creator facts (one per merchant)
         self.grant_facts: list[Any] = []
+        self.creator_keys: list[str] = []  # what the Creators filter searches, per creator
         self.holds: dict[tuple, dict] = {}  # (type, id, merchant or None) -> the hold in force
         self.backtest: Any = None  # the last BACKTEST_DAYS days (qcrules.backtest.Backtest)
         self._backtest_for: date | None = None  # the as-of day it was asked for
@@ -218,6 +219,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
                 [safe_fact(fact) for fact in result.facts.get(kind, [])]
                 for kind in ("creator", "grant")
             )
+            keys = search_keys(creators)  # the Creators filter's, made here, not per keystroke
         except QcrulesError as exc:
             lines = [exc.message]
             for diagnostic in getattr(exc, "diagnostics", None) or []:
@@ -230,7 +232,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.call_from_thread(
             lambda: self.query_one(MonitoringTab).show_sheet(sheet, grant_rows, cells)
         )
-        self.call_from_thread(self._show_records, creators, grants, holds)
+        self.call_from_thread(self._show_records, creators, grants, holds, keys)
         self.call_from_thread(self.collector.loaded)
 
     @work(thread=True, exclusive=True, group="stored", exit_on_error=False)
@@ -302,8 +304,11 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
             timeout=3,
         )
 
-    def _show_records(self, creators: list[Any], grants: list[Any], holds: dict) -> None:
+    def _show_records(
+        self, creators: list[Any], grants: list[Any], holds: dict, keys: list[str]
+    ) -> None:
         self.creator_facts, self.grant_facts, self.holds = creators, grants, holds
+        self.creator_keys = keys
         self.query_one(DashboardTab).show_expiring(grants)
         self.query_one(CreatorsTab).fill()
         self.query_one(GrantsTab).fill()
