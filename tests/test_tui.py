@@ -92,6 +92,27 @@ async def test_the_dashboard_counts_levels_packs_and_waiting_actions(workspace):
         assert all(grant in expiring for grant in soon[:12])
 
 
+async def test_the_findings_filter_finds_by_action_words_name_and_merchant(workspace):
+    """What an operator types: the action as the table says it, a creator's nickname, a
+    merchant id, in any case."""
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        findings = app.report.findings
+        nickname = next(f.subject.name for f in findings if f.subject.name)
+        revoking = [f for f in findings if f.action and f.action.kind == "revoke_grant"]
+        for typed, expected in (
+            ("REVOKE THE GRANT", revoking),
+            (nickname, [f for f in findings if nickname in (f.subject.name or "")]),
+            ("m2", [f for f in findings if "m2" in str(f.subject.merchant).casefold()]),
+        ):
+            app.query_one("#filter", Input).value = typed
+            await pilot.pause()
+            shown = app.query_one(FindingsTab).shown
+            assert expected and {id(f) for f in expected} <= {id(f) for f in shown}, typed
+            assert len(shown) < len(findings)
+
+
 async def test_filter_by_text_and_level(workspace):
     app = QcrulesApp(workspace, as_of=TODAY, store=False)
     async with app.run_test(size=SIZE) as pilot:

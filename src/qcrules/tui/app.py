@@ -35,6 +35,7 @@ from qcrules.tui.widgets.actions import ActionsPane
 from qcrules.tui.widgets.creators import CreatorsTab, search_keys
 from qcrules.tui.widgets.dashboard import DashboardTab
 from qcrules.tui.widgets.findings import FindingsTab
+from qcrules.tui.widgets.findings import search_keys as finding_search_keys
 from qcrules.tui.widgets.grants import GrantsTab
 from qcrules.tui.widgets.keybar import KeyBar
 from qcrules.tui.widgets.monitoring import MonitoringTab
@@ -103,6 +104,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.creator_facts: list[Any] = []  # the run's creator facts (one per merchant)
         self.grant_facts: list[Any] = []
         self.creator_keys: list[str] = []  # what the Creators filter searches, per creator
+        self.finding_keys: list[str] = []  # … and the Findings filter, per finding
         self.holds: dict[tuple, dict] = {}  # (type, id, merchant or None) -> the hold in force
         self.backtest: Any = None  # the last BACKTEST_DAYS days (qcrules.backtest.Backtest)
         self._backtest_for: date | None = None  # the as-of day it was asked for
@@ -220,6 +222,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
                 for kind in ("creator", "grant")
             )
             keys = search_keys(creators)  # the Creators filter's, made here, not per keystroke
+            finding_keys = finding_search_keys(report.findings, self.kinds)
         except QcrulesError as exc:
             lines = [exc.message]
             for diagnostic in getattr(exc, "diagnostics", None) or []:
@@ -228,7 +231,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
                 lines.append(tr("提示：", "hint: ") + exc.hint)
             self.call_from_thread(self._failed, for_terminal("\n".join(lines)))
             return
-        self.call_from_thread(self._show_result, report, history, states)
+        self.call_from_thread(self._show_result, report, history, states, finding_keys)
         self.call_from_thread(
             lambda: self.query_one(MonitoringTab).show_sheet(sheet, grant_rows, cells)
         )
@@ -247,14 +250,16 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
             states = self.queue_states()
         except QcrulesError:
             return  # the evaluation that runs beside this says what is wrong
-        self.call_from_thread(self._show_stored, safe_report(report), history, states)
+        report = safe_report(report)
+        keys = finding_search_keys(report.findings, self.kinds)
+        self.call_from_thread(self._show_stored, report, history, states, keys)
 
     def _show_stored(
-        self, report: RunReport, history: list[RunRecord], states: dict[str, str]
+        self, report: RunReport, history: list[RunRecord], states: dict[str, str], keys: list[str]
     ) -> None:
         if self.report is not None:
             return  # the new evaluation finished first
-        self._show_result(report, history, states)
+        self._show_result(report, history, states, keys)
         if self.evaluation_error is not None:  # it failed first: say so over the stored run
             self._show_error_info()
 
@@ -274,9 +279,11 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.query_one(DashboardTab).show_info(Text(message, style="red"))
 
     def _show_result(
-        self, report: RunReport, history: list[RunRecord], states: dict[str, str]
+        self, report: RunReport, history: list[RunRecord], states: dict[str, str], keys: list[str]
     ) -> None:
+        """`keys`: what the Findings filter searches, made by the worker."""
         self.report, self.history, self.states = report, history, states
+        self.finding_keys = keys
         self.findings_by_entity = report.by_entity()
         self.query_one(DashboardTab).show_run(report, history)
         self.query_one(FindingsTab).fill()

@@ -35,6 +35,28 @@ from qcrules.tui.widgets import RunTab, add_columns
 from qcrules.tui.widgets.paged import PagedTable
 
 
+def search_keys(findings: list[Finding], kinds: dict[str, Any]) -> list[str]:
+    """What the filter searches in each finding (rule, pack, entity, names, message, action),
+    casefolded: made once per run, in a worker, not for every finding on every keystroke."""
+    out = []
+    for finding in findings:
+        entity = finding.subject
+        parts = (
+            finding.rule,
+            finding.name,
+            finding.pack,
+            entity.id,
+            entity.name,
+            entity.merchant,
+            entity.creator,
+            finding.message,
+            action_kind(finding),
+            action_text(kinds, finding),
+        )
+        out.append(" ".join(str(part or "") for part in parts).casefold())
+    return out
+
+
 class FindingsTab(RunTab):
     def __init__(self, title: str, **kwargs: Any) -> None:
         super().__init__(title, **kwargs)
@@ -70,49 +92,40 @@ class FindingsTab(RunTab):
 
     # -- the table ----------------------------------------------------------------------
 
-    def matches(self, finding: Finding, needle: str) -> bool:
-        if self.level_filter and finding.level != self.level_filter:
-            return False
-        if not needle:
-            return True
-        entity = finding.subject
-        haystack = " ".join(
-            str(part or "")
-            for part in (
-                finding.rule,
-                finding.name,
-                finding.pack,
-                entity.id,
-                entity.name,
-                entity.merchant,
-                entity.creator,
-                finding.message,
-                action_kind(finding),
-                action_text(self.qapp.kinds, finding),
-            )
-        )
-        return needle.casefold() in haystack.casefold()
-
     def fill(self) -> None:
         table = self.query_one("#findings-table", PagedTable)
         report = self.qapp.report
         if report is None:
             table.show([], self.cells)
             return
-        needle = self.query_one("#filter", Input).value.strip()
-        self.shown = [f for f in report.findings if self.matches(f, needle)]
+        needle = self.query_one("#filter", Input).value.strip().casefold()
+        level = self.level_filter
+        findings = report.findings
+        if needle:
+            keys = self.qapp.finding_keys
+            if len(keys) != len(findings):  # not made by a worker (a test's own report)
+                keys = self.qapp.finding_keys = search_keys(findings, self.qapp.kinds)
+            pairs = zip(findings, keys, strict=True)
+            self.shown = [
+                f for f, key in pairs if needle in key and (not level or f.level == level)
+            ]
+        else:
+            self.shown = [f for f in findings if not level or f.level == level]
         if self.sort_key is not None:
-            self.shown.sort(key=lambda f: self.cell_text(f, self.sort_key))
+            column = self.columns.keys.index(self.sort_key)
+            self.shown.sort(key=lambda f: self.cell_text(f, self.sort_key, column))
         if self.sort_reverse:
             self.shown.reverse()
         table.show(self.shown, self.cells)
         self.explanation = None
         self.show_detail()
 
-    def cell_text(self, finding: Finding, key: str | None) -> Any:
+    def cell_text(self, finding: Finding, key: str | None, column: int | None = None) -> Any:
         if key == "level":
             return LEVELS.index(finding.level) if finding.level in LEVELS else len(LEVELS)
-        return self.cells(finding)[self.columns.keys.index(key or "rule")].plain
+        if column is None:
+            column = self.columns.keys.index(key or "rule")
+        return self.cells(finding)[column].plain
 
     def cells(self, finding: Finding) -> list[Text]:
         entity = finding.subject
