@@ -42,19 +42,32 @@ def test_a_stored_run_reads_back_as_the_findings_it_reported(stored_demo):
     )
 
 
-def test_a_report_round_trips_through_its_typed_form(demo_folder):
+def test_a_report_round_trips_through_its_typed_form(demo_copy):
     """`RunReport` is what the TUI shows: its JSON is the document `--format json` prints,
-    waivers, insufficient-data notes and run details included."""
+    waived findings, insufficient-data notes and run details included."""
     from qcrules.evaluation import EvaluateOptions
     from qcrules.findings import RunReport
     from qcrules.workspace import Workspace
 
-    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    options = EvaluateOptions(as_of=DEMO_DAY, store=False, fail_on="never")
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
     try:
-        options = EvaluateOptions(as_of=DEMO_DAY, store=False, fail_on="never")
+        first = service.evaluate(workspace, options).findings[0]
+    finally:
+        workspace.close()
+    config = demo_copy / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f'\n[[waivers]]\nrule = "{first.rule}"\nentity = "{first.subject.id}"\n'
+        'reason = "agreed with the brand"\nexpires = 2027-01-31\n',
+        encoding="utf-8",
+    )
+    workspace = Workspace.discover(config)
+    try:
         result = service.evaluate(workspace, options)
     finally:
         workspace.close()
+    assert result.report["waived"] and result.report["insufficient_data"]
     typed = result.run_report
     assert typed.findings is result.findings  # shared, not copied
     assert typed.run.as_of == DEMO_DAY and not typed.run.stored

@@ -275,10 +275,11 @@ class RunReport:
         findings = [Finding.from_json(f) for f in data.get("findings") or []]
         waived = []
         for w in data.get("waived") or []:
+            subject = Subject.from_json(w["entity"])
+            # a waived finding's JSON names it only: rule, entity and fingerprint
             finding = Finding(
-                w["rule"], "", "", "info", Subject.from_json(w["entity"]), "", None, {},
-                w["fingerprint"], None,
-            )  # fmt: skip
+                w["rule"], "", "", "info", subject, "", None, {}, w["fingerprint"], None
+            )
             waived.append(Waived(finding, w.get("reason", ""), w.get("expires", "")))
         return cls(
             RunInfo.from_json(data["run"]),
