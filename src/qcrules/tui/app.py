@@ -317,8 +317,9 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.creator_facts, self.grant_facts, self.holds = creators, grants, holds
         self.creator_keys = keys
         self.query_one(DashboardTab).show_expiring(grants)
-        self.query_one(CreatorsTab).fill()
-        self.query_one(GrantsTab).fill()
+        # one message each, so the screen answers keys between them (~20 ms each at L)
+        self.call_later(self.query_one(CreatorsTab).fill)
+        self.call_later(self.query_one(GrantsTab).fill)
 
     @on(Acted)
     def _acted(self, message: Acted) -> None:

@@ -47,6 +47,7 @@ class PacksTab(RunTab):
         self._whatif_running = False
         self._whatif_again = False  # the value changed while one was running
         self.whatif_runs = 0  # what-ifs started (each is two evaluations)
+        self.whatif_pause_s = WHATIF_PAUSE_S
 
     @property
     def whatif_settled(self) -> bool:
@@ -287,7 +288,7 @@ class PacksTab(RunTab):
         result.update(Text(tr("正在计算…", "Working it out…"), style="dim"))
         if self._whatif_timer is not None:
             self._whatif_timer.stop()
-        self._whatif_timer = self.set_timer(WHATIF_PAUSE_S, self._start_whatif)
+        self._whatif_timer = self.set_timer(self.whatif_pause_s, self._start_whatif)
 
     def _start_whatif(self) -> None:
         """Each what-if is two evaluations that cannot be stopped once begun: started for
