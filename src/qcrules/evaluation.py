@@ -30,7 +30,7 @@ from qcrules.engine.run import Accounting, EntityPlan, judge
 from qcrules.errors import PackError, UsageError
 from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
-from qcrules.findings import Action, Finding, RunInfo, RunReport, Subject, Waived
+from qcrules.findings import Action, Finding, RunInfo, RunReport, Subject, Waived, utc_text
 from qcrules.i18n import did_you_mean, language, pick
 from qcrules.model.db import table
 from qcrules.model.tables import Merchant
@@ -615,7 +615,7 @@ def evaluate(
         "run": {
             "id": run_id,
             "as_of": as_of.isoformat(),
-            "started_at": started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "started_at": utc_text(started_at),
             "duration_ms": 0,
             "engine": engine_name,
             "packs": used_packs,

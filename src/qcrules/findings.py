@@ -8,7 +8,7 @@ plugins' output formats) is written, and `from_json` the one place it is read ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -200,6 +200,14 @@ class Waived:
             "source": None,
             "status": "waived",
         }
+
+
+def utc_text(moment: datetime) -> str:
+    """A run's start as reports give it: ISO 8601 to the second, in UTC, with "Z" (SQLite
+    gives stored times back without a zone: they are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from qcrules import __version__
 from qcrules.errors import UsageError
-from qcrules.findings import Finding, RunInfo, RunReport
+from qcrules.findings import Finding, RunInfo, RunReport, utc_text
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator, EvaluationRun, Hold, Merchant
@@ -57,12 +57,9 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The row of `qcrules runs list --format json` (times as a report gives them)."""
-        started = self.started_at
-        if started.tzinfo is None:  # SQLite gives back naive UTC
-            started = started.replace(tzinfo=UTC)
         return {
             "id": self.id,
-            "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "started_at": utc_text(self.started_at),
             "as_of": self.as_of.isoformat(),
             "part": self.part,
             "findings": self.findings,
@@ -221,13 +218,10 @@ def stored_report(workspace: Workspace) -> RunReport | None:
         )
         for row in rows
     ]
-    started = run["started_at"]
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)
     info = RunInfo(
         run["run_id"],
         run["as_of"],
-        started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        utc_text(run["started_at"]),
         run["duration_ms"],
         run["engine"],
         run["packs"] or [],

@@ -90,7 +90,7 @@ class CreatorsTab(RunTab):
         facts = self.qapp.creator_facts
         if needle:
             keys = self.qapp.creator_keys
-            if len(keys) != len(facts):  # not made by the worker (a test's own facts)
+            if len(keys) != len(facts):  # never: the worker makes them with the facts
                 keys = self.qapp.creator_keys = search_keys(facts)
             words: dict[Any, str] = {}  # a pool status -> " in_pool 在池", casefolded
             shown = []

@@ -103,7 +103,7 @@ class FindingsTab(RunTab):
         findings = report.findings
         if needle:
             keys = self.qapp.finding_keys
-            if len(keys) != len(findings):  # not made by a worker (a test's own report)
+            if len(keys) != len(findings):  # never: the worker makes them with the report
                 keys = self.qapp.finding_keys = search_keys(findings, self.qapp.kinds)
             pairs = zip(findings, keys, strict=True)
             self.shown = [
