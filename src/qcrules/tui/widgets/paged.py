@@ -4,18 +4,64 @@ Textual measures every cell of every row a DataTable adds, on the UI thread (~0.
 of eight cells): the 14,000 creators of an M workspace froze the app for seconds at each
 load and each filter keystroke. A page costs tens of milliseconds; the next page is added
 as the cursor or the scrollbar nears the end, and moving the cursor to any row of the list
-adds the pages up to it, so every item stays reachable by key, mouse or code."""
+adds the pages up to it, so every item stays reachable by key, mouse or code.
+
+Drawing is the other cost: DataTable sends every cell through Rich's `render_lines`
+(~50 µs a cell), so a screen of 40 rows × 8 cells took ~20 ms to draw and to measure each
+page's widths. The tabs' cells are one-line `Text`s, so the table measures and draws
+those itself, segment for segment what Rich gives (`tests/test_tui_paging.py` compares the
+two on generated cells); anything else still goes through DataTable's own code."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 PAGE = 200  # rows added at once
 AHEAD = 20  # add the next page when the cursor is this close to the last added row
+
+
+def _plain_line(cell: Any) -> str | None:
+    """The text of a cell that can take the short path: a one-line `Text` (not a subclass,
+    not a markup string, which DataTable parses), without tabs to expand."""
+    if type(cell) is not Text:
+        return None
+    plain = cell.plain
+    if "\n" in plain or "\t" in plain or "\r" in plain:
+        return None
+    return plain
+
+
+def text_cell_lines(
+    console: Any, text: Text, width: int, padding: int, pre: Style, post: Style
+) -> list[list[Segment]]:
+    """The one line of segments DataTable's `render_lines(Styled(Padding(text)))` gives for
+    a one-line `Text` in a column `width` cells wide: the text cropped (a wide character cut
+    in half becomes a space) and padded, styled pre + the text's own + post."""
+    inner = width - 2 * padding
+    line = text.copy()
+    line.end = ""
+    line.truncate(inner, overflow="fold")
+    edge = Segment(" " * padding, pre + post) if padding else None
+    out: list[Segment] = [edge] if edge else []
+    if line._spans:  # the text's own style is rendered with its spans
+        out.extend(Segment.apply_style(line.render(console, end=""), pre, post))
+    elif line.plain:
+        base = console.get_style(text.style) if text.style else None
+        out.append(Segment(line.plain, (pre + base if base else pre) + post))
+    fill = inner - cell_len(line.plain)
+    if fill > 0:
+        out.append(Segment(" " * fill, pre + post))
+    if edge:
+        out.append(edge)
+    return [out]
 
 
 class PagedTable(DataTable):
@@ -44,6 +90,82 @@ class PagedTable(DataTable):
         """Change one cell of an item's row, if that row has been added."""
         if index < self.loaded:
             self.update_cell_at(Coordinate(index, column), value)
+
+    def _update_dimensions(self, new_rows: Any) -> None:
+        """Widths of one-line `Text` cells by their length (what Rich's measure gives, without
+        building console options per cell); other rows are measured by DataTable."""
+        others = []
+        columns = self.ordered_columns
+        widths = [column.content_width for column in columns]
+        for row_key in new_rows:
+            row = self.rows.get(row_key)
+            if row is None or row.label is not None or row.auto_height:
+                others.append(row_key)
+                continue
+            data = self._data[row_key]
+            lengths = []
+            for column in columns:
+                plain = _plain_line(data.get(column.key))
+                if plain is None:
+                    break
+                lengths.append(cell_len(plain))
+            else:
+                widths = [max(a, b) for a, b in zip(widths, lengths, strict=True)]
+                continue
+            others.append(row_key)
+        for column, width in zip(columns, widths, strict=True):
+            column.content_width = width
+        super()._update_dimensions(others)
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> Any:
+        if (
+            row_index < self.fixed_rows
+            or column_index < self.fixed_columns
+            or width <= 2 * self.cell_padding
+        ):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cache = self._cell_render_cache
+        if key in cache:
+            return cache[key]
+        row = self.rows.get(row_key) if row_key is not None else None
+        cell = self._data.get(row_key, {}).get(column_key) if row is not None else None
+        if row is None or row.height != 1 or _plain_line(cell) is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component, post = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+        lines = text_cell_lines(self.app.console, cell, width, self.cell_padding, pre, post)
+        cache[key] = lines
+        return lines
 
     def move_cursor(
         self,
