@@ -74,12 +74,47 @@ def test_a_full_collection_comes_with_time_too_without_evaluations():
     assert cycle() is None and collector.collections == 1
 
 
+def test_no_collection_while_a_worker_allocates_then_its_survivors_are_frozen():
+    """Two works at once (an evaluation, a what-if): the collector waits until both end,
+    even when one fails, and a full collection that falls due meanwhile waits too."""
+    collector = QuietCollector(every=0, idle_s=0)
+    collector.loaded()
+    cycle = frozen_cycle()
+    first = collector.working()
+    first.__enter__()
+    assert not gc.isenabled()
+    with pytest.raises(RuntimeError), collector.working():
+        assert not gc.isenabled()
+        raise RuntimeError("the what-if failed")
+    assert not gc.isenabled()  # the evaluation still works
+    collector.tick()
+    assert cycle() is not None and collector.collections == 0
+    kept = [Node() for _ in range(100)]
+    before = gc.get_freeze_count()
+    first.__exit__(None, None, None)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(kept)  # what the work kept: frozen
+    collector.tick()
+    assert cycle() is None and collector.collections == 1
+
+
+def test_a_collector_left_disabled_by_its_host_stays_disabled():
+    gc.disable()
+    try:
+        with QuietCollector().working():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @pytest.mark.usefixtures("english")
 async def test_the_app_freezes_its_data_and_thaws_on_exit(workspace):
     app = QcrulesApp(workspace, as_of=DEMO_DAY, store=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_app(app, pilot)
         assert app.collector.loads == 1  # the evaluation shown
+        assert gc.isenabled() and app.collector.workers == 0  # its work let the collector go
         app.collector.tick()
         assert gc.get_freeze_count() > 0
         await pilot.press("c")  # a key: the user is here

@@ -4,6 +4,7 @@ the stored run stays on screen with the error."""
 
 from __future__ import annotations
 
+import gc
 from datetime import date
 
 import pytest
@@ -121,6 +122,7 @@ async def test_a_database_gone_bad_is_said_in_place_and_the_app_keeps_running(wr
         await pilot.press("r")
         await settle_app(app, pilot)
         assert app.is_running
+        assert gc.isenabled() and app.collector.workers == 0  # a failed evaluation too
         # SQLite names the damage by what it reads first: the header ("file is not a
         # database") or, when a page or the WAL was read before it, a malformed image.
         cause = next((c for c in BROKEN_FILE if c in (app.evaluation_error or "")), None)

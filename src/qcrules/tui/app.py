@@ -205,24 +205,25 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
 
         options = EvaluateOptions(as_of=self.as_of, fail_on="never", store=self.store)
         try:
-            result = service.evaluate(self.workspace, options)
-            history = service.recent_runs(self.workspace) if self.store else []
-            states = self.queue_states() if self.store else {}
-            report = safe_report(result.run_report)
-            as_of = report.run.as_of
-            holds = safe_data(service.holds(self.workspace, as_of))
-            sheet = service.monitoring_sheet(self.workspace, as_of=as_of, days=SHEET_DAYS)
-            sheet.rows = [
-                replace(row, nickname=for_terminal(row.nickname, one_line=True))
-                for row in sheet.rows
-            ]
-            grant_rows, cells = sheet_table(sheet)
-            creators, grants = (
-                [safe_fact(fact) for fact in result.facts.get(kind, [])]
-                for kind in ("creator", "grant")
-            )
-            keys = search_keys(creators)  # the Creators filter's, made here, not per keystroke
-            finding_keys = finding_search_keys(report.findings, self.kinds)
+            with self.collector.working():
+                result = service.evaluate(self.workspace, options)
+                history = service.recent_runs(self.workspace) if self.store else []
+                states = self.queue_states() if self.store else {}
+                report = safe_report(result.run_report)
+                as_of = report.run.as_of
+                holds = safe_data(service.holds(self.workspace, as_of))
+                sheet = service.monitoring_sheet(self.workspace, as_of=as_of, days=SHEET_DAYS)
+                sheet.rows = [
+                    replace(row, nickname=for_terminal(row.nickname, one_line=True))
+                    for row in sheet.rows
+                ]
+                grant_rows, cells = sheet_table(sheet)
+                creators, grants = (
+                    [safe_fact(fact) for fact in result.facts.get(kind, [])]
+                    for kind in ("creator", "grant")
+                )
+                keys = search_keys(creators)  # the Creators filter's, made here, not per keystroke
+                finding_keys = finding_search_keys(report.findings, self.kinds)
         except QcrulesError as exc:
             lines = [exc.message]
             for diagnostic in getattr(exc, "diagnostics", None) or []:

@@ -10,12 +10,22 @@ rows, old toasts: some 36k objects per evaluation at M) are then found by one de
 full collection, run after every few evaluations (or ten minutes) once nobody has pressed
 a key or moved the mouse for a few seconds, so nobody waits for it. (The frozen set's
 size is not asked for: `gc.get_freeze_count` walks it, ~50 ms at M.)
+
+An evaluation in a worker thread allocates millions of objects within that second, and the
+collector's own full collections then walked them from the worker, holding the GIL: 50–100
+ms each at L, during which the screen did not answer. So while an evaluation (or a stored
+run's reading, or a what-if) works, the collector waits (`working()`): what the work keeps is
+frozen when it ends, what it dropped was freed by reference counting, and the deliberate full
+collection finds any cycle later.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 EVERY = 4  # a full collection once more evaluations than this were shown
 AT_MOST_S = 600.0  # … or this long since the last one
@@ -32,6 +42,27 @@ class QuietCollector:
         self.last_input = self.last_collection = time.monotonic()
         self.loads = 0  # evaluations shown since the last full collection
         self.collections = 0
+        self.workers = 0  # works in progress that keep the collector waiting
+        self._lock = threading.Lock()
+        self._was_enabled = True
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """A worker's heavy allocation: no collection until the last such work ends."""
+        with self._lock:
+            if self.workers == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self.workers += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.workers -= 1
+                if self.workers == 0:
+                    gc.freeze()
+                    if self._was_enabled:
+                        gc.enable()
 
     def touched(self) -> None:
         """A key or mouse event: the user is at the keyboard."""
@@ -43,7 +74,7 @@ class QuietCollector:
 
     def due(self) -> bool:
         now = time.monotonic()
-        if now - self.last_input < self.idle_s:
+        if self.workers or now - self.last_input < self.idle_s:
             return False
         # the clock counts too: applies and pool changes make garbage without an evaluation
         return self.loads > self.every or now - self.last_collection >= self.at_most_s

@@ -315,7 +315,8 @@ class PacksTab(RunTab):
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
     def _run_whatif(self, item: str, as_of: date | None) -> None:
         try:
-            shown = self._whatif_result(item, as_of)
+            with self.qapp.collector.working():
+                shown = self._whatif_result(item, as_of)
             if shown is not None:
                 self.app.call_from_thread(self._show_whatif, item, *shown)
         finally:
