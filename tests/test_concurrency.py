@@ -338,3 +338,51 @@ def test_a_prepared_agreement_is_written_only_when_its_change_commits(demo_copy)
     outcome = queue.apply_action(workspace, item.ref, today=DAY)
     assert Path(outcome.result["document"]).is_file()  # committed: the document is there
     workspace.close()
+
+
+def test_a_worker_thread_reads_the_same_rows_and_hands_the_gil_over_while_it_reads(
+    demo_copy, monkeypatch
+):
+    """The TUI's workers read SQLite through a cursor that pauses every few milliseconds (so
+    the UI thread is not kept waiting for a whole long read); every way of reading gives the
+    rows the main thread reads, and the main thread's cursor is SQLite's own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qcrules.model import db as dbmodule
+    from qcrules.model.tables import DailyMetric
+    from qcrules.workspace import Workspace
+
+    pauses = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(dbmodule, "PACE_EVERY_S", 0.0)  # pause at every look at the clock
+    monkeypatch.setattr(
+        dbmodule.time, "sleep", lambda s: (pauses.append(threading.get_ident()), real_sleep(s))
+    )
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    metrics = DailyMetric.__table__
+    query = select(metrics).order_by(metrics.c.id)
+
+    def read() -> tuple[str, list, list, list, list]:
+        with workspace.db.connect() as conn:
+            kind = type(conn.connection.dbapi_connection.cursor()).__name__
+            iterated = list(conn.execute(query))
+            fetched = conn.execute(query).all()
+            parts = [row for part in conn.execute(query).partitions(100) for row in part]
+            one = conn.execute(query)
+            singles = []
+            while (row := one.fetchone()) is not None:
+                singles.append(row)
+        return kind, iterated, fetched, parts, singles
+
+    try:
+        mine = read()
+        assert mine[0] == "Cursor" and not pauses
+        with ThreadPoolExecutor(1) as pool:
+            worker = pool.submit(read).result()
+    finally:
+        workspace.close()
+    assert worker[0] == "_PacedCursor"
+    assert len(mine[1]) > 1000  # long enough to pause in
+    for got, want in zip(worker[1:], mine[1:], strict=True):
+        assert [tuple(r) for r in got] == [tuple(r) for r in want]
+    assert len(pauses) >= 4 * len(mine[1]) // 256 and threading.get_ident() not in pauses
