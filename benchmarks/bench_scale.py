@@ -10,7 +10,9 @@ one creator (in-process: the build of that entity alone). Each figure is the bes
 
 With QCRULES_BENCH_DATABASE_URL naming a PostgreSQL database, XL (10× L: 200 merchants, 18M
 metric rows) is generated there once (about 25 minutes) and measured too, once: its floor is
-the same aggregate on PostgreSQL.
+the same aggregate on PostgreSQL. L is generated on the same server too (a database named
+after the URL's, with `_l`), so XL's time is compared with L's on the same database — the
+scaling, not SQLite's speed against PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -55,23 +57,36 @@ def floor_seconds_pg(url: str) -> float:
         return time.perf_counter() - began
 
 
-def xl_workspace(url: str, out: Path) -> Path:
-    """XL on the PostgreSQL database `url`, generated there once."""
+def sibling_database(url: str, suffix: str) -> str:
+    """The URL of a database next to `url`'s on the same server, created if missing."""
     import psycopg
 
-    folder = out / "XL"
+    base, _, name = url.rpartition("/")
+    other = f"{name}{suffix}"
+    admin = f"{base}/postgres".replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (other,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{other}"')
+    return f"{base}/{other}"
+
+
+def pg_workspace(size: str, url: str, out: Path) -> Path:
+    """A workspace of `size` on the PostgreSQL database `url`, generated there once."""
+    import psycopg
+
+    folder = out / f"{size}-pg"
     plain = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain) as conn:
         exists = conn.execute("SELECT to_regclass('metrics') IS NOT NULL").fetchone()[0]
         filled = exists and conn.execute("SELECT count(*) FROM merchants").fetchone()[0] > 0
     if not filled:
-        print(f"[XL] generating the workspace in {url} (about 25 minutes) …", flush=True)
+        print(f"[{size}] generating the workspace in {url} …", flush=True)
         subprocess.run(
             [
                 sys.executable,
                 str(Path(__file__).parent / "generate.py"),
                 "--size",
-                "XL",
+                size,
                 "--today",
                 TODAY.isoformat(),
                 "--database-url",
@@ -154,10 +169,10 @@ def bench(size: str, out: Path, jobs: int) -> dict:
     }
 
 
-def bench_xl(url: str, out: Path) -> dict:
-    folder = xl_workspace(url, out)
+def bench_pg(size: str, url: str, out: Path) -> dict:
+    folder = pg_workspace(size, url, out)
     wall, peak = evaluate_run(folder)
-    return {"size": "XL", "floor_s": floor_seconds_pg(url), "evaluate_s": wall, "evaluate_mb": peak}
+    return {"size": size, "floor_s": floor_seconds_pg(url), "evaluate_s": wall, "evaluate_mb": peak}
 
 
 def main() -> int:
@@ -183,14 +198,19 @@ def main() -> int:
         )
     url = os.environ.get("QCRULES_BENCH_DATABASE_URL")
     if url:
-        xl = bench_xl(url, args.out)
-        large = next((r for r in rows if r["size"] == "L"), None)
-        versus = f", {xl['evaluate_s'] / large['evaluate_s']:.1f}× L" if large else ""
-        print(
-            f"XL   {xl['floor_s']:>9.2f}{xl['evaluate_s']:>12.2f}"
-            f"{xl['evaluate_s'] / xl['floor_s']:>7.1f}x{xl['evaluate_mb']:>6.0f}"
-            f"   (PostgreSQL, once{versus})"
-        )
+        large = bench_pg("L", sibling_database(url, "_l"), args.out)
+        xl = bench_pg("XL", url, args.out)
+        for r in (large, xl):
+            versus = (
+                f", {xl['evaluate_s'] / large['evaluate_s']:.1f}× L on PostgreSQL"
+                if r is xl
+                else ""
+            )
+            print(
+                f"{r['size']:<5}{r['floor_s']:>9.2f}{r['evaluate_s']:>12.2f}"
+                f"{r['evaluate_s'] / r['floor_s']:>7.1f}x{r['evaluate_mb']:>6.0f}"
+                f"   (PostgreSQL, once{versus})"
+            )
     print(
         "floor: the raw aggregate of the 30-day window over the metrics table (SQLite; XL: "
         "PostgreSQL); evaluate includes starting Python and writing the JSON"
