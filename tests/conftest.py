@@ -214,6 +214,8 @@ async def settle_app(app, pilot, rounds: int = 1) -> None:
         except WorkerCancelled:
             continue
         await pilot.pause()
+        while getattr(getattr(app, "in_turn", None), "pending", 0):
+            await pilot.pause()  # table fills waiting for their screen refresh
         if done >= rounds and not any(worker.is_running for worker in app.workers):
             return
 

@@ -385,4 +385,18 @@ def test_a_worker_thread_reads_the_same_rows_and_hands_the_gil_over_while_it_rea
     assert len(mine[1]) > 1000  # long enough to pause in
     for got, want in zip(worker[1:], mine[1:], strict=True):
         assert [tuple(r) for r in got] == [tuple(r) for r in want]
-    assert len(pauses) >= 4 * len(mine[1]) // 256 and threading.get_ident() not in pauses
+    assert len(pauses) >= 4 * (len(mine[1]) // 256 - 1) and threading.get_ident() not in pauses
+    # with the real pace a short read never pauses: the clock starts at its first rows
+    monkeypatch.setattr(dbmodule, "PACE_EVERY_S", 0.004)
+    pauses.clear()
+
+    def read_short() -> list:
+        with workspace.db.connect() as conn:
+            return conn.execute(select(metrics).limit(100)).all()
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            got = pool.submit(read_short).result()
+    finally:
+        workspace.close()
+    assert len(got) == 100 and not pauses

@@ -98,6 +98,19 @@ def test_no_collection_while_a_worker_allocates_then_its_survivors_are_frozen():
     assert cycle() is None and collector.collections == 1
 
 
+def test_an_app_closing_while_a_worker_works_gets_the_collector_back_when_it_ends():
+    """Quitting during an evaluation: the worker thread runs on; when it ends the collector
+    is on again and nothing is frozen for an app that is gone."""
+    collector = QuietCollector()
+    work = collector.working()
+    work.__enter__()
+    gc.freeze()  # the app froze its survivors meanwhile
+    collector.stop()
+    assert gc.get_freeze_count() == 0
+    work.__exit__(None, None, None)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 def test_a_collector_left_disabled_by_its_host_stays_disabled():
     gc.disable()
     try:

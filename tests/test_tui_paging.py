@@ -121,6 +121,18 @@ _ROWS = [
     [Text("x" * 30, style="red on blue"), Text(""), "[b]markup[/b]", None],
     [Text("两行\n文字"), Text("ok"), Text("tab\there"), 2],
     [Text("G-0002"), Text("é" * 5), Text("crop 达达达达达达"), 3],
+    [
+        Text("ab\u2028cdefghij"),
+        Text("right", justify="right"),
+        Text("elided…long", overflow="ellipsis"),
+        4,
+    ],
+    [
+        Text("wraps at a word", no_wrap=False),
+        Text("x", style="not-a-style"),
+        Text("zwsp\u200bx"),
+        5,
+    ],
 ]
 
 

@@ -86,7 +86,9 @@ class _PacedCursor(sqlite3.Cursor):
         if self._rows >= _CHECK_ROWS:
             self._rows = 0
             now = time.perf_counter()
-            if now - self._since >= PACE_EVERY_S:
+            if not self._since:  # the read's first rows: the clock starts here
+                self._since = now
+            elif now - self._since >= PACE_EVERY_S:
                 time.sleep(PACE_S)
                 self._since = time.perf_counter()
 

@@ -40,6 +40,7 @@ from qcrules.tui.widgets.grants import GrantsTab
 from qcrules.tui.widgets.keybar import KeyBar
 from qcrules.tui.widgets.monitoring import MonitoringTab
 from qcrules.tui.widgets.packs import PacksTab
+from qcrules.tui.widgets.paged import InTurn
 from qcrules.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.evaluation_error: str | None = None
         self.sub_title = workspace.root.name
         self.collector = QuietCollector()
+        self.in_turn = InTurn(self)  # table fills, one per screen refresh
         self._backtest_children: list[Any] = []  # backtests running apart (Popen)
 
     def notify(
@@ -244,15 +246,15 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         from qcrules.errors import QcrulesError
 
         try:
-            report = service.stored_report(self.workspace)
-            if report is None:
-                return
-            history = service.recent_runs(self.workspace)
-            states = self.queue_states()
+            with self.collector.working():  # a stored run read back: many objects
+                report = service.stored_report(self.workspace)
+                if report is None:
+                    return
+                history, states = service.recent_runs(self.workspace), self.queue_states()
+                report = safe_report(report)
+                keys = finding_search_keys(report.findings, self.kinds)
         except QcrulesError:
             return  # the evaluation that runs beside this says what is wrong
-        report = safe_report(report)
-        keys = finding_search_keys(report.findings, self.kinds)
         self.call_from_thread(self._show_stored, report, history, states, keys)
 
     def _show_stored(
@@ -318,9 +320,7 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self.creator_facts, self.grant_facts, self.holds = creators, grants, holds
         self.creator_keys = keys
         self.query_one(DashboardTab).show_expiring(grants)
-        # one message each, so the screen answers keys between them (~20 ms each at L)
-        self.call_later(self.query_one(CreatorsTab).fill)
-        self.call_later(self.query_one(GrantsTab).fill)
+        self.in_turn.add(self.query_one(CreatorsTab).fill, self.query_one(GrantsTab).fill)
 
     @on(Acted)
     def _acted(self, message: Acted) -> None:

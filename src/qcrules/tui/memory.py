@@ -45,6 +45,7 @@ class QuietCollector:
         self.workers = 0  # works in progress that keep the collector waiting
         self._lock = threading.Lock()
         self._was_enabled = True
+        self._stopped = False
 
     @contextmanager
     def working(self) -> Iterator[None]:
@@ -60,7 +61,8 @@ class QuietCollector:
             with self._lock:
                 self.workers -= 1
                 if self.workers == 0:
-                    gc.freeze()
+                    if not self._stopped:  # the app has closed: nothing to freeze for
+                        gc.freeze()
                     if self._was_enabled:
                         gc.enable()
 
@@ -97,5 +99,8 @@ class QuietCollector:
         return found
 
     def stop(self) -> None:
-        """Back to the collector's own schedule (the app is closing)."""
-        gc.unfreeze()
+        """Back to the collector's own schedule (the app is closing). A work still running
+        (a worker thread cannot be stopped) turns the collector back on when it ends."""
+        with self._lock:
+            self._stopped = True
+            gc.unfreeze()

@@ -14,6 +14,7 @@ two on generated cells); anything else still goes through DataTable's own code."
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,14 +30,14 @@ AHEAD = 20  # add the next page when the cursor is this close to the last added 
 
 
 def _plain_line(cell: Any) -> str | None:
-    """The text of a cell that can take the short path: a one-line `Text` (not a subclass,
-    not a markup string, which DataTable parses), without tabs to expand."""
-    if type(cell) is not Text:
+    """The text of a cell that can take the short path: a `Text` (not a subclass, not a
+    markup string, which DataTable parses) of printable characters only (no line or
+    paragraph separator, no tab to expand), cropped as Rich crops by default (no justify,
+    no overflow of its own, not asked to wrap)."""
+    if type(cell) is not Text or cell.justify or cell.overflow or cell.no_wrap is False:
         return None
     plain = cell.plain
-    if "\n" in plain or "\t" in plain or "\r" in plain:
-        return None
-    return plain
+    return plain if plain.isprintable() else None
 
 
 def text_cell_lines(
@@ -54,7 +55,7 @@ def text_cell_lines(
     if line._spans:  # the text's own style is rendered with its spans
         out.extend(Segment.apply_style(line.render(console, end=""), pre, post))
     elif line.plain:
-        base = console.get_style(text.style) if text.style else None
+        base = console.get_style(text.style, default=Style.null()) if text.style else None
         out.append(Segment(line.plain, (pre + base if base else pre) + post))
     fill = inner - cell_len(line.plain)
     if fill > 0:
@@ -188,3 +189,34 @@ class PagedTable(DataTable):
         super().watch_scroll_y(old_value, new_value)
         if self.max_scroll_y and new_value >= self.max_scroll_y - AHEAD:
             self.load_through(self.loaded)
+
+
+class InTurn:
+    """Pieces of UI-thread work done one per screen refresh. Filling the Creators and the
+    Grants table takes ~20-30 ms each at L; done back to back they made one stall, in which
+    no key was answered and nothing drawn. `pending`: pieces not done yet (tests wait for
+    none)."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.queue: deque[Callable[[], Any]] = deque()
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def add(self, *pieces: Callable[[], Any]) -> None:
+        idle = not self.queue
+        self.queue.extend(pieces)
+        if idle:
+            self.node.call_after_refresh(self._next)
+
+    def _next(self) -> None:
+        if not self.queue:
+            return
+        try:
+            self.queue[0]()
+        finally:
+            self.queue.popleft()
+            if self.queue:
+                self.node.call_after_refresh(self._next)
