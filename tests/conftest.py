@@ -214,8 +214,10 @@ async def settle_app(app, pilot, rounds: int = 1) -> None:
         except WorkerCancelled:
             continue
         await pilot.pause()
-        while getattr(getattr(app, "in_turn", None), "pending", 0):
-            await pilot.pause()  # table fills waiting for their screen refresh
+        for _ in range(50):  # table fills waiting for their screen refresh
+            if not getattr(getattr(app, "in_turn", None), "pending", 0):
+                break
+            await pilot.pause()
         if done >= rounds and not any(worker.is_running for worker in app.workers):
             return
 

@@ -172,3 +172,20 @@ async def test_the_paged_table_measures_and_draws_every_cell_as_a_data_table_doe
             drawn[table.id] = [[(s.text, s.style) for s in line if s.text] for line in lines]
         assert drawn["paged"] == drawn["plain"]
         assert "达人小王😀达人" in "".join(text for text, _ in drawn["paged"][1])
+
+
+async def test_work_in_turn_runs_in_order_one_piece_per_refresh_until_none_is_pending():
+    """The run's table fills wait for a screen refresh each, in the order given; a piece
+    added while others wait joins the end of the line."""
+    app = _TwoTables()
+    ran: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        turn = paged.InTurn(app)
+        turn.add(lambda: ran.append("creators"), lambda: ran.append("grants"))
+        assert turn.pending == 2 and ran == []  # nothing runs before the screen is drawn
+        turn.add(lambda: ran.append("actions"))
+        for _ in range(10):
+            await pilot.pause()
+            if not turn.pending:
+                break
+        assert ran == ["creators", "grants", "actions"] and turn.pending == 0

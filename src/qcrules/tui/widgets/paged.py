@@ -208,8 +208,8 @@ class InTurn:
     def add(self, *pieces: Callable[[], Any]) -> None:
         idle = not self.queue
         self.queue.extend(pieces)
-        if idle:
-            self.node.call_after_refresh(self._next)
+        if idle and not self.node.call_after_refresh(self._next):
+            self.queue.clear()  # the app is closing: nothing will be drawn
 
     def _next(self) -> None:
         if not self.queue:
@@ -218,5 +218,5 @@ class InTurn:
             self.queue[0]()
         finally:
             self.queue.popleft()
-            if self.queue:
-                self.node.call_after_refresh(self._next)
+            if self.queue and not self.node.call_after_refresh(self._next):
+                self.queue.clear()
