@@ -152,6 +152,25 @@ async def test_a_filter_that_matches_nothing_says_so(workspace):
         assert app.query_one(FindingsTab).explanation is None
 
 
+async def test_the_detail_goes_below_the_table_under_120_columns_and_back_beside_it(workspace):
+    """A terminal made narrow while the app runs (a split pane, a laptop screen): the key
+    columns keep the whole width and the detail moves below; widened again, it comes back."""
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        table, detail = app.query_one("#findings-table"), app.query_one("#detail-scroll")
+        assert detail.region.x > table.region.x  # beside
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert detail.region.y > table.region.y and detail.region.x == table.region.x  # below
+        assert table.region.width >= 98
+        await pilot.press("c")  # resized again while another tab is in view
+        await pilot.resize_terminal(160, 45)
+        await pilot.press("f")
+        await pilot.pause()
+        assert detail.region.x > table.region.x and detail.region.y == table.region.y
+
+
 async def test_moving_the_cursor_shows_that_finding_and_e_explains_it(workspace):
     app = QcrulesApp(workspace, as_of=TODAY, store=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -52,7 +52,6 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
 
     TITLE = "qcrules"
     CSS_PATH = "app.tcss"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     COMMANDS = App.COMMANDS | {QcrulesCommands}
     BINDINGS: ClassVar[list[Binding]] = [
         bind("r", "evaluate", "运行评估", "Evaluate now", id="evaluate"),

@@ -57,6 +57,16 @@ def search_keys(findings: list[Finding], kinds: dict[str, Any]) -> list[str]:
     return out
 
 
+NARROW = 120  # under this many columns the detail goes below the table
+
+
+def narrow(width: int) -> str:
+    """The findings split's class at a terminal width. A class of the split, not of the
+    screen (Textual's breakpoints): a screen's class change restyles every widget, ~30 ms
+    at each launch."""
+    return "-narrow" if width < NARROW else ""
+
+
 class FindingsTab(RunTab):
     def __init__(self, title: str, **kwargs: Any) -> None:
         super().__init__(title, **kwargs)
@@ -78,7 +88,7 @@ class FindingsTab(RunTab):
                     id="filter",
                 )
                 yield Static(id="level-filter")
-            with Horizontal(id="findings-split"):
+            with Horizontal(id="findings-split", classes=narrow(self.app.size.width)):
                 yield PagedTable(id="findings-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="detail-scroll"):
                     yield Static(id="detail")
@@ -89,6 +99,9 @@ class FindingsTab(RunTab):
             zip(self.columns.keys, self.columns.headers(), strict=True),
         )
         self.show_level_filter()
+
+    def on_resize(self) -> None:
+        self.query_one("#findings-split").set_class(bool(narrow(self.app.size.width)), "-narrow")
 
     # -- the table ----------------------------------------------------------------------
 
