@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import settle_whatif
+from conftest import settle_app, settle_whatif
 from qcrules.errors import UsageError
 from qcrules.safety import check_id, file_in, for_terminal, mask_secret, safe_data
 
@@ -280,8 +280,7 @@ async def test_tui_shows_data_without_control_sequences(hostile, monkeypatch):
     try:
         app = QcrulesApp(workspace, as_of=date(2026, 11, 27), store=False)
         async with app.run_test(size=(160, 45)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle_app(app, pilot)
             shown = []
             for table in app.query(DataTable):
                 for i in range(table.row_count):

@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Input, Sparkline, Static
 
+from conftest import settle_app
 from qcrules import service
 from qcrules.evaluation import EvaluateOptions
 from qcrules.i18n import language
@@ -36,8 +37,7 @@ def text_of(app: QcrulesApp, selector: str) -> str:
 
 
 async def evaluated(app: QcrulesApp, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle_app(app, pilot)
 
 
 def rules_in_table(app: QcrulesApp) -> list[str]:
@@ -259,8 +259,7 @@ def test_findings_screen_snapshot(snap_compare, demo_folder):
     app = QcrulesApp(workspace, as_of=TODAY, store=False)
 
     async def settle(pilot) -> None:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle_app(app, pilot)
         app.clear_notifications()
         await pilot.press("down", "down", "down")
         await pilot.pause()

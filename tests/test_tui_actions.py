@@ -205,8 +205,7 @@ def test_monitoring_charts_snapshot(snap_compare, demo_folder):
     app = QcrulesApp(workspace, as_of=TODAY, store=False)
 
     async def settle(pilot) -> None:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle_app(app, pilot)
         await pilot.press("m")
         await app.workers.wait_for_complete()
         await pilot.pause()

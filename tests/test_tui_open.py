@@ -139,3 +139,28 @@ async def test_a_database_gone_bad_is_said_in_place_and_the_app_keeps_running(wr
         await pilot.press("c")
         await settle_app(app, pilot)
         assert app.is_running and app.query_one(TabbedContent).active == "creators"
+
+
+@pytest.mark.usefixtures("english")
+async def test_keys_typed_while_the_app_launches_are_kept_and_land_where_the_user_sees(workspace):
+    """The tabs out of view get their widgets after the first screen; keys typed before
+    then (`c`, `/`, a filter) are not lost: once every tab is there they act in order — the
+    Creators tab in view, its filter holding what was typed."""
+    from textual.widgets import Input
+
+    from qcrules.tui.widgets import RunTab
+    from qcrules.tui.widgets.creators import CreatorsTab
+
+    app = QcrulesApp(workspace, as_of=DAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        later = [tab for tab in app.query(RunTab) if tab.id != "findings"]
+        assert later and all(tab.deferred and not tab.children for tab in later)
+        assert app.query_one("#findings-table", DataTable)  # the tab in view: at once
+        await pilot.press("c", "slash", "1", "2")  # at once: before the other tabs are there
+        await settle_app(app, pilot)
+        assert app.early_keys is None and not any(tab.deferred for tab in later)
+        assert app.query_one(TabbedContent).active == "creators"
+        box = app.query_one("#creator-filter", Input)
+        assert box.value == "12" and app.focused is box
+        shown = app.query_one(CreatorsTab).shown
+        assert 0 < len(shown) < len(app.creator_facts)  # the filter acted on the creators

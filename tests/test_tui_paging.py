@@ -17,6 +17,7 @@ from textual.app import App
 from textual.renderables.styled import Styled
 from textual.widgets import DataTable, Input
 
+from conftest import settle_app
 from qcrules.i18n import language
 from qcrules.tui import QcrulesApp
 from qcrules.tui.widgets import paged
@@ -42,8 +43,7 @@ async def test_a_long_list_loads_by_pages_and_every_row_stays_reachable(demo_fol
     try:
         app = QcrulesApp(workspace, as_of=TODAY, store=False)
         async with app.run_test(size=(160, 45)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle_app(app, pilot)
             await pilot.press("c")
             await pilot.pause()
             table = app.query_one("#creators-table", PagedTable)

@@ -3,9 +3,8 @@
 The app composes the tabs (`qcrules.tui.widgets`), holds the last run they all show (its
 report, facts, queue states and holds), runs evaluations and backtests in workers, and
 routes keys to the tab in view. It calls the service API only (no SQL, no engine); acting
-lives in `acting.py`, keys, help, palette and settings in `commands.py`, styles in
-`app.tcss`.
-"""
+is in `acting.py`, keys, help, palette and settings in `commands.py`, the launch in steps in
+`launch.py`, styles in `app.tcss`."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Header, Input, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from qcrules import service
@@ -27,11 +26,12 @@ from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.acting import ActingMixin
 from qcrules.tui.commands import KeysMixin, QcrulesCommands
 from qcrules.tui.keys import bind, speak
+from qcrules.tui.launch import LaunchMixin
 from qcrules.tui.memory import QuietCollector
 from qcrules.tui.messages import Acted
 from qcrules.tui.present import BACKTEST_DAYS, SHEET_DAYS, safe_fact, safe_report, sheet_table
 from qcrules.tui.screens import ConfirmChange, HelpScreen
-from qcrules.tui.widgets.actions import ActionsPane
+from qcrules.tui.widgets.actions import ActionsPane, ActionsTab
 from qcrules.tui.widgets.creators import CreatorsTab, search_keys
 from qcrules.tui.widgets.dashboard import DashboardTab
 from qcrules.tui.widgets.findings import FindingsTab
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from qcrules.service import RunRecord
 
 
-class QcrulesApp(ActingMixin, KeysMixin, App[None]):
+class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
     """Verdicts and suggested actions of the packs in effect, for one workspace."""
 
     TITLE = "qcrules"
@@ -136,10 +136,9 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(initial="findings"):
-            yield DashboardTab(tr("概览", "Dashboard"), id="dashboard")
-            yield FindingsTab(tr("发现", "Findings"), id="findings")
-            with TabPane(tr("动作", "Actions"), id="actions"):
-                yield ActionsPane(id="actions-pane")
+            yield DashboardTab(tr("概览", "Dashboard"), id="dashboard")  # its widgets: later
+            yield FindingsTab(tr("发现", "Findings"), id="findings")  # in view: at launch
+            yield ActionsTab(tr("动作", "Actions"), id="actions")
             yield CreatorsTab(tr("达人池", "Creators"), id="creators")
             yield GrantsTab(tr("授权", "Grants"), id="grants")
             yield MonitoringTab(tr("效果监测", "Monitoring"), id="monitoring")
@@ -147,11 +146,12 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        from qcrules.service import set_wait_notice
-
-        set_wait_notice(self._lock_wait_notice)  # "another qcrules is writing…", in place
+        service.set_wait_notice(self._lock_wait_notice)  # "another qcrules is writing…"
         self.set_interval(1.0, self.collector.tick)
         self._apply_user_settings()
+        self.launch()  # the other tabs' widgets, then start_work
+
+    def start_work(self) -> None:
         if self.store:
             self._load_stored()  # the last stored run at once; the new one replaces it
         self.action_evaluate()
@@ -159,7 +159,8 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseEvent):
             self.collector.touched()  # a full collection waits until the user pauses
-        await super().on_event(event)
+        if not self.held_key(event):
+            await super().on_event(event)
 
     def on_unmount(self) -> None:
         self.collector.stop()
@@ -293,8 +294,8 @@ class QcrulesApp(ActingMixin, KeysMixin, App[None]):
         self._maybe_backtest()
         table = self.query_one("#findings-table", DataTable)
         table.loading = False
-        if not isinstance(self.focused, Input):
-            table.focus()  # keys move through the findings, unless the operator is typing
+        if self.active_tab() == "findings" and not isinstance(self.focused, Input):
+            table.focus()  # keys move through the findings, unless typing or on another tab
         total, run = len(report.findings), report.run
         started = run.started_at.replace("T", " ").removesuffix("Z")
         self.sub_title = self.workspace.root.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+from textual.app import ComposeResult
 from textual.widgets import DataTable, TabPane
 
 if TYPE_CHECKING:
@@ -29,7 +30,37 @@ class SaysWorkerErrors:
 
 class RunTab(SaysWorkerErrors, TabPane):
     """A tab of the app: it draws what the app holds of the last run (`qapp.report`, facts,
-    queue states) and asks the app, by method or message, for what changes it."""
+    queue states) and asks the app, by method or message, for what changes it.
+
+    A tab out of view at launch is `deferred`: its widgets are composed and mounted after
+    the first screen (`mount_content`, one tab per refresh), which halves the launch; the
+    app starts its workers, and replays keys typed meanwhile, once every tab is there."""
+
+    DEFERRED = True  # the tab in view at launch (Findings) says False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deferred = self.DEFERRED
+
+    def compose(self) -> ComposeResult:
+        if not self.deferred:
+            yield from self.compose_content()
+
+    def compose_content(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        if not self.deferred:
+            self.content_mounted()
+
+    async def mount_content(self) -> None:
+        if self.deferred:
+            self.deferred = False
+            await self.recompose()
+            self.content_mounted()
+
+    def content_mounted(self) -> None:
+        """What needs the tab's widgets: columns, a first load."""
 
     @property
     def qapp(self) -> QcrulesApp:

@@ -23,7 +23,7 @@ from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.keys import bind
 from qcrules.tui.messages import Acted
 from qcrules.tui.screens import ConfirmChange
-from qcrules.tui.widgets import SaysWorkerErrors, add_columns
+from qcrules.tui.widgets import RunTab, SaysWorkerErrors, add_columns
 from qcrules.tui.widgets.paged import PagedTable
 
 STATES = ("open", "applied", "dismissed", "held", "superseded", None)  # None: every state
@@ -53,6 +53,13 @@ def _shown(item: Any) -> Any:
 def _label(table: dict, key: Any) -> str:
     zh, en = table.get(key, (str(key), str(key)))
     return tr(zh, en)
+
+
+class ActionsTab(RunTab):
+    """The Actions tab: the queue's pane, mounted after the first screen like the others."""
+
+    def compose_content(self) -> ComposeResult:
+        yield ActionsPane(id="actions-pane")
 
 
 class ActionsPane(SaysWorkerErrors, Vertical):

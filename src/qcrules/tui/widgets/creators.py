@@ -56,7 +56,7 @@ class CreatorsTab(RunTab):
         super().__init__(title, **kwargs)
         self.shown: list[Any] = []  # the creator facts in the table, in its order
 
-    def compose(self) -> ComposeResult:
+    def compose_content(self) -> ComposeResult:
         with Vertical():
             yield Input(
                 placeholder=tr(
@@ -70,7 +70,7 @@ class CreatorsTab(RunTab):
                 with VerticalScroll(id="creator-detail-scroll"):
                     yield Static(id="creator-detail")
 
-    def on_mount(self) -> None:
+    def content_mounted(self) -> None:
         add_columns(
             self.query_one("#creators-table", DataTable),
             (

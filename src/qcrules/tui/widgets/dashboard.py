@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 class DashboardTab(RunTab):
-    def compose(self) -> ComposeResult:
+    def compose_content(self) -> ComposeResult:
         with VerticalScroll(id="dashboard-body"):
             yield Static(tr("正在评估…", "Evaluating…"), id="run-info")
             with Horizontal(classes="cards"):

@@ -68,6 +68,8 @@ def narrow(width: int) -> str:
 
 
 class FindingsTab(RunTab):
+    DEFERRED = False  # in view at launch
+
     def __init__(self, title: str, **kwargs: Any) -> None:
         super().__init__(title, **kwargs)
         self.shown: list[Finding] = []  # the findings in the table, in its order
@@ -77,7 +79,7 @@ class FindingsTab(RunTab):
         self.columns = Columns()
         self.explanation: str | None = None
 
-    def compose(self) -> ComposeResult:
+    def compose_content(self) -> ComposeResult:
         with Vertical():
             with Horizontal(id="filters"):
                 yield Input(
@@ -93,7 +95,7 @@ class FindingsTab(RunTab):
                 with VerticalScroll(id="detail-scroll"):
                     yield Static(id="detail")
 
-    def on_mount(self) -> None:
+    def content_mounted(self) -> None:
         add_columns(
             self.query_one("#findings-table", DataTable),
             zip(self.columns.keys, self.columns.headers(), strict=True),

@@ -43,13 +43,13 @@ STATUS_COLUMN = 3
 
 
 class GrantsTab(RunTab):
-    def compose(self) -> ComposeResult:
+    def compose_content(self) -> ComposeResult:
         with Horizontal():
             yield PagedTable(id="grant-state-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="grant-state-scroll"):
                 yield Static(id="grant-state-detail")
 
-    def on_mount(self) -> None:
+    def content_mounted(self) -> None:
         add_columns(
             self.query_one("#grant-state-table", DataTable),
             (

@@ -26,14 +26,14 @@ class MonitoringTab(RunTab):
         self.sheet: Any = None  # the monitoring sheet of the last run's as-of date
         self.grant_rows: list[tuple[str, list[Any]]] = []  # grant id -> its days, in the table
 
-    def compose(self) -> ComposeResult:
+    def compose_content(self) -> ComposeResult:
         with Horizontal():
             yield PagedTable(id="grants-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="grant-detail-scroll"):
                 yield Static(id="grant-detail")
                 yield GrantCharts(id="grant-charts")
 
-    def on_mount(self) -> None:
+    def content_mounted(self) -> None:
         add_columns(
             self.query_one("#grants-table", DataTable),
             (

@@ -54,7 +54,7 @@ class PacksTab(RunTab):
         """No what-if waiting to start or running."""
         return self._whatif_timer is None and not self._whatif_running
 
-    def compose(self) -> ComposeResult:
+    def compose_content(self) -> ComposeResult:
         with Horizontal():
             yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="packs-side"):
@@ -79,7 +79,7 @@ class PacksTab(RunTab):
                     with VerticalScroll(id="whatif-scroll"):
                         yield Static(id="whatif-result")
 
-    def on_mount(self) -> None:
+    def content_mounted(self) -> None:
         add_columns(
             self.query_one("#rules-table", DataTable),
             (

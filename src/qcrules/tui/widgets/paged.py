@@ -14,6 +14,7 @@ two on generated cells); anything else still goes through DataTable's own code."
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -211,11 +212,13 @@ class InTurn:
         if idle and not self.node.call_after_refresh(self._next):
             self.queue.clear()  # the app is closing: nothing will be drawn
 
-    def _next(self) -> None:
+    async def _next(self) -> None:
         if not self.queue:
             return
         try:
-            self.queue[0]()
+            done = self.queue[0]()
+            if inspect.isawaitable(done):  # a tab's widgets being mounted
+                await done
         finally:
             self.queue.popleft()
             if self.queue and not self.node.call_after_refresh(self._next):
