@@ -164,3 +164,29 @@ async def test_keys_typed_while_the_app_launches_are_kept_and_land_where_the_use
         assert box.value == "12" and app.focused is box
         shown = app.query_one(CreatorsTab).shown
         assert 0 < len(shown) < len(app.creator_facts)  # the filter acted on the creators
+
+
+@pytest.mark.usefixtures("english")
+async def test_a_palette_command_picked_during_the_launch_runs_once_the_tabs_are_there(workspace):
+    """The palette opens with the mouse too (the header's icon), so a command can be picked
+    before the Packs tab has its widgets: it runs when they are there, not into nothing."""
+    app = QcrulesApp(workspace, as_of=DAY, store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert not app.ready
+        await app.action_runner("show_tab('packs')")()  # what the palette's entry calls
+        assert app.query_one(TabbedContent).active == "findings"  # held
+        await settle_app(app, pilot)
+        assert app.ready and app.query_one(TabbedContent).active == "packs"
+        assert app.focused is app.query_one("#rules-table", DataTable)
+
+
+async def test_closing_the_app_during_its_launch_starts_nothing(writable):
+    """Quit (or a test leaving its block) before every tab has its widgets: no error from a
+    tab that was being mounted, no evaluation started, no run stored afterwards."""
+    before = len(service.recent_runs(writable))
+    app = QcrulesApp(writable, as_of=DAY)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.in_turn.pending
+        await pilot.press("ctrl+q")  # never held, even while launching
+    assert app.return_code == 0 and not app.ready
+    assert not list(app.workers) and len(service.recent_runs(writable)) == before

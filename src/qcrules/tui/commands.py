@@ -175,7 +175,8 @@ class KeysMixin(_Base):
 
     def action_runner(self, action: str):
         async def run() -> None:
-            await self.run_action(action)
+            if not self.held_action(action):  # type: ignore[attr-defined]  # during the launch
+                await self.run_action(action)
 
         return run
 

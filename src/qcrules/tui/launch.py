@@ -14,12 +14,15 @@ from textual import events
 
 from qcrules.tui.widgets import RunTab
 
+QUIT_KEYS = ("ctrl+q", "ctrl+c")
+
 
 class LaunchMixin:
     """Mixed into the app: `launch()` from `on_mount`, `held_key()` from `on_event`."""
 
     ready = False  # every tab has its widgets, and the workers have started
     early_keys: list[events.Key] | None = None  # keys typed before then, in order
+    early_actions: list[str] | None = None  # palette commands picked before then
 
     def launch(self) -> None:
         app: Any = self
@@ -27,16 +30,28 @@ class LaunchMixin:
         app.in_turn.add(*(tab.mount_content for tab in later), self._all_there)
 
     def held_key(self, event: events.Event) -> bool:
-        """A key typed before the app is ready: kept for then."""
-        if self.ready or not isinstance(event, events.Key):
+        """A key typed before the app is ready: kept for then (quitting is never held)."""
+        if self.ready or not isinstance(event, events.Key) or event.key in QUIT_KEYS:
             return False
         self.early_keys = [*(self.early_keys or []), event]
         return True
 
-    def _all_there(self) -> None:
+    def held_action(self, action: str) -> bool:
+        """A palette command picked (with the mouse) before the app is ready: run then."""
+        if self.ready:
+            return False
+        self.early_actions = [*(self.early_actions or []), action]
+        return True
+
+    async def _all_there(self) -> None:
         app: Any = self
+        if app._exit:  # closed while launching: nothing to start
+            return
         self.ready = True
         keys, self.early_keys = self.early_keys or [], None
-        for key in keys:
-            app.post_message(events.Key(key.key, key.character))
+        for key in keys:  # in order, before any key typed since (those wait in the queue)
+            await app.on_event(key)
+        actions, self.early_actions = self.early_actions or [], None
+        for action in actions:
+            await app.run_action(action)
         app.start_work()

@@ -54,10 +54,11 @@ class RunTab(SaysWorkerErrors, TabPane):
             self.content_mounted()
 
     async def mount_content(self) -> None:
-        if self.deferred:
+        if self.deferred and not self.app._exit:
             self.deferred = False
             await self.recompose()
-            self.content_mounted()
+            if self.is_attached and not self.app._exit:  # not closed meanwhile
+                self.content_mounted()
 
     def content_mounted(self) -> None:
         """What needs the tab's widgets: columns, a first load."""
