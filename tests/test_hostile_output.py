@@ -44,6 +44,12 @@ def test_for_terminal_makes_every_control_visible():
         "a": [for_terminal(ESCAPES, one_line=True), 1, None],
         for_terminal(ESCAPES, one_line=True): (for_terminal(ESCAPES, one_line=True),),
     }
+    for _ in range(2):  # keys seen before (a fact's field names) are escaped the same way
+        assert safe_data({ESCAPES: True, "": 0.5, "n": {"\x1b": "x"}}) == {
+            for_terminal(ESCAPES, one_line=True): True,
+            "": 0.5,
+            "n": {"\\x1b": "x"},
+        }
 
 
 @pytest.mark.parametrize(
