@@ -201,7 +201,7 @@ def assert_agree(nodes: dict[str, expr.Node], facts: list[dict]) -> None:
             )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_engine_agrees_with_python_reading(data):
     texts = data.draw(st.lists(condition(), min_size=1, max_size=6), label="conditions")
@@ -213,7 +213,7 @@ def test_engine_agrees_with_python_reading(data):
     assert_agree(nodes, facts)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_still_possible_agrees_with_the_three_valued_reading(data):
     """The per-pattern shortcut that separates "not fired" from "insufficient data" gives
@@ -310,10 +310,11 @@ def random_fact(rng: random.Random, i: int) -> dict:
     }
 
 
-def test_fifty_thousand_facts_exactly_once_across_rulesets():
+def test_twenty_thousand_facts_exactly_once_across_rulesets():
     """8 copies of 10 rules (80 rules, several rulesets): every fact's match set equals
     the reference, one by one and in batches of 250, so no match is lost or doubled, and
-    every fact is asserted once."""
+    every fact is asserted once. 20k facts span many turns of durable-rules' 0.2 s
+    dispatcher timer, whose race lost actions in large batches (the field guide, §3)."""
     nodes = rule_nodes(copies=8)
     rng = random.Random(11)
     reference = PythonEvaluator(nodes, "ref")
@@ -321,7 +322,7 @@ def test_fifty_thousand_facts_exactly_once_across_rulesets():
     batch: list[dict] = []
     with RuleEvaluator(nodes, "fifty") as engine:
         assert engine.rulesets >= 2
-        for i in range(50_000):
+        for i in range(20_000):
             values = random_fact(rng, i)
             got = engine.evaluate(values)
             assert got == reference.evaluate(values), (i, values)
@@ -330,7 +331,7 @@ def test_fifty_thousand_facts_exactly_once_across_rulesets():
             if len(batch) == 250:  # the batched path gives the same sets, fact by fact
                 assert engine.evaluate_many(batch) == [reference.evaluate(v) for v in batch]
                 batch = []
-    assert matched > 100_000  # the data really exercises the rules
+    assert matched > 40_000  # the data really exercises the rules
 
 
 def _rss_kb() -> int:
@@ -351,11 +352,11 @@ def test_create_and_close_does_not_grow_memory():
             for values in facts:
                 engine.evaluate(values)
 
-    for _ in range(50):  # warm up allocator pools
+    for _ in range(30):  # warm up allocator pools
         cycle()
     before = _rss_kb()
-    for _ in range(500):
+    for _ in range(250):
         cycle()
     grown = _rss_kb() - before
-    # a leaked ruleset or sid state costs ~0.2 MB each: 500 cycles would add > 100 MB
-    assert grown < 20_000, f"RSS grew {grown} KB over 500 evaluators"
+    # a leaked ruleset or sid state costs ~0.2 MB each: 250 cycles would add > 50 MB
+    assert grown < 20_000, f"RSS grew {grown} KB over 250 evaluators"

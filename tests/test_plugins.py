@@ -140,8 +140,12 @@ def with_path(site: Path, **extra) -> dict:
 
 
 def test_an_installed_plugin_adds_a_pack_with_no_core_change(cli, demo, site):
+    """The first calls in a process of their own, as a user runs qcrules after `pip
+    install`; the rest in this one, with the site folder on sys.path for the call."""
+    from conftest import run_cli_process
+
     env = with_path(site)
-    plugins = json.loads(cli("plugins", env=env, cwd=demo).stdout)
+    plugins = json.loads(run_cli_process("plugins", cwd=demo, env=env).stdout)
     assert plugins == [
         {
             "name": "throwaway",
@@ -154,7 +158,7 @@ def test_an_installed_plugin_adds_a_pack_with_no_core_change(cli, demo, site):
             ],
         }
     ]
-    hello = cli("hello", env=env, cwd=demo)
+    hello = run_cli_process("hello", env=env, cwd=demo)
     assert hello.returncode == 0 and hello.stdout == "你好, qcrules\n"
     assert "hello" in cli("--help", env=env, cwd=demo).stdout
     listed = json.loads(cli("packs", "list", "--format", "json", env=env, cwd=demo).stdout)

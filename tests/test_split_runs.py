@@ -204,7 +204,7 @@ def test_memory_stays_flat_as_merchants_grow(tmp_path, monkeypatch):
     folders = {}
     for merchants in (2, 6):
         name = f"flat{merchants}"
-        spec = SizeSpec(name, merchants, 500 * merchants, 120 * merchants, 30, None, 1)
+        spec = SizeSpec(name, merchants, 250 * merchants, 60 * merchants, 30, None, 1)
         monkeypatch.setitem(SIZES, name, spec)
         url = f"sqlite:///{tmp_path / name}.db"
         db = open_database(url)
@@ -214,10 +214,12 @@ def test_memory_stays_flat_as_merchants_grow(tmp_path, monkeypatch):
             _folder(tmp_path / name, url) if (tmp_path / name).mkdir() is None else None
         )
     _memory(folders[2])  # imports and caches of a first evaluation are not the workspace's
-    lean = {n: _memory(f, keep_facts=False, batch_entities=800)[1] for n, f in folders.items()}
-    held = {n: _memory(f, keep_facts=True, batch_entities=800)[0] for n, f in folders.items()}
-    assert lean[6] < 1.5 * lean[2], (lean, held)  # one batch's facts at a time
-    assert held[6] > 2 * held[2], (held, lean)  # what the batches save
+    lean = {n: _memory(f, keep_facts=False, batch_entities=400)[1] for n, f in folders.items()}
+    held = {n: _memory(f, keep_facts=True, batch_entities=400)[0] for n, f in folders.items()}
+    # measured: lean 1.49 → 1.21 MB, held 4.0 → 7.6 MB (a small workspace's fixed share is
+    # large; holding every fact grows with it all the same)
+    assert lean[6] < 1.25 * lean[2], (lean, held)  # one batch's facts at a time
+    assert held[6] > 1.6 * held[2], (held, lean)  # what the batches save
 
 
 def test_merge_takes_the_newest_split_of_the_day(demo_ws, cli):
