@@ -84,6 +84,7 @@ IN_PROCESS_ENV = {
     "QCRULES_DATABASE_URL",
     "QCRULES_CONFIG",
     "QCRULES_LOCK_TIMEOUT",
+    "QCRULES_ENGINE",  # read by every evaluation
 }
 # Read when the plugin host is made: the in-process run makes a fresh host around the call
 PLUGIN_ENV = {"QCRULES_LOAD_PLUGINS", "QCRULES_DISABLE_PLUGINS"}
