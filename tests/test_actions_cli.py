@@ -162,7 +162,7 @@ def test_hold_an_entity_by_id_or_by_action_id(cli, ws):
     evaluate(cli, ws)
     revoke = item(queue(cli, ws), "PRM001")
     grant = revoke["entity"]["id"]
-    run(cli, ws, "actions", "hold", grant, "--reason", "legal review", "--until", "2026-12-31")
+    run(cli, ws, "actions", "hold", grant, "--reason", "legal review", "--until", "2099-06-30")
     assert (
         row(ws, "select reason from holds where entity_id = ?", grant)["reason"] == "legal review"
     )
@@ -176,6 +176,23 @@ def test_hold_an_entity_by_id_or_by_action_id(cli, ws):
     assert grant in by_action.stdout
 
 
+def test_a_held_action_stays_listed_as_held_after_the_next_run_and_opens_when_released(cli, ws):
+    evaluate(cli, ws)
+    revoke = item(queue(cli, ws), "PRM001")
+    grant = revoke["entity"]["id"]
+    run(cli, ws, "actions", "hold", grant, "--reason", "legal review")
+    report = evaluate(cli, ws)  # a new run: the entity's findings carry the hold, no action
+    [held] = [f for f in report["findings"] if f["fingerprint"] == revoke["fingerprint"]]
+    assert held["action"] is None and held["hold"]["reason"] == "legal review"
+    listed = item(queue(cli, ws, "--all"), "PRM001")
+    assert listed["state"] == "held" and listed["action"]["kind"] == "revoke_grant"
+    assert revoke["fingerprint"] not in {i["fingerprint"] for i in queue(cli, ws)}  # not open
+    run(cli, ws, "actions", "undo")  # the hold released: the same run's action is open again
+    assert item(queue(cli, ws), "PRM001")["state"] == "open"
+    run(cli, ws, "actions", "apply", revoke["id"])
+    assert row(ws, "select status from grants where grant_id = ?", grant)["status"] == "revoked"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -185,6 +202,7 @@ def test_hold_an_entity_by_id_or_by_action_id(cli, ws):
         (("hold", "M1", "--reason", "x", "--type", "grant"), "there is no grant M1"),
         (("undo", "999"), "cannot be undone"),
         (("hold", "M1", "--reason", "x", "--until", "tomorrow"), "--until"),
+        (("hold", "M1", "--reason", "x", "--until", "2020-01-01"), "already past"),
     ],
 )
 def test_bad_requests_say_what_is_wrong_and_change_nothing(cli, ws, args, message):

@@ -82,6 +82,7 @@ class Finding:
     source: str | None
     superseded_by: str | None = None  # the rule whose action wins on the same entity
     hold: dict[str, Any] | None = None  # the entity's hold: findings stay, no action
+    held_action: Action | None = None  # what the hold keeps back (the queue lists it held)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -122,6 +123,12 @@ class Finding:
     def from_row(cls, row: Any, *, name: str | None = None) -> Finding:
         """A finding read back from the findings table (`name`: the entity's, looked up)."""
         superseded = "…" if row["status"] == "superseded" else None  # the winner is not kept
+        action = (
+            Action(row["action_kind"], dict(row["action_params"] or {}))
+            if row["action_kind"]
+            else None
+        )
+        held = row["status"] == "held"  # its action waits for the hold to end
         return cls(
             row["rule"],
             row["name"],
@@ -131,17 +138,18 @@ class Finding:
                 row["entity_type"], row["entity_id"], row["merchant_id"], row["aweme_id"], name
             ),
             row["message"],
-            Action(row["action_kind"], dict(row["action_params"] or {}))
-            if row["action_kind"]
-            else None,
+            None if held else action,
             dict(row["evidence"] or {}),
             row["fingerprint"],
             row["source"],
             superseded,
+            held_action=action if held else None,
         )
 
     def row(self, run_id: str) -> dict[str, Any]:
-        """Its row of the findings table."""
+        """Its row of the findings table (a held finding keeps the action it holds back, so
+        the queue still lists it, as held)."""
+        stored = self.action if self.action is not None else self.held_action
         return {
             "run_id": run_id,
             "rule": self.rule,
@@ -153,12 +161,16 @@ class Finding:
             "merchant_id": self.subject.merchant,
             "aweme_id": self.subject.creator,
             "message": self.message,
-            "action_kind": self.action.kind if self.action is not None else None,
-            "action_params": self.action.params if self.action is not None else None,
+            "action_kind": stored.kind if stored is not None else None,
+            "action_params": stored.params if stored is not None else None,
             "evidence": self.evidence,
             "fingerprint": self.fingerprint,
             "source": self.source,
-            "status": "superseded" if self.superseded_by else "open",
+            "status": "superseded"
+            if self.superseded_by
+            else "held"
+            if self.hold is not None
+            else "open",
         }
 
 

@@ -142,7 +142,7 @@ def plan_actions(
         hold = holds.get(key) or holds.get((*key[:2], None))  # no merchant: for every one
         if hold is not None:
             finding.hold = hold
-            finding.action = None
+            finding.held_action, finding.action = finding.action, None
             continue
         kind = action_kinds.get(finding.action.kind) if finding.action is not None else None
         if kind is not None and kind.state_changing:

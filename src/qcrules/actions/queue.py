@@ -478,12 +478,25 @@ def hold_entity(
     merchant_id: str | None = None,
     until: date | None = None,
     actor: str | None = None,
+    today: date | None = None,
 ) -> Outcome:
     """Put an entity on hold: it keeps its findings but gets no actions."""
     if not reason or not reason.strip():
         raise UsageError(
             tr("暂停需要写明原因", "a hold needs a reason"),
             hint=tr("用 --reason 写明原因", "give one with --reason"),
+        )
+    today = today or date.today()
+    if until is not None and until < today:  # it would end before it began: no hold at all
+        raise UsageError(
+            tr(
+                f"暂停截止日 {until} 已经过去（今天 {today}）",
+                f"the hold would end on {until}, which is already past (today is {today})",
+            ),
+            hint=tr(
+                "给今天或以后的日期，或不给截止日（直到解除）",
+                "give today or a later day, or no end (held until released)",
+            ),
         )
     key = {"entity_type": entity_type, "entity_id": entity_id, "merchant_id": merchant_id or ""}
     outcome = Outcome("hold", "hold", entity_type, entity_id, merchant_id, note=reason)

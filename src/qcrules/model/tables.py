@@ -203,7 +203,7 @@ class Finding(SQLModel, table=True):
     evidence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     fingerprint: str
     source: str | None = None
-    status: str = "open"  # open | waived | superseded
+    status: str = "open"  # open | waived | superseded | held
 
 
 class Hold(SQLModel, table=True):
