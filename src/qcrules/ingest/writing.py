@@ -138,6 +138,8 @@ class _Writing:
         key_columns = [values[k] for k in self.kind.key]
         groups: dict[tuple, list[int]] = {}
         if isinstance(rows, range) and rows == range(n):  # every row: keys zipped in C
+            if len(set(zip(*key_columns, strict=True))) == n:
+                return rows  # no key twice (a daily export's usual case): nothing to sum
             keyed: Any = enumerate(zip(*key_columns, strict=True))
         else:
             keyed = ((i, tuple(col[i] for col in key_columns)) for i in rows)
@@ -194,35 +196,41 @@ class _Writing:
         if self.kind.name != "metrics" or not rows:
             return
         values = self.values
-        layouts: dict[tuple, set[tuple[bool, bool]]] = {}
         columns = [values[k] for k in ("merchant_id", "aweme_id", "date", "grant_id", "account_id")]
-        if isinstance(rows, range) and rows == range(len(columns[0])):
-            each: Any = zip(*columns, strict=True)
-        else:
-            each = (tuple(col[i] for col in columns) for i in rows)
-        for mid, aweme, day, grant, account in each:
-            layout = (bool(grant), bool(account))
-            seen = layouts.get((mid, aweme, day))
-            if seen is None:
-                layouts[(mid, aweme, day)] = {layout}
-            else:
-                seen.add(layout)
+        every = isinstance(rows, range) and rows == range(len(columns[0]))
+
+        def column(j: int) -> Any:
+            return columns[j] if every else [columns[j][i] for i in rows]
+
+        mids, awemes, dates = (sorted(set(column(j))) for j in range(3))
+        # the stored rows on this file's creator-days first: a first import finds none, and
+        # the file's rows need no pass at all
         m = table(DailyMetric).c
-        dates = [d for _, _, d in layouts]
-        mids = sorted({mid for mid, _, _ in layouts})
-        awemes = sorted({aweme for _, aweme, _ in layouts})
-        clashes: list[tuple] = []
+        stored: dict[tuple, list[tuple]] = {}
         for start in range(0, len(awemes), 900):
             query = select(m.merchant_id, m.aweme_id, m.date, m.grant_id, m.account_id).where(
                 m.merchant_id.in_(mids),
                 m.aweme_id.in_(awemes[start : start + 900]),
-                m.date >= min(dates),
-                m.date <= max(dates),
+                m.date >= dates[0],
+                m.date <= dates[-1],
             )
             for mid, aweme, day, grant, account in conn.execute(query):
-                mine = layouts.get((mid, aweme, day))
-                if mine is not None and (bool(grant), bool(account)) not in mine:
-                    clashes.append((aweme, day, grant, account))
+                stored.setdefault((mid, aweme, day), []).append((grant, account))
+        if not stored:
+            return
+        each: Any = (
+            zip(*columns, strict=True) if every else (tuple(c[i] for c in columns) for i in rows)
+        )
+        layouts: dict[tuple, set[tuple[bool, bool]]] = {}
+        for mid, aweme, day, grant, account in each:
+            if (mid, aweme, day) in stored:
+                layouts.setdefault((mid, aweme, day), set()).add((bool(grant), bool(account)))
+        clashes: list[tuple] = [
+            (key[1], key[2], grant, account)
+            for key, mine in layouts.items()
+            for grant, account in stored[key]
+            if (bool(grant), bool(account)) not in mine
+        ]
         if not clashes:
             return
         aweme, day, grant, account = min(clashes, key=lambda c: (c[1], c[0]))
