@@ -115,6 +115,39 @@ def test_integers_beyond_2_53_are_refused_with_line_and_column(db, tmp_path, fmt
     assert creators_in(db) == 0
 
 
+def test_one_above_2_53_is_refused_though_a_float_cannot_tell_it_from_2_53(db, tmp_path):
+    """(A workbook stores numbers as doubles: 2**53 + 1 cannot even be written to one.)"""
+    rows = [["1", "a", "9007199254740992"], ["2", "b", "9007199254740993"]]
+    path = write_csv(tmp_path / "c.csv", rows)
+    result = run_import(db, "creators", [path])
+    assert not result.ok
+    assert [(p.line, p.column) for p in result.files[0].problems] == [(3, "粉丝数")]
+    assert creators_in(db) == 0
+
+
+def test_rows_of_one_creator_day_that_add_up_beyond_2_53_are_refused(cli, demo_copy):
+    """A creator-day's plan rows are summed when stored: a sum no reading can compare
+    exactly would stop every later evaluation, so the file is refused at import instead."""
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        (aweme,) = conn.execute("select aweme_id from creators order by aweme_id").fetchone()
+        before = conn.execute("select count(*), sum(impressions) from metrics").fetchone()
+    half = 2**53
+    path = demo_copy / "plans.csv"
+    path.write_text(
+        "日期,商家ID,达人UID,整体消耗,整体展示次数,整体点击次数\n"
+        f"2026-11-20,M1,{aweme},1,{half},1\n2026-11-20,M1,{aweme},1,{half},1\n",
+        encoding="utf-8",
+    )
+    done = cli("import", "metrics", str(path), cwd=demo_copy)
+    assert done.returncode == 2
+    assert f"{path}:2: 整体展示次数" in done.stderr and f"{path}:3: 整体展示次数" in done.stderr
+    assert "add up to 18014398509481984" in done.stderr
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        after = conn.execute("select count(*), sum(impressions) from metrics").fetchone()
+    assert after == before
+    assert cli("evaluate", "--no-store", cwd=demo_copy).returncode in (0, 1)
+
+
 def test_cli_integer_beyond_2_63_exit_2(cli, tmp_path):
     ws = tmp_path / "ws"
     assert cli("init", str(ws)).returncode == 0

@@ -529,7 +529,8 @@ class _FileImport(_Writing):
                         tr(f"点击数多于展示数 {shown}", f"more clicks than impressions ({shown})"),
                     )
         if self.kind.name == "metrics":
-            return  # rows of one key are plan or material rows of a creator-day: summed
+            self._check_sums()  # rows of one key are plan or material rows: summed
+            return
         # duplicate keys within the file
         key_columns = [values[k] for k in self.kind.key]
         keys = list(zip(*key_columns, strict=True))

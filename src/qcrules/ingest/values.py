@@ -109,11 +109,22 @@ def _int_too_big() -> str:
     )
 
 
+def _beyond_max_int(value: Any, number: float) -> bool:
+    """Whether the cell's whole number is above MAX_INT. A float cannot tell 2**53 from
+    2**53 + 1, so at the limit the cell's own digits decide."""
+    if number != MAX_INT:
+        return number > MAX_INT
+    if isinstance(value, int):
+        return value > MAX_INT
+    digits = str(value).strip().replace(",", "")
+    return not (digits.isdigit() and int(digits) <= MAX_INT)
+
+
 def parse_int(value: Any) -> int:
     number = _number(value)
     if number < 0:
         raise ValueError(tr("不能为负数", "must not be negative"))
-    if number > MAX_INT:
+    if _beyond_max_int(value, number):
         raise ValueError(_int_too_big())
     rounded = round(number)
     text = value if isinstance(value, str) else ""

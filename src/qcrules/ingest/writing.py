@@ -18,7 +18,7 @@ from qcrules.errors import InputError
 from qcrules.i18n import tr
 from qcrules.ingest import columns as C
 from qcrules.ingest.results import Problem
-from qcrules.ingest.values import cell_text, is_blank
+from qcrules.ingest.values import MAX_INT, cell_text, is_blank
 from qcrules.ingest.writer import count, existing, table, upsert_columns
 from qcrules.model.tables import Creator, DailyMetric, Grant, Merchant, PoolMember
 from qcrules.safety import mask_secret, spreadsheet_cell
@@ -177,6 +177,40 @@ class _Writing:
             )
         )
         return range(len(groups))
+
+    def _check_sums(self) -> None:
+        """Rows of one key are summed when written: a count whose sum is above 2**53 is
+        refused on each of those rows, as one cell above it is (no count is that large, and
+        every reading computes counts exactly only up to it)."""
+        values, n = self.values, self.sheet.rows
+        keys = list(zip(*(values.get(k) or [None] * n for k in self.kind.key), strict=True))
+        if len(set(keys)) == n:
+            return
+        groups: dict[tuple, list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(tuple("" if v is None else v for v in key), []).append(i)
+        counts = [
+            name for name in _SUMMED if name in values and any(type(v) is int for v in values[name])
+        ]
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            for name in counts:
+                column = values[name]
+                total = sum(column[i] or 0 for i in members)
+                if total <= MAX_INT:
+                    continue
+                for i in members:
+                    self._bad(
+                        i,
+                        self.header_of.get(name, name),
+                        column[i],
+                        tr(
+                            f"同一达人同一天的 {len(members)} 行相加为 {total}，超过 2**53",
+                            f"the {len(members)} rows of this creator-day add up to {total}, "
+                            "above 2**53",
+                        ),
+                    )
 
     def _constants(self) -> dict[str, Any]:
         now = _now()
