@@ -669,6 +669,11 @@ def test_cooperation_codes_never_shown(db, tmp_path):
     run_import(db, "creators", [path], skip_invalid=True, rejects=rejects)
     text = rejects.read_text(encoding="utf-8-sig")
     assert "SECRETCODE99" not in text and "****DE99" in text
+    # the rejects file fixed and imported back: its hidden code is refused, never stored
+    rejects.write_text(text.replace(",x,", ",1,"), encoding="utf-8-sig")
+    again = failed(run_import(db, "creators", [rejects]))
+    assert {p.line for p in again.problems if p.column == "合作码"} == {2, 3}
+    assert "copy the whole code from the original file" in reasons(again)
 
 
 # --- atomicity, idempotency, partial updates --------------------------------------------------

@@ -397,6 +397,20 @@ class _FileImport(_Writing):
             header = self.header_of[name]
             for i, reason in errors:
                 self._bad(i, header, sheet.columns[j][i], reason, secret=column.secret)
+            if column.secret:  # a rejects file hides codes: importing it back must not store that
+                for i, value in enumerate(values):
+                    if isinstance(value, str) and value.startswith("****"):
+                        values[i] = None
+                        self._bad(
+                            i,
+                            header,
+                            value,
+                            tr(
+                                "是隐藏后的合作码（拒绝文件只写后 4 位）；请从原文件复制完整的码",
+                                "a hidden code (a rejects file writes only its last 4 "
+                                "characters): copy the whole code from the original file",
+                            ),
+                        )
             if "0–100" in notes:
                 self.report.notes.append(
                     tr(f"列 {header!r} 按 0–100 读取", f"column {header!r} read on the 0–100 scale")
