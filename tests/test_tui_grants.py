@@ -325,3 +325,34 @@ async def test_detail_panes_show_field_labels_and_formatted_values_in_zh(writabl
         days = fact.values["days_to_expiry"]
         if days is not None:
             assert f"距到期天数  {days} 天" in text
+
+
+async def test_a_new_evaluation_keeps_each_cursor_on_its_grant_and_finding(workspace):
+    """Renewing or marking a grant evaluates again: the next key must act on the grant the
+    operator was on, not on the first row (found by testing as an operator: after `r` the
+    cursor went to row 0 and `s` opened a mark on another grant)."""
+    from qcrules.tui.widgets.findings import FindingsTab
+    from qcrules.tui.widgets.paged import PagedTable
+
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle_app(app, pilot)
+        findings = app.query_one("#findings-table", PagedTable)
+        findings.focus()
+        for _ in range(5):
+            await pilot.press("down")
+        chosen = app.query_one(FindingsTab).shown[findings.cursor_row].fingerprint
+        await pilot.press("g")
+        await settle_app(app, pilot)
+        grants = app.query_one("#grant-state-table", PagedTable)
+        grants.focus()
+        for _ in range(7):
+            await pilot.press("down")
+        grant = app.grant_facts[grants.cursor_row].entity_id
+        await pilot.press("r")
+        await settle_app(app, pilot)
+        assert grants.cursor_row == 7 and app.grant_facts[7].entity_id == grant
+        await pilot.press("f")
+        await settle_app(app, pilot)
+        assert findings.cursor_row == 5
+        assert app.query_one(FindingsTab).shown[5].fingerprint == chosen

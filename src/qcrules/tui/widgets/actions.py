@@ -164,8 +164,8 @@ class ActionsPane(SaysWorkerErrors, Vertical):
         row = table.cursor_row
         needle = self.query_one("#actions-filter", Input).value.strip()
         self.shown = [item for item in self.items if self._matches(item, needle)]
-        table.show(self.shown, self._cells)
-        if 0 <= row < len(self.shown):
+        kept = table.show(self.shown, self._cells, key=lambda item: item.fingerprint)
+        if not kept and 0 < row < len(self.shown):  # the item left the list: the next one
             table.move_cursor(row=row)
         self._show_state()
         self._show_detail()

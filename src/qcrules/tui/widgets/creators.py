@@ -26,7 +26,7 @@ from qcrules.tui.present import (
 )
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import RunTab, add_columns
-from qcrules.tui.widgets.paged import PagedTable
+from qcrules.tui.widgets.paged import PagedTable, entity_key
 
 DETAIL_FIELDS = (
     "fans_count",
@@ -85,7 +85,9 @@ class CreatorsTab(RunTab):
             ),
         )
 
-    def fill(self) -> None:
+    def fill(self, from_top: bool = False) -> None:
+        """`from_top`: a new filter starts at its first match; anything else (a new run, a
+        change) keeps the cursor on the creator it was on."""
         needle = self.query_one("#creator-filter", Input).value.strip().casefold()
         facts = self.qapp.creator_facts
         if needle:
@@ -105,7 +107,9 @@ class CreatorsTab(RunTab):
         else:
             shown = list(facts)
         self.shown = shown
-        self.query_one("#creators-table", PagedTable).show(shown, self.cells)
+        self.query_one("#creators-table", PagedTable).show(
+            shown, self.cells, key=None if from_top else entity_key
+        )
         self.show_detail()
 
     def cells(self, fact: Any) -> list[Text]:
@@ -163,7 +167,7 @@ class CreatorsTab(RunTab):
     @on(Input.Changed, "#creator-filter")
     @while_open
     def _filter_changed(self) -> None:
-        self.fill()
+        self.fill(from_top=True)
 
     @on(Input.Submitted, "#creator-filter")
     def _filter_done(self) -> None:

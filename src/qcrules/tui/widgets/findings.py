@@ -107,7 +107,9 @@ class FindingsTab(RunTab):
 
     # -- the table ----------------------------------------------------------------------
 
-    def fill(self) -> None:
+    def fill(self, from_top: bool = False) -> None:
+        """`from_top`: a new filter starts at its first match; anything else (a new run, a
+        sort) keeps the cursor on the finding it was on."""
         table = self.query_one("#findings-table", PagedTable)
         report = self.qapp.report
         if report is None:
@@ -130,7 +132,7 @@ class FindingsTab(RunTab):
             self.shown.sort(key=lambda f: self.cell_text(f, self.sort_key))
         if self.sort_reverse:
             self.shown.reverse()
-        table.show(self.shown, self.cells)
+        table.show(self.shown, self.cells, key=None if from_top else (lambda f: f.fingerprint))
         self.explanation = None
         self.show_detail()
 
@@ -284,7 +286,7 @@ class FindingsTab(RunTab):
     @on(Input.Changed, "#filter")
     @while_open
     def _filter_changed(self) -> None:
-        self.fill()
+        self.fill(from_top=True)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
@@ -303,7 +305,7 @@ class FindingsTab(RunTab):
         order = [None, *LEVELS]
         self.level_filter = order[(order.index(self.level_filter) + 1) % len(order)]
         self.show_level_filter()
-        self.fill()
+        self.fill(from_top=True)
 
     def clear_level(self) -> None:
         self.level_filter = None

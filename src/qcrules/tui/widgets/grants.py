@@ -24,7 +24,7 @@ from qcrules.tui.present import (
     worst,
 )
 from qcrules.tui.widgets import RunTab, add_columns
-from qcrules.tui.widgets.paged import PagedTable
+from qcrules.tui.widgets.paged import PagedTable, entity_key
 
 DETAIL_FIELDS = (
     "status",
@@ -66,7 +66,9 @@ class GrantsTab(RunTab):
         )
 
     def fill(self) -> None:
-        self.query_one("#grant-state-table", PagedTable).show(self.qapp.grant_facts, self.cells)
+        self.query_one("#grant-state-table", PagedTable).show(
+            self.qapp.grant_facts, self.cells, key=entity_key
+        )
         self.show_detail()
 
     def cells(self, fact: Any) -> list[Text]:

@@ -66,6 +66,11 @@ def text_cell_lines(
     return [out]
 
 
+def entity_key(fact: Any) -> tuple[str, str | None]:
+    """What names a creator's or a grant's row across evaluations (a fact is new each time)."""
+    return fact.entity_id, fact.merchant_id
+
+
 class PagedTable(DataTable):
     """`show(items, cells)` replaces the list; rows are `cells(item)`, added as needed."""
 
@@ -75,10 +80,35 @@ class PagedTable(DataTable):
         self._cells: Callable[[Any], list[Any]] = lambda item: []
         self.loaded = 0  # how many of `items` are rows of the table
 
-    def show(self, items: Sequence[Any], cells: Callable[[Any], list[Any]]) -> None:
+    def show(
+        self,
+        items: Sequence[Any],
+        cells: Callable[[Any], list[Any]],
+        key: Callable[[Any], Any] | None = None,
+    ) -> bool:
+        """With `key` (what names an item: a fingerprint, a grant id), the cursor stays on
+        the item it was on, wherever the new list has it: after a new evaluation the next
+        key must act on the grant the operator was looking at, not on the first row. False
+        when that item is gone (the cursor is then on the first row)."""
+        kept = None
+        row = self.cursor_row
+        if key is not None and self.row_count and 0 <= row < len(self.items):
+            kept = key(self.items[row])
         self.clear()
         self.items, self._cells, self.loaded = items, cells, 0
         self.load_through(PAGE - 1)
+        if kept is None:
+            return False
+        if row < len(items) and key(items[row]) == kept:  # the usual case: where it was
+            index: int | None = row
+        else:
+            index = next((i for i, item in enumerate(items) if key(item) == kept), None)
+        if index is None:
+            return False
+        if index > 0:
+            self.load_through(index)
+            self.move_cursor(row=index, animate=False)
+        return True
 
     def load_through(self, index: int) -> None:
         """Add the rows up to `index` (and at least a page more), if they are not yet there."""
