@@ -252,6 +252,16 @@ def monitoring_sheet(workspace: Workspace, **options) -> Sheet:
     return build_sheet(workspace, **options)
 
 
+def creators_to_list(workspace: Workspace, facts: list[Any]) -> list[Any]:
+    """A run's creator facts, then the pool's creators no rule judges (excluded, without a
+    grant), so a list of creators shows every one an operator may bring back."""
+    from qcrules.facts.single import set_aside_creators
+
+    have = {(f.entity_id, f.merchant_id) for f in facts}
+    aside = set_aside_creators(workspace.db)
+    return [*facts, *(f for f in aside if (f.entity_id, f.merchant_id) not in have)]
+
+
 def set_pool_status(
     workspace: Workspace, merchant_id: str, aweme_id: str, status: str, **options
 ) -> Outcome:

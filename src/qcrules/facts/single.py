@@ -219,3 +219,38 @@ def grant_days(
         )
         for r in rows
     ]
+
+
+def set_aside_creators(db: Any) -> list[Fact]:
+    """The pool's creators no rule judges (excluded, and any status outside
+    EVALUATED_POOL_STATUSES) that have no grant with the merchant: not facts of a run, but
+    the TUI lists them so that an operator can find one and bring it back. Only what names
+    them is filled in."""
+    from qcrules.facts.builders import C
+    from qcrules.facts.core import EVALUATED_POOL_STATUSES
+
+    granted = select(G.aweme_id).where(G.merchant_id == P.merchant_id, G.aweme_id == P.aweme_id)
+    query = (
+        select(P.merchant_id, P.aweme_id, P.status, C.nickname, C.fans_count)
+        .join_from(P.merchant_id.table, C.aweme_id.table, C.aweme_id == P.aweme_id)
+        .where(P.status.not_in(EVALUATED_POOL_STATUSES), ~granted.exists())
+        .order_by(P.merchant_id, P.aweme_id)
+    )
+    with _reading(db) as conn:
+        return [
+            Fact(
+                "creator",
+                aweme,
+                mid,
+                aweme,
+                {
+                    "merchant_id": mid,
+                    "aweme_id": aweme,
+                    "pool_status": status,
+                    "excluded": status == "excluded",
+                    "nickname": nickname,
+                    "fans_count": fans,
+                },
+            )
+            for mid, aweme, status, nickname, fans in conn.execute(query)
+        ]

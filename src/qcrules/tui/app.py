@@ -29,7 +29,7 @@ from qcrules.tui.keys import bind, speak
 from qcrules.tui.launch import LaunchMixin
 from qcrules.tui.memory import QuietCollector
 from qcrules.tui.messages import Acted
-from qcrules.tui.present import BACKTEST_DAYS, SHEET_DAYS, safe_fact, safe_report, sheet_table
+from qcrules.tui.present import BACKTEST_DAYS, SHEET_DAYS, listed_records, safe_report, sheet_table
 from qcrules.tui.screens import ConfirmChange, HelpScreen
 from qcrules.tui.widgets.actions import ActionsPane, ActionsTab
 from qcrules.tui.widgets.creators import CreatorsTab, search_keys
@@ -220,10 +220,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
                     for row in sheet.rows
                 ]
                 grant_rows, cells = sheet_table(sheet)
-                creators, grants = (
-                    [safe_fact(fact) for fact in result.facts.get(kind, [])]
-                    for kind in ("creator", "grant")
-                )
+                creators, grants = listed_records(self.workspace, result.facts)
                 keys = search_keys(creators)  # the Creators filter's, made here, not per keystroke
                 finding_keys = finding_search_keys(report.findings, self.kinds)
         except QcrulesError as exc:

@@ -67,6 +67,15 @@ ENTITY_LABEL = {
 }
 
 
+def listed_records(workspace: Any, facts: dict[str, list[Any]]) -> tuple[list[Any], list[Any]]:
+    """The creators and grants the tabs list, safe for the terminal: a run's facts, and the
+    pool's creators no rule judges (so an excluded one stays findable and can come back)."""
+    from qcrules import service
+
+    creators = service.creators_to_list(workspace, facts.get("creator", []))
+    return [safe_fact(f) for f in creators], [safe_fact(f) for f in facts.get("grant", [])]
+
+
 def safe_fact(fact: Any) -> Any:
     """A fact as the TUI shows it: no control sequence from the data reaches the terminal."""
     return replace(
