@@ -345,6 +345,14 @@ async def test_dismiss_and_hold_need_a_reason(writable):
         await pilot.press(*"already handled", "enter")
         await evaluated(app, pilot)
         assert app.states[finding.fingerprint] == "dismissed"
+        assert app.selected().fingerprint == finding.fingerprint
+        for key in ("x", "a"):  # already dismissed: said at once, no dialog asks for more
+            app.clear_notifications()
+            await pilot.press(key)
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmChange)
+            [said] = [n.message for n in app._notifications]
+            assert "already dismissed: u undoes it" in said
 
         await pilot.press("down")
         held = app.selected()

@@ -15,7 +15,14 @@ from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.service import STATUS_LABEL, LogEntry
 from qcrules.tui.messages import Acted
-from qcrules.tui.present import ENTITY_LABEL, POOL_ACT_LABEL, VERB_LABEL, action_label, label
+from qcrules.tui.present import (
+    ENTITY_LABEL,
+    POOL_ACT_LABEL,
+    STATE_LABEL,
+    VERB_LABEL,
+    action_label,
+    label,
+)
 from qcrules.tui.screens import ConfirmChange
 
 if TYPE_CHECKING:
@@ -36,7 +43,9 @@ DONE = {
 class ActingMixin(_Base):
     """The app's acting keys (a, x, h, u); mixed into `QcrulesApp`."""
 
-    def _actionable(self) -> Finding | None:
+    def _actionable(self, handling: bool = False) -> Finding | None:
+        """The selected finding if it has an action to act on; `handling` (apply, dismiss):
+        also not one already applied or dismissed, said before any dialog asks for more."""
         finding = self.selected()
         if finding is None:
             self.notify(tr("先选中一条发现", "Select a finding first"), severity="warning")
@@ -52,6 +61,17 @@ class ActingMixin(_Base):
                 severity="warning",
             )
             return None
+        state = self.states.get(finding.fingerprint)
+        if handling and state in ("applied", "dismissed"):
+            shown = label(STATE_LABEL, state)
+            self.notify(
+                tr(
+                    f"这个动作已{shown.removeprefix('已')}：按 u 可撤销",
+                    f"already {shown}: u undoes it",
+                ),
+                severity="warning",
+            )
+            return None
         if not self.store:
             self.notify(
                 tr(
@@ -64,7 +84,7 @@ class ActingMixin(_Base):
         return finding
 
     def action_apply(self) -> None:
-        finding = self._actionable()
+        finding = self._actionable(handling=True)
         if finding is not None:
             self._preview_apply(finding)
 
@@ -100,7 +120,7 @@ class ActingMixin(_Base):
         self.call_from_thread(self.push_screen, screen, done)
 
     def action_dismiss(self) -> None:
-        finding = self._actionable()
+        finding = self._actionable(handling=True)
         if finding is None:
             return
         screen = ConfirmChange(
