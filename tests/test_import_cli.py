@@ -183,6 +183,7 @@ def test_unreadable_file(cli, ws):
     done = cli("import", "creators", str(ws / "nope.csv"), cwd=ws)
     assert done.returncode == 2
     assert "nope.csv: cannot read the file: no such file" in done.stderr
+    assert "nope.csv: " + str(ws / "nope.csv") not in done.stderr  # the name said once
 
 
 def test_cooperation_code_masked_in_errors(cli, ws):

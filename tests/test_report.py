@@ -104,6 +104,7 @@ def test_xlsx_has_the_same_rows_with_formats_and_fills(cli, ws, tmp_path):
     ("args", "message"),
     [
         (("--format", "xlsx"), "needs --output"),
+        (("--format", "xlsx", "-o", "-"), "needs --output"),
         (("--days", "0"), "--days 0 is not between 1 and 366"),
         (("--grant", "G-930000x"), "did you mean G-930000"),
         (
@@ -179,3 +180,9 @@ def test_the_sheet_and_mon001_to_mon003_agree_under_a_merchants_own_bands(demo_c
             expected.add((rule[band], fact.entity_id))
     assert fired == expected
     assert len({gid for rule, gid in fired if rule == "MON003"}) > 1  # not just the demo's one
+
+
+def test_output_dash_is_standard_output(cli, ws):
+    """`-o -` writes to standard output, as most tools read it (it wrote a file named -)."""
+    assert sheet(cli, ws, "--days", "3", "-o", "-") == sheet(cli, ws, "--days", "3")
+    assert not (ws / "-").exists()

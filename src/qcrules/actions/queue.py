@@ -599,12 +599,17 @@ def undo(
         for change in reversed(changes):  # each row back to what it was
             current = _read(conn, change.table, change.key)
             if _touched(current, change) != _touched(change.before, change):
+                row = ", ".join(str(v) for v in change.key.values() if v)
                 raise UsageError(
                     tr(
-                        f"{change.table} {change.key} 在此后又被改过，不能撤销",
-                        f"{change.table} {change.key} changed again since; it cannot be undone",
+                        f"{change.table} {row} 在此后又被改过，不能撤销",
+                        f"{change.table} {row} changed again since; it cannot be undone",
                     ),
-                    hint=tr("先撤销后来的操作", "undo the later changes first"),
+                    hint=tr(
+                        "先撤销后来的操作；若是导入改的，这次改动只能手工改回",
+                        "undo the later changes first; one an import made can only be changed "
+                        "back by hand",
+                    ),
                 )
             _write(conn, change, change.after)
         outcome = Outcome(

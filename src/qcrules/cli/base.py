@@ -85,8 +85,9 @@ def print_diagnostics(diagnostics, sources: dict[str, str] | None = None) -> Non
 
 def output_path(value: str | Path | None, option: str = "--output") -> Path | None:
     """An output file checked before any work is done: its folder must exist, so a typo in
-    the path is exit 2 with nothing computed, stored or written."""
-    if value is None:
+    the path is exit 2 with nothing computed, stored or written. `-` is standard output,
+    as for most tools (None, as without the option)."""
+    if value is None or str(value) == "-":
         return None
     path = Path(value)
     folder = path.parent

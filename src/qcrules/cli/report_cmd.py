@@ -25,12 +25,12 @@ def report_cmd(state, fmt: str, output, days: int, as_of, merchant, grants) -> i
     from qcrules.cli.evaluate_cmd import parse_date
     from qcrules.report import render_csv, render_html, write_xlsx
 
+    output = output_path(output)
     if fmt == "xlsx" and output is None:
         raise UsageError(
             tr("xlsx 是二进制文件，需要 --output", "xlsx is a binary file: it needs --output"),
             hint=tr("例如 --output 效果监测.xlsx", "for example --output monitoring.xlsx"),
         )
-    output = output_path(output)
     sheet = service.monitoring_sheet(
         state.workspace(),
         as_of=parse_date(as_of, "--as-of"),

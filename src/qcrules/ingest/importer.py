@@ -175,7 +175,9 @@ class _Job:
                 _FileImport(self, path, report, rejects_target).run()
         except InputError as exc:
             report.failed = True
-            report.problems.insert(0, Problem(None, None, None, exc.message))
+            # the problem is shown after the file's name already: not "f.csv: f.csv: …"
+            reason = exc.message.removeprefix(f"{report.path}: ")
+            report.problems.insert(0, Problem(None, None, None, reason))
             if exc.hint:
                 report.notes.append(exc.hint)
         except DBAPIError as exc:
