@@ -148,6 +148,41 @@ def test_rows_of_one_creator_day_that_add_up_beyond_2_53_are_refused(cli, demo_c
     assert cli("evaluate", "--no-store", cwd=demo_copy).returncode in (0, 1)
 
 
+def test_days_outside_2000_to_2099_are_refused_but_a_far_end_is_permanent(cli, demo_copy):
+    """A metric day or a grant start in year 1 or 9999 is a broken cell (a grant from 1900
+    was 'active for 46357 days'); an end after 2099 is how some exports write 永久."""
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        (aweme,) = conn.execute("select aweme_id from creators order by aweme_id").fetchone()
+        before = conn.execute("select count(*) from metrics").fetchone()
+    metrics = demo_copy / "days.csv"
+    metrics.write_text(
+        "日期,商家ID,达人UID,整体消耗,整体展示次数,整体点击次数\n"
+        f"0001-01-01,M1,{aweme},1,10,1\n9999-12-31,M1,{aweme},1,10,1\n"
+        f"2026-11-20,M1,{aweme},1,10,1\n",
+        encoding="utf-8",
+    )
+    done = cli("import", "metrics", str(metrics), cwd=demo_copy)
+    assert done.returncode == 2
+    assert f"{metrics}:2: 日期 = '0001-01-01': 0001-01-01 is outside 2000-01-01" in done.stderr
+    assert f"{metrics}:3: 日期 = '9999-12-31'" in done.stderr
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        assert conn.execute("select count(*) from metrics").fetchone() == before
+
+    grants = demo_copy / "grants.csv"
+    grants.write_text(
+        "授权ID,商家ID,达人UID,授权类型,授权范围,授权状态,开始时间,结束时间\n"
+        f"G-OLD,M1,{aweme},合作达人,直播间,生效中,1900-01-01,2026-12-31\n"
+        f"G-FAR,M1,{aweme},合作达人,直播间,生效中,2026-11-01,9999-12-31\n",
+        encoding="utf-8",
+    )
+    done = cli("import", "grants", str(grants), "--skip-invalid", cwd=demo_copy)
+    assert ":2: 开始时间 = '1900-01-01'" in done.stderr
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        ends = dict(conn.execute("select grant_id, ends_at from grants where grant_id like 'G-%R'"))
+        old = conn.execute("select count(*) from grants where grant_id = 'G-OLD'").fetchone()
+    assert ends == {"G-FAR": "2099-12-31"} and old == (0,)
+
+
 def test_cli_integer_beyond_2_63_exit_2(cli, tmp_path):
     ws = tmp_path / "ws"
     assert cli("init", str(ws)).returncode == 0

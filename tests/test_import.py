@@ -639,7 +639,10 @@ def test_unreadable_files(db, tmp_path, name, content, message):
         path.write_bytes(content)
     report = failed(run_import(db, "creators", [path]))
     assert message in reasons(report)
-    assert str(path) in reasons(report)
+    shown = [p.format(report.path) for p in report.problems]  # as the CLI prints them
+    assert shown and all(
+        line.startswith(f"{path}: ") and line.count(str(path)) == 1 for line in shown
+    )
 
 
 def test_unknown_kind(db, tmp_path):

@@ -20,7 +20,7 @@ from typing import Any
 from qcrules.i18n import tr
 from qcrules.ingest.columns import ENUM_CANONICAL, ENUM_EMPTY, ENUM_MULTI, ENUMS, Column, norm_value
 from qcrules.model.tables import PERMANENT_END
-from qcrules.safety import FORMULA_START, check_id
+from qcrules.safety import DAY_MAX, DAY_MIN, FORMULA_START, check_id
 
 Errors = list[tuple[int, str]]
 
@@ -375,7 +375,25 @@ def parse_end_date(value: Any) -> date:
     if isinstance(value, str) and norm_value(value) in _PERMANENT_WORDS:
         return PERMANENT_END
     parsed = parse_date(value)
+    if parsed < DAY_MIN:
+        raise ValueError(_out_of_range(parsed))
     return PERMANENT_END if parsed >= PERMANENT_END else parsed
+
+
+def _out_of_range(day: date) -> str:
+    return tr(
+        f"{day} 不在 {DAY_MIN} 至 {DAY_MAX} 之间，不可能是千川的数据",
+        f"{day} is outside {DAY_MIN} … {DAY_MAX}: no 千川 data has such a day",
+    )
+
+
+def parse_day(value: Any) -> date:
+    """A day of the records (a metric's day, a grant's start, a pool entry): within
+    2000-01-01 … 2099-12-31, as every date qcrules takes (year 1 or 9999 is a broken cell)."""
+    day = parse_date(value)
+    if not DAY_MIN <= day <= DAY_MAX:
+        raise ValueError(_out_of_range(day))
+    return day
 
 
 def enum_parser(enum: str) -> Callable[[Any], str | None]:
@@ -468,7 +486,7 @@ CELL_PARSERS: dict[str, Callable[[Any], Any]] = {
     "money": parse_money,
     "bool": parse_bool,
     "list": parse_list,
-    "date": parse_date,
+    "date": parse_day,
     "end_date": parse_end_date,
     "age_dist": parse_age_dist,
     "age_bands": parse_age_bands,
