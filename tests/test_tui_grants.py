@@ -356,3 +356,55 @@ async def test_a_new_evaluation_keeps_each_cursor_on_its_grant_and_finding(works
         await settle_app(app, pilot)
         assert findings.cursor_row == 5
         assert app.query_one(FindingsTab).shown[5].fingerprint == chosen
+
+
+async def test_undo_puts_the_creator_and_grant_rows_back_at_once(writable):
+    """An undo changes records as an apply does: the Creators and Grants tabs show the
+    restored pool status and grant state at once, not after `r` (they kept the undone one)."""
+    from qcrules.tui.present import POOL_LABEL, STATUS_LABEL, label
+    from qcrules.tui.screens import ConfirmChange
+    from qcrules.tui.widgets.findings import FindingsTab
+    from qcrules.tui.widgets.paged import PagedTable
+
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("c")
+        await settle_app(app, pilot)
+        creators = app.query_one("#creators-table", PagedTable)
+        creators.focus()
+        fact = app.query_one(CreatorsTab).selected()
+        before = fact.values["pool_status"]
+        await pilot.press("X", *"fake fans", "enter")
+        await settle_app(app, pilot)
+        assert str(creators.get_row_at(creators.cursor_row)[3]) == label(POOL_LABEL, "excluded")
+        await pilot.press("u")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        await pilot.press("enter")
+        await settle_app(app, pilot)
+        assert fact.values["pool_status"] == before
+        assert str(creators.get_row_at(creators.cursor_row)[3]) == label(POOL_LABEL, before)
+
+        await pilot.press("f")  # revoke the demo's self-operated grant, then undo it
+        await settle_app(app, pilot)
+        shown = app.query_one(FindingsTab).shown
+        row = next(i for i, f in enumerate(shown) if f.rule == "PRM001")
+        grant = shown[row].subject.id
+        findings = app.query_one("#findings-table", PagedTable)
+        findings.focus()
+        findings.move_cursor(row=row)
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle_app(app, pilot)
+        grants = app.query_one("#grant-state-table", PagedTable)
+        at = next(i for i, f in enumerate(app.grant_facts) if f.entity_id == grant)
+        revoked = label(STATUS_LABEL, "revoked")
+        assert str(grants.get_row_at(at)[3]).startswith(revoked)
+        await pilot.press("u")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle_app(app, pilot)
+        assert app.grant_facts[at].values["status"] == "active"
+        assert str(grants.get_row_at(at)[3]).startswith(label(STATUS_LABEL, "active"))

@@ -243,4 +243,4 @@ class ActingMixin(_Base):
             return
         summary = for_terminal("; ".join(change.describe() for change in outcome.changes))
         message = f"{tr(*DONE[verb])}: {outcome.kind}" + (f" — {summary}" if summary else "")
-        self.post_message(Acted(states, message, holds))
+        self.post_message(Acted(states, message, holds, outcome.changes))

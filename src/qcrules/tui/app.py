@@ -333,6 +333,8 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
             self.query_one(GrantsTab).holds_changed(held)
         self.query_one(ActionsPane).reload()
         self.query_one(FindingsTab).update_rows(changed)
+        self.query_one(CreatorsTab).records_changed(message.changes)
+        self.query_one(GrantsTab).records_changed(message.changes)
         self.notify(message.text, timeout=4)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -328,4 +328,5 @@ class ActionsPane(SaysWorkerErrors, Vertical):
             app.call_from_thread(app.notify, exc.message, severity="error")
             return
         message = tr(f"已执行 {len(outcomes)} 个动作", f"Applied {len(outcomes)} actions")
-        self.post_message(Acted(states, message))  # thread-safe: the app redraws every tab
+        changes = [change for outcome in outcomes for change in outcome.changes]
+        self.post_message(Acted(states, message, changes=changes))  # the app redraws every tab

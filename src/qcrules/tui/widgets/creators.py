@@ -215,6 +215,25 @@ class CreatorsTab(RunTab):
             return
         self.app.call_from_thread(self._pool_changed, fact, status, outcome)
 
+    def records_changed(self, changes: list[Any]) -> None:
+        """Pool statuses an applied action or an undo wrote: their rows change in place."""
+        wanted = {
+            (c.key.get("aweme_id"), c.key.get("merchant_id")): c.after["status"]
+            for c in changes
+            if c.table == "pool" and c.after and "status" in c.after
+        }
+        if not wanted:
+            return
+        table = self.query_one("#creators-table", PagedTable)
+        rows = {id(fact): row for row, fact in enumerate(self.shown)}
+        for fact in self.qapp.creator_facts:
+            status = wanted.get((fact.entity_id, fact.merchant_id))
+            if status is not None:
+                fact.values["pool_status"] = status
+                if id(fact) in rows:
+                    table.update_item(rows[id(fact)], 3, self.cells(fact)[3])
+        self.show_detail()
+
     def _pool_changed(self, fact: Any, status: str, outcome: Any) -> None:
         fact.values["pool_status"] = status  # its row changes in place; the list stays as it is
         row = next((i for i, shown in enumerate(self.shown) if shown is fact), None)

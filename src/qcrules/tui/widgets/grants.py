@@ -106,6 +106,23 @@ class GrantsTab(RunTab):
             status.append(" " + STATE_MARK["held"], style="yellow")
         return status
 
+    def records_changed(self, changes: list[Any]) -> None:
+        """Grant states an applied action or an undo wrote: their rows change in place."""
+        wanted = {
+            c.key.get("grant_id"): c.after["status"]
+            for c in changes
+            if c.table == "grants" and c.after and "status" in c.after
+        }
+        if not wanted:
+            return
+        table = self.query_one("#grant-state-table", PagedTable)
+        for row, fact in enumerate(self.qapp.grant_facts):
+            status = wanted.get(fact.entity_id)
+            if status is not None:
+                fact.values["status"] = status
+                table.update_item(row, STATUS_COLUMN, self.status(fact))
+        self.show_detail()
+
     def holds_changed(self, grant_ids: set[str]) -> None:
         """The status column and detail follow a hold or its undo at once."""
         table = self.query_one("#grant-state-table", PagedTable)
