@@ -497,7 +497,8 @@ async def test_the_creators_tab_filters_and_changes_pool_membership_with_undo(wr
         await pilot.press("plus")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmChange)
-        assert "candidate → in_pool" in str(app.screen.query_one("#preview", Static).content)
+        preview = str(app.screen.query_one("#preview", Static).content)
+        assert f"pool of {candidate.merchant_id}: candidate → in pool" in preview
         await pilot.press("enter")
         await evaluated(app, pilot)
         merchant, aweme = candidate.merchant_id, candidate.entity_id

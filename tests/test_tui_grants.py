@@ -402,6 +402,9 @@ async def test_undo_puts_the_creator_and_grant_rows_back_at_once(writable):
         at = next(i for i, f in enumerate(app.grant_facts) if f.entity_id == grant)
         revoked = label(STATUS_LABEL, "revoked")
         assert str(grants.get_row_at(at)[3]).startswith(revoked)
+        said = [n.message for n in app._notifications][-1]  # the toast speaks of the grant
+        assert f"grant {grant}: active → revoked" in said and "revoke" in said.lower()
+        assert "status:" not in said and "revoke_grant" not in said and "=" not in said
         await pilot.press("u")
         await pilot.pause()
         await pilot.press("enter")

@@ -21,6 +21,7 @@ from qcrules.tui.present import (
     STATE_LABEL,
     VERB_LABEL,
     action_label,
+    change_text,
     label,
 )
 from qcrules.tui.screens import ConfirmChange
@@ -97,7 +98,7 @@ class ActingMixin(_Base):
         except QcrulesError as exc:
             self.call_from_thread(self.notify, for_terminal(exc.message), severity="warning")
             return
-        lines = [for_terminal(change.describe()) for change in outcome.changes] or [
+        lines = [change_text(change) for change in outcome.changes] or [
             tr("不改动数据：记录为已完成", "No record changes: it is recorded as done")
         ]
         if outcome.result is not None:
@@ -241,6 +242,9 @@ class ActingMixin(_Base):
         except QcrulesError as exc:
             self.call_from_thread(self.notify, for_terminal(exc.message), severity="error")
             return
-        summary = for_terminal("; ".join(change.describe() for change in outcome.changes))
-        message = f"{tr(*DONE[verb])}: {outcome.kind}" + (f" — {summary}" if summary else "")
+        summary = "; ".join(change_text(change) for change in outcome.changes)
+        kind = outcome.kind  # an action's kind, or an audit entry's (an undo's)
+        what = action_label(self.kinds, kind) if kind in self.kinds else self._audit_label(kind)
+        message = tr(*DONE[verb]) + ("" if verb == "hold" else tr("：", ": ") + what)
+        message += f" — {summary}" if summary else ""
         self.post_message(Acted(states, message, holds, outcome.changes))

@@ -67,6 +67,36 @@ ENTITY_LABEL = {
 }
 
 
+def change_text(change: Any) -> str:
+    """A record change as an operator reads it — 授权 G-1：生效中 → 已撤销, not the row's
+    columns: a grant's or a pool entry's state, a hold, a new grant; anything else (a
+    plugin's table) as the change describes itself. Safe for the terminal."""
+    key, before, after = change.key, change.before or {}, change.after or {}
+    if change.table == "grants":
+        what = tr(f"授权 {key.get('grant_id')}", f"grant {key.get('grant_id')}")
+        if not before and after:
+            shown = label(STATUS_LABEL, str(after.get("status") or ""))
+            return for_terminal(tr(f"新建{what}（{shown}）", f"new {what} ({shown})"))
+        if before.get("status") != after.get("status") and after:
+            was, now = (label(STATUS_LABEL, str(s.get("status") or "")) for s in (before, after))
+            return for_terminal(f"{what}{tr('：', ': ')}{was} → {now}")
+    if change.table == "pool":
+        who = tr(
+            f"达人 {key.get('aweme_id')}（商家 {key.get('merchant_id')}）",
+            f"creator {key.get('aweme_id')} ({key.get('merchant_id')})",
+        )
+        was, now = (label(POOL_LABEL, str(s.get("status") or "—")) for s in (before, after))
+        return for_terminal(f"{who}{tr('：', ': ')}{was} → {now}")
+    if change.table == "holds":
+        entity = label(ENTITY_LABEL, str(key.get("entity_type") or ""))
+        who = f"{entity} {key.get('entity_id')}"
+        if not after:
+            return for_terminal(tr(f"解除暂停：{who}", f"hold released: {who}"))
+        reason = after.get("reason") or ""
+        return for_terminal(tr(f"暂停 {who}（原因：{reason}）", f"hold {who} (reason: {reason})"))
+    return for_terminal(change.describe())
+
+
 def listed_records(workspace: Any, facts: dict[str, list[Any]]) -> tuple[list[Any], list[Any]]:
     """The creators and grants the tabs list, safe for the terminal: a run's facts, and the
     pool's creators no rule judges (so an excluded one stays findable and can come back)."""

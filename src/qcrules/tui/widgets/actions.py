@@ -22,6 +22,7 @@ from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.keys import bind
 from qcrules.tui.messages import Acted
+from qcrules.tui.present import change_text
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import RunTab, SaysWorkerErrors, add_columns
 from qcrules.tui.widgets.paged import PagedTable
@@ -292,7 +293,7 @@ class ActionsPane(SaysWorkerErrors, Vertical):
             if outcome.merchant_id:
                 who += f" @{outcome.merchant_id}"
             lines.append(f"• {self._kind_label(outcome.kind)} — {who}")
-            changes = [change.describe() for change in outcome.changes] or [
+            changes = [change_text(change) for change in outcome.changes] or [
                 tr("不改动数据：记录为已完成", "no record changes: recorded as done")
             ]
             lines += [f"    {change}" for change in changes]

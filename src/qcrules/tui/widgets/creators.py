@@ -18,6 +18,7 @@ from qcrules.tui.present import (
     LEVEL_STYLE,
     POOL_LABEL,
     POOL_STYLE,
+    change_text,
     field_line,
     label,
     ratio_text,
@@ -191,7 +192,12 @@ class CreatorsTab(RunTab):
                 f"把 {name} 设为「{label(POOL_LABEL, status)}」（商家 {fact.merchant_id}）？",
                 f"Set {name} to “{label(POOL_LABEL, status)}” for {fact.merchant_id}?",
             ),
-            f"pool {fact.merchant_id}, {fact.entity_id}: status: {current or '—'} → {status}",
+            tr(
+                f"达人池 {fact.merchant_id}：{label(POOL_LABEL, current or '—')} → "
+                f"{label(POOL_LABEL, status)}",
+                f"pool of {fact.merchant_id}: {label(POOL_LABEL, current or '—')} → "
+                f"{label(POOL_LABEL, status)}",
+            ),
             prompt=tr("原因（必填）", "Reason (required)")
             if status == "excluded"
             else tr("备注（可选）", "Note (optional)"),
@@ -241,7 +247,7 @@ class CreatorsTab(RunTab):
             self.query_one("#creators-table", PagedTable).update_item(row, 3, self.cells(fact)[3])
         self.show_detail()
         self.notify(
-            "; ".join(c.describe() for c in outcome.changes)
+            "; ".join(change_text(c) for c in outcome.changes)
             + tr("（按 r 重新评估）", " (r evaluates again)"),
             timeout=4,
         )
