@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import Date, bindparam, select, text
 
 from helpers import baseline_schema, import_csv, write_csv
 from qcrules.errors import ConfigError
@@ -358,7 +358,7 @@ def test_metrics_key_migration_keeps_every_row(db_url, tmp_path):
                 text(
                     "insert into metrics (merchant_id, aweme_id, date, grant_id, spend,"
                     " impressions, clicks) values ('M1', 'A', :d, :g, 10, 100, 5)"
-                ),
+                ).bindparams(bindparam("d", type_=Date)),  # not sqlite3's deprecated adapter
                 {"d": day(offset), "g": grant},
             )
     assert db.revision() == BASELINE
@@ -382,7 +382,7 @@ def test_metrics_key_migration_keeps_every_row(db_url, tmp_path):
             text(
                 "insert into metrics (merchant_id, aweme_id, date, account_id, spend,"
                 " impressions, clicks) values ('M1', 'A', :d, '2002', 5, 50, 2)"
-            ),
+            ).bindparams(bindparam("d", type_=Date)),
             {"d": day(-2)},
         )
     with db.write("test") as conn:  # and going back would merge them: refused
