@@ -18,6 +18,7 @@ from qcrules.grants.request import (
 )
 from qcrules.grants.vocab import (
     MARK_TARGETS,
+    STATUS_LABEL,
     TRANSITIONS,
     mask_code,
 )
@@ -129,14 +130,17 @@ def mark_grant(
             moves = allowed_moves(current)
             raise UsageError(
                 tr(
-                    f"授权 {grant_id} 是 {current}，不能改为 {target}",
+                    f"授权 {grant_id} 是{_zh(current)}，不能改为{_zh(target)}",
                     f"grant {grant_id} is {current}; it cannot move to {target}",
                 ),
                 hint=(
-                    tr("可改为：", "allowed from here: ") + ", ".join(moves)
+                    tr(
+                        "可改为：" + "、".join(map(_zh, moves)),
+                        "allowed from here: " + ", ".join(moves),
+                    )
                     if moves
                     else tr(
-                        f"{current} 是终态；要继续合作请发起新的授权（qcrules grants request）",
+                        f"{_zh(current)}是终态；要继续合作请发起新的授权（qcrules grants request）",
                         f"{current} is final; request a new grant (qcrules grants request)",
                     )
                 ),
@@ -191,3 +195,8 @@ __all__ = [
     "allowed_moves",
     "mark_grant",
 ]
+
+
+def _zh(status: str) -> str:
+    """A grant state in Chinese, for the zh half of a message."""
+    return STATUS_LABEL.get(status, (status, status))[0]

@@ -25,7 +25,14 @@ from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 from qcrules import service
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal
-from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, GrantRequest, label
+from qcrules.service import (
+    AUTH_LABEL,
+    CHANNEL_LABEL,
+    SCOPE_LABEL,
+    STATUS_LABEL,
+    GrantRequest,
+    label,
+)
 from qcrules.tui.keys import bind
 from qcrules.tui.widgets import SaysWorkerErrors
 
@@ -316,7 +323,7 @@ def verdict_text(check: Any) -> Text:
     term = tr(f"{check.days} 天", f"{check.days} days") if check.days else tr("永久", "permanent")
     out.append(
         tr(
-            f"将保存为 {g['status']}：{g['grant_id']}\n",
+            f"将保存为{label(STATUS_LABEL, g['status'])}：{g['grant_id']}\n",
             f"Saves as {g['status']}: {g['grant_id']}\n",
         ),
         style="bold",
@@ -369,7 +376,7 @@ class MarkGrant(ModalScreen[tuple[str, str | None] | None]):
         with Vertical(id="mark-dialog"):
             yield Static(
                 tr(
-                    f"授权 {self.grant_id}（{self.status}）改为：",
+                    f"授权 {self.grant_id}（{label(STATUS_LABEL, self.status)}）改为：",
                     f"Mark grant {self.grant_id} ({self.status}) as:",
                 )
             )
@@ -377,7 +384,7 @@ class MarkGrant(ModalScreen[tuple[str, str | None] | None]):
             with Horizontal(id="mark-buttons"):
                 for move in self.moves:
                     yield Button(
-                        move,
+                        tr(label(STATUS_LABEL, move), move),
                         id=f"to-{move}",
                         variant="primary" if move == "approved" else "default",
                     )

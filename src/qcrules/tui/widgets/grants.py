@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from qcrules import service
 from qcrules.i18n import tr
-from qcrules.service import STATUS_LABEL
+from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
 from qcrules.tui.present import (
     LEVEL_STYLE,
     STATE_MARK,
@@ -22,6 +22,7 @@ from qcrules.tui.present import (
     label,
     while_open,
     worst,
+    zh_word,
 )
 from qcrules.tui.widgets import RunTab, add_columns
 from qcrules.tui.widgets.paged import PagedTable, entity_key
@@ -87,9 +88,9 @@ class GrantsTab(RunTab):
                 style="bold yellow" if expiring else "",
             ),
             worst(self.qapp.findings_of("grant", fact.entity_id, None)),
-            Text(str(v.get("auth_type") or "")),
-            Text(str(v.get("scope") or "")),
-            Text(str(v.get("channel") or "")),
+            Text(zh_word(AUTH_LABEL, v.get("auth_type"))),
+            Text(zh_word(SCOPE_LABEL, v.get("scope"))),
+            Text(zh_word(CHANNEL_LABEL, v.get("channel"))),
         ]
 
     def hold_of(self, fact: Any) -> dict | None:
@@ -224,7 +225,8 @@ class GrantsTab(RunTab):
         status = str(fact.values.get("status") or "")
         moves = service.grant_moves(status)
         if not moves:
-            self.notify(tr(f"{status} 是终态", f"{status} is a final state"), severity="warning")
+            shown = label(STATUS_LABEL, status)
+            self.notify(tr(f"{shown} 是终态", f"{status} is a final state"), severity="warning")
             return
         self.app.push_screen(
             MarkGrant(fact.entity_id, status, moves),
