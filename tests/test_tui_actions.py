@@ -160,6 +160,30 @@ async def test_the_palette_lists_the_commands_with_their_keys_when_it_opens(writ
         assert "actions: apply all shown" in joined and "(B)" in joined
 
 
+async def test_textual_s_own_palette_commands_speak_chinese_in_zh(workspace, monkeypatch):
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    from qcrules.i18n import language
+
+    monkeypatch.setenv("QCRULES_LANG", "zh")
+    language.cache_clear()
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle_app(app, pilot)
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.5)
+            assert isinstance(app.screen, CommandPalette)
+            options = app.screen.query_one(OptionList)
+            count = options.option_count
+            joined = "\n".join(str(options.get_option_at_index(i).prompt) for i in range(count))
+            assert "主题" in joined and "退出" in joined and "截图" in joined
+            assert "Theme" not in joined and "Screenshot" not in joined
+    finally:
+        language.cache_clear()
+
+
 async def test_slash_and_escape_work_on_the_tab_in_view(writable):
     async with on_tab(writable, "c") as (app, pilot):
         await pilot.press("slash")

@@ -4,6 +4,7 @@ from the bindings, so a remapped key shows as remapped everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
@@ -124,8 +125,29 @@ class QcrulesCommands(Provider):
                 yield Hit(score, matcher.highlight(text), app.action_runner(action), help=help_text)
 
 
+# Textual's own palette commands, in the words of the zh UI (title, help)
+SYSTEM_COMMANDS_ZH = {
+    "Theme": ("主题", "更换配色主题"),
+    "Quit": ("退出", "立即退出"),
+    "Keys": ("按键面板", "显示或隐藏当前部件的按键说明"),
+    "Minimize": ("还原", "把放大的部件还原"),
+    "Maximize": ("放大", "放大当前部件"),
+    "Screenshot": ("截图", "把当前屏幕保存为 SVG 图片"),
+}
+
+
 class KeysMixin(_Base):
     """Keys routed to the tab in view, help, palette and settings of `QcrulesApp`."""
+
+    def get_system_commands(self, screen: Any) -> Iterator[Any]:
+        """Textual's palette commands (theme, quit, keys, screenshot), in Chinese in zh."""
+        for command in super().get_system_commands(screen):  # type: ignore[misc]
+            zh = SYSTEM_COMMANDS_ZH.get(command.title)
+            if zh is not None:
+                command = command._replace(
+                    title=tr(zh[0], command.title), help=tr(zh[1], command.help)
+                )
+            yield command
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys act on the tab in view: finding keys on Findings, pool keys on Creators."""
