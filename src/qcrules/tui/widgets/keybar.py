@@ -14,6 +14,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
+from qcrules.i18n import tr
+
 
 class KeyBar(Static):
     DEFAULT_CSS = """
@@ -58,9 +60,8 @@ class KeyBar(Static):
             spans.append((start, line.cell_len, binding.key.split(",")[0]))
         if palette is not None and self.app.ENABLE_COMMAND_PALETTE:  # at the right, as before
             binding = palette[1]
-            right = Text.assemble(
-                (f" {self.app.get_key_display(binding)} ", key_style), f"{binding.description} "
-            )
+            said = tr("命令", binding.description)  # Textual's own binding says "palette"
+            right = Text.assemble((f" {self.app.get_key_display(binding)} ", key_style), f"{said} ")
             room = self.size.width - right.cell_len
             line.truncate(max(0, room), overflow="ellipsis", pad=True)
             spans.append((room, room + right.cell_len, binding.key))
