@@ -14,6 +14,7 @@ from sqlalchemy import func, select, union
 
 from qcrules.facts.builders import (
     MER,
+    C,
     G,
     M,
     P,
@@ -21,7 +22,7 @@ from qcrules.facts.builders import (
     _reading,
     _sum_known,
 )
-from qcrules.facts.core import Fact, _MerchantSettings
+from qcrules.facts.core import EVALUATED_POOL_STATUSES, Fact, _MerchantSettings
 from qcrules.facts.values import _CreatorValues
 
 
@@ -226,9 +227,6 @@ def set_aside_creators(db: Any) -> list[Fact]:
     EVALUATED_POOL_STATUSES) that have no grant with the merchant: not facts of a run, but
     the TUI lists them so that an operator can find one and bring it back. Only what names
     them is filled in."""
-    from qcrules.facts.builders import C
-    from qcrules.facts.core import EVALUATED_POOL_STATUSES
-
     granted = select(G.aweme_id).where(G.merchant_id == P.merchant_id, G.aweme_id == P.aweme_id)
     query = (
         select(P.merchant_id, P.aweme_id, P.status, C.nickname, C.fans_count)

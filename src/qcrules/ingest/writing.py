@@ -135,21 +135,8 @@ class _Writing:
         for name in ("grant_id", "account_id"):
             column = values.get(name)
             values[name] = [""] * n if column is None else ["" if v is None else v for v in column]
-        key_columns = [values[k] for k in self.kind.key]
-        groups: dict[tuple, list[int]] = {}
-        if isinstance(rows, range) and rows == range(n):  # every row: keys zipped in C
-            if len(set(zip(*key_columns, strict=True))) == n:
-                return rows  # no key twice (a daily export's usual case): nothing to sum
-            keyed: Any = enumerate(zip(*key_columns, strict=True))
-        else:
-            keyed = ((i, tuple(col[i] for col in key_columns)) for i in rows)
-        for i, key in keyed:
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [i]
-            else:
-                group.append(i)
-        if len(groups) == len(rows):
+        groups = self._key_groups(rows)
+        if groups is None:
             return rows
         extra, columns = self.extra, self.sheet.columns
         combined: dict[str, list[Any]] = {name: [] for name in values}
@@ -178,17 +165,32 @@ class _Writing:
         )
         return range(len(groups))
 
+    def _key_groups(self, rows: Sequence[int]) -> dict[tuple, list[int]] | None:
+        """`rows` by their metrics key (an empty grant or account is ''), or None when no
+        key is there twice — a daily export's usual case, found by zipping in C."""
+        values, n = self.values, self.sheet.rows
+        columns = [values.get(k) or [None] * n for k in self.kind.key]
+        every = isinstance(rows, range) and rows == range(n)
+        if every and len(set(zip(*columns, strict=True))) == n:
+            return None
+        keyed: Any = (
+            enumerate(zip(*columns, strict=True))
+            if every
+            else ((i, tuple(c[i] for c in columns)) for i in rows)
+        )
+        groups: dict[tuple, list[int]] = {}
+        for i, key in keyed:
+            groups.setdefault(tuple("" if v is None else v for v in key), []).append(i)
+        return None if len(groups) == len(rows) else groups
+
     def _check_sums(self) -> None:
         """Rows of one key are summed when written: a count whose sum is above 2**53 is
         refused on each of those rows, as one cell above it is (no count is that large, and
         every reading computes counts exactly only up to it)."""
-        values, n = self.values, self.sheet.rows
-        keys = list(zip(*(values.get(k) or [None] * n for k in self.kind.key), strict=True))
-        if len(set(keys)) == n:
+        values = self.values
+        groups = self._key_groups(range(self.sheet.rows))
+        if groups is None:
             return
-        groups: dict[tuple, list[int]] = {}
-        for i, key in enumerate(keys):
-            groups.setdefault(tuple("" if v is None else v for v in key), []).append(i)
         counts = [
             name for name in _SUMMED if name in values and any(type(v) is int for v in values[name])
         ]

@@ -66,10 +66,7 @@ class ActingMixin(_Base):
         if handling and state in ("applied", "dismissed"):
             shown = label(STATE_LABEL, state)
             self.notify(
-                tr(
-                    f"这个动作已{shown.removeprefix('已')}：按 u 可撤销",
-                    f"already {shown}: u undoes it",
-                ),
+                tr(f"这个动作{shown}：按 u 可撤销", f"already {shown}: u undoes it"),
                 severity="warning",
             )
             return None

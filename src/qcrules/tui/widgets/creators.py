@@ -219,7 +219,7 @@ class CreatorsTab(RunTab):
         except QcrulesError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error")
             return
-        self.app.call_from_thread(self._pool_changed, fact, status, outcome)
+        self.app.call_from_thread(self._pool_changed, outcome)
 
     def records_changed(self, changes: list[Any]) -> None:
         """Pool statuses an applied action or an undo wrote: their rows change in place."""
@@ -240,12 +240,8 @@ class CreatorsTab(RunTab):
                     table.update_item(rows[id(fact)], 3, self.cells(fact)[3])
         self.show_detail()
 
-    def _pool_changed(self, fact: Any, status: str, outcome: Any) -> None:
-        fact.values["pool_status"] = status  # its row changes in place; the list stays as it is
-        row = next((i for i, shown in enumerate(self.shown) if shown is fact), None)
-        if row is not None:
-            self.query_one("#creators-table", PagedTable).update_item(row, 3, self.cells(fact)[3])
-        self.show_detail()
+    def _pool_changed(self, outcome: Any) -> None:
+        self.records_changed(outcome.changes)  # its row changes in place; the list stays
         self.notify(
             "; ".join(change_text(c) for c in outcome.changes)
             + tr("（按 r 重新评估）", " (r evaluates again)"),
