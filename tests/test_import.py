@@ -758,6 +758,36 @@ def test_partial_columns_do_not_erase(db, tmp_path):
     assert one(db, Creator, aweme_id="1")["extra"] == {"简介": "穿搭", "近30天直播数": "12"}
 
 
+def test_an_empty_creator_cell_keeps_what_is_stored(db, tmp_path):
+    """A later export that lacks a creator's 合作码, quote or fan data (an empty cell) keeps
+    the stored value; one that brings a new value replaces it; a new creator gets NULL."""
+    header = ["达人UID", "达人昵称", "合作码", "报价", "粉丝数", "严重违规"]
+    ok(run_import(db, "creators", [write_csv(tmp_path / "a.csv", header, [
+        ["1", "小王", "abcd1234", "5000", "100", "是"],
+        ["2", "小李", "efgh5678", "3000", "200", "否"],
+    ])]))  # fmt: skip
+    report = ok(run_import(db, "creators", [write_csv(tmp_path / "b.csv", header, [
+        ["1", "小王", "", "", "", ""],
+        ["2", "小李2", "zzzz9999", "", "250", ""],
+        ["3", "小张", "", "", "", ""],
+    ])]))  # fmt: skip
+    assert (report.inserted, report.updated) == (1, 2)
+    first, second, third = (one(db, Creator, aweme_id=a) for a in ("1", "2", "3"))
+    assert (first["cooperation_code"], first["quote_price"], first["fans_count"]) == (
+        "abcd1234",
+        5000,
+        100,
+    )
+    assert first["serious_violation"] is True  # a blank never clears a known violation
+    assert (second["nickname"], second["cooperation_code"], second["fans_count"]) == (
+        "小李2",
+        "zzzz9999",
+        250,
+    )
+    assert second["quote_price"] == 3000 and second["serious_violation"] is False
+    assert third["cooperation_code"] is None and third["fans_count"] is None
+
+
 def test_bulk_write_paths_agree(db, tmp_path, monkeypatch):
     """PostgreSQL switches to COPY for big writes; force it on small files and compare."""
     from qcrules.ingest import writer

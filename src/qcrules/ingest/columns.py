@@ -197,6 +197,11 @@ class Kind:
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     keeps_extra: bool = False  # unknown columns go to the `extra` JSON column
+    # an empty cell keeps what is stored: a creator's attributes come from several exports
+    # (星图, 蝉妈妈, the merchant's own sheet), each knowing some of them; one that lacks a
+    # 合作码 or a quote must not erase it. Elsewhere an empty cell means something (no end
+    # date: permanent; no target gender) or a day measured anew (metrics), so it is written
+    blank_keeps_stored: bool = False
     references: tuple[str, ...] = ()  # columns naming a merchant / creator / grant
     title: tuple[str, str] = ("", "")
     by_name: dict[str, Column] = field(default_factory=dict, compare=False, repr=False)
@@ -294,6 +299,7 @@ CREATORS = Kind(
         Column("data_source", "text", False, ("数据来源", "来源")),
     ),
     keeps_extra=True,
+    blank_keeps_stored=True,
     title=("达人", "creators"),
 )
 

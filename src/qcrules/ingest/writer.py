@@ -53,11 +53,13 @@ def upsert_statement(
     merge_json: Iterable[str] = (),
     columns: Iterable[str] | None = None,
     source: Any = None,
+    keep_stored: Iterable[str] = (),
 ):
     """INSERT … ON CONFLICT (key) DO UPDATE SET the `update` columns; `merge_json` columns
-    are merged key by key into what is stored (a new file's extras do not erase older ones).
-    `columns` names the columns every row carries (all of them if None); `source` is a
-    SELECT to insert from (the COPY path) instead of bound parameters."""
+    are merged key by key into what is stored (a new file's extras do not erase older ones);
+    a `keep_stored` column's empty cell keeps the stored value. `columns` names the columns
+    every row carries (all of them if None); `source` is a SELECT to insert from (the COPY
+    path) instead of bound parameters."""
     tbl = table(model)
     stmt = _insert(conn)(tbl)
     if source is not None:
@@ -74,6 +76,9 @@ def upsert_statement(
         if json_columns:
             stmt = stmt.values(json_columns)
     set_: dict[str, Any] = {c: stmt.excluded[c] for c in update if c not in key}
+    for name in keep_stored:
+        if name in set_:
+            set_[name] = func.coalesce(stmt.excluded[name], tbl.c[name])
     for name in merge_json:
         new, old = stmt.excluded[name], tbl.c[name]
         if conn.dialect.name == "postgresql":
@@ -103,6 +108,7 @@ def upsert_columns(
     constants: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
     copy_threshold: int | None = None,
+    keep_stored: Iterable[str] = (),
 ) -> int:
     """Upsert rows given column-wise: each chunk holds one list of values per name, and
     `constants` are the same in every row. Returns the number of rows sent.
@@ -112,10 +118,12 @@ def upsert_columns(
     as SQLite's own work. PostgreSQL: big writes go through COPY; small ones as row dicts.
     """
     constants = constants or {}
-    update, merge_json = list(update), list(merge_json)
+    update, merge_json, keep_stored = list(update), list(merge_json), list(keep_stored)
     columns = [*names, *constants]
     if conn.dialect.name == "sqlite":
-        stmt = upsert_statement(conn, model, key, update, merge_json, columns)
+        stmt = upsert_statement(
+            conn, model, key, update, merge_json, columns, keep_stored=keep_stored
+        )
         return _sqlite_executemany(conn, stmt, names, chunks, constants, progress)
     chunks = iter(chunks)
     first = next(chunks, None)
@@ -126,10 +134,14 @@ def upsert_columns(
     if conn.dialect.name == "postgresql" and len(first[0]) >= threshold:
         temp = _postgres_copy(conn, model, names, chunks, constants, progress)
         source = select(*sql_table(temp.name, *(sql_column(c) for c in columns)).c)
-        conn.execute(upsert_statement(conn, model, key, update, merge_json, columns, source))
+        conn.execute(
+            upsert_statement(
+                conn, model, key, update, merge_json, columns, source, keep_stored=keep_stored
+            )
+        )
         conn.exec_driver_sql(f"DROP TABLE {temp.name}")
         return temp.rows
-    stmt = upsert_statement(conn, model, key, update, merge_json, columns)
+    stmt = upsert_statement(conn, model, key, update, merge_json, columns, keep_stored=keep_stored)
     done = 0
     for chunk in chunks:
         if not chunk or not len(chunk[0]):

@@ -350,6 +350,9 @@ class _Writing:
                 merge_json=merge,
                 constants=constants,
                 progress=on_write,
+                keep_stored=[n for n in names if n not in kind.key]
+                if kind.blank_keeps_stored
+                else (),
             )
             after = count(conn, model)
             self._pool(rows, write=True, conn=conn)
