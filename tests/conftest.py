@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -237,8 +237,34 @@ def demo_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.getbasetemp() / "demo-workspace"
     workspace = init_workspace(folder)
     generate(workspace.db, size="demo", seed=7, today=DEMO_DAY)
+    _remember_the_dashboard_backtest(workspace)
     workspace.close()
     return folder
+
+
+def _remember_the_dashboard_backtest(workspace) -> None:
+    """The TUI's 30-day backtest of the demo remembered in both languages, worked out here
+    in-process, as the app finds it when it opens the demo again (qcrules.remembered): the
+    TUI tests then spend no child process on it. Tests of the child process itself remove
+    it first (`tests/test_tui_whatif.py`, `tests/test_remembered.py`)."""
+    from qcrules import service
+    from qcrules.i18n import language
+    from qcrules.remembered import remember
+    from qcrules.tui.present import BACKTEST_DAYS
+
+    start = DEMO_DAY - timedelta(days=BACKTEST_DAYS - 1)
+    before = os.environ.get("QCRULES_LANG")
+    try:
+        for lang in ("en", "zh"):
+            os.environ["QCRULES_LANG"] = lang
+            language.cache_clear()
+            remember(workspace, start, DEMO_DAY, service.backtest(workspace, start, DEMO_DAY))
+    finally:
+        if before is None:
+            os.environ.pop("QCRULES_LANG", None)
+        else:
+            os.environ["QCRULES_LANG"] = before
+        language.cache_clear()
 
 
 @pytest.fixture

@@ -4,13 +4,17 @@ on the demo workspace, plus a snapshot of the pane."""
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from textual.widgets import Button, Input, Select
 
 from conftest import settle_whatif
+from helpers import write_csv
 from qcrules import service
+from qcrules.remembered import FOLDER
 from qcrules.tui import QcrulesApp
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets.packs import PacksTab
@@ -20,10 +24,11 @@ from test_tui import SIZE, TODAY, evaluated, text_of
 pytestmark = pytest.mark.usefixtures("english")  # conftest: English labels in every test
 
 
-async def test_the_backtest_runs_apart_and_quitting_does_not_wait_for_it(workspace):
+async def test_the_backtest_runs_apart_and_quitting_does_not_wait_for_it(writable):
     """The chart's backtest is a child process (its CPU and memory out of the app): a user who
     quits while it runs is not kept waiting, and the child does not outlive the app."""
-    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    shutil.rmtree(writable.root / FOLDER)  # the demo's is remembered (conftest)
+    app = QcrulesApp(writable, as_of=TODAY, store=False)
     async with app.run_test(size=SIZE) as pilot:
         await evaluated(app, pilot)
         await pilot.press("d")
@@ -34,6 +39,43 @@ async def test_the_backtest_runs_apart_and_quitting_does_not_wait_for_it(workspa
         child = app._backtest_children[0]
         assert child.poll() is None and child.pid != os.getpid()  # running, elsewhere
     assert child.wait(timeout=10) != 0  # killed as the app closed, not left to finish
+
+
+async def test_the_chart_is_worked_out_once_then_remembered_for_the_same_data(writable):
+    """Opening the app again on the same records, packs and settings shows the chart without
+    a second backtest; after an import it is worked out again."""
+    shutil.rmtree(writable.root / FOLDER)
+
+    async def session() -> tuple[list, Any]:
+        app = QcrulesApp(writable, as_of=TODAY, store=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await evaluated(app, pilot)
+            await pilot.press("d")
+            await evaluated(app, pilot)
+            return list(app._backtest_children), app.backtest
+
+    children, first = await session()
+    assert len(children) == 1 and first is not None
+    children, again = await session()
+    assert children == [] and again.to_json() == first.to_json()
+    row = [TODAY.isoformat(), "M1", "2269146343602051947", "G-000004", "9000", "10", "1", "0"]
+    header = [
+        "日期",
+        "商家ID",
+        "达人UID",
+        "授权ID",
+        "整体消耗",
+        "整体展示次数",
+        "整体点击次数",
+        "整体成交金额",
+    ]
+    path = write_csv(writable.root / "today.csv", header, [row])
+    assert service.import_files(writable, "metrics", [path]).ok
+    children, changed = await session()
+    assert len(children) == 1
+    assert (
+        changed.to_json() == service.backtest(writable, TODAY - timedelta(days=29), TODAY).to_json()
+    )
 
 
 async def what_if(app, pilot, param: str, value: str) -> None:

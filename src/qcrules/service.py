@@ -316,6 +316,14 @@ def backtest_apart(workspace: Workspace, start: date, end: date, **options) -> B
     return _apart(workspace, start, end, **options)
 
 
+def remembered_backtest(workspace: Workspace, start: date, end: date, **options):
+    """`backtest_apart`, remembered by its inputs (qcrules.remembered): the same data, packs
+    and settings give the last result at once. Returns it and whether it was remembered."""
+    from qcrules.remembered import remembered_backtest as _remembered
+
+    return _remembered(workspace, start, end, **options)
+
+
 def save_params(workspace: Workspace, overrides: dict) -> Path:
     """Write parameter overrides into [params] of qcrules.toml, keeping its comments."""
     from qcrules.backtest import save_params as _save

@@ -34,7 +34,7 @@ from qcrules.demo.names import (
     NameBook,
     cooperation_code,
 )
-from qcrules.model.db import upsert
+from qcrules.model.db import next_data_version, upsert
 from qcrules.model.tables import (
     METRIC_KEY,
     PERMANENT_END,
@@ -387,6 +387,7 @@ def generate(
         for chunk in gen.metric_chunks(METRIC_CHUNK):
             upsert(conn, DailyMetric, chunk, METRIC_KEY)
             n_metrics += len(chunk)
+        next_data_version(conn)
     counts = {
         "merchants": len(gen.merchants),
         "creators": len(gen.creators),

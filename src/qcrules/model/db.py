@@ -9,12 +9,23 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, make_url, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel
 
@@ -33,6 +44,29 @@ class DatabaseError(Exception):
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+# writes that only store evaluation runs: the records a run is worked out from stay the same
+RUN_ONLY_WRITES = frozenset({"evaluate", "runs merge"})
+DATA_VERSION_KEY = "data_version"
+
+
+def read_data_version(conn: Connection) -> str:
+    """The workspace's data version (Database.data_version) as `conn` sees it."""
+    meta = SchemaMeta.__table__
+    value = conn.execute(
+        select(meta.c.value).where(meta.c.key == DATA_VERSION_KEY)
+    ).scalar_one_or_none()
+    return value or ""
+
+
+def next_data_version(conn: Connection) -> None:
+    """A new data version, in the transaction that changes the records."""
+    meta = SchemaMeta.__table__
+    version = uuid.uuid4().hex
+    done = conn.execute(meta.update().where(meta.c.key == DATA_VERSION_KEY).values(value=version))
+    if not done.rowcount:
+        conn.execute(meta.insert().values(key=DATA_VERSION_KEY, value=version))
 
 
 def sqlite_url(path: Path) -> str:
@@ -192,12 +226,26 @@ class Database:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
     def write(self, kind: str):
         """A transaction holding the workspace's write lock (qcrules.model.locking): what it
-        checks and reads cannot change before it commits. `kind` names the work for others."""
+        checks and reads cannot change before it commits. `kind` names the work for others.
+        Unless it only stores runs, it also counts one more data version (`data_version`)."""
         from qcrules.model.locking import write_transaction
 
-        return write_transaction(self, kind)
+        with write_transaction(self, kind) as conn:
+            yield conn
+            if kind not in RUN_ONLY_WRITES:
+                next_data_version(conn)
+
+    def data_version(self) -> str:
+        """A token that every change qcrules makes to this workspace's records replaces
+        (imports, actions, grants, pool changes, holds, migrations): what was worked out from
+        the records under one token (a backtest) still holds while it is the same. A copy of
+        the workspace has the same token, as it has the same records; writes made outside
+        qcrules (a SQL client) do not replace it. "" until a qcrules write sets one."""
+        with self.engine.connect() as conn:
+            return read_data_version(conn)
 
     def connect(self):
         return self.engine.connect()

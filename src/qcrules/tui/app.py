@@ -378,8 +378,8 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         from qcrules.errors import QcrulesError
 
         try:
-            result = service.backtest_apart(  # a child process: the UI keeps the GIL
-                self.workspace,
+            result, _ = service.remembered_backtest(  # else a child process: the UI keeps
+                self.workspace,  # the GIL
                 as_of - timedelta(days=BACKTEST_DAYS - 1),
                 as_of,
                 started=self._backtest_children.append,
