@@ -316,11 +316,12 @@ def backtest_apart(workspace: Workspace, start: date, end: date, **options) -> B
     return _apart(workspace, start, end, **options)
 
 
-def save_params(workspace: Workspace, overrides: dict) -> Path:
-    """Write parameter overrides into [params] of qcrules.toml, keeping its comments."""
+def save_params(workspace: Workspace, overrides: dict, *, note: str | None = None) -> Path:
+    """Write parameter overrides into [params] of qcrules.toml, keeping its comments; a
+    `note` is written as a comment beside each value."""
     from qcrules.backtest import save_params as _save
 
-    return _save(workspace, overrides)
+    return _save(workspace, overrides, note=note)
 
 
 def list_grants(workspace: Workspace, **filters) -> list[GrantView]:
