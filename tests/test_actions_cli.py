@@ -277,3 +277,68 @@ def test_bulk_apply_by_filter_is_all_or_nothing(cli, ws):
     assert both.returncode == 2 and "not both" in both.stderr
     bad_level = run(cli, ws, "actions", "apply", "--level", "severe", ok=False)
     assert bad_level.returncode == 2 and "unknown level" in bad_level.stderr
+
+
+def test_in_zh_a_refusal_names_the_action_state_in_chinese(cli, ws):
+    """A zh user was told 「已是 dismissed」: the refusal speaks the state's zh label."""
+    evaluate(cli, ws)
+    items = queue(cli, ws)
+    dismissed, applied = item(items, "SCR012"), item(items, "PRM001")
+    run(cli, ws, "actions", "dismiss", dismissed["id"], "--reason", "谈过了")
+    run(cli, ws, "actions", "apply", applied["id"])
+    zh = {"QCRULES_ACTOR": "tester", "QCRULES_LANG": "zh"}
+
+    refused = cli("actions", "apply", dismissed["id"], cwd=ws, env=zh)
+    assert refused.returncode == 2
+    assert "已忽略，不能执行" in refused.stderr
+    assert "dismissed" not in refused.stderr
+
+    again = cli("actions", "dismiss", applied["id"], "--reason", "x", cwd=ws, env=zh)
+    assert again.returncode == 2
+    assert "已执行，不能忽略" in again.stderr
+    assert "applied" not in again.stderr
+
+    other = next(
+        i
+        for i in items
+        if i["entity"]["id"] not in {dismissed["entity"]["id"], applied["entity"]["id"]}
+    )
+    run(
+        cli,
+        ws,
+        "actions",
+        "hold",
+        other["entity"]["id"],
+        "--reason",
+        "等法务",
+        "--type",
+        other["entity"]["type"],
+    )
+    assert {i["id"]: i["state"] for i in queue(cli, ws, "--all")}[other["id"]] == "held"
+    on_hold = cli("actions", "apply", other["id"], cwd=ws, env=zh)
+    assert on_hold.returncode == 2
+    assert "暂停中，不能执行" in on_hold.stderr
+    assert "held" not in on_hold.stderr
+
+
+def test_in_zh_setting_a_pool_status_it_already_has_names_it_in_chinese(demo_copy):
+    from qcrules import service
+    from qcrules.errors import UsageError
+    from qcrules.i18n import language
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    try:
+        with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+            merchant, aweme = conn.execute(
+                "select merchant_id, aweme_id from pool where status = 'excluded' limit 1"
+            ).fetchone()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("QCRULES_LANG", "zh")
+            language.cache_clear()
+            with pytest.raises(UsageError) as refused:
+                service.set_pool_status(workspace, merchant, aweme, "excluded")
+        assert "已排除" in str(refused.value) and "excluded" not in str(refused.value)
+    finally:
+        language.cache_clear()
+        workspace.close()

@@ -449,8 +449,8 @@ def _fires(entity: str, f: dict[str, Any]) -> set[str]:
             and f["excluded"] is False
         )
         checks = {
-            "SCR001": _lt(f["active_fan_ratio"], 0.60),
-            "SCR002": _lt(f["completion_rate"], 0.30),
+            "SCR001": _lt(f["active_fan_ratio"], 0.60) and f["excluded"] is False,
+            "SCR002": _lt(f["completion_rate"], 0.30) and f["excluded"] is False,
             "SCR003": f["data_verified"] is False,
             "SCR004": _lt(f["audience_match"], 0.60),
             "SCR005": f["category_match"] is False,
@@ -459,7 +459,8 @@ def _fires(entity: str, f: dict[str, Any]) -> set[str]:
             "SCR008": f["accepts_ads"] is False,
             "SCR009": f["accepts_script_changes"] is False,
             "SCR010": f["has_cooperation_code"] is False and f["excluded"] is False,
-            "SCR011": f["real_name_verified"] is False or f["serious_violation"] is True,
+            "SCR011": (f["real_name_verified"] is False or f["serious_violation"] is True)
+            and f["excluded"] is False,
             "SCR012": screened and f["has_cooperation_code"] is True and f["in_pool"] is False,
             "PRM010": f["hosted_auth_enabled"] is True
             and f["authorized_this_merchant_before"] is False

@@ -380,3 +380,45 @@ def test_invalid_pack_in_a_pack_folder_exits_4(cli, workspace):
     assert result.returncode == 4
     assert "team.toml:10:" in result.stderr and "roi_7d" in result.stderr
     assert result.stdout == ""
+
+
+def test_an_excluded_creator_with_a_grant_is_not_told_to_be_excluded_again(cli, tmp_path):
+    """Screening judges an excluded creator that still has a grant; its weak base data and
+    platform risk used to suggest `exclude_creator` (SCR001, SCR002, SCR011) once more."""
+    ws = tmp_path / "ws"
+    assert cli("init", str(ws)).returncode == 0
+    write(
+        ws / "merchants.csv",
+        "merchant_id,name,break_even_roi,categories\nM1,男装旗舰店,1.8,男装\n",
+    )
+    write(
+        ws / "creators.csv",
+        "达人UID,达人昵称,活跃粉丝占比,完播率,主营类目,data_verified,real_name_verified,"
+        "serious_violation\n"
+        "2001,已排除的达人,40%,20%,男装,否,否,是\n"
+        "2002,候选达人,40%,20%,男装,否,否,是\n",
+    )
+    write(
+        ws / "pool.csv",
+        "merchant_id,aweme_id,status\nM1,2001,excluded\nM1,2002,candidate\n",
+    )
+    write(
+        ws / "grants.csv",
+        "授权ID,商家ID,达人UID,授权类型,授权范围,授权状态,开始时间,结束时间\n"
+        f"G1,M1,2001,合作达人,单视频,授权生效,{day(-5)},{day(10)}\n",
+    )
+    for kind in ("merchants", "creators", "pool", "grants"):
+        result = cli("import", kind, str(ws / f"{kind}.csv"), cwd=ws)
+        assert result.returncode == 0, result.stderr
+
+    _, report = evaluate_json(cli, ws)
+    exclusions = {
+        (f["rule"], f["entity"]["id"])
+        for f in report["findings"]
+        if f["action"] and f["action"]["kind"] == "exclude_creator"
+    }
+    assert exclusions == {("SCR001", "2002"), ("SCR002", "2002"), ("SCR011", "2002")}
+    judged = {(f["rule"], f["entity"]["id"]) for f in report["findings"]}
+    assert ("SCR003", "2001") in judged, "the excluded creator with a grant is still screened"
+    listed = {(i["rule"], i["entity"]["id"]) for i in report["insufficient_data"]}
+    assert not {r for r, e in listed if e == "2001"} & {"SCR001", "SCR002", "SCR011"}

@@ -569,3 +569,42 @@ def test_a_forms_check_session_judges_as_a_fresh_check_does(ws):
         assert len(session.contexts) == 2  # one per creator tried
     finally:
         workspace.close()
+
+
+def test_an_identical_second_request_is_refused_naming_the_first(cli, ws):
+    """The same merchant, creator, type, scope and dates twice would ask the creator twice:
+    the second is refused (exit 2) with the first one's id, and nothing is written."""
+    _, first = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "30")
+    grant_id = first["grant"]["grant_id"]
+    assert first["written"] is True and first["grant"]["status"] == "requested"
+    audit = ws.count("audit_log")
+
+    again = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1002",
+        "--scope", "live_room", "--days", "30", code=2,
+    )  # fmt: skip
+    assert f"grant {grant_id} (requested) already asks for this" in again.stderr
+    assert f"follow up {grant_id}" in again.stderr
+    dry = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1002",
+        "--scope", "live_room", "--days", "30", "--dry-run", code=2,
+    )  # fmt: skip
+    assert grant_id in dry.stderr
+    assert ws.count("grants") == 1 and ws.count("audit_log") == audit
+
+    # other terms are another request; a draft is named with the way to send it
+    request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "15")
+    _, draft = request(cli, ws, "--creator", "1001", "--scope", "live_room")
+    assert draft["grant"]["status"] == "draft"
+    zh = cli(
+        "grants", "request", "--merchant", "M1", "--creator", "1001", "--scope", "live_room",
+        cwd=ws.folder, env={"QCRULES_LANG": "zh"},
+    )  # fmt: skip
+    assert zh.returncode == 2
+    assert f"已有相同的授权 {draft['grant']['grant_id']}（草稿）" in zh.stderr
+    assert f"qcrules grants mark {draft['grant']['grant_id']} requested" in zh.stderr
+    # once the first is revoked, the same terms can be asked for again
+    run(cli, ws, "grants", "mark", grant_id, "revoked")
+    _, renewed = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "30")
+    assert renewed["written"] is True and renewed["grant"]["grant_id"] != grant_id
+    assert ws.count("grants") == 4

@@ -222,3 +222,120 @@ def test_import_help_mentions_options(cli, tmp_path):
     assert done.returncode == 0
     for option in ("--merchant", "--dry-run", "--skip-invalid", "--rejects", "--help-columns"):
         assert option in done.stdout
+
+
+AGE_HEADERS = ["18-23岁粉丝比例", "24-30岁粉丝比例", "31-40岁粉丝比例", "41-50岁粉丝比例"]
+
+
+def fan_ages(ws: Path) -> dict[str, dict | None]:
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        rows = conn.execute("select aweme_id, fan_age_dist from creators").fetchall()
+    return {aweme: json.loads(dist) if dist else None for aweme, dist in rows}
+
+
+def test_xingtu_fan_age_columns_become_the_fan_age_distribution(cli, tmp_path):
+    """A 星图 export gives fan ages as one share column per band; they land in fan_age_dist
+    as the single `18-23:0.1,…` column would, and audience matching reads them."""
+    ws = tmp_path / "ws"
+    assert cli("init", str(ws)).returncode == 0
+    merchants = write_csv(
+        ws / "merchants.csv",
+        ["商家ID", "商家名称", "保本ROI", "目标年龄段"],
+        [["M1", "男装旗舰店", "1.8", "31-40,41-50"]],
+    )
+    assert cli("import", "merchants", str(merchants), cwd=ws).returncode == 0
+    creators = write_csv(
+        ws / "星图达人.csv",
+        ["达人UID", "达人昵称", *AGE_HEADERS, "50岁以上粉丝比例"],
+        [
+            ["1001", "穿搭阿杰", "5%", "15%", "45%", "25%", "10%"],
+            ["1002", "学生党小美", "50.5%", "30%", "10%", "5%", ""],  # no 50+ share: unknown
+            ["1003", "新号", "", "", "", "", ""],
+        ],
+    )
+    done = cli("import", "creators", str(creators), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "extra" not in done.stdout + done.stderr  # no band left over as an unknown column
+    assert fan_ages(ws) == {
+        "1001": {"18-23": 0.05, "24-30": 0.15, "31-40": 0.45, "41-50": 0.25, "50+": 0.1},
+        "1002": {"18-23": 0.505, "24-30": 0.3, "31-40": 0.1, "41-50": 0.05},
+        "1003": None,
+    }
+    # the same as the single column gives
+    single = write_csv(
+        ws / "single.csv",
+        ["达人UID", "达人昵称", "粉丝年龄分布"],
+        [["1004", "对照", "18-23:5%,24-30:15%,31-40:45%,41-50:25%,50岁以上:10%"]],
+    )
+    assert cli("import", "creators", str(single), cwd=ws).returncode == 0
+    assert fan_ages(ws)["1004"] == fan_ages(ws)["1001"]
+
+    report = json.loads(
+        cli("evaluate", "--format", "json", "--no-store", "--fail-on", "never", cwd=ws).stdout
+    )
+    mismatched = {
+        f["entity"]["id"]: f["evidence"]["audience_match"]
+        for f in report["findings"]
+        if f["rule"] == "SCR004"
+    }
+    assert mismatched == {"1002": pytest.approx(0.15)}  # 1001: 70% in 31-50
+
+
+def test_xingtu_fan_age_columns_0_to_100_and_short_headers(cli, ws):
+    path = write_csv(
+        ws / "ages.csv",
+        ["达人UID", "达人昵称", "18-23岁", "24-30岁", "31-40岁", "41-50岁", "50岁以上"],
+        [["71233112", "小王", "10", "20", "40", "20", "10"]],
+    )
+    done = cli("import", "creators", str(path), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "0–100" in done.stderr + done.stdout
+    assert fan_ages(ws)["71233112"] == {
+        "18-23": 0.1,
+        "24-30": 0.2,
+        "31-40": 0.4,
+        "41-50": 0.2,
+        "50+": 0.1,
+    }
+
+
+def test_bad_xingtu_fan_age_cells_name_file_line_and_column(cli, ws):
+    path = write_csv(
+        ws / "ages.csv",
+        ["达人UID", "达人昵称", *AGE_HEADERS, "50岁以上粉丝比例"],
+        [
+            ["71233112", "小王", "10%", "二成", "40%", "20%", "10%"],
+            ["71233113", "老李", "60%", "30%", "40%", "20%", "10%"],
+        ],
+    )
+    done = cli("import", "creators", str(path), cwd=ws)
+    assert done.returncode == 2
+    err = done.stderr
+    assert f"error: {path}: 2 invalid rows; nothing was imported from this file" in err
+    assert f"{path}:2: 24-30岁粉丝比例 = '二成': not a number" in err
+    assert f"{path}:3: 18-23岁粉丝比例…50岁以上粉丝比例" in err
+    assert "add up to more than 100%" in err
+    assert fan_ages(ws) == {"71233112": None, "71233113": None}
+
+
+def test_fan_age_given_twice(cli, ws):
+    """Two columns for one band are refused; the distribution's own column beside band
+    columns wins, and the bands are kept as data with a warning."""
+    path = write_csv(
+        ws / "ages.csv",
+        ["达人UID", "达人昵称", "18-23岁粉丝比例", "18-23岁"],
+        [["71233112", "小王", "10%", "10%"]],
+    )
+    done = cli("import", "creators", str(path), cwd=ws)
+    assert done.returncode == 2
+    assert "means the age band 18-23, like column '18-23岁粉丝比例'" in done.stderr
+
+    path = write_csv(
+        ws / "both.csv",
+        ["达人UID", "达人昵称", "粉丝年龄分布", "18-23岁粉丝比例"],
+        [["71233112", "小王", "18-23:0.2", "10%"]],
+    )
+    done = cli("import", "creators", str(path), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "column '粉丝年龄分布' gives fan_age_dist" in done.stderr
+    assert fan_ages(ws)["71233112"] == {"18-23": 0.2}

@@ -143,6 +143,26 @@ async def test_save_asks_first_then_writes_qcrules_toml(writable):
         assert "max_pending_days = 1" in str(app.query_one("#whatif-param", Select)._options)
 
 
+async def test_the_note_typed_when_saving_lands_beside_the_value_in_qcrules_toml(writable):
+    """The save dialog asks for a note: it is written as the value's comment (it was dropped)."""
+    import tomllib
+
+    config = writable.config.path
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await what_if(app, pilot, "permissions.max_pending_days", "1")
+        await pilot.click("#whatif-save")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmChange)
+        await pilot.press(*"chase requests daily, ops review")
+        await pilot.press("enter")
+        await evaluated(app, pilot)
+    text = config.read_text(encoding="utf-8")
+    assert "max_pending_days = 1 # chase requests daily, ops review" in text.splitlines()
+    assert tomllib.loads(text)["params"]["permissions"]["max_pending_days"] == 1
+
+
 async def test_the_dashboard_and_packs_tab_draw_the_backtest(workspace):
     expected = service.backtest(workspace, TODAY - timedelta(days=29), TODAY)
     app = QcrulesApp(workspace, as_of=TODAY, store=False)

@@ -445,11 +445,14 @@ def backtest_apart(
 # saving what-if parameters
 
 
-def save_params(workspace: Workspace, overrides: dict[str, dict[str, Any]]) -> Path:
+def save_params(
+    workspace: Workspace, overrides: dict[str, dict[str, Any]], *, note: str | None = None
+) -> Path:
     """Write `overrides` into [params.<pack>] of the workspace's qcrules.toml and reload it.
 
     tomlkit edits the document in place, so the user's comments and layout stay; the file is
-    replaced in one step (never half written). The values are checked first, as `--set` is."""
+    replaced in one step (never half written). The values are checked first, as `--set` is.
+    A `note` (why the value changed) is written as a comment on each value's line."""
     from qcrules.config import load_config, set_config_values
 
     path = workspace.config.path
@@ -465,7 +468,9 @@ def save_params(workspace: Workspace, overrides: dict[str, dict[str, Any]]) -> P
         for name, value in v.items()
     ]
     checked = parse_sets(packset, items)
-    set_config_values(path, {("params", pack): values for pack, values in checked.items()})
+    set_config_values(
+        path, {("params", pack): values for pack, values in checked.items()}, comment=note
+    )
     url = workspace.config.database_url
     workspace.config = load_config(path)
     workspace.config.database_url = url  # a --database-url given at start still holds

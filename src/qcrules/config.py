@@ -393,12 +393,18 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
     return cfg
 
 
-def set_config_values(path: Path, changes: dict[tuple[str, ...], dict[str, Any]]) -> None:
+def set_config_values(
+    path: Path, changes: dict[tuple[str, ...], dict[str, Any]], *, comment: str | None = None
+) -> None:
     """Set each table's values (the table named by its path, e.g. ("params", "monitoring"))
     in a qcrules.toml, keeping its comments and layout (tomlkit) and replacing the file in
     one step, so it is never half written. The one writer of qcrules.toml: the theme and the
-    what-if parameters."""
+    what-if parameters. `comment` (one line) is written after each value set, as
+    `key = value  # comment`: why it was changed."""
     import tomlkit
+
+    # one line (a newline would end the comment), and no control character (TOML forbids them)
+    comment = " ".join("".join(c if c.isprintable() else " " for c in comment or "").split())
 
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     for section, values in changes.items():
@@ -410,6 +416,9 @@ def set_config_values(path: Path, changes: dict[tuple[str, ...], dict[str, Any]]
                 table[name] = inner
             table = inner
         for key, value in values.items():
+            if comment:
+                value = tomlkit.item(value)
+                value.comment(comment)
             table[key] = value
     partial = path.with_name(path.name + ".partial")
     try:

@@ -324,11 +324,12 @@ def remembered_backtest(workspace: Workspace, start: date, end: date, **options)
     return _remembered(workspace, start, end, **options)
 
 
-def save_params(workspace: Workspace, overrides: dict) -> Path:
-    """Write parameter overrides into [params] of qcrules.toml, keeping its comments."""
+def save_params(workspace: Workspace, overrides: dict, *, note: str | None = None) -> Path:
+    """Write parameter overrides into [params] of qcrules.toml, keeping its comments; a
+    `note` is written as a comment beside each value."""
     from qcrules.backtest import save_params as _save
 
-    return _save(workspace, overrides)
+    return _save(workspace, overrides, note=note)
 
 
 def list_grants(workspace: Workspace, **filters) -> list[GrantView]:

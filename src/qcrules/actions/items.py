@@ -18,6 +18,14 @@ from qcrules.safety import mask_secret
 MIN_REF = 4
 SAFE_GRANT_DAYS = 30  # the guide's safe default: 15 or 30 days, never permanent
 STATES = ("open", "applied", "dismissed", "held", "superseded")
+STATE_WORDS = {  # a queue item's state as a zh message names it (en: the state itself)
+    "open": "待处理",
+    "applied": "已执行",
+    "dismissed": "已忽略",
+    "held": "暂停中",
+    "superseded": "被取代",
+}
+POOL_WORDS = {"candidate": "候选", "in_pool": "已入池", "excluded": "已排除"}
 
 
 @dataclass(slots=True)

@@ -27,6 +27,8 @@ from qcrules.actions.changes import (
 )
 from qcrules.actions.items import (
     MIN_REF,
+    POOL_WORDS,
+    STATE_WORDS,
     Change,
     LogEntry,
     Outcome,
@@ -207,7 +209,8 @@ def _require_open(item: QueueItem, verb: str) -> None:
     if item.state != "open":
         raise UsageError(
             tr(
-                f"动作 {item.ref}（{item.rule} {item.entity_id}）已是 {item.state}，不能{verb}",
+                f"动作 {item.ref}（{item.rule} {item.entity_id}）"
+                f"{STATE_WORDS.get(item.state, item.state)}，不能{verb}",
                 f"action {item.ref} ({item.rule} {item.entity_id}) is {item.state}; "
                 f"it cannot be {verb}",
             ),
@@ -551,7 +554,10 @@ def set_pool_status(
         change = _pool(conn, item, status, today or date.today())
         if change.before is not None and change.before.get("status") == status:
             raise UsageError(
-                tr(f"达人 {aweme_id} 已是 {status}", f"creator {aweme_id} is already {status}"),
+                tr(
+                    f"达人 {aweme_id} 在池中已是「{POOL_WORDS.get(status, status)}」",
+                    f"creator {aweme_id} is already {status}",
+                ),
                 hint=tr("无需改动", "nothing to change"),
             )
         outcome.changes = [change]

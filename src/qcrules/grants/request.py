@@ -13,9 +13,11 @@ from qcrules.errors import PackError, UsageError
 from qcrules.grants.vocab import (
     AUTH_LABEL,
     CHANNEL_NAMES,
+    LIVE,
     MAX_TERM_DAYS,
     SAFE_DAYS,
     SCOPE_LABEL,
+    STATUS_LABEL,
     label,
     mask_code,
 )
@@ -232,6 +234,53 @@ def refuse_second_renewal(conn, grant_id: str) -> None:
         )
 
 
+def refuse_duplicate(conn, row: dict[str, Any]) -> None:
+    """One live grant per set of terms: a draft, request or active grant of the same
+    merchant, creator, type, scope (and video) and dates is the same request, and a second
+    would ask the creator twice. Called by check and write alike (under the write lock for
+    the write), so the form, a dry run and the CLI all say so before anything is written."""
+    grants = table(Grant)
+    query = (
+        select(grants.c.grant_id, grants.c.status)
+        .where(grants.c.merchant_id == row["merchant_id"])
+        .where(grants.c.aweme_id == row["aweme_id"])
+        .where(grants.c.auth_type == row["auth_type"])
+        .where(grants.c.scope == row["scope"])
+        .where(grants.c.starts_at == row["starts_at"])
+        .where(grants.c.ends_at == row["ends_at"])
+        .where(grants.c.status.in_(LIVE))
+        .order_by(grants.c.grant_id)
+        .limit(1)
+    )
+    video = row.get("video_id")
+    query = query.where(
+        grants.c.video_id.is_(None) if video is None else grants.c.video_id == video
+    )
+    found = conn.execute(query).first()
+    if found is None:
+        return
+    status = label(STATUS_LABEL, found.status)
+    raise UsageError(
+        tr(
+            f"已有相同的授权 {found.grant_id}（{status}）：同一商家、达人、授权类型、范围与起止日期",
+            f"grant {found.grant_id} ({status}) already asks for this: the same merchant, "
+            "creator, type, scope and dates",
+        ),
+        hint=(
+            tr(
+                f"发出它：qcrules grants mark {found.grant_id} requested [--code 合作码]",
+                f"send it instead: qcrules grants mark {found.grant_id} requested [--code CODE]",
+            )
+            if found.status == "draft"
+            else tr(
+                f"跟进 {found.grant_id}；若它作废，先把它标记为已拒绝或已撤销",
+                f"follow up {found.grant_id}; if it fell through, mark it rejected or "
+                "revoked first",
+            )
+        ),
+    )
+
+
 def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, Any], dict]:
     """The grant row the request would write (its id still to be given), and its creator."""
     _choice(request.scope, SCOPES, "--scope")
@@ -324,6 +373,7 @@ def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, A
         "has_agreement": False,  # a new grant has none yet: the to-do list says so
         "revoke_requested": False,
     }
+    refuse_duplicate(conn, row)
     return row, creator
 
 
@@ -701,6 +751,7 @@ __all__ = [
     "_require_merchant",
     "_steps",
     "check_request",
+    "refuse_duplicate",
     "refuse_second_renewal",
     "request_grant",
 ]

@@ -62,8 +62,10 @@ TYPES: dict[str, tuple[str, str]] = {
     ),
     "enum": ("one of the values listed", "所列取值之一"),
     "age_dist": (
-        "age band shares: 18-23:0.1,24-30:0.3 (or 18-23:10%)",
-        "年龄段占比：18-23:0.1,24-30:0.3（或 18-23:10%）",
+        "age band shares: 18-23:0.1,24-30:0.3 (or 18-23:10%); or one share column per band, "
+        "as 星图 exports them: 18-23岁粉丝比例, 24-30岁, …, 50岁以上粉丝比例",
+        "年龄段占比：18-23:0.1,24-30:0.3（或 18-23:10%）；或每个年龄段一列（星图导出）："
+        "18-23岁粉丝比例、24-30岁、…、50岁以上粉丝比例",
     ),
     "age_bands": ("age bands: 31-40,41-50", "年龄段：31-40,41-50"),
 }
@@ -480,6 +482,29 @@ def header_map(kind: Kind, extra_aliases: Mapping[str, Iterable[str]] | None = N
             for name in [names] if isinstance(names, str) else names:
                 out.setdefault(match_key(name), canonical)
     return out
+
+
+# 星图 exports give fan ages as one share column per band (18-23岁粉丝比例, 18-23岁,
+# 50岁以上粉丝比例): read together into the kind's age_dist column, as the bands the single
+# column's `18-23:0.1,…,50岁以上:0.05` gives ("18-23", "50+")
+_AGE_BAND_HEADER = re.compile(
+    r"^(?:粉丝年龄|粉丝)?(\d{1,3})(?:[-~至—–](\d{1,3}))?岁(以上|\+)?"
+    r"(?:的)?(?:粉丝)?(?:年龄)?(?:比例|占比|比重|分布)?$"
+)
+
+
+def age_band_header(header: object) -> str | None:
+    """The age band a header names as a share column ("18-23岁粉丝比例" → "18-23",
+    "50岁以上" → "50+"), or None."""
+    found = _AGE_BAND_HEADER.match(normalize_header(header))
+    if found is None:
+        return None
+    low, high, above = found.groups()
+    if high is not None and above is None and int(low) <= int(high):
+        return f"{int(low)}-{int(high)}"
+    if high is None and above is not None:
+        return f"{int(low)}+"
+    return None
 
 
 def is_derived(header: str) -> bool:

@@ -225,6 +225,10 @@ class _FileImport(_Writing):
         self.bad: dict[int, list[tuple[str | None, Any, str]]] = {}
         self.extras: list[dict[str, Any] | None] | None = None  # set when rows were combined
         self.failed_cells: dict[str, set[int]] = {}  # column -> rows whose cell did not parse
+        # the kind's age_dist column (fan_age_dist) and the per-band share columns that
+        # give it instead (星图: 18-23岁粉丝比例, …): band -> (sheet column index, header)
+        self.age_dist = next((c.name for c in self.kind.columns if c.type == "age_dist"), None)
+        self.age_bands: dict[str, tuple[int, str]] = {}
 
     # -- phases --------------------------------------------------------------------------------
     def run(self) -> None:
@@ -294,6 +298,23 @@ class _FileImport(_Writing):
                     continue
                 self.index_of[canonical] = j
                 self.header_of[canonical] = header
+            elif self.age_dist and (band := C.age_band_header(header)) is not None:
+                if band in self.age_bands:
+                    first = self.age_bands[band][1]
+                    file_problems.append(
+                        Problem(
+                            sheet.header_line,
+                            header,
+                            None,
+                            tr(
+                                f"与列 {first!r} 表示同一年龄段 {band}；请删除其中一列",
+                                f"means the age band {band}, like column {first!r}; "
+                                "remove one of them",
+                            ),
+                        )
+                    )
+                    continue
+                self.age_bands[band] = (j, header)
             elif kind.name == "metrics" and C.is_derived(header):
                 derived.append(header)
             elif kind.keeps_extra:
@@ -311,6 +332,21 @@ class _FileImport(_Writing):
                 report.extra_columns.append(header)
             else:
                 unknown.append(header)
+        if self.age_bands and self.age_dist in self.index_of:
+            # the distribution given both ways: its own column wins, the bands stay as data
+            bands = [header for _j, header in self.age_bands.values()]
+            for j, header in self.age_bands.values():
+                self.extra.append((C.normalize_header(header), j))
+                report.extra_columns.append(header)
+            self.age_bands = {}
+            report.warnings.append(
+                tr(
+                    f"已有列 {self.header_of[self.age_dist]!r}，年龄段列 {'、'.join(bands)} "
+                    f"未用作 {self.age_dist}（保存在 extra 中）",
+                    f"column {self.header_of[self.age_dist]!r} gives {self.age_dist}, so the "
+                    f"age band columns {', '.join(bands)} were not used for it (kept in `extra`)",
+                )
+            )
         names = [n for c in kind.columns for n in C.all_names(kind, c, self.job.aliases)]
         for header in [*unknown, *report.extra_columns]:
             close = C.suggest(header, names, cutoff=0.75)
@@ -417,6 +453,8 @@ class _FileImport(_Writing):
                 self.report.notes.append(
                     tr(f"列 {header!r} 按 0–100 读取", f"column {header!r} read on the 0–100 scale")
                 )
+        if self.age_bands:
+            self._parse_age_bands()
         # the merchant: from --merchant (or the only merchant) where the file does not say
         if "merchant_id" in self.kind.by_name and self.kind.name != "merchants":
             default = self.job.default_merchant
@@ -455,6 +493,59 @@ class _FileImport(_Writing):
                 if value is None and i not in failed:
                     raw = sheet.columns[j][i] if j is not None else None
                     self._bad(i, header, raw, tr("必填，不能为空", "required, but empty"))
+
+    def _parse_age_bands(self) -> None:
+        """The per-band share columns as one age distribution per row, the same
+        {band: share} the single column gives. The bands are one field, so they are read on
+        one scale (0.12, 12% or all on 0–100); a blank cell is a band with no data, a row
+        with every band blank has none, and shares adding up to more than 100% are refused."""
+        sheet, n = self.sheet, self.sheet.rows
+        bands = list(self.age_bands.items())
+        cells = [cell for _band, (j, _h) in bands for cell in sheet.columns[j]]
+        values, errors, notes = parse_column(C.Column("age_band", "ratio"), cells, sheet.texts)
+        failed: set[int] = set()
+        for k, reason in errors:
+            band_index, i = divmod(k, n)
+            j, header = bands[band_index][1]
+            failed.add(i)
+            self._bad(i, header, sheet.columns[j][i], reason)
+        dists: list[dict[str, float] | None] = [None] * n
+        for i in range(n):
+            dist = {
+                band: values[b * n + i]
+                for b, (band, _where) in enumerate(bands)
+                if values[b * n + i] is not None
+            }
+            if not dist or i in failed:
+                continue
+            if sum(dist.values()) > 1.02:
+                failed.add(i)
+                shown = ", ".join(f"{band}:{share:.4g}" for band, share in dist.items())
+                first, last = bands[0][1][1], bands[-1][1][1]
+                self._bad(
+                    i,
+                    first if first == last else f"{first}…{last}",
+                    shown,
+                    tr(
+                        "各年龄段占比之和超过 100%",
+                        "the age band shares add up to more than 100%",
+                    ),
+                )
+                continue
+            dists[i] = dist
+        name = self.age_dist
+        assert name is not None
+        self.values[name] = dists
+        self.failed_cells[name] = failed
+        headers = [header for _j, header in self.age_bands.values()]
+        self.header_of[name] = self.report.columns[name] = tr("、", ", ").join(headers)
+        if "0–100" in notes:
+            self.report.notes.append(
+                tr(
+                    f"年龄段列 {self.header_of[name]} 按 0–100 读取",
+                    f"the age band columns {self.header_of[name]} were read on the 0–100 scale",
+                )
+            )
 
     def _resolve_handles(self) -> None:
         """Creators named by 抖音号 (the handle 千川 search shows) instead of 达人UID: in a

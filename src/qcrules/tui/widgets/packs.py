@@ -407,14 +407,16 @@ class PacksTab(RunTab):
             confirm=tr("保存", "Save"),
             required=False,
         )
-        self.app.push_screen(screen, lambda note: note is not None and self._save(overrides))
+        self.app.push_screen(
+            screen, lambda note: note is not None and self._save(overrides, note or None)
+        )
 
     @work(thread=True, exclusive=True, group="act", exit_on_error=False)
-    def _save(self, overrides: dict[str, dict[str, Any]]) -> None:
+    def _save(self, overrides: dict[str, dict[str, Any]], note: str | None = None) -> None:
         from qcrules.errors import QcrulesError
 
         try:
-            path = service.save_params(self.qapp.workspace, overrides)
+            path = service.save_params(self.qapp.workspace, overrides, note=note)
         except QcrulesError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error")
             return
