@@ -320,6 +320,12 @@ def test_in_zh_a_refusal_names_the_action_state_in_chinese(cli, ws):
     assert "暂停中，不能执行" in on_hold.stderr
     assert "held" not in on_hold.stderr
 
+    # the queue's table names the states in Chinese too (its JSON keeps the states)
+    listed = cli("actions", "list", "--all", cwd=ws, env={**zh, "COLUMNS": "400"})
+    lines = {line.split()[0]: line.split()[1] for line in listed.stdout.splitlines()[1:-1]}
+    assert lines[dismissed["id"]] == "已忽略" and lines[applied["id"]] == "已执行"
+    assert lines[other["id"]] == "暂停中"
+
 
 def test_in_zh_setting_a_pool_status_it_already_has_names_it_in_chinese(demo_copy):
     from qcrules import service

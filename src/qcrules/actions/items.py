@@ -88,6 +88,11 @@ class QueueItem:
         return self.fingerprint[:10]
 
     @property
+    def state_text(self) -> str:
+        """The state as a table shows it: Chinese in zh (JSON keeps the state itself)."""
+        return tr(STATE_WORDS.get(self.state, self.state), self.state)
+
+    @property
     def finding(self) -> Finding:
         """The finding this item suggests acting on (what the TUI's acting keys take)."""
         return Finding(

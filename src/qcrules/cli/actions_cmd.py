@@ -94,7 +94,9 @@ def list_cmd(state, show_all: bool, fmt: str) -> int:
         action = _kind_label(kinds, item.kind)
         if item.params:
             action += " (" + ", ".join(f"{k}={v}" for k, v in item.params.items()) + ")"
-        rows.append((item.ref, item.state, item.level, item.rule, entity, action, item.message))
+        rows.append(
+            (item.ref, item.state_text, item.level, item.rule, entity, action, item.message)
+        )
     console = out_console()
     if items:  # one line per action, columns aligned by display width (wide characters too)
         widths = [max(cell_len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
