@@ -10,10 +10,13 @@ from datetime import date
 
 import pytest
 from textual.widget import Widget
+from textual.widgets import Button
 
 from conftest import settle_app
 from qcrules.i18n import language, tr
 from qcrules.tui import QcrulesApp
+from qcrules.tui.grant_form import MarkGrant
+from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets.paged import PagedTable
 
 TODAY = date(2026, 11, 27)
@@ -106,3 +109,64 @@ async def test_a_long_nickname_is_cut_with_an_ellipsis_so_the_state_stays_in_vie
         await pilot.resize_terminal(200, 40)
         await settle_app(app, pilot)
         assert long_name in drawn(app.query_one("#creators-table", PagedTable))[1]
+
+
+def in_view(app: QcrulesApp, widget: Widget) -> bool:
+    """The whole widget is on the terminal and nothing covers its middle: a user sees it and
+    can click it."""
+    region = widget.region
+    if not region or not on_screen(app, widget):
+        return False
+    try:
+        under, _ = app.screen.get_widget_at(*region.center)
+    except Exception:  # nothing there: outside every widget
+        return False
+    return under is widget or widget in under.ancestors
+
+
+async def test_at_80x24_the_confirm_dialogs_buttons_are_in_view(writable, lang):
+    """The apply dialog was 90 columns wide: its confirm button ran off the right edge; the
+    bulk apply's long preview pushed both buttons off the bottom. The preview scrolls now."""
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("a")
+        await settle_app(app, pilot)
+        assert isinstance(app.screen, ConfirmChange)
+        dialog = app.screen
+        for button in ("#cancel", "#confirm", "#note"):
+            assert in_view(app, dialog.query_one(button)), button
+        await pilot.press("escape", "o", "B")
+        await settle_app(app, pilot)
+        assert isinstance(app.screen, ConfirmChange)
+        dialog = app.screen
+        for button in ("#cancel", "#confirm", "#note"):
+            assert in_view(app, dialog.query_one(button)), button
+        scroll = dialog.query_one("#preview-scroll")
+        assert in_view(app, scroll) and scroll.max_scroll_y > 0  # the rest by scrolling
+        await pilot.click("#cancel")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmChange)
+
+
+async def test_at_80x24_every_move_of_a_requested_grant_has_its_button_in_view(writable, lang):
+    """A requested grant may become approved, active, rejected, revoked or expired: the five
+    buttons and cancel ran off the 70-column dialog (at any terminal size)."""
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("g")
+        await settle_app(app, pilot, rounds=2)
+        row = next(
+            i for i, f in enumerate(app.grant_facts) if f.values.get("status") == "requested"
+        )
+        table = app.query_one("#grant-state-table", PagedTable)
+        table.move_cursor(row=row)
+        table.focus()
+        await pilot.press("s")
+        await settle_app(app, pilot)
+        assert isinstance(app.screen, MarkGrant)
+        buttons = list(app.screen.query(Button))
+        assert len(buttons) == 6
+        for button in buttons:
+            assert in_view(app, button), str(button.label)

@@ -361,10 +361,11 @@ class MarkGrant(ModalScreen[tuple[str, str | None] | None]):
 
     DEFAULT_CSS = """
     MarkGrant { align: center middle; }
-    #mark-dialog { width: 70; height: auto; border: thick $primary; padding: 1 2;
-                   background: $surface; }
+    #mark-dialog { width: 70; max-width: 100%; height: auto; border: thick $primary;
+                   padding: 1 2; background: $surface; }
     #mark-buttons { height: auto; margin-top: 1; }
-    #mark-buttons Button { margin-right: 1; }
+    /* a requested grant has five moves and a cancel: as wide as their words, they fit */
+    #mark-buttons Button { margin-right: 1; min-width: 0; }
     """
     BINDINGS: ClassVar[list[Binding]] = [bind("escape", "cancel", "取消", "Cancel")]
 
