@@ -10,12 +10,12 @@ from datetime import date
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import Button
+from textual.widgets import Button, Input, Select, Static
 
 from conftest import settle_app
 from qcrules.i18n import language, tr
 from qcrules.tui import QcrulesApp
-from qcrules.tui.grant_form import MarkGrant
+from qcrules.tui.grant_form import GrantForm, MarkGrant
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets.paged import PagedTable
 
@@ -170,3 +170,31 @@ async def test_at_80x24_every_move_of_a_requested_grant_has_its_button_in_view(w
         assert len(buttons) == 6
         for button in buttons:
             assert in_view(app, button), str(button.label)
+
+
+async def test_at_80x24_the_grant_forms_buttons_stay_in_view(writable, lang):
+    """The form's Save and Cancel were the last lines of its scrolling field list: a refusal's
+    reason above them, or the cursor on the first fields, scrolled them out of view."""
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("c", "n")
+        await settle_app(app, pilot, rounds=2)
+        form = app.screen
+        assert isinstance(form, GrantForm)
+        form.query_one("#scope", Select).value = "all_works"  # refused: PRM004
+        await settle_app(app, pilot, rounds=2)
+        await pilot.press("ctrl+s")
+        await settle_app(app, pilot, rounds=2)
+        assert isinstance(app.screen, GrantForm)  # refused, still open, saying why
+        problem = form.query_one("#form-problem", Static)
+        assert "PRM004" in str(problem.render())
+        for widget in (problem, form.query_one("#save"), form.query_one("#cancel")):
+            assert in_view(app, widget), widget
+        form.query_one("#merchant", Input).focus()  # back at the top of the fields
+        await pilot.pause()
+        for widget in (problem, form.query_one("#save"), form.query_one("#cancel")):
+            assert in_view(app, widget), widget
+        await pilot.click("#cancel")
+        await pilot.pause()
+        assert not isinstance(app.screen, GrantForm)
