@@ -198,3 +198,23 @@ async def test_at_80x24_the_grant_forms_buttons_stay_in_view(writable, lang):
         await pilot.click("#cancel")
         await pilot.pause()
         assert not isinstance(app.screen, GrantForm)
+
+
+async def test_at_80x24_the_whatif_picker_shows_a_parameters_whole_name(workspace, lang):
+    """The what-if's parameter picker shared a line with the value and the save button in a
+    31-column pane: it showed four cells of the parameter. It has a line of its own now."""
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("p")
+        await settle_app(app, pilot, rounds=2)
+        picker = app.query_one("#whatif-param", Select)
+        longest = max((str(prompt) for prompt, _ in picker._options[1:]), key=len)
+        picker.value = next(v for p, v in picker._options if str(p) == longest)
+        await pilot.pause()
+        shown = drawn(picker.query_one("SelectCurrent #label"))  # the chosen one's words
+        assert any(longest in line for line in shown), (longest, shown)
+        for widget in ("#whatif-param", "#whatif-value", "#whatif-save"):
+            assert in_view(app, app.query_one(widget)), widget
+        results = app.query_one("#whatif-scroll")
+        assert on_screen(app, results) and results.region.height >= 3  # rows for the results

@@ -79,8 +79,10 @@ class RunTab(SaysWorkerErrors, TabPane):
     def content_mounted(self) -> None:
         """What needs the tab's widgets: columns, a first load."""
 
+    NARROWS = ".split"  # what follows the terminal's width (`narrow`)
+
     def on_resize(self) -> None:
-        for node in self.query(".split"):
+        for node in self.query(self.NARROWS):
             node.set_class(bool(narrow(self.app.size.width)), "-narrow")
 
     @property
