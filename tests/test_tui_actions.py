@@ -34,7 +34,7 @@ def proposed_end(workspace: Workspace, grant_id: str):
 
 def table_ids(app: QcrulesApp) -> list[str]:
     table = app.query_one("#actions-table", DataTable)
-    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    return [str(cell) for cell in table.get_column("id")]
 
 
 @asynccontextmanager

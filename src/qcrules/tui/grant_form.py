@@ -59,7 +59,7 @@ class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
     .field { height: 1; margin-bottom: 1; }
     .field Label { width: 10; }
     .field Input, .field Select { width: 1fr; }
-    #form-problem { height: auto; color: $error; }
+    #form-problem { height: auto; color: $error; display: none; }
     #form-buttons { height: 1; margin-top: 1; }
     #form-buttons Button { margin-right: 2; width: auto; }
     #verdicts { height: auto; }
@@ -143,14 +143,16 @@ class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
                             compact=True,
                         ),
                     )
-                    yield Static("", id="form-problem")
-                    with Horizontal(id="form-buttons"):
-                        yield Button(tr("保存", "Save"), id="save", variant="primary", compact=True)
-                        yield Button(tr("取消", "Cancel"), id="cancel", compact=True)
                 with VerticalScroll(id="verdict-pane"):
                     yield Static(tr("正在检查…", "Checking…"), id="verdicts")
                     yield SelectionList[str](id="steps", compact=True)
                     yield Static("", id="step-detail")
+            # below the fields, not their last lines: at 80×24 the fields scroll, and a
+            # refusal's reason and the buttons stay in view
+            yield Static("", id="form-problem")  # shown when there is a problem
+            with Horizontal(id="form-buttons"):
+                yield Button(tr("保存", "Save"), id="save", variant="primary", compact=True)
+                yield Button(tr("取消", "Cancel"), id="cancel", compact=True)
 
     @staticmethod
     def _field(text: str, widget: Any) -> ComposeResult:
@@ -233,7 +235,7 @@ class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
 
     def _show(self, check: Any, problem: str | None) -> None:
         self.check = check
-        self.query_one("#form-problem", Static).update(Text(for_terminal(problem or "")))
+        self._say(problem)
         verdicts = self.query_one("#verdicts", Static)
         save = self.query_one("#save", Button)
         if check is None:
@@ -260,6 +262,12 @@ class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
         self.ticked &= keys
         steps.clear_options()
         steps.add_options([(text, key, key in self.ticked) for text, key in items])
+
+    def _say(self, problem: str | None) -> None:
+        """A problem under the form (its row is the fields' while there is none)."""
+        widget = self.query_one("#form-problem", Static)
+        widget.update(Text(for_terminal(problem or "")))
+        widget.display = bool(problem)
 
     @on(SelectionList.SelectedChanged, "#steps")
     def _ticked(self) -> None:
@@ -309,7 +317,7 @@ class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
             self._show(check, problem)
             self.query_one("#risk", Input).focus()
             return
-        self.query_one("#form-problem", Static).update(Text(for_terminal(problem or "")))
+        self._say(problem)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -361,10 +369,11 @@ class MarkGrant(ModalScreen[tuple[str, str | None] | None]):
 
     DEFAULT_CSS = """
     MarkGrant { align: center middle; }
-    #mark-dialog { width: 70; height: auto; border: thick $primary; padding: 1 2;
-                   background: $surface; }
+    #mark-dialog { width: 70; max-width: 100%; height: auto; border: thick $primary;
+                   padding: 1 2; background: $surface; }
     #mark-buttons { height: auto; margin-top: 1; }
-    #mark-buttons Button { margin-right: 1; }
+    /* a requested grant has five moves and a cancel: as wide as their words, they fit */
+    #mark-buttons Button { margin-right: 1; min-width: 0; }
     """
     BINDINGS: ClassVar[list[Binding]] = [bind("escape", "cancel", "取消", "Cancel")]
 

@@ -22,9 +22,12 @@ class ConfirmChange(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     ConfirmChange { align: center middle; }
-    #dialog { width: 90; height: auto; max-height: 90%; border: thick $primary; padding: 1 2;
-              background: $surface; }
-    #preview-scroll { height: auto; max-height: 24; margin: 1 0; }
+    #dialog { width: 90; max-width: 100%; height: auto; max-height: 100%;
+              border: thick $primary; padding: 1 2; background: $surface; }
+    /* the note and the buttons keep their place at the bottom, in view at 80×24; the
+       preview scrolls in what they and the title leave */
+    #answer { dock: bottom; height: auto; }
+    #preview-scroll { height: auto; max-height: 1fr; margin: 1 0; }
     #preview { height: auto; }
     #buttons { height: auto; align-horizontal: right; }
     #buttons Button { margin-left: 2; }
@@ -44,11 +47,12 @@ class ConfirmChange(ModalScreen[str | None]):
             yield Static(self.title_text, id="title")
             with VerticalScroll(id="preview-scroll"):  # a bulk apply lists many changes
                 yield Static(self.preview, id="preview", markup=False)
-            yield Input(placeholder=self.prompt, id="note")
-            yield Static("", id="problem")
-            with Horizontal(id="buttons"):
-                yield Button(tr("取消", "Cancel"), id="cancel")
-                yield Button(self.confirm, id="confirm", variant="primary")
+            with Vertical(id="answer"):
+                yield Input(placeholder=self.prompt, id="note")
+                yield Static("", id="problem")
+                with Horizontal(id="buttons"):
+                    yield Button(tr("取消", "Cancel"), id="cancel")
+                    yield Button(self.confirm, id="confirm", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#note", Input).focus()

@@ -12,6 +12,22 @@ if TYPE_CHECKING:
     from qcrules.tui.app import QcrulesApp
 
 
+NARROW = 120  # under this many columns a tab's detail goes below its table
+
+
+def narrow(width: int) -> str:
+    """A tab's split's class at a terminal width (`split -narrow`: the detail below the
+    table, so its key columns keep the whole width). A class of the split, not of the screen
+    (Textual's breakpoints): a screen's class change restyles every widget, ~30 ms at each
+    launch."""
+    return "-narrow" if width < NARROW else ""
+
+
+def split(width: int) -> str:
+    """The classes of a tab's table-and-detail container, at a terminal width."""
+    return f"split {narrow(width)}".strip()
+
+
 def add_columns(table: DataTable, columns: Iterable[tuple[str, str]]) -> None:
     """Columns by (key, header): the key stays stable while the header follows the language,
     so rows are updated by key whatever the user reads."""
@@ -62,6 +78,12 @@ class RunTab(SaysWorkerErrors, TabPane):
 
     def content_mounted(self) -> None:
         """What needs the tab's widgets: columns, a first load."""
+
+    NARROWS = ".split"  # what follows the terminal's width (`narrow`)
+
+    def on_resize(self) -> None:
+        for node in self.query(self.NARROWS):
+            node.set_class(bool(narrow(self.app.size.width)), "-narrow")
 
     @property
     def qapp(self) -> QcrulesApp:

@@ -24,7 +24,7 @@ from qcrules.tui.keys import bind
 from qcrules.tui.messages import Acted
 from qcrules.tui.present import change_text
 from qcrules.tui.screens import ConfirmChange
-from qcrules.tui.widgets import RunTab, SaysWorkerErrors, add_columns
+from qcrules.tui.widgets import RunTab, SaysWorkerErrors, add_columns, split
 from qcrules.tui.widgets.paged import PagedTable
 
 STATES = ("open", "applied", "dismissed", "held", "superseded", None)  # None: every state
@@ -70,8 +70,6 @@ class ActionsPane(SaysWorkerErrors, Vertical):
     ActionsPane #actions-filters { height: 3; }
     ActionsPane #actions-filter { width: 1fr; }
     ActionsPane #actions-state { width: 28; height: 3; content-align: center middle; }
-    ActionsPane #actions-table { width: 3fr; }
-    ActionsPane #action-detail-scroll { width: 2fr; border-left: solid $primary; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
         bind("s", "cycle_state", "状态", "State", id="actions-state"),
@@ -97,25 +95,30 @@ class ActionsPane(SaysWorkerErrors, Vertical):
                 id="actions-filter",
             )
             yield Static(id="actions-state")
-        with Horizontal():
+        with Horizontal(classes=split(self.app.size.width)):
             yield PagedTable(id="actions-table", cursor_type="row", zebra_stripes=True)
-            with VerticalScroll(id="action-detail-scroll"):
+            with VerticalScroll(id="action-detail-scroll", classes="detail"):
                 yield Static(id="action-detail")
 
     def on_mount(self) -> None:
+        table = self.query_one("#actions-table", PagedTable)
+        # the key columns first (the Findings tab's, after the state); the id, which the
+        # detail also shows, after them: at 80×24 the state, rule, entity and action stay
+        # in view, the action's words cut with "…" if they must
         add_columns(
-            self.query_one("#actions-table", DataTable),
+            table,
             (
-                ("id", tr("编号", "Id")),
                 ("state", tr("状态", "State")),
                 ("level", tr("级别", "Level")),
                 ("rule", tr("规则", "Rule")),
-                ("action", tr("建议动作", "Action")),
                 ("entity", tr("对象", "Entity")),
+                ("action", tr("建议动作", "Action")),
+                ("id", tr("编号", "Id")),
                 ("merchant", tr("商家", "Merchant")),
                 ("message", tr("说明", "Message")),
             ),
         )
+        table.keep_in_view("action", {"action": 10})
         self._show_state()
 
     # -- loading ------------------------------------------------------------------------
@@ -173,12 +176,12 @@ class ActionsPane(SaysWorkerErrors, Vertical):
 
     def _cells(self, item: Any) -> list[Text]:
         return [
-            Text(item.ref),
             Text(_label(STATE_LABEL, item.state), style=STATE_STYLE.get(item.state, "")),
             Text(item.level, style=LEVEL_STYLE.get(item.level, "")),
             Text(item.rule),
-            Text(self._kind_label(item.kind)),
             Text(f"{item.entity_type} {item.entity_id}"),
+            Text(self._kind_label(item.kind)),
+            Text(item.ref),
             Text(item.merchant_id or ""),
             Text(item.message),
         ]
@@ -217,7 +220,8 @@ class ActionsPane(SaysWorkerErrors, Vertical):
             return
         lines = Text()
         lines.append(f"{item.rule} {item.name}\n", style="bold")
-        lines.append(f"{_label(STATE_LABEL, item.state)} · {item.level}\n\n")
+        lines.append(f"{_label(STATE_LABEL, item.state)} · {item.level}")
+        lines.append(tr(f" · 编号 {item.ref}\n\n", f" · id {item.ref}\n\n"), style="dim")
         lines.append(tr("建议动作：", "Action: "), style="bold")
         lines.append(f"{self._kind_label(item.kind)} ({item.kind})\n")
         lines.append(tr("对象：", "Entity: "), style="bold")

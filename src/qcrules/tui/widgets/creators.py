@@ -26,7 +26,7 @@ from qcrules.tui.present import (
     worst,
 )
 from qcrules.tui.screens import ConfirmChange
-from qcrules.tui.widgets import RunTab, add_columns
+from qcrules.tui.widgets import RunTab, add_columns, split
 from qcrules.tui.widgets.paged import PagedTable, entity_key
 
 DETAIL_FIELDS = (
@@ -66,14 +66,15 @@ class CreatorsTab(RunTab):
                 ),
                 id="creator-filter",
             )
-            with Horizontal():
+            with Horizontal(classes=split(self.app.size.width)):
                 yield PagedTable(id="creators-table", cursor_type="row", zebra_stripes=True)
-                with VerticalScroll(id="creator-detail-scroll"):
+                with VerticalScroll(id="creator-detail-scroll", classes="detail"):
                     yield Static(id="creator-detail")
 
     def content_mounted(self) -> None:
+        table = self.query_one("#creators-table", PagedTable)
         add_columns(
-            self.query_one("#creators-table", DataTable),
+            table,
             (
                 ("creator", tr("达人UID", "Creator")),
                 ("name", tr("昵称", "Nickname")),
@@ -85,6 +86,9 @@ class CreatorsTab(RunTab):
                 ("findings", tr("发现", "Findings")),
             ),
         )
+        # the creator's id and pool status stay in view (80×24): a long nickname or
+        # merchant gives way
+        table.keep_in_view("pool", {"name": 8, "merchant": 6})
 
     def fill(self, from_top: bool = False) -> None:
         """`from_top`: a new filter starts at its first match; anything else (a new run, a

@@ -31,7 +31,7 @@ from qcrules.tui.present import (
     label,
     while_open,
 )
-from qcrules.tui.widgets import RunTab, add_columns
+from qcrules.tui.widgets import RunTab, add_columns, split
 from qcrules.tui.widgets.paged import PagedTable
 
 
@@ -57,16 +57,6 @@ def search_keys(findings: list[Finding], kinds: dict[str, Any]) -> list[str]:
     return out
 
 
-NARROW = 120  # under this many columns the detail goes below the table
-
-
-def narrow(width: int) -> str:
-    """The findings split's class at a terminal width. A class of the split, not of the
-    screen (Textual's breakpoints): a screen's class change restyles every widget, ~30 ms
-    at each launch."""
-    return "-narrow" if width < NARROW else ""
-
-
 class FindingsTab(RunTab):
     DEFERRED = False  # in view at launch
 
@@ -90,20 +80,16 @@ class FindingsTab(RunTab):
                     id="filter",
                 )
                 yield Static(id="level-filter")
-            with Horizontal(id="findings-split", classes=narrow(self.app.size.width)):
+            with Horizontal(id="findings-split", classes=split(self.app.size.width)):
                 yield PagedTable(id="findings-table", cursor_type="row", zebra_stripes=True)
-                with VerticalScroll(id="detail-scroll"):
+                with VerticalScroll(id="detail-scroll", classes="detail"):
                     yield Static(id="detail")
 
     def content_mounted(self) -> None:
-        add_columns(
-            self.query_one("#findings-table", DataTable),
-            zip(self.columns.keys, self.columns.headers(), strict=True),
-        )
+        table = self.query_one("#findings-table", PagedTable)
+        add_columns(table, zip(self.columns.keys, self.columns.headers(), strict=True))
+        table.keep_in_view("action", {"action": 12})
         self.show_level_filter()
-
-    def on_resize(self) -> None:
-        self.query_one("#findings-split").set_class(bool(narrow(self.app.size.width)), "-narrow")
 
     # -- the table ----------------------------------------------------------------------
 

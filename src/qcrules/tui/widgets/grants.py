@@ -24,7 +24,7 @@ from qcrules.tui.present import (
     worst,
     zh_word,
 )
-from qcrules.tui.widgets import RunTab, add_columns
+from qcrules.tui.widgets import RunTab, add_columns, split
 from qcrules.tui.widgets.paged import PagedTable, entity_key
 
 DETAIL_FIELDS = (
@@ -45,14 +45,15 @@ STATUS_COLUMN = 3
 
 class GrantsTab(RunTab):
     def compose_content(self) -> ComposeResult:
-        with Horizontal():
+        with Horizontal(classes=split(self.app.size.width)):
             yield PagedTable(id="grant-state-table", cursor_type="row", zebra_stripes=True)
-            with VerticalScroll(id="grant-state-scroll"):
+            with VerticalScroll(id="grant-state-scroll", classes="detail"):
                 yield Static(id="grant-state-detail")
 
     def content_mounted(self) -> None:
+        table = self.query_one("#grant-state-table", PagedTable)
         add_columns(
-            self.query_one("#grant-state-table", DataTable),
+            table,
             (
                 ("grant", tr("授权ID", "Grant")),
                 ("name", tr("达人", "Creator")),
@@ -65,6 +66,8 @@ class GrantsTab(RunTab):
                 ("channel", tr("渠道", "Channel")),
             ),
         )
+        # the grant's id and state stay in view (80×24): a long nickname or merchant gives way
+        table.keep_in_view("status", {"name": 8, "merchant": 6})
 
     def fill(self) -> None:
         self.query_one("#grant-state-table", PagedTable).show(

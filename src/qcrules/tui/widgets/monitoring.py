@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 
 from qcrules.i18n import tr
 from qcrules.tui.present import OUT_OF_BAND, bar_chart, num, pct, ratio_text, while_open
-from qcrules.tui.widgets import RunTab, add_columns
+from qcrules.tui.widgets import RunTab, add_columns, split
 from qcrules.tui.widgets.charts import GrantCharts
 from qcrules.tui.widgets.paged import PagedTable
 
@@ -27,15 +27,16 @@ class MonitoringTab(RunTab):
         self.grant_rows: list[tuple[str, list[Any]]] = []  # grant id -> its days, in the table
 
     def compose_content(self) -> ComposeResult:
-        with Horizontal():
+        with Horizontal(classes=split(self.app.size.width)):
             yield PagedTable(id="grants-table", cursor_type="row", zebra_stripes=True)
-            with VerticalScroll(id="grant-detail-scroll"):
+            with VerticalScroll(id="grant-detail-scroll", classes="detail"):
                 yield Static(id="grant-detail")
                 yield GrantCharts(id="grant-charts")
 
     def content_mounted(self) -> None:
+        table = self.query_one("#grants-table", PagedTable)
         add_columns(
-            self.query_one("#grants-table", DataTable),
+            table,
             (
                 ("grant", tr("授权", "Grant")),
                 ("name", tr("达人", "Creator")),
@@ -48,6 +49,8 @@ class MonitoringTab(RunTab):
                 ("out", tr("超出区间天数", "days out of band")),
             ),
         )
+        # the grant, its creator and CTR stay in view (80×24): a long nickname gives way
+        table.keep_in_view("ctr", {"name": 8, "merchant": 6})
 
     def show_sheet(self, sheet: Any, grant_rows: list, cells: list) -> None:
         """`grant_rows` and `cells` come from `present.sheet_table`, built off the UI thread."""

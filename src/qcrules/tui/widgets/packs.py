@@ -29,7 +29,7 @@ from qcrules.tui.present import (
     while_open,
 )
 from qcrules.tui.screens import ConfirmChange
-from qcrules.tui.widgets import RunTab, add_columns
+from qcrules.tui.widgets import RunTab, add_columns, narrow
 
 WHATIF_PAUSE_S = 0.4  # a what-if starts once typing pauses this long
 
@@ -54,8 +54,11 @@ class PacksTab(RunTab):
         """No what-if waiting to start or running."""
         return self._whatif_timer is None and not self._whatif_running
 
+    NARROWS = "#packs-body"
+
     def compose_content(self) -> ComposeResult:
-        with Horizontal():
+        small = bool(narrow(self.app.size.width))
+        with Horizontal(id="packs-body", classes=narrow(self.app.size.width)):
             yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="packs-side"):
                 with VerticalScroll(id="rule-detail-scroll"):
@@ -69,15 +72,28 @@ class PacksTab(RunTab):
                         classes="chart-title",
                     )
                     with Horizontal(id="whatif-inputs"):
-                        yield Select[str]([], id="whatif-param", prompt=tr("参数", "Parameter"))
-                        yield Input(placeholder=tr("新值", "new value"), id="whatif-value")
+                        yield Select[str](
+                            [], id="whatif-param", prompt=tr("参数", "Parameter"), compact=small
+                        )
+                        yield Input(
+                            placeholder=tr("新值", "new value"), id="whatif-value", compact=small
+                        )
                         yield Button(
                             tr("保存到 qcrules.toml", "Save to qcrules.toml"),
                             id="whatif-save",
                             disabled=True,
+                            compact=small,
                         )
                     with VerticalScroll(id="whatif-scroll"):
                         yield Static(id="whatif-result")
+
+    def on_resize(self) -> None:
+        """Narrow, the what-if's inputs are one line each (the grant form's look): its
+        results keep rows of their own under them."""
+        super().on_resize()
+        small = bool(narrow(self.app.size.width))
+        for widget in self.query("#whatif-inputs > *"):
+            widget.compact = small  # type: ignore[attr-defined]
 
     def content_mounted(self) -> None:
         add_columns(

@@ -42,15 +42,22 @@ def _plain_line(cell: Any) -> str | None:
 
 
 def text_cell_lines(
-    console: Any, text: Text, width: int, padding: int, pre: Style, post: Style
+    console: Any,
+    text: Text,
+    width: int,
+    padding: int,
+    pre: Style,
+    post: Style,
+    ellipsis: bool = False,
 ) -> list[list[Segment]]:
     """The one line of segments DataTable's `render_lines(Styled(Padding(text)))` gives for
     a one-line `Text` in a column `width` cells wide: the text cropped (a wide character cut
-    in half becomes a space) and padded, styled pre + the text's own + post."""
+    in half becomes a space) and padded, styled pre + the text's own + post. `ellipsis`: a
+    text too long ends in "…" instead (a column narrowed to keep the key columns in view)."""
     inner = width - 2 * padding
     line = text.copy()
     line.end = ""
-    line.truncate(inner, overflow="fold")
+    line.truncate(inner, overflow="ellipsis" if ellipsis else "fold")
     edge = Segment(" " * padding, pre + post) if padding else None
     out: list[Segment] = [edge] if edge else []
     if line._spans:  # the text's own style is rendered with its spans
@@ -72,13 +79,58 @@ def entity_key(fact: Any) -> tuple[str, str | None]:
 
 
 class PagedTable(DataTable):
-    """`show(items, cells)` replaces the list; rows are `cells(item)`, added as needed."""
+    """`show(items, cells)` replaces the list; rows are `cells(item)`, added as needed.
+
+    `keep_in_view(last, squeeze)`: the columns up to `last` (the key ones, first) end within
+    the table's width (80×24: the grant's id and state, the action) — the `squeeze` columns
+    among or before them (names, merchants, action words: each to at least its minimum)
+    are narrowed as needed, a longer text ending in "…"."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.items: Sequence[Any] = ()
         self._cells: Callable[[Any], list[Any]] = lambda item: []
         self.loaded = 0  # how many of `items` are rows of the table
+        self._last_key: str | None = None
+        self._squeeze: dict[str, int] = {}
+        self._natural: dict[Any, int] = {}  # column key -> its content's width, unnarrowed
+        self.narrowed: dict[str, int] = {}  # column key -> the width it is narrowed to
+
+    def keep_in_view(self, last: str, squeeze: dict[str, int]) -> None:
+        self._last_key, self._squeeze = last, squeeze
+        self._require_update_dimensions = True
+        self.refresh()
+
+    def _fit_columns(self) -> None:
+        """Each column's content width: its natural one, or narrower as `keep_in_view` asks."""
+        narrowed: dict[str, int] = {}
+        columns = self.ordered_columns
+        keys = [str(column.key.value) for column in columns]
+        room = self.scrollable_content_region.width
+        if self._last_key in keys and room > 0:
+            shown = columns[: keys.index(self._last_key) + 1]
+            excess = sum(self._natural.get(c.key, c.content_width) for c in shown) - room
+            excess += 2 * self.cell_padding * len(shown)
+            widths = {str(c.key.value): self._natural.get(c.key, c.content_width) for c in shown}
+            for key, least in self._squeeze.items():
+                if excess <= 0:
+                    break
+                if key in widths and widths[key] > least:
+                    cut = min(excess, widths[key] - least)
+                    narrowed[key] = widths[key] - cut
+                    excess -= cut
+        for column, key in zip(columns, keys, strict=True):
+            natural = self._natural.get(column.key, column.content_width)
+            column.content_width = narrowed.get(key, natural)
+        if narrowed != self.narrowed:
+            self.narrowed = narrowed
+            self._clear_caches()
+            self._update_count += 1
+
+    def _on_resize(self, event: Any) -> None:
+        super()._on_resize(event)
+        if self._last_key is not None:
+            self._require_update_dimensions = True  # the columns fit the new width
 
     def show(
         self,
@@ -128,6 +180,8 @@ class PagedTable(DataTable):
         building console options per cell); other rows are measured by DataTable."""
         others = []
         columns = self.ordered_columns
+        for column in columns:  # measured as they are; narrowed again below
+            column.content_width = self._natural.get(column.key, column.content_width)
         widths = [column.content_width for column in columns]
         for row_key in new_rows:
             row = self.rows.get(row_key)
@@ -147,7 +201,11 @@ class PagedTable(DataTable):
             others.append(row_key)
         for column, width in zip(columns, widths, strict=True):
             column.content_width = width
-        super()._update_dimensions(others)
+        if others:
+            super()._update_dimensions(others)
+        self._natural = {column.key: column.content_width for column in columns}
+        self._fit_columns()
+        super()._update_dimensions(())  # the table's size, with the widths fitted
 
     def _render_cell(
         self,
@@ -195,7 +253,10 @@ class PagedTable(DataTable):
             self.cursor_background_priority == "css",
         )
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
-        lines = text_cell_lines(self.app.console, cell, width, self.cell_padding, pre, post)
+        ellipsis = str(column_key.value) in self.narrowed if column_key is not None else False
+        lines = text_cell_lines(
+            self.app.console, cell, width, self.cell_padding, pre, post, ellipsis
+        )
         cache[key] = lines
         return lines
 
