@@ -134,7 +134,7 @@ def explain_seconds(workspace: Workspace, rule: str, entity: str) -> float:
 def pick_entities(workspace: Workspace) -> tuple[str, str]:
     """A grant and a pool creator of the largest merchant."""
     grants = service.list_grants(workspace)
-    grant = sorted(g["grant_id"] for g in grants)[len(grants) // 2]
+    grant = sorted(g.grant_id for g in grants)[len(grants) // 2]
     with sqlite3.connect(workspace.db.url.split("///", 1)[1]) as conn:
         (creator,) = conn.execute(
             "SELECT aweme_id FROM pool WHERE status = 'in_pool' ORDER BY aweme_id LIMIT 1 OFFSET 7"

@@ -521,20 +521,26 @@ def test_a_grant_has_one_live_renewal_whoever_asks(cli, ws):
     request(cli, ws, "--creator", "1002", "--scope", "live_room", "--renewal-of", old)
 
 
-def test_a_new_cooperation_code_is_an_audited_change_that_undo_takes_back(cli, ws):
-    """1002 had ZZ11-CODE-5678; a request with a new code replaces it as a change of its own
-    (masked wherever shown), and undoing the request gives the old code back."""
+def test_a_new_cooperation_code_stays_on_the_creator_when_the_request_is_undone(cli, ws):
+    """1002 had ZZ11-CODE-5678; a request with a new code replaces it (masked wherever shown).
+    Undoing the request removes the grant and keeps the new code: a creator's code is its
+    current one whatever became of the request (the old one no longer works). The undone
+    grant's id is not given to the next request, so the log's entries stay its own."""
     code_of = "select cooperation_code from creators where aweme_id = '1002'"
-    result, _ = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--code", CODE)
+    result, first = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--code", CODE)
     assert ws.rows(code_of) == [{"cooperation_code": CODE}]
     log = run(cli, ws, "actions", "log", "--format", "json").stdout
     assert CODE not in result.stdout + log and "ZZ11-CODE-5678" not in result.stdout + log
     assert "****9931" in log and "****5678" in log
     entry = json.loads(log)[0]
     assert [c["table"] for c in entry["changes"]] == ["grants", "creators"]
+    assert entry["changes"][1]["kept_on_undo"] is True
     run(cli, ws, "actions", "undo")
-    assert ws.rows(code_of) == [{"cooperation_code": "ZZ11-CODE-5678"}]
+    assert ws.rows(code_of) == [{"cooperation_code": CODE}]
     assert ws.rows("select grant_id from grants") == []
+    _, second = request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    assert second["grant"]["grant_id"] != first["grant"]["grant_id"]
+    assert second["grant"]["status"] == "requested"  # the kept code sends it
 
 
 def test_a_forms_check_session_judges_as_a_fresh_check_does(ws):

@@ -371,6 +371,14 @@ def mark_grant(workspace: Workspace, grant_id: str, target: str, **options) -> M
     return _mark(workspace, grant_id, target, **options)
 
 
+def record_agreement(workspace: Workspace, grant_id: str, **options) -> MarkOutcome:
+    """Record that a grant's agreement (授权协议) is signed (closes PRM009), audited and
+    undoable."""
+    from qcrules.grants import record_agreement as _record
+
+    return _record(workspace, grant_id, **options)
+
+
 def grant_moves(status: str) -> list[str]:
     """The states a grant in `status` may be marked next."""
     from qcrules.grants import allowed_moves

@@ -125,16 +125,37 @@ def _grant_of(conn, item: QueueItem) -> dict[str, Any]:
     return grant
 
 
-def _new_grant_id(conn, base: str) -> str:
-    for n in range(1, 1000):
-        candidate = f"{base}-{n}"
-        if _read(conn, "grants", {"grant_id": candidate}) is None:
-            return candidate
-    raise UsageError(f"no free grant id for {base}")
+_ENDED = ("revoked", "expired", "rejected")  # final: nothing left to revoke, shorten or narrow
+
+
+def _live_grant_of(conn, item: QueueItem) -> dict[str, Any]:
+    """The grant an action changes, refused once it has ended since the finding (marked
+    expired or revoked by hand): revoking it in 千川 would be a wasted trip."""
+    grant = _grant_of(conn, item)
+    if grant["status"] in _ENDED:
+        raise UsageError(
+            tr(
+                f"授权 {item.entity_id} 已是{_STATUS_ZH.get(grant['status'], grant['status'])}："
+                "这个建议已过时",
+                f"grant {item.entity_id} is already {grant['status']}: this action no longer "
+                "applies",
+            ),
+            hint=tr(
+                "忽略它（qcrules actions dismiss <编号> --reason …）；下次评估不会再提",
+                "dismiss it (qcrules actions dismiss <id> --reason …); the next evaluation "
+                "will not suggest it",
+            ),
+        )
+    return grant
+
+
+_STATUS_ZH = {"revoked": "已撤销", "expired": "已到期", "rejected": "已拒绝"}
 
 
 def _new_grant(conn, key_base: str, values: dict[str, Any]) -> Change:
-    grant_id = _new_grant_id(conn, key_base)
+    from qcrules.grants.request import free_grant_id
+
+    grant_id = free_grant_id(conn, key_base)
     now = _now().isoformat()
     after = {"grant_id": grant_id, **values, "created_at": now, "updated_at": now}
     return Change("grants", {"grant_id": grant_id}, None, after)
@@ -159,6 +180,26 @@ def _proposed_end(grant: dict[str, Any], days: int, today: date) -> date:
     if ends is not None and not is_permanent_end(ends) and ends >= today:
         proposed = min(proposed, ends)
     return proposed
+
+
+def _has_code(conn, aweme_id: str) -> bool:
+    creator = _read(conn, "creators", {"aweme_id": aweme_id}) or {}
+    return bool((creator.get("cooperation_code") or "").strip())
+
+
+def _revoked_end(grant: dict[str, Any], today: date) -> date | None:
+    """The end a grant revoked today gets, as `grants mark … revoked` gives it: today (never
+    before its start), unless it ends earlier anyway. Spend after it is PRM007's to find."""
+    ends, start = (
+        _day(grant.get("ends_at")),
+        _day(grant.get("starts_at") or grant.get("requested_at")),
+    )
+    ended = today if start is None else max(today, start)
+    return ended if ends is None or ended < ends else None
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
@@ -188,6 +229,8 @@ def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
         from qcrules.grants import refuse_second_renewal
 
         old = _grant_of(conn, item)
+        if old["status"] in ("revoked", "rejected"):
+            _live_grant_of(conn, item)  # refused: a revoked grant is not renewed
         refuse_second_renewal(conn, old["grant_id"])
         old_end = (
             date.fromisoformat(old["ends_at"])
@@ -203,23 +246,29 @@ def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
             "scope": scope,
             "video_id": old.get("video_id"),
             "channel": old.get("channel"),
-            "status": "requested",
+            # sent only with the creator's 合作码 (as `grants request` does); a new term is a
+            # new agreement (PRM011 and PRM009 then say what is missing)
+            "status": "requested" if _has_code(conn, old["aweme_id"]) else "draft",
             "requested_at": today.isoformat(),
             "starts_at": start.isoformat(),
             "ends_at": (start + timedelta(days=days)).isoformat(),
-            "has_agreement": old.get("has_agreement"),
+            "has_agreement": False,
             "renewal_of": old["grant_id"],
         }
         return [_new_grant(conn, f"{old['grant_id']}-R", values)]
     if kind == "revoke_grant":
-        _grant_of(conn, item)
-        return [_changed(conn, "grants", {"grant_id": item.entity_id}, status="revoked")]
+        grant = _live_grant_of(conn, item)
+        values: dict[str, Any] = {"status": "revoked"}
+        end = _revoked_end(grant, today)
+        if end is not None:
+            values["ends_at"] = end.isoformat()
+        return [_changed(conn, "grants", {"grant_id": item.entity_id}, **values)]
     if kind == "shorten_grant":
-        grant = _grant_of(conn, item)
+        grant = _live_grant_of(conn, item)
         proposed = _proposed_end(grant, days, today)
         return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_ends_at=proposed)]
     if kind == "narrow_scope":
-        _grant_of(conn, item)
+        _live_grant_of(conn, item)
         scope = params.get("scope") or "single_video"
         return [_changed(conn, "grants", {"grant_id": item.entity_id}, proposed_scope=scope)]
     if kind == "run_permission_audit":

@@ -154,6 +154,8 @@ class Change:
     key: dict[str, Any]
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    # in the audit log, but not taken back by undo (a creator's new 合作码: its current one)
+    kept_on_undo: bool = False
 
     def describe(self) -> str:
         name = ", ".join(f"{v}" for v in self.key.values())
@@ -176,7 +178,10 @@ class Change:
         before, after = self.before, self.after
         if masked:
             before, after = _masked(before), _masked(after)
-        return {"table": self.table, "key": self.key, "before": before, "after": after}
+        out = {"table": self.table, "key": self.key, "before": before, "after": after}
+        if self.kept_on_undo:
+            out["kept_on_undo"] = True
+        return out
 
 
 SECRET_COLUMNS = ("cooperation_code",)  # shown by their last 4 characters only

@@ -250,9 +250,9 @@ STEPS: dict[str, dict[str, tuple[str, str]]] = {
     "add_to_pool": {"all": _POOL_ONLY},
     "prepare_agreement": {
         "all": (
-            "qcrules agreement <授权ID> 生成授权协议，双方签署后在授权表标记已签协议",
-            "make it with qcrules agreement <grant id>; once both sign, mark has_agreement "
-            "in the grants file",
+            "qcrules agreement <授权ID> 生成授权协议；双方签署后运行 qcrules grants signed <授权ID>",
+            "make it with qcrules agreement <grant id>; once both sign, record it with "
+            "qcrules grants signed <grant id>",
         ),
     },
     "import_metrics": {

@@ -601,6 +601,7 @@ def undo(
         changes = [
             Change(c["table"], c["key"], c["after"], c["before"])
             for c in (entry["before"] or {}).get("changes", [])
+            if not c.get("kept_on_undo")
         ]
         for change in reversed(changes):  # each row back to what it was
             current = _read(conn, change.table, change.key)

@@ -322,5 +322,31 @@ def mark_cmd(obj, grant_id, target, on, note, code, actor, fmt) -> int:
     return 0
 
 
+@grants_group.command("signed")
+@click.argument("grant_id")
+@click.option("--note", help="Where the signed copy is kept, who signed.")
+@click.option("--actor", help="Who records it (default: $QCRULES_ACTOR or your login).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_obj
+def signed_cmd(obj, grant_id, note, actor, fmt) -> int:
+    """Record that both sides signed GRANT_ID's agreement (授权协议, see `qcrules agreement`):
+    PRM009 no longer asks for it. Audited; `qcrules actions undo` takes it back."""
+    outcome = service.record_agreement(obj.workspace(), grant_id, note=note, actor=actor)
+    if fmt == "json":
+        echo_json(outcome.to_json())
+        return 0
+    out_console().print(
+        escape(
+            tr(
+                f"授权 {grant_id}：已签协议（审计 #{outcome.audit_id}）；qcrules actions undo 可撤销",
+                f"grant {grant_id}: agreement signed (audit #{outcome.audit_id}); "
+                "qcrules actions undo takes it back",
+            )
+        ),
+        highlight=False,
+    )
+    return 0
+
+
 def register(group: click.Group) -> None:
     group.add_command(grants_group)

@@ -4,7 +4,7 @@ the allowed moves, the day checked against the grant, audited and undoable."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -76,7 +76,10 @@ def _check_mark_day(grant: dict[str, Any], status_to: str, on: date, today: date
         floor = grant["requested_at"]
     else:
         floor = None
-    if on > today and status_to != "active":
+    # an approval may be dated tomorrow (the creator confirmed after midnight in 北京 time);
+    # no later: "approved" says it happened, and a start years ahead reads as permanent
+    latest = today + timedelta(days=1) if status_to == "active" else today
+    if on > latest:
         raise UsageError(
             tr(f"日期 {on} 在今天（{today}）之后", f"the date {on} is after today ({today})"),
             hint=tr("写下它实际发生的那一天", "give the day it actually happened"),
@@ -171,10 +174,27 @@ def mark_grant(
             ends = grant["ends_at"]
             if ends is not None and ends < PERMANENT_END and start is not None:
                 values["ends_at"] = begin + (ends - start)
-        elif status_to in ("revoked", "expired") and on is not None:
+            elif ends is not None and ends < begin:
+                raise UsageError(
+                    tr(
+                        f"授权 {grant_id} 的结束日 {ends} 已过：批准后会是一个没有期限的授权",
+                        f"grant {grant_id}'s end date {ends} has passed: approved, it would "
+                        "end before it starts",
+                    ),
+                    hint=tr(
+                        "与达人约定新的期限，用 qcrules grants request 重新发起；这个标为已拒绝",
+                        "agree a new term with the creator and request it again "
+                        "(qcrules grants request); mark this one rejected",
+                    ),
+                )
+        elif status_to in ("revoked", "expired"):
+            # ended on `on`, or today (never before it started: a revoke before a scheduled
+            # start ends it at the start); an earlier known end stays
             ends = grant["ends_at"]
-            if ends is None or on < ends:
-                values["ends_at"] = on
+            floor = grant["starts_at"] or grant["requested_at"]
+            ended = day if on is not None or floor is None else max(day, floor)
+            if ends is None or ended < ends:
+                values["ends_at"] = ended
         change = _changed(conn, "grants", {"grant_id": grant_id}, **values)
         _write(conn, change, change.after)
         changes = [change]
@@ -189,11 +209,68 @@ def mark_grant(
     return MarkOutcome(grant_id, current, status_to, target, change, audit_id, note)
 
 
+def record_agreement(
+    workspace: Workspace,
+    grant_id: str,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
+) -> MarkOutcome:
+    """Record that both sides signed the grant's agreement (授权协议): `has_agreement`, which
+    PRM009 asks for, audited and undoable — the one way to close PRM009 without re-importing
+    the grants file."""
+    from qcrules.actions.changes import _changed, _write
+    from qcrules.actions.items import Outcome, default_actor
+    from qcrules.actions.queue import _audit
+
+    with workspace.db.write("grants signed") as conn:
+        grant = _one(conn, Grant, "grant_id", grant_id)
+        if grant is None:
+            grants = table(Grant)
+            ids = list(conn.execute(select(grants.c.grant_id)).scalars())
+            raise UsageError(
+                tr(f"没有授权 {grant_id!r}", f"there is no grant {grant_id!r}")
+                + _did_you_mean(grant_id, ids),
+                hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
+            )
+        status = grant["status"]
+        if grant["has_agreement"]:
+            raise UsageError(
+                tr(
+                    f"授权 {grant_id} 已记为已签协议", f"grant {grant_id} already has its agreement"
+                ),
+                hint=tr(
+                    "记错了可用 qcrules actions undo 撤销",
+                    "if that was a slip, qcrules actions undo",
+                ),
+            )
+        if status in ("revoked", "expired", "rejected"):
+            raise UsageError(
+                tr(
+                    f"授权 {grant_id} 是{_zh(status)}：协议已无意义",
+                    f"grant {grant_id} is {status}: an agreement no longer applies",
+                ),
+                hint=tr(
+                    "为新的授权签协议（qcrules agreement <授权ID>）",
+                    "sign one for the new grant (qcrules agreement <grant id>)",
+                ),
+            )
+        change = _changed(conn, "grants", {"grant_id": grant_id}, has_agreement=True)
+        _write(conn, change, change.after)
+        kind = "grant:signed"
+        outcome = Outcome(kind, kind, "grant", grant_id, grant["merchant_id"], [change], note)
+        audit_id = _audit(
+            conn, outcome, actor or default_actor(), None, result={"has_agreement": True}
+        )
+    return MarkOutcome(grant_id, status, status, "signed", change, audit_id, note)
+
+
 __all__ = [
     "MarkOutcome",
     "_check_mark_day",
     "allowed_moves",
     "mark_grant",
+    "record_agreement",
 ]
 
 

@@ -27,6 +27,7 @@ from qcrules.model.tables import (
     AUTH_TYPES,
     PERMANENT_END,
     SCOPES,
+    AuditEntry,
     Creator,
     Grant,
     Merchant,
@@ -202,12 +203,16 @@ def _require_creator(conn, aweme_id: str) -> dict[str, Any]:
 
 
 def _new_code(conn, aweme_id: str, code: str):
-    """The creator's 合作码 replaced as an audited change, so undo gives the old one back."""
+    """The creator's 合作码 replaced, as a change the audit log shows (masked) and undo keeps:
+    a code is the creator's current one whatever became of the grant it came with (creators
+    renew them, and an old one no longer works)."""
+    from dataclasses import replace
+
     from qcrules.actions.changes import _changed, _write
 
     change = _changed(conn, "creators", {"aweme_id": aweme_id}, cooperation_code=code)
     _write(conn, change, change.after)
-    return change
+    return replace(change, kept_on_undo=True)
 
 
 def refuse_second_renewal(conn, grant_id: str) -> None:
@@ -633,10 +638,23 @@ def _judged(
 
 
 def _next_grant_id(conn, today: date) -> str:
-    base = f"Q{today:%Y%m%d}"
-    grants = table(Grant)
+    return free_grant_id(conn, f"Q{today:%Y%m%d}")
+
+
+def free_grant_id(conn, base: str) -> str:
+    """`base-N` with the lowest N that no grant has and the audit log never named: an undone
+    request's id is not given to another grant, so the log's entries for it stay its own."""
+    grants, audit = table(Grant), table(AuditEntry)
+    pattern = f"{base}-%"
     taken = set(
-        conn.execute(select(grants.c.grant_id).where(grants.c.grant_id.like(f"{base}-%"))).scalars()
+        conn.execute(select(grants.c.grant_id).where(grants.c.grant_id.like(pattern))).scalars()
+    )
+    taken.update(
+        conn.execute(
+            select(audit.c.entity_id).where(
+                audit.c.entity_type == "grant", audit.c.entity_id.like(pattern)
+            )
+        ).scalars()
     )
     n = 1
     while f"{base}-{n}" in taken:
