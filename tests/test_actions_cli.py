@@ -348,3 +348,48 @@ def test_in_zh_setting_a_pool_status_it_already_has_names_it_in_chinese(demo_cop
     finally:
         language.cache_clear()
         workspace.close()
+
+
+def test_a_revoke_ends_the_grant_today_and_is_refused_once_the_grant_has_ended(cli, ws):
+    evaluate(cli, ws)
+    revokes = [i for i in queue(cli, ws) if i["action"]["kind"] == "revoke_grant"]
+    first, second = revokes[0], revokes[1]
+    grant = first["entity"]["id"]
+    ends = row(ws, "select ends_at from grants where grant_id = ?", grant)["ends_at"]
+    run(cli, ws, "actions", "apply", first["id"])
+    assert row(ws, "select ends_at from grants where grant_id = ?", grant)["ends_at"] == (
+        date.today().isoformat()
+    )  # spend after today is PRM007's to find
+    run(cli, ws, "actions", "undo")
+    assert row(ws, "select ends_at from grants where grant_id = ?", grant)["ends_at"] == ends
+
+    # the other grant lapsed and was marked so by hand: revoking it is out of date
+    other = second["entity"]["id"]
+    run(cli, ws, "grants", "mark", other, "expired")
+    refused = run(cli, ws, "actions", "apply", second["id"], ok=False)
+    assert refused.returncode == 2
+    assert "already expired" in refused.stderr and "dismiss" in refused.stderr
+    assert row(ws, "select status from grants where grant_id = ?", other)["status"] == "expired"
+
+
+def test_a_renewal_without_the_creators_code_is_a_draft_and_needs_its_own_agreement(cli, ws):
+    evaluate(cli, ws)
+    renew = next(i for i in queue(cli, ws) if i["action"]["kind"] == "renew_grant")
+    old = renew["entity"]["id"]
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        conn.execute("update grants set has_agreement = 1 where grant_id = ?", (old,))
+        conn.execute(
+            "update creators set cooperation_code = null where aweme_id = "
+            "(select aweme_id from grants where grant_id = ?)",
+            (old,),
+        )
+    run(cli, ws, "actions", "apply", renew["id"])
+    new = row(ws, "select * from grants where renewal_of = ?", old)
+    assert new["status"] == "draft" and not new["has_agreement"]
+    result = cli("evaluate", "--no-store", "--format", "json", cwd=ws)  # as of today: it exists
+    found = {
+        f["rule"]
+        for f in json.loads(result.stdout)["findings"]
+        if f["entity"]["id"] == new["grant_id"]
+    }
+    assert "PRM011" in found  # a draft without the 合作码 cannot be sent (PRM009 once sent)

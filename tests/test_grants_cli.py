@@ -614,3 +614,79 @@ def test_an_identical_second_request_is_refused_naming_the_first(cli, ws):
     _, renewed = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "30")
     assert renewed["written"] is True and renewed["grant"]["grant_id"] != grant_id
     assert ws.count("grants") == 4
+
+
+def import_grants(ws, tmp_path, rows: list[list]) -> None:
+    path = tmp_path / "grants.csv"
+    header = ["grant_id", "merchant_id", "aweme_id", "auth_type", "scope", "status",
+              "requested_at", "starts_at", "ends_at"]  # fmt: skip
+    path.write_text(
+        "\n".join(",".join(str(c or "") for c in row) for row in [header, *rows]) + "\n",
+        encoding="utf-8",
+    )
+    workspace = Workspace.discover(ws.folder / "qcrules.toml")
+    try:
+        assert service.import_files(workspace, "grants", [path]).ok
+    finally:
+        workspace.close()
+
+
+def test_a_revoke_or_expiry_without_a_date_ends_the_grant_today(cli, ws, tmp_path):
+    """`--on` defaults to today: the end moves to today, so spend after it is PRM007's to find
+    (it kept the old end, and the spend of the days after a revoke went unseen)."""
+    today = date.today()
+    start, end = today - timedelta(days=10), today + timedelta(days=20)
+    later = today + timedelta(days=5)
+    import_grants(ws, tmp_path, [
+        ["GA", "M1", "1001", "cooperative", "live_room", "active", "", start, end],
+        ["GB", "M1", "1002", "cooperative", "live_room", "active", "", start, end],
+        ["GC", "M1", "1003", "cooperative", "live_room", "requested", today, later, later + timedelta(days=15)],
+    ])  # fmt: skip
+    run(cli, ws, "grants", "mark", "GA", "revoked")
+    run(cli, ws, "grants", "mark", "GB", "expired")
+    assert ws.grant("GA")["ends_at"] == today and ws.grant("GB")["ends_at"] == today
+    run(cli, ws, "grants", "mark", "GC", "revoked")  # before its scheduled start: ends there
+    assert ws.grant("GC")["ends_at"] == later
+    run(cli, ws, "actions", "undo")
+    assert ws.grant("GC")["ends_at"] == later + timedelta(days=15)
+
+
+def test_approving_a_grant_whose_end_has_passed_or_a_far_future_day_is_refused(cli, ws, tmp_path):
+    today = date.today()
+    import_grants(ws, tmp_path, [
+        ["GR", "M1", "1001", "cooperative", "live_room", "requested", today - timedelta(days=20), "", today - timedelta(days=2)],
+    ])  # fmt: skip
+    result = run(cli, ws, "grants", "mark", "GR", "approved", code=2)
+    assert "has passed" in result.stderr and "grants request" in result.stderr
+    assert ws.grant("GR")["status"] == "requested"
+    _, out = request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    grant_id = out["grant"]["grant_id"]
+    far = (today + timedelta(days=30)).isoformat()
+    result = run(cli, ws, "grants", "mark", grant_id, "approved", "--on", far, code=2)
+    assert "is after today" in result.stderr
+    row = ws.grant(grant_id)
+    assert row["status"] == "requested" and row["starts_at"] == today
+
+
+def test_grants_signed_records_the_agreement_and_closes_prm009(cli, ws):
+    _, out = request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    grant_id = out["grant"]["grant_id"]
+
+    def prm009() -> bool:
+        result = cli(
+            "evaluate", "--no-store", "--select", "PRM009", "--format", "json", cwd=ws.folder
+        )
+        return any(f["entity"]["id"] == grant_id for f in json.loads(result.stdout)["findings"])
+
+    assert prm009()
+    result = run(cli, ws, "grants", "signed", grant_id, "--note", "盖章版在共享盘")
+    assert "agreement signed" in result.stdout
+    assert ws.grant(grant_id)["has_agreement"] is True and not prm009()
+    again = run(cli, ws, "grants", "signed", grant_id, code=2)
+    assert "already has its agreement" in again.stderr
+    log = json.loads(run(cli, ws, "actions", "log", "--format", "json").stdout)
+    assert log[0]["kind"] == "grant:signed" and log[0]["note"] == "盖章版在共享盘"
+    run(cli, ws, "actions", "undo")
+    assert not ws.grant(grant_id)["has_agreement"] and prm009()
+    missing = run(cli, ws, "grants", "signed", grant_id + "9", code=2)
+    assert "there is no grant" in missing.stderr
