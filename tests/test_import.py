@@ -45,12 +45,16 @@ def one(db, model, **where) -> dict:
     return rows[0]
 
 
-def dump(db) -> dict[str, list]:
-    """Every row of every table, for before/after comparisons."""
+def dump(db, *, version: bool = True) -> dict[str, list]:
+    """Every row of every table, for before/after comparisons; without the data version
+    (`version=False`) where a write that changes nothing still renews it."""
     out = {}
     with db.connect() as conn:
         for name, tbl in sorted(SQLModel.metadata.tables.items()):
-            out[name] = sorted(repr(tuple(r)) for r in conn.execute(select(tbl)))
+            rows = conn.execute(select(tbl))
+            if name == "schema_meta" and not version:
+                rows = [r for r in rows if r[0] != "data_version"]
+            out[name] = sorted(repr(tuple(r)) for r in rows)
     return out
 
 
@@ -713,10 +717,10 @@ def test_reimport_updates_in_place(seeded, tmp_path):
     path = write_csv(tmp_path / "m.csv", header, rows)
     first = ok(run_import(seeded, "metrics", [path]))
     assert (first.inserted, first.updated) == (10, 0)
-    snapshot = dump(seeded)
+    snapshot = dump(seeded, version=False)
     second = ok(run_import(seeded, "metrics", [path]))
     assert (second.inserted, second.updated) == (0, 10)
-    assert dump(seeded) == snapshot
+    assert dump(seeded, version=False) == snapshot
     rows[0][3] = "7.5"
     rows.append(["2026-11-30", "M1", "71233112", "1", "10", "1"])
     third = ok(run_import(seeded, "metrics", [write_csv(tmp_path / "m2.csv", header, rows)]))

@@ -316,7 +316,9 @@ def backtest_apart(workspace: Workspace, start: date, end: date, **options) -> B
     return _apart(workspace, start, end, **options)
 
 
-def remembered_backtest(workspace: Workspace, start: date, end: date, **options):
+def remembered_backtest(
+    workspace: Workspace, start: date, end: date, **options
+) -> tuple[Backtest, bool]:
     """`backtest_apart`, remembered by its inputs (qcrules.remembered): the same data, packs
     and settings give the last result at once. Returns it and whether it was remembered."""
     from qcrules.remembered import remembered_backtest as _remembered
