@@ -244,7 +244,7 @@ def test_pc_steps_follow_the_guide(cli, ws):
         cli,
         ws,
         "--creator",
-        "1002",
+        "1001",  # not 1002 again: a second live room grant for the same days is refused
         "--scope",
         "live_room",
         "--channel",
@@ -592,8 +592,8 @@ def test_an_identical_second_request_is_refused_naming_the_first(cli, ws):
     assert grant_id in dry.stderr
     assert ws.count("grants") == 1 and ws.count("audit_log") == audit
 
-    # other terms are another request; a draft is named with the way to send it
-    request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "15")
+    # another scope is another request; a draft is named with the way to send it
+    request(cli, ws, "--creator", "1002", "--scope", "single_video", "--video", "7301")
     _, draft = request(cli, ws, "--creator", "1001", "--scope", "live_room")
     assert draft["grant"]["status"] == "draft"
     zh = cli(
@@ -608,3 +608,56 @@ def test_an_identical_second_request_is_refused_naming_the_first(cli, ws):
     _, renewed = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "30")
     assert renewed["written"] is True and renewed["grant"]["grant_id"] != grant_id
     assert ws.count("grants") == 4
+
+
+def test_a_request_overlapping_a_live_grant_is_refused_naming_it(cli, ws):
+    """Another length, another channel or another type for the same merchant, creator and
+    scope on some of the same days would ask the creator twice: refused (exit 2) naming the
+    live grant and how to follow it up or renew it; nothing is written. A renewal (it starts
+    when the old one ends), another scope or video, and a grant that is no longer live do
+    not count."""
+    _, first = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--code", CODE)
+    grant_id = first["grant"]["grant_id"]
+    before = ws.count("grants"), ws.count("audit_log")
+    for extra in (
+        ["--days", "30"],
+        ["--channel", "mobile_pre_order", "--days", "14"],
+        ["--days", "3", "--dry-run"],
+    ):
+        refused = run(
+            cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1001",
+            "--scope", "live_room", *extra, code=2,
+        )  # fmt: skip
+        assert f"grant {grant_id} (requested, " in refused.stderr, extra
+        assert "overlaps this request" in refused.stderr
+        assert f"qcrules grants mark {grant_id} rejected|revoked" in refused.stderr
+    assert (ws.count("grants"), ws.count("audit_log")) == before
+    assert len(ws.rows("select grant_id from grants where aweme_id = '1001'")) == 1
+
+    # once it is active, the way to a longer term is a renewal, which is not an overlap
+    run(cli, ws, "grants", "mark", grant_id, "approved")
+    refused = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1001",
+        "--scope", "live_room", "--days", "30", code=2,
+    )  # fmt: skip
+    assert f"--renewal-of {grant_id}" in refused.stderr
+    _, renewal = request(
+        cli, ws, "--creator", "1001", "--scope", "live_room", "--renewal-of", grant_id
+    )
+    assert renewal["written"] is True
+    # another scope, another video, another creator: other requests
+    request(cli, ws, "--creator", "1001", "--scope", "single_video", "--video", "7301")
+    request(cli, ws, "--creator", "1001", "--scope", "single_video", "--video", "7302")
+    request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    # in zh the refusal names the state in Chinese (1001 has a 合作码 now: requested)
+    zh = cli(
+        "grants", "request", "--merchant", "M1", "--creator", "1001", "--scope",
+        "single_video", "--video", "7301", "--days", "20", cwd=ws.folder,
+        env={"QCRULES_LANG": "zh"},
+    )  # fmt: skip
+    assert zh.returncode == 2 and "（已申请，" in zh.stderr and "时间重叠" in zh.stderr
+    # a revoked grant no longer blocks the same terms
+    run(cli, ws, "grants", "mark", grant_id, "revoked")
+    run(cli, ws, "grants", "mark", renewal["grant"]["grant_id"], "revoked")
+    _, again = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--days", "30")
+    assert again["written"] is True

@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from qcrules.errors import PackError, UsageError
+from qcrules.grants.guards import refuse_duplicate, refuse_second_renewal
 from qcrules.grants.vocab import (
     AUTH_LABEL,
     CHANNEL_NAMES,
-    LIVE,
     MAX_TERM_DAYS,
     SAFE_DAYS,
     SCOPE_LABEL,
-    STATUS_LABEL,
     label,
     mask_code,
 )
@@ -208,77 +207,6 @@ def _new_code(conn, aweme_id: str, code: str):
     change = _changed(conn, "creators", {"aweme_id": aweme_id}, cooperation_code=code)
     _write(conn, change, change.after)
     return change
-
-
-def refuse_second_renewal(conn, grant_id: str) -> None:
-    """One live renewal per grant (the has_renewal fact counts the same ones): a second would
-    be a second request to the creator for the same term. Called under the write lock by
-    every writer of renewals, so two operators cannot both renew."""
-    grants = table(Grant)
-    row = conn.execute(
-        select(grants.c.grant_id, grants.c.status)
-        .where(grants.c.renewal_of == grant_id)
-        .where(grants.c.status.not_in(("rejected", "revoked")))
-        .limit(1)
-    ).first()
-    if row is not None:
-        raise UsageError(
-            tr(
-                f"授权 {grant_id} 已有续期 {row.grant_id}（{row.status}）",
-                f"grant {grant_id} already has a renewal, {row.grant_id} ({row.status})",
-            ),
-            hint=tr(
-                f"跟进 {row.grant_id}；若它作废，先把它标记为已拒绝或已撤销",
-                f"follow up {row.grant_id}; if it fell through, mark it rejected or revoked first",
-            ),
-        )
-
-
-def refuse_duplicate(conn, row: dict[str, Any]) -> None:
-    """One live grant per set of terms: a draft, request or active grant of the same
-    merchant, creator, type, scope (and video) and dates is the same request, and a second
-    would ask the creator twice. Called by check and write alike (under the write lock for
-    the write), so the form, a dry run and the CLI all say so before anything is written."""
-    grants = table(Grant)
-    query = (
-        select(grants.c.grant_id, grants.c.status)
-        .where(grants.c.merchant_id == row["merchant_id"])
-        .where(grants.c.aweme_id == row["aweme_id"])
-        .where(grants.c.auth_type == row["auth_type"])
-        .where(grants.c.scope == row["scope"])
-        .where(grants.c.starts_at == row["starts_at"])
-        .where(grants.c.ends_at == row["ends_at"])
-        .where(grants.c.status.in_(LIVE))
-        .order_by(grants.c.grant_id)
-        .limit(1)
-    )
-    video = row.get("video_id")
-    query = query.where(
-        grants.c.video_id.is_(None) if video is None else grants.c.video_id == video
-    )
-    found = conn.execute(query).first()
-    if found is None:
-        return
-    status = label(STATUS_LABEL, found.status)
-    raise UsageError(
-        tr(
-            f"已有相同的授权 {found.grant_id}（{status}）：同一商家、达人、授权类型、范围与起止日期",
-            f"grant {found.grant_id} ({status}) already asks for this: the same merchant, "
-            "creator, type, scope and dates",
-        ),
-        hint=(
-            tr(
-                f"发出它：qcrules grants mark {found.grant_id} requested [--code 合作码]",
-                f"send it instead: qcrules grants mark {found.grant_id} requested [--code CODE]",
-            )
-            if found.status == "draft"
-            else tr(
-                f"跟进 {found.grant_id}；若它作废，先把它标记为已拒绝或已撤销",
-                f"follow up {found.grant_id}; if it fell through, mark it rejected or "
-                "revoked first",
-            )
-        ),
-    )
 
 
 def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, Any], dict]:
@@ -751,7 +679,5 @@ __all__ = [
     "_require_merchant",
     "_steps",
     "check_request",
-    "refuse_duplicate",
-    "refuse_second_renewal",
     "request_grant",
 ]
