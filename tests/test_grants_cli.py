@@ -661,3 +661,58 @@ def test_a_request_overlapping_a_live_grant_is_refused_naming_it(cli, ws):
     run(cli, ws, "grants", "mark", renewal["grant"]["grant_id"], "revoked")
     _, again = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--days", "30")
     assert again["written"] is True
+
+
+def test_a_creator_excluded_from_the_pool_is_refused_unless_the_risk_is_accepted(cli, ws):
+    """The screening rules no longer judge an excluded creator (they would say to exclude it
+    again), so the request itself says the merchant excluded it, with the note kept on the
+    pool row or the reason given when it was excluded by hand: refused (exit 1, nothing
+    written) unless --accept-risk gives a reason, which is kept on the grant."""
+    (ws.folder / "pool.csv").write_text(
+        "merchant_id,aweme_id,status,note\nM1,1004,excluded,刷量嫌疑\n", encoding="utf-8"
+    )
+    run(cli, ws, "import", "pool", "pool.csv")
+    result, out = request(
+        cli, ws, "--creator", "1004", "--scope", "live_room", "--code", CODE, "--dry-run",
+        fmt="table", code=1,
+    )  # fmt: skip
+    assert "creator 1004 is excluded from M1's pool (note: 刷量嫌疑)" in result.stdout
+    assert "Creator screening (context)" in result.stdout
+    assert "the grant request is refused: creator 1004 is excluded from M1's pool" in (
+        result.stderr
+    )
+    assert "put it back in M1's pool" in result.stderr and "--accept-risk" in result.stderr
+    _, out = request(cli, ws, "--creator", "1004", "--scope", "live_room", "--code", CODE, code=1)
+    assert out["refused"] is True and out["written"] is False and out["gates"] == []
+    assert out["excluded"]["merchant_id"] == "M1" and out["excluded"]["note"] == "刷量嫌疑"
+    assert ws.count("grants") == 0 and ws.count("audit_log") == 0
+    zh = cli(
+        "grants", "request", "--merchant", "M1", "--creator", "1004", "--scope", "live_room",
+        cwd=ws.folder, env={"QCRULES_LANG": "zh"},
+    )  # fmt: skip
+    assert (
+        zh.returncode == 1 and "达人 1004 已被商家 M1 排除出达人池（原因：刷量嫌疑）" in zh.stdout
+    )
+
+    # accepted with a reason: written, the reason and the exclusion on the grant
+    _, out = request(
+        cli, ws, "--creator", "1004", "--scope", "live_room", "--accept-risk", "老板同意试投一次"
+    )
+    assert out["written"] is True and out["accepted_risk"] == "老板同意试投一次"
+    note = ws.grant(out["grant"]["grant_id"])["note"]
+    assert "excluded from the pool" in note and "老板同意试投一次" in note
+
+    # excluded by hand with a reason: the reason is the one shown; in another merchant's
+    # pool (or none) the creator is not excluded
+    workspace = Workspace.discover(ws.folder / "qcrules.toml")
+    try:
+        service.set_pool_status(workspace, "M1", "1001", "excluded", note="粉丝画像不符")
+    finally:
+        workspace.close()
+    _, out = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--dry-run", code=1)
+    assert out["excluded"]["note"] == "粉丝画像不符"
+    other = run(
+        cli, ws, "grants", "request", "--merchant", "M2", "--creator", "1001", "--scope",
+        "live_room", "--dry-run", "--format", "json",
+    )  # fmt: skip
+    assert json.loads(other.stdout)["excluded"] is None

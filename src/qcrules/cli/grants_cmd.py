@@ -144,6 +144,17 @@ def print_check(check, fmt: str) -> None:
     )
     if g.get("renewal_of"):
         lines.append(tr(f"  续期自 {g['renewal_of']}", f"  renews {g['renewal_of']}"))
+    if check.excluded:
+        lines.append(tr("\n达人池", "\nPool"))
+        lines.append(f"  ✘ {check.excluded['message']}")
+        if not check.accepted_risk:
+            lines.append(
+                tr(
+                    "    商家已决定不与该达人合作：申请被拒绝，除非接受风险",
+                    "    the merchant decided not to work with this creator: refused unless "
+                    "the risk is accepted",
+                )
+            )
     if check.gates:
         if check.accepted_risk:
             lines.append(
@@ -161,6 +172,13 @@ def print_check(check, fmt: str) -> None:
             )
         lines += _verdict_lines(check.gates, "✘")
     else:
+        if check.excluded and check.accepted_risk:
+            lines.append(
+                tr(
+                    f"\n已接受的风险（原因：{check.accepted_risk}）",
+                    f"\nRisks accepted (reason: {check.accepted_risk})",
+                )
+            )
         lines.append(tr("\n授权条款：通过", "\nTerms: pass (no gate rule fired)"))
     lines.append(tr("\n待办", "\nTo do"))
     lines += _verdict_lines(check.todo, "☐") or [tr("  无", "  nothing")]
@@ -176,6 +194,35 @@ def print_check(check, fmt: str) -> None:
     lines.append(f"  ☐ {check.agreement}")
     for line in lines:
         console.print(escape(line), highlight=False)
+
+
+def _refusal_hint(check) -> str:
+    accept = tr(
+        '或用 --accept-risk "原因" 记录接受风险',
+        'or record the accepted risk with --accept-risk "REASON"',
+    )
+    if not check.excluded:
+        return (
+            tr(
+                "改用安全条款（合作达人、单视频或直播间、15/30 天），",
+                "use safe terms (cooperative, single video or live room, 15/30 days), ",
+            )
+            + accept
+        )
+    merchant = check.excluded["merchant_id"]
+    return (
+        tr(
+            f"若要与该达人合作，先把它移回 {merchant} 的达人池（TUI 达人页，"
+            "或 qcrules import pool 导入状态为 candidate 的一行）"
+            + ("，并改用安全条款" if check.gates else "")
+            + "；",
+            f"to work with this creator, put it back in {merchant}'s pool first (the TUI's "
+            "Creators tab, or qcrules import pool with a row of status candidate)"
+            + (" and use safe terms" if check.gates else "")
+            + "; ",
+        )
+        + accept
+    )
 
 
 @grants_group.command("request")
@@ -223,7 +270,8 @@ def request_cmd(
     fmt,
 ) -> int:
     """Request a grant: the permission rules judge it before anything is written; rules on
-    its terms refuse it (exit 1) unless --accept-risk gives a reason."""
+    its terms, or the creator's exclusion from the merchant's pool, refuse it (exit 1)
+    unless --accept-risk gives a reason."""
     from qcrules.cli.evaluate_cmd import parse_date
     from qcrules.service import PERMANENT_END, GrantRequest
 
@@ -246,22 +294,15 @@ def request_cmd(
     )
     print_check(check, fmt)
     if check.refused:
-        rules = "; ".join(f"{v.rule} ({v.level}): {v.message}" for v in check.gates)
+        risks = [check.excluded["message"]] if check.excluded else []
+        rules = "; ".join(risks + [f"{v.rule} ({v.level}): {v.message}" for v in check.gates])
         err_console().print(
             "[bold red]error:[/] "
             + escape(tr(f"授权申请被拒绝：{rules}", f"the grant request is refused: {rules}")),
             highlight=False,
         )
         err_console().print(
-            "  [dim]hint:[/] "
-            + escape(
-                tr(
-                    "改用安全条款（合作达人、单视频或直播间、15/30 天），"
-                    '或用 --accept-risk "原因" 记录接受风险',
-                    "use safe terms (cooperative, single video or live room, 15/30 days), "
-                    'or record the accepted risk with --accept-risk "REASON"',
-                )
-            ),
+            "  [dim]hint:[/] " + escape(_refusal_hint(check)),
             highlight=False,
         )
         sys.exit(EXIT_FINDINGS)

@@ -1,7 +1,9 @@
-"""What a grant request may not repeat: a second live renewal of one grant, or a second live
-grant of the same merchant, creator and scope for the same days. Each is refused (a
-UsageError, exit 2) naming the grant already there and how to follow it up, wherever the
-proposal is built — the CLI, a dry run, the TUI form — and again under the write lock."""
+"""What stands in a grant request's way before any rule judges it: a second live renewal of
+one grant, or a second live grant of the same merchant, creator and scope for the same days,
+is refused (a UsageError, exit 2) naming the grant already there and how to follow it up; a
+creator the merchant excluded from its pool is found here (`pool_exclusion`) for the request
+to refuse unless the risk is accepted. Each runs wherever the proposal is built — the CLI, a
+dry run, the TUI form — and again under the write lock."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from qcrules.errors import UsageError
 from qcrules.grants.vocab import LIVE, STATUS_LABEL, label
 from qcrules.i18n import tr
 from qcrules.model.db import table
-from qcrules.model.tables import PERMANENT_END, Grant
+from qcrules.model.tables import PERMANENT_END, AuditEntry, Grant, PoolMember
 
 # the scopes that grant the same thing: an account-level grant (抖音号授权, as a 千川 export
 # names it) is every work of the account, which a new request records as all_works
@@ -143,4 +145,63 @@ def refuse_duplicate(conn, row: dict[str, Any]) -> None:
     raise UsageError(message, hint=hint)
 
 
-__all__ = ["refuse_duplicate", "refuse_second_renewal"]
+# the audit kinds that exclude a creator: by hand (the Creators tab) and the queue's action
+EXCLUDING = ("apply:pool:excluded", "apply:exclude_creator")
+
+
+def pool_exclusion(conn, merchant_id: str, aweme_id: str) -> dict[str, Any] | None:
+    """The creator's exclusion from the merchant's pool (达人池), or None when it is not
+    excluded: since when, and why — the pool row's note (an import's), else the note of the
+    latest exclusion in the audit log (a hand change's or an applied action's reason) — with
+    the sentence that says so in the user's language."""
+    pool = table(PoolMember)
+    row = (
+        conn.execute(
+            select(pool).where(pool.c.merchant_id == merchant_id).where(pool.c.aweme_id == aweme_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or row["status"] != "excluded":
+        return None
+    note = (row["note"] or "").strip() or _exclusion_note(conn, merchant_id, aweme_id)
+    since = row["updated_at"]
+    since = since.date() if hasattr(since, "date") else None
+    why = tr(f"（原因：{note}）", f" (note: {note})") if note else ""
+    return {
+        "merchant_id": merchant_id,
+        "aweme_id": aweme_id,
+        "note": note or None,
+        "since": since.isoformat() if since else None,
+        "message": tr(
+            f"达人 {aweme_id} 已被商家 {merchant_id} 排除出达人池{why}",
+            f"creator {aweme_id} is excluded from {merchant_id}'s pool{why}",
+        ),
+    }
+
+
+def _exclusion_note(conn, merchant_id: str, aweme_id: str) -> str | None:
+    audit = table(AuditEntry)
+    entries = conn.execute(
+        select(audit.c.id, audit.c.note)
+        .where(audit.c.entity_type == "creator")
+        .where(audit.c.entity_id == aweme_id)
+        .where(audit.c.merchant_id == merchant_id)
+        .where(audit.c.kind.in_(EXCLUDING))
+        .order_by(audit.c.id.desc())
+        .limit(20)
+    ).all()
+    if not entries:
+        return None
+    undone = set(
+        conn.execute(
+            select(audit.c.undoes).where(audit.c.undoes.in_([e.id for e in entries]))
+        ).scalars()
+    )
+    for entry in entries:
+        if entry.id not in undone:  # the exclusion in force: its note, or none
+            return (entry.note or "").strip() or None
+    return None
+
+
+__all__ = ["pool_exclusion", "refuse_duplicate", "refuse_second_renewal"]

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from qcrules.errors import PackError, UsageError
-from qcrules.grants.guards import refuse_duplicate, refuse_second_renewal
+from qcrules.grants.guards import pool_exclusion, refuse_duplicate, refuse_second_renewal
 from qcrules.grants.vocab import (
     AUTH_LABEL,
     CHANNEL_NAMES,
@@ -100,6 +100,8 @@ class RequestCheck:
     todo: list[RuleVerdict] = field(default_factory=list)
     context: list[RuleVerdict] = field(default_factory=list)  # the creator's findings
     steps: list[Step] = field(default_factory=list)
+    # the merchant excluded the creator from its pool: refuse unless accepted, like a gate
+    excluded: dict[str, Any] | None = None
     confirmation: str = ""
     agreement: str = ""
     accepted_risk: str | None = None
@@ -108,8 +110,18 @@ class RequestCheck:
     audit_id: int | None = None
 
     @property
+    def risky(self) -> bool:
+        """Something refuses the request unless its risk is accepted with a reason."""
+        return bool(self.gates or self.excluded)
+
+    @property
     def refused(self) -> bool:
-        return bool(self.gates) and not self.accepted_risk
+        return self.risky and not self.accepted_risk
+
+    def risks(self) -> list[str]:
+        """What refuses it, short: the pool's exclusion, then the gate rules."""
+        out = [tr("已排除出达人池", "excluded from the pool")] if self.excluded else []
+        return out + [v.rule for v in self.gates]
 
     @property
     def status(self) -> str:
@@ -133,6 +145,7 @@ class RequestCheck:
             "written": self.written,
             "dry_run": self.dry_run,
             "accepted_risk": self.accepted_risk,
+            "excluded": self.excluded,
             "gates": [v.to_json() for v in self.gates],
             "todo": [v.to_json() for v in self.todo],
             "context": [v.to_json() for v in self.context],
@@ -530,7 +543,10 @@ def check_request(
     with workspace.db.connect() as conn:
         row, creator = _proposed_row(conn, request, today)
         grant_id_hint = _next_grant_id(conn, today)
-    return _judged(workspace, request, row, creator, grant_id_hint, today, session)
+        excluded = pool_exclusion(conn, row["merchant_id"], row["aweme_id"])
+    check = _judged(workspace, request, row, creator, grant_id_hint, today, session)
+    check.excluded = excluded
+    return check
 
 
 def _judged(
@@ -583,8 +599,10 @@ def request_grant(
 ) -> RequestCheck:
     """Judge the proposal, then (unless refused or a dry run) write it with its audit entry.
 
-    Refused: a gate rule fired at warn or above and no reason was given to accept the risk;
-    nothing is written and the check says why (`refused`)."""
+    Refused: a gate rule fired at warn or above, or the merchant excluded the creator from its
+    pool (`excluded`), and no reason was given to accept the risk; nothing is written and the
+    check says why (`refused`). Screening rules no longer judge an excluded creator (they would
+    say to exclude it again), so the exclusion is checked here, not left to the context."""
     from qcrules.actions.changes import _write
     from qcrules.actions.items import Change, Outcome, _now, default_actor
     from qcrules.actions.queue import _audit
@@ -598,24 +616,23 @@ def request_grant(
                 '例如 --accept-risk "达人自有店铺，已签协议"', 'e.g. --accept-risk "signed off by"'
             ),
         )
+    check = check_request(workspace, request, today=today)  # before the lock: the engine is slow
+    check.accepted_risk = reason if check.risky else None
     if dry_run:
-        check = check_request(workspace, request, today=today)
-        check.accepted_risk = reason if check.gates else None
         check.dry_run = True
         return check
-    with workspace.db.connect() as conn:  # judged before the lock: the engine is the slow part
-        row, creator = _proposed_row(conn, request, today)
-        grant_id_hint = _next_grant_id(conn, today)
-    check = _judged(workspace, request, row, creator, grant_id_hint, today)
-    check.accepted_risk = reason if check.gates else None
     if check.refused:
         return check
     with workspace.db.write("grants request") as conn:
         row, creator = _proposed_row(conn, request, today)  # as it stands under the lock
+        check.excluded = pool_exclusion(conn, row["merchant_id"], row["aweme_id"])
+        check.accepted_risk = reason if check.risky else None
+        if check.refused:  # excluded since it was judged
+            return check
         grant_id = _next_grant_id(conn, today)
         values = {**row, "grant_id": grant_id}
         if check.accepted_risk:
-            rules = ", ".join(v.rule for v in check.gates)
+            rules = ", ".join(check.risks())
             values["note"] = tr(
                 f"已接受风险（{rules}）：{check.accepted_risk}",
                 f"risk accepted ({rules}): {check.accepted_risk}",
@@ -641,7 +658,11 @@ def request_grant(
         result = {
             "status": values["status"],
             "accepted_risk": (
-                {"reason": check.accepted_risk, "rules": [v.rule for v in check.gates]}
+                {
+                    "reason": check.accepted_risk,
+                    "rules": [v.rule for v in check.gates],
+                    "excluded": bool(check.excluded),
+                }
                 if check.accepted_risk
                 else None
             ),
