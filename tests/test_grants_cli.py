@@ -716,3 +716,28 @@ def test_a_creator_excluded_from_the_pool_is_refused_unless_the_risk_is_accepted
         "live_room", "--dry-run", "--format", "json",
     )  # fmt: skip
     assert json.loads(other.stdout)["excluded"] is None
+
+
+def test_in_zh_the_request_mark_and_list_name_states_and_terms_in_chinese(cli, ws):
+    """A zh user read 「将会记录授权 …（requested）」: the state words (and the list's type, scope
+    and channel) are the zh words the TUI shows; en and the JSON keep the stored words."""
+
+    def zh(*args):
+        result = cli(*args, cwd=ws.folder, env={"QCRULES_LANG": "zh"})
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    dry = zh("grants", "request", "--merchant", "M1", "--creator", "1002", "--scope",
+             "live_room", "--dry-run")  # fmt: skip
+    assert "（已申请）——--dry-run，未写入" in dry.splitlines()[0]
+    draft = zh("grants", "request", "--merchant", "M1", "--creator", "1001", "--scope",
+               "live_room")  # fmt: skip
+    assert "（草稿，审计 #" in draft.splitlines()[0] and "draft" not in draft.splitlines()[0]
+    grant_id = ws.rows("select grant_id from grants")[0]["grant_id"]
+    marked = zh("grants", "mark", grant_id, "requested", "--code", CODE)
+    assert f"授权 {grant_id}：草稿 → 已申请" in marked and "已拒绝、已撤销" in marked
+    listed = zh("grants", "list")
+    assert "合作达人授权" in listed and "直播间" in listed and "PC端" in listed
+    assert "live_room" not in listed and "requested" not in listed
+    english = run(cli, ws, "grants", "list").stdout
+    assert "live_room" in english and "requested" in english

@@ -3,6 +3,7 @@ way, see what the rules say before anything is written, and follow it through it
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -13,7 +14,16 @@ from qcrules import service
 from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import EXIT_FINDINGS
 from qcrules.i18n import tr
-from qcrules.service import CHANNEL_NAMES, GRANT_STATUSES, MARK_TARGETS, STATUS_LABEL
+from qcrules.service import (
+    AUTH_LABEL,
+    CHANNEL_LABEL,
+    CHANNEL_NAMES,
+    GRANT_STATUSES,
+    MARK_TARGETS,
+    SCOPE_LABEL,
+    STATUS_LABEL,
+    zh_word,
+)
 from qcrules.service import SCOPES as GRANT_SCOPES
 from qcrules.service import label as grant_label
 
@@ -67,9 +77,9 @@ def _list(obj, merchant, state, creator, fmt) -> int:
                     g.merchant_id,
                     f"{g.aweme_id} {g.nickname or ''}".strip(),
                     grant_label(STATUS_LABEL, g.status),
-                    g.auth_type,
-                    g.scope,
-                    g.channel or "—",
+                    zh_word(AUTH_LABEL, g.auth_type),
+                    zh_word(SCOPE_LABEL, g.scope),
+                    zh_word(CHANNEL_LABEL, g.channel) if g.channel else "—",
                     g.starts_at or "—",
                     g.ends_at or tr("永久", "permanent"),
                     "—" if left is None else str(left),
@@ -100,20 +110,19 @@ def print_check(check, fmt: str) -> None:
     if fmt == "json":
         echo_json(check.to_json())
         return
-    from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL
-
     console = out_console()
     g = check.grant
+    state = zh_word(STATUS_LABEL, g["status"])  # 已申请 in zh; the stored word in en
     if check.written:
         head = tr(
-            f"已记录授权 {g['grant_id']}（{g['status']}，审计 #{check.audit_id}）",
+            f"已记录授权 {g['grant_id']}（{state}，审计 #{check.audit_id}）",
             f"Recorded grant {g['grant_id']} ({g['status']}, audit #{check.audit_id})",
         )
     elif check.refused:
         head = tr("授权申请被拒绝：未写入任何内容", "Grant request refused: nothing was written")
     elif check.dry_run:
         head = tr(
-            f"将会记录授权 {g['grant_id']}（{g['status']}）——--dry-run，未写入",
+            f"将会记录授权 {g['grant_id']}（{state}）——--dry-run，未写入",
             f"Would record grant {g['grant_id']} ({g['status']}) — --dry-run, nothing written",
         )
     else:
@@ -339,10 +348,16 @@ def mark_cmd(obj, grant_id, target, on, note, code, actor, fmt) -> int:
     shown = (
         outcome.after if outcome.target == outcome.after else f"{outcome.target} → {outcome.after}"
     )
+    word = functools.partial(zh_word, STATUS_LABEL)
+    zh_shown = (
+        word(outcome.after)
+        if outcome.target == outcome.after
+        else f"{word(outcome.target)} → {word(outcome.after)}"
+    )
     console.print(
         escape(
             tr(
-                f"授权 {grant_id}：{outcome.before} → {shown}（审计 #{outcome.audit_id}）",
+                f"授权 {grant_id}：{word(outcome.before)} → {zh_shown}（审计 #{outcome.audit_id}）",
                 f"grant {grant_id}: {outcome.before} → {shown} (audit #{outcome.audit_id})",
             )
         ),
@@ -353,7 +368,7 @@ def mark_cmd(obj, grant_id, target, on, note, code, actor, fmt) -> int:
     console.print(
         "  "
         + (
-            tr("下一步可改为：", "next: ") + ", ".join(moves)
+            tr("下一步可改为：", "next: ") + tr("、", ", ").join(map(word, moves))
             if moves
             else tr("终态", "a final state")
         )
