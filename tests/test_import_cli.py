@@ -111,6 +111,27 @@ def test_bad_file_exit_2_lists_every_bad_row(cli, ws):
     assert done.stdout == ""
 
 
+def test_in_zh_errors_hints_and_warnings_are_prefixed_in_chinese(cli, ws):
+    """A zh user read `error:` / `hint:` before Chinese messages; in zh they are 错误：and
+    提示：(警告：for a warning), whether the error is an import's or any other; English keeps
+    error: and hint:."""
+    zh = {"QCRULES_LANG": "zh"}
+    rows = [["2026-11-02", "M1", "71233112", "ten", "100", "5", ""]]
+    path = write_csv(ws / "bad.csv", METRICS_HEADER, rows)
+    done = cli("import", "metrics", str(path), cwd=ws, env=zh)
+    assert done.returncode == 2
+    assert f"错误：{path}：1 行无效；整个文件未导入" in done.stderr
+    assert "  提示：修正这些行后重新导入" in done.stderr
+    assert "error:" not in done.stderr and "hint:" not in done.stderr
+    skipped = cli("import", "metrics", str(path), "--skip-invalid", cwd=ws, env=zh)
+    assert "警告：" in skipped.stderr and "warning:" not in skipped.stderr
+    unknown = cli("agreement", "G-NONE", cwd=ws, env=zh)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("错误：") and "\n  提示：" in unknown.stderr
+    english = cli("agreement", "G-NONE", cwd=ws)
+    assert english.stderr.startswith("error: ") and "\n  hint: " in english.stderr
+
+
 def test_skip_invalid_and_rejects(cli, ws):
     rows = [
         ["2026-11-01", "M1", "71233112", "10", "100", "5", ""],

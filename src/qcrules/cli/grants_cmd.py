@@ -11,7 +11,13 @@ from rich.cells import cell_len
 from rich.markup import escape
 
 from qcrules import service
-from qcrules.cli.base import echo_json, err_console, out_console
+from qcrules.cli.base import (
+    echo_json,
+    err_console,
+    error_prefix,
+    hint_prefix,
+    out_console,
+)
 from qcrules.errors import EXIT_FINDINGS
 from qcrules.i18n import tr
 from qcrules.service import (
@@ -306,12 +312,12 @@ def request_cmd(
         risks = [check.excluded["message"]] if check.excluded else []
         rules = "; ".join(risks + [f"{v.rule} ({v.level}): {v.message}" for v in check.gates])
         err_console().print(
-            "[bold red]error:[/] "
+            error_prefix()
             + escape(tr(f"授权申请被拒绝：{rules}", f"the grant request is refused: {rules}")),
             highlight=False,
         )
         err_console().print(
-            "  [dim]hint:[/] " + escape(_refusal_hint(check)),
+            hint_prefix() + escape(_refusal_hint(check)),
             highlight=False,
         )
         sys.exit(EXIT_FINDINGS)
