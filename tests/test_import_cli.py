@@ -360,3 +360,35 @@ def test_fan_age_given_twice(cli, ws):
     assert done.returncode == 0, done.stderr
     assert "column '粉丝年龄分布' gives fan_age_dist" in done.stderr
     assert fan_ages(ws)["71233112"] == {"18-23": 0.2}
+
+
+def test_totals_lines_with_a_colon_or_a_count_are_skipped_and_names_are_kept(cli, ws):
+    """合计：and 总计(共3条) (a full-width colon, a count in brackets) were read as data and
+    refused as bad dates; they are totals lines, skipped with a note as 合计 is. A first cell
+    that only starts with such a word (Total Wine, 合计划) is data."""
+    path = ws / "m.csv"
+    path.write_text(
+        "日期,商家ID,达人UID,整体消耗(元),整体展示次数,整体点击次数\n"
+        "2026-11-01,M1,71233112,10,100,5\n"
+        "2026-11-02,M1,71233112,20,200,6\n"
+        "合计：,,,30,300,11\n"
+        "总计(共3条),,,30,300,11\n"
+        "【汇总】,,,30,300,11\n"
+        "Total: 2 rows,,,30,300,11\n",
+        encoding="utf-8",
+    )
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "2 inserted" in done.stdout and count(ws, "metrics") == 2
+    for line, word in ((4, "合计："), (5, "总计(共3条)"), (6, "【汇总】"), (7, "Total: 2 rows")):
+        assert f"skipped the totals line {line} ({word})" in done.stderr
+    creators = ws / "c.csv"
+    creators.write_text(
+        "达人昵称,达人UID\nTotal Wine,900001\n合计划,900002\n合计：,\n", encoding="utf-8"
+    )
+    done = cli("import", "creators", str(creators), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "2 inserted" in done.stdout
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        names = dict(conn.execute("select aweme_id, nickname from creators where aweme_id > '9'"))
+    assert names == {"900001": "Total Wine", "900002": "合计划"}

@@ -27,6 +27,23 @@ HEAD_ROWS = 10  # rows searched for the header (title lines above it are skipped
 TOTAL_WORDS = frozenset(
     {"合计", "总计", "汇总", "总和", "total", "totals", "sum", "Total", "TOTAL"}
 )
+# A totals line's first cell as exports write it: the word alone, or followed at once by a
+# colon or a bracket and what they hold (合计：, 总计(共3条), Total: 12, 【合计】). A word
+# followed by more words (Total Wine, 合计划) is data, as is any other first cell.
+_TOTAL_FORM = re.compile(
+    r"\s*[【\[（(]?\s*(?:合计|总计|汇总|总和|total|totals|sum)\s*"
+    r"(?:[】\]）)]\s*|[:：（(\[【].*)?",
+    re.IGNORECASE | re.DOTALL,
+)
+_TOTAL_START = frozenset("合总汇tTsS【[（( \u3000")  # where a totals cell can start
+
+
+def is_total(cell: Any) -> bool:
+    """Whether a row whose first cell is `cell` is the export's totals line."""
+    if not isinstance(cell, str):
+        return False
+    return cell in TOTAL_WORDS or _TOTAL_FORM.fullmatch(cell) is not None
+
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -348,7 +365,7 @@ def _assemble(
         if not row or _blank_row(row):
             return
         first = row[0]
-        if first in TOTAL_WORDS or (isinstance(first, str) and first.strip() in TOTAL_WORDS):
+        if is_total(first):
             skipped.append((line, str(first).strip()))
             return
         lines.append(line)
@@ -363,7 +380,7 @@ def _assemble(
             for row in reader:
                 line = last + 1
                 last = reader.line_num
-                if len(row) == width and row[0] and row[0] not in TOTAL_WORDS:
+                if len(row) == width and row[0] and row[0][0] not in _TOTAL_START:
                     add_line(line)
                     add_row(row)
                 elif row:
