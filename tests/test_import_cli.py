@@ -392,3 +392,40 @@ def test_totals_lines_with_a_colon_or_a_count_are_skipped_and_names_are_kept(cli
     with sqlite3.connect(ws / "qcrules.db") as conn:
         names = dict(conn.execute("select aweme_id, nickname from creators where aweme_id > '9'"))
     assert names == {"900001": "Total Wine", "900002": "合计划"}
+
+
+def test_a_workbook_is_read_from_its_first_sheet_with_the_required_columns(cli, ws):
+    """An export whose first sheet is an info sheet and whose data is on the second was read
+    from the first sheet and refused ('aweme_id' missing) without naming any sheet. The
+    first sheet whose header has the required columns is read, with a note; when none has,
+    the error names every sheet looked at."""
+    from openpyxl import Workbook
+
+    def workbook(path, data_header):
+        book = Workbook()
+        info = book.active
+        info.title = "说明"
+        info.append(["本文件由千川导出"])
+        info.append(["导出时间", "2026-12-01"])
+        data = book.create_sheet("达人数据")
+        data.append(data_header)
+        data.append(["2269150000000000001", "新达人"])
+        book.save(path)
+        return path
+
+    multi = workbook(ws / "multi.xlsx", ["达人UID", "达人昵称"])
+    done = cli("import", "creators", str(multi), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "1 inserted" in done.stdout
+    assert "read the sheet '达人数据', the first with the required columns" in done.stderr
+    assert "(passed over: '说明')" in done.stderr
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        stored = conn.execute("select nickname from creators where aweme_id like '2269%'")
+        assert stored.fetchall() == [("新达人",)]
+
+    none = workbook(ws / "none.xlsx", ["达人", "名字"])
+    done = cli("import", "creators", str(none), cwd=ws)
+    assert done.returncode == 2
+    assert f"{none}:1: required column 'aweme_id' is missing" in done.stderr
+    assert "looked at every sheet ('说明', '达人数据')" in done.stderr
+    assert "these are the first sheet's, '说明'" in done.stderr

@@ -238,7 +238,9 @@ class _FileImport(_Writing):
             if progress:
                 progress(self.name, phase, done, total)
 
-        sheet = read_table(self.path, pick_header=self._pick_header, progress=on_read)
+        sheet = read_table(
+            self.path, pick_header=self._pick_header, fits=self._header_fits, progress=on_read
+        )
         self.sheet = sheet
         self.report.format = sheet.format
         self.report.rows = sheet.rows
@@ -263,6 +265,26 @@ class _FileImport(_Writing):
         scores = [sum(1 for h in row if C.match_key(h) in self.hmap) for row in head]
         best = max(scores)
         return scores.index(best) if best else 0
+
+    def _missing_required(self, present: Iterable[str]) -> list[Any]:
+        """The kind's required columns a header lacks (the merchant may come from --merchant,
+        and creators may be named by 抖音号)."""
+        present = set(present)
+        missing = []
+        for column in self.kind.columns:
+            if not column.required or column.name in present:
+                continue
+            if column.name == "merchant_id" and self.job.default_merchant:
+                continue
+            if column.name == "aweme_id" and "aweme_show_id" in present:
+                continue  # creators named by 抖音号 (_resolve_handles)
+            missing.append(column)
+        return missing
+
+    def _header_fits(self, row: list[Any]) -> bool:
+        """Whether a header row has the required columns (a workbook's sheet to read)."""
+        names = {self.hmap.get(C.match_key(str(h).strip())) for h in row if h is not None}
+        return not self._missing_required(n for n in names if n)
 
     def _map_headers(self) -> bool:
         sheet, report, kind = self.sheet, self.report, self.kind
@@ -391,13 +413,26 @@ class _FileImport(_Writing):
                 + _lines(sheet.overflow_lines)
             )
         found = ", ".join(h for h in sheet.headers if h) or tr("（无）", "(none)")
-        for column in kind.columns:
-            if not column.required or column.name in self.index_of:
-                continue
-            if column.name == "merchant_id" and self.job.default_merchant:
-                continue
-            if column.name == "aweme_id" and "aweme_show_id" in self.index_of:
-                continue  # creators named by 抖音号 (_resolve_handles)
+        if sheet.sheet_names and sheet.fits and sheet.sheet_name != sheet.sheet_names[0]:
+            passed = sheet.sheet_names[: sheet.sheet_names.index(sheet.sheet_name)]
+            report.notes.append(
+                tr(
+                    f"读取工作表「{sheet.sheet_name}」：第一个有必需列的工作表"
+                    f"（跳过了 {'、'.join(passed)}）",
+                    f"read the sheet {sheet.sheet_name!r}, the first with the required columns "
+                    f"(passed over: {', '.join(map(repr, passed))})",
+                )
+            )
+        sheets = ""
+        if sheet.sheet_names and not sheet.fits:
+            sheets = tr(
+                f"；查看了全部工作表（{'、'.join(sheet.sheet_names)}），没有一个的表头含有"
+                f"必需的列；以上是第一个工作表「{sheet.sheet_name}」的表头",
+                f"; looked at every sheet ({', '.join(map(repr, sheet.sheet_names))}) and none "
+                f"has a header with the required columns: these are the first sheet's, "
+                f"{sheet.sheet_name!r}",
+            )
+        for column in self._missing_required(self.index_of):
             names = C.all_names(kind, column, self.job.aliases)
             unmapped = [h for h in sheet.headers if h and C.match_key(h) not in self.hmap]
             close = _closest(unmapped, names)
@@ -406,6 +441,7 @@ class _FileImport(_Writing):
                 f"required column {column.name!r} is missing (also accepted: "
                 f"{', '.join(names[1:6])}); headers found: {found}",
             )
+            reason += sheets
             if close:
                 reason += did_you_mean(close, [close])
             if column.name == "merchant_id":
