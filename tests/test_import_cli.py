@@ -429,3 +429,35 @@ def test_a_workbook_is_read_from_its_first_sheet_with_the_required_columns(cli, 
     assert f"{none}:1: required column 'aweme_id' is missing" in done.stderr
     assert "looked at every sheet ('说明', '达人数据')" in done.stderr
     assert "these are the first sheet's, '说明'" in done.stderr
+
+
+def test_metrics_dated_after_tomorrow_are_refused_and_todays_are_flagged(cli, ws):
+    """Metrics of a day to come (+5 days, 2062 for 2026) imported silently and sat in no
+    window. A day after tomorrow is refused on its line (tomorrow passes: 千川's day is
+    China's, the machine's may be behind); today's and tomorrow's numbers go in with a
+    warning that they are not settled yet."""
+    from datetime import date, timedelta
+
+    today = date.today()
+    days = [today - timedelta(days=1), today, today + timedelta(days=5), date(2062, 11, 1)]
+    rows = [[d.isoformat(), "M1", "71233112", "10", "100", "5", ""] for d in days]
+    path = write_csv(ws / "future.csv", METRICS_HEADER, rows)
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert done.returncode == 2 and count(ws, "metrics") == 0
+    future = today + timedelta(days=5)
+    assert (
+        f"{path}:4: 日期 = '{future}': is in the future (today is {today}): a metric's day "
+        "has already happened" in done.stderr
+    )
+    assert f"{path}:5: 日期 = '2062-11-01': is in the future" in done.stderr
+    assert f"check the year (was {today.year} meant?)" in done.stderr
+
+    rows = [[d.isoformat(), "M1", "71233112", "10", "100", "5", ""] for d in days[:2]]
+    rows.append([(today + timedelta(days=1)).isoformat(), "M1", "71233112", "1", "10", "1", ""])
+    done = cli("import", "metrics", str(write_csv(ws / "ok.csv", METRICS_HEADER, rows)), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert count(ws, "metrics") == 3
+    assert (
+        f"2 row(s) are dated today ({today}) or later and not settled yet" in done.stderr
+        and "import that day again tomorrow (lines 3, 4)" in done.stderr
+    )
