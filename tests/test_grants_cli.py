@@ -244,7 +244,7 @@ def test_pc_steps_follow_the_guide(cli, ws):
         cli,
         ws,
         "--creator",
-        "1002",
+        "1001",  # not 1002 again: a second live room grant for the same days is refused
         "--scope",
         "live_room",
         "--channel",
@@ -598,8 +598,8 @@ def test_an_identical_second_request_is_refused_naming_the_first(cli, ws):
     assert grant_id in dry.stderr
     assert ws.count("grants") == 1 and ws.count("audit_log") == audit
 
-    # other terms are another request; a draft is named with the way to send it
-    request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "15")
+    # another scope is another request; a draft is named with the way to send it
+    request(cli, ws, "--creator", "1002", "--scope", "single_video", "--video", "7301")
     _, draft = request(cli, ws, "--creator", "1001", "--scope", "live_room")
     assert draft["grant"]["status"] == "draft"
     zh = cli(
@@ -690,3 +690,136 @@ def test_grants_signed_records_the_agreement_and_closes_prm009(cli, ws):
     assert not ws.grant(grant_id)["has_agreement"] and prm009()
     missing = run(cli, ws, "grants", "signed", grant_id + "9", code=2)
     assert "there is no grant" in missing.stderr
+
+
+def test_a_request_overlapping_a_live_grant_is_refused_naming_it(cli, ws):
+    """Another length, another channel or another type for the same merchant, creator and
+    scope on some of the same days would ask the creator twice: refused (exit 2) naming the
+    live grant and how to follow it up or renew it; nothing is written. A renewal (it starts
+    when the old one ends), another scope or video, and a grant that is no longer live do
+    not count."""
+    _, first = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--code", CODE)
+    grant_id = first["grant"]["grant_id"]
+    before = ws.count("grants"), ws.count("audit_log")
+    for extra in (
+        ["--days", "30"],
+        ["--channel", "mobile_pre_order", "--days", "14"],
+        ["--days", "3", "--dry-run"],
+    ):
+        refused = run(
+            cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1001",
+            "--scope", "live_room", *extra, code=2,
+        )  # fmt: skip
+        assert f"grant {grant_id} (requested, " in refused.stderr, extra
+        assert "overlaps this request" in refused.stderr
+        assert f"qcrules grants mark {grant_id} rejected|revoked" in refused.stderr
+    assert (ws.count("grants"), ws.count("audit_log")) == before
+    assert len(ws.rows("select grant_id from grants where aweme_id = '1001'")) == 1
+
+    # once it is active, the way to a longer term is a renewal, which is not an overlap
+    run(cli, ws, "grants", "mark", grant_id, "approved")
+    refused = run(
+        cli, ws, "grants", "request", "--merchant", "M1", "--creator", "1001",
+        "--scope", "live_room", "--days", "30", code=2,
+    )  # fmt: skip
+    assert f"--renewal-of {grant_id}" in refused.stderr
+    _, renewal = request(
+        cli, ws, "--creator", "1001", "--scope", "live_room", "--renewal-of", grant_id
+    )
+    assert renewal["written"] is True
+    # another scope, another video, another creator: other requests
+    request(cli, ws, "--creator", "1001", "--scope", "single_video", "--video", "7301")
+    request(cli, ws, "--creator", "1001", "--scope", "single_video", "--video", "7302")
+    request(cli, ws, "--creator", "1002", "--scope", "live_room")
+    # in zh the refusal names the state in Chinese (1001 has a 合作码 now: requested)
+    zh = cli(
+        "grants", "request", "--merchant", "M1", "--creator", "1001", "--scope",
+        "single_video", "--video", "7301", "--days", "20", cwd=ws.folder,
+        env={"QCRULES_LANG": "zh"},
+    )  # fmt: skip
+    assert zh.returncode == 2 and "（已申请，" in zh.stderr and "时间重叠" in zh.stderr
+    # a revoked grant no longer blocks the same terms
+    run(cli, ws, "grants", "mark", grant_id, "revoked")
+    run(cli, ws, "grants", "mark", renewal["grant"]["grant_id"], "revoked")
+    _, again = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--days", "30")
+    assert again["written"] is True
+
+
+def test_a_creator_excluded_from_the_pool_is_refused_unless_the_risk_is_accepted(cli, ws):
+    """The screening rules no longer judge an excluded creator (they would say to exclude it
+    again), so the request itself says the merchant excluded it, with the note kept on the
+    pool row or the reason given when it was excluded by hand: refused (exit 1, nothing
+    written) unless --accept-risk gives a reason, which is kept on the grant."""
+    (ws.folder / "pool.csv").write_text(
+        "merchant_id,aweme_id,status,note\nM1,1004,excluded,刷量嫌疑\n", encoding="utf-8"
+    )
+    run(cli, ws, "import", "pool", "pool.csv")
+    result, out = request(
+        cli, ws, "--creator", "1004", "--scope", "live_room", "--code", CODE, "--dry-run",
+        fmt="table", code=1,
+    )  # fmt: skip
+    assert "creator 1004 is excluded from M1's pool (note: 刷量嫌疑)" in result.stdout
+    assert "Creator screening (context)" in result.stdout
+    assert "the grant request is refused: creator 1004 is excluded from M1's pool" in (
+        result.stderr
+    )
+    assert "put it back in M1's pool" in result.stderr and "--accept-risk" in result.stderr
+    _, out = request(cli, ws, "--creator", "1004", "--scope", "live_room", "--code", CODE, code=1)
+    assert out["refused"] is True and out["written"] is False and out["gates"] == []
+    assert out["excluded"]["merchant_id"] == "M1" and out["excluded"]["note"] == "刷量嫌疑"
+    assert ws.count("grants") == 0 and ws.count("audit_log") == 0
+    zh = cli(
+        "grants", "request", "--merchant", "M1", "--creator", "1004", "--scope", "live_room",
+        cwd=ws.folder, env={"QCRULES_LANG": "zh"},
+    )  # fmt: skip
+    assert (
+        zh.returncode == 1 and "达人 1004 已被商家 M1 排除出达人池（原因：刷量嫌疑）" in zh.stdout
+    )
+
+    # accepted with a reason: written, the reason and the exclusion on the grant
+    _, out = request(
+        cli, ws, "--creator", "1004", "--scope", "live_room", "--accept-risk", "老板同意试投一次"
+    )
+    assert out["written"] is True and out["accepted_risk"] == "老板同意试投一次"
+    note = ws.grant(out["grant"]["grant_id"])["note"]
+    assert "excluded from the pool" in note and "老板同意试投一次" in note
+
+    # excluded by hand with a reason: the reason is the one shown; in another merchant's
+    # pool (or none) the creator is not excluded
+    workspace = Workspace.discover(ws.folder / "qcrules.toml")
+    try:
+        service.set_pool_status(workspace, "M1", "1001", "excluded", note="粉丝画像不符")
+    finally:
+        workspace.close()
+    _, out = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--dry-run", code=1)
+    assert out["excluded"]["note"] == "粉丝画像不符"
+    other = run(
+        cli, ws, "grants", "request", "--merchant", "M2", "--creator", "1001", "--scope",
+        "live_room", "--dry-run", "--format", "json",
+    )  # fmt: skip
+    assert json.loads(other.stdout)["excluded"] is None
+
+
+def test_in_zh_the_request_mark_and_list_name_states_and_terms_in_chinese(cli, ws):
+    """A zh user read 「将会记录授权 …（requested）」: the state words (and the list's type, scope
+    and channel) are the zh words the TUI shows; en and the JSON keep the stored words."""
+
+    def zh(*args):
+        result = cli(*args, cwd=ws.folder, env={"QCRULES_LANG": "zh"})
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    dry = zh("grants", "request", "--merchant", "M1", "--creator", "1002", "--scope",
+             "live_room", "--dry-run")  # fmt: skip
+    assert "（已申请）——--dry-run，未写入" in dry.splitlines()[0]
+    draft = zh("grants", "request", "--merchant", "M1", "--creator", "1001", "--scope",
+               "live_room")  # fmt: skip
+    assert "（草稿，审计 #" in draft.splitlines()[0] and "draft" not in draft.splitlines()[0]
+    grant_id = ws.rows("select grant_id from grants")[0]["grant_id"]
+    marked = zh("grants", "mark", grant_id, "requested", "--code", CODE)
+    assert f"授权 {grant_id}：草稿 → 已申请" in marked and "已拒绝、已撤销" in marked
+    listed = zh("grants", "list")
+    assert "合作达人授权" in listed and "直播间" in listed and "PC端" in listed
+    assert "live_room" not in listed and "requested" not in listed
+    english = run(cli, ws, "grants", "list").stdout
+    assert "live_room" in english and "requested" in english

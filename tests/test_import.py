@@ -931,7 +931,9 @@ def test_skip_invalid_writes_rejects(seeded, tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel opens it as UTF-8
     rejected = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     assert rejected[0] == [*header, "line", "reason"]
-    assert rejected[1][:6] == rows[1] and rejected[1][6] == "3"
+    # a digit-only id is written after a tab, so Excel keeps it as text (safety.spreadsheet_id)
+    assert rejected[1][:6] == ["2026-11-02", "M1", "\t71233112", "bad", "10", "1"]
+    assert rejected[1][6] == "3"
     assert "消耗: not a number" in rejected[1][7]
     assert rejected[2][6] == "4" and "unknown creator" in rejected[2][7]
     assert {r["date"] for r in fetch(seeded, DailyMetric)} == {date(2026, 11, 1), date(2026, 11, 4)}

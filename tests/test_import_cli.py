@@ -111,6 +111,27 @@ def test_bad_file_exit_2_lists_every_bad_row(cli, ws):
     assert done.stdout == ""
 
 
+def test_in_zh_errors_hints_and_warnings_are_prefixed_in_chinese(cli, ws):
+    """A zh user read `error:` / `hint:` before Chinese messages; in zh they are 错误：and
+    提示：(警告：for a warning), whether the error is an import's or any other; English keeps
+    error: and hint:."""
+    zh = {"QCRULES_LANG": "zh"}
+    rows = [["2026-11-02", "M1", "71233112", "ten", "100", "5", ""]]
+    path = write_csv(ws / "bad.csv", METRICS_HEADER, rows)
+    done = cli("import", "metrics", str(path), cwd=ws, env=zh)
+    assert done.returncode == 2
+    assert f"错误：{path}：1 行无效；整个文件未导入" in done.stderr
+    assert "  提示：修正这些行后重新导入" in done.stderr
+    assert "error:" not in done.stderr and "hint:" not in done.stderr
+    skipped = cli("import", "metrics", str(path), "--skip-invalid", cwd=ws, env=zh)
+    assert "警告：" in skipped.stderr and "warning:" not in skipped.stderr
+    unknown = cli("agreement", "G-NONE", cwd=ws, env=zh)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("错误：") and "\n  提示：" in unknown.stderr
+    english = cli("agreement", "G-NONE", cwd=ws)
+    assert english.stderr.startswith("error: ") and "\n  hint: " in english.stderr
+
+
 def test_skip_invalid_and_rejects(cli, ws):
     rows = [
         ["2026-11-01", "M1", "71233112", "10", "100", "5", ""],
@@ -339,3 +360,104 @@ def test_fan_age_given_twice(cli, ws):
     assert done.returncode == 0, done.stderr
     assert "column '粉丝年龄分布' gives fan_age_dist" in done.stderr
     assert fan_ages(ws)["71233112"] == {"18-23": 0.2}
+
+
+def test_totals_lines_with_a_colon_or_a_count_are_skipped_and_names_are_kept(cli, ws):
+    """合计：and 总计(共3条) (a full-width colon, a count in brackets) were read as data and
+    refused as bad dates; they are totals lines, skipped with a note as 合计 is. A first cell
+    that only starts with such a word (Total Wine, 合计划) is data."""
+    path = ws / "m.csv"
+    path.write_text(
+        "日期,商家ID,达人UID,整体消耗(元),整体展示次数,整体点击次数\n"
+        "2026-11-01,M1,71233112,10,100,5\n"
+        "2026-11-02,M1,71233112,20,200,6\n"
+        "合计：,,,30,300,11\n"
+        "总计(共3条),,,30,300,11\n"
+        "【汇总】,,,30,300,11\n"
+        "Total: 2 rows,,,30,300,11\n",
+        encoding="utf-8",
+    )
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "2 inserted" in done.stdout and count(ws, "metrics") == 2
+    for line, word in ((4, "合计："), (5, "总计(共3条)"), (6, "【汇总】"), (7, "Total: 2 rows")):
+        assert f"skipped the totals line {line} ({word})" in done.stderr
+    creators = ws / "c.csv"
+    creators.write_text(
+        "达人昵称,达人UID\nTotal Wine,900001\n合计划,900002\n合计：,\n", encoding="utf-8"
+    )
+    done = cli("import", "creators", str(creators), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "2 inserted" in done.stdout
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        names = dict(conn.execute("select aweme_id, nickname from creators where aweme_id > '9'"))
+    assert names == {"900001": "Total Wine", "900002": "合计划"}
+
+
+def test_a_workbook_is_read_from_its_first_sheet_with_the_required_columns(cli, ws):
+    """An export whose first sheet is an info sheet and whose data is on the second was read
+    from the first sheet and refused ('aweme_id' missing) without naming any sheet. The
+    first sheet whose header has the required columns is read, with a note; when none has,
+    the error names every sheet looked at."""
+    from openpyxl import Workbook
+
+    def workbook(path, data_header):
+        book = Workbook()
+        info = book.active
+        info.title = "说明"
+        info.append(["本文件由千川导出"])
+        info.append(["导出时间", "2026-12-01"])
+        data = book.create_sheet("达人数据")
+        data.append(data_header)
+        data.append(["2269150000000000001", "新达人"])
+        book.save(path)
+        return path
+
+    multi = workbook(ws / "multi.xlsx", ["达人UID", "达人昵称"])
+    done = cli("import", "creators", str(multi), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert "1 inserted" in done.stdout
+    assert "read the sheet '达人数据', the first with the required columns" in done.stderr
+    assert "(passed over: '说明')" in done.stderr
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        stored = conn.execute("select nickname from creators where aweme_id like '2269%'")
+        assert stored.fetchall() == [("新达人",)]
+
+    none = workbook(ws / "none.xlsx", ["达人", "名字"])
+    done = cli("import", "creators", str(none), cwd=ws)
+    assert done.returncode == 2
+    assert f"{none}:1: required column 'aweme_id' is missing" in done.stderr
+    assert "looked at every sheet ('说明', '达人数据')" in done.stderr
+    assert "these are the first sheet's, '说明'" in done.stderr
+
+
+def test_metrics_dated_after_tomorrow_are_refused_and_todays_are_flagged(cli, ws):
+    """Metrics of a day to come (+5 days, 2062 for 2026) imported silently and sat in no
+    window. A day after tomorrow is refused on its line (tomorrow passes: 千川's day is
+    China's, the machine's may be behind); today's and tomorrow's numbers go in with a
+    warning that they are not settled yet."""
+    from datetime import date, timedelta
+
+    today = date.today()
+    days = [today - timedelta(days=1), today, today + timedelta(days=5), date(2062, 11, 1)]
+    rows = [[d.isoformat(), "M1", "71233112", "10", "100", "5", ""] for d in days]
+    path = write_csv(ws / "future.csv", METRICS_HEADER, rows)
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert done.returncode == 2 and count(ws, "metrics") == 0
+    future = today + timedelta(days=5)
+    assert (
+        f"{path}:4: 日期 = '{future}': is in the future (today is {today}): a metric's day "
+        "has already happened" in done.stderr
+    )
+    assert f"{path}:5: 日期 = '2062-11-01': is in the future" in done.stderr
+    assert f"check the year (was {today.year} meant?)" in done.stderr
+
+    rows = [[d.isoformat(), "M1", "71233112", "10", "100", "5", ""] for d in days[:2]]
+    rows.append([(today + timedelta(days=1)).isoformat(), "M1", "71233112", "1", "10", "1", ""])
+    done = cli("import", "metrics", str(write_csv(ws / "ok.csv", METRICS_HEADER, rows)), cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert count(ws, "metrics") == 3
+    assert (
+        f"2 row(s) are dated today ({today}) or later and not settled yet" in done.stderr
+        and "import that day again tomorrow (lines 3, 4)" in done.stderr
+    )

@@ -186,3 +186,79 @@ def test_output_dash_is_standard_output(cli, ws):
     """`-o -` writes to standard output, as most tools read it (it wrote a file named -)."""
     assert sheet(cli, ws, "--days", "3", "-o", "-") == sheet(cli, ws, "--days", "3")
     assert not (ws / "-").exists()
+
+
+def test_long_digit_ids_stay_whole_when_excel_opens_the_csv(cli, tmp_path):
+    """A 19-digit 达人UID written as a bare number became 2.26915E+18 in Excel (its last
+    digits lost). Digit-only ids are written with a leading tab, which Excel keeps as text,
+    as 抖店's and 千川's own exports do; a CSV reader gets the id back with strip(), and the
+    XLSX keeps the id as text. The import rejects file, fixed in Excel and imported again,
+    writes them the same way, and `qcrules import` reads them back whole."""
+    from helpers import write_csv
+
+    uid, merchant = "2269150000000000001", "1743000000000000099"
+    today = date.today()
+    folder = tmp_path / "ws"
+    assert cli("init", str(folder)).returncode == 0
+    files = {
+        "merchants": (["merchant_id", "name", "break_even_roi"], [[merchant, "店", "1.8"]]),
+        "creators": (["aweme_id", "nickname"], [[uid, "甲"]]),
+        "grants": (
+            [
+                "grant_id",
+                "merchant_id",
+                "aweme_id",
+                "auth_type",
+                "scope",
+                "status",
+                "starts_at",
+                "ends_at",
+            ],
+            [
+                [
+                    "G-1",
+                    merchant,
+                    uid,
+                    "cooperative",
+                    "live_room",
+                    "active",
+                    (today - timedelta(days=5)).isoformat(),
+                    (today + timedelta(days=10)).isoformat(),
+                ]
+            ],
+        ),
+        "metrics": (
+            ["date", "merchant_id", "aweme_id", "spend", "impressions", "clicks", "gmv"],
+            [[(today - timedelta(days=1)).isoformat(), merchant, uid, "10", "1000", "50", "30"]],
+        ),
+    }
+    for kind, (header, rows) in files.items():
+        path = write_csv(folder / f"{kind}.csv", header, rows)
+        extra = ["--merchant", merchant] if kind == "creators" else []
+        done = cli("import", kind, str(path), *extra, cwd=folder)
+        assert done.returncode == 0, done.stderr
+    result = cli("report", "--days", "3", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["creator"] == "\t" + uid and row["merchant"] == "\t" + merchant
+    assert row["grant"] == "G-1" and row["creator"].strip() == uid
+    assert f",\t{uid}," in result.stdout  # not 2269150000000000001 as a bare number
+
+    # the rejects file: fixed and imported again, the ids are the same ids
+    bad = write_csv(
+        folder / "bad.csv",
+        ["date", "merchant_id", "aweme_id", "spend", "impressions", "clicks"],
+        [[(today - timedelta(days=2)).isoformat(), merchant, uid, "ten", "1000", "50"]],
+    )
+    rejects = folder / "rejects.csv"
+    done = cli("import", "metrics", str(bad), "--skip-invalid", "--rejects", str(rejects),
+               cwd=folder)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = rejects.read_text(encoding="utf-8-sig")
+    assert f"\t{merchant},\t{uid},ten" in text
+    rejects.write_text(text.replace(",ten,", ",12,"), encoding="utf-8-sig")
+    again = cli("import", "metrics", str(rejects), cwd=folder)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(folder / "qcrules.db") as conn:
+        stored = conn.execute("select distinct merchant_id, aweme_id from metrics").fetchall()
+    assert stored == [(merchant, uid)]

@@ -165,6 +165,35 @@ async def test_accepting_the_risk_in_the_form_records_the_reason(writable):
     assert "PRM004" in note[0] and "brand asked, signed" in note[0]
 
 
+async def test_the_form_says_a_creator_is_excluded_and_saves_only_with_a_reason(writable):
+    """Screening no longer judges an excluded creator, so the form itself says the merchant
+    excluded it from the pool: saving is refused (nothing written) until a reason to accept
+    the risk is typed in, as for a risky term."""
+    app = QcrulesApp(writable, as_of=TODAY, store=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settled(app, pilot)
+        fact = next(f for f in app.creator_facts if f.values.get("pool_status") == "excluded")
+        form = await open_form_on(app, pilot, fact)
+        form.query_one("#scope", Select).value = "live_room"
+        await settled(app, pilot)
+        verdicts = shown(form.query_one("#verdicts", Static))
+        assert "Pool: excluded" in verdicts
+        assert f"creator {fact.entity_id} is excluded from {fact.merchant_id}'s pool" in verdicts
+        assert form.check.gates == [] and form.check.refused
+        before = grants_rows(writable, "select count(*) from grants")[0][0]
+        await pilot.press("ctrl+s")
+        await settled(app, pilot)
+        assert isinstance(app.screen, GrantForm)
+        assert "Refused (excluded from the pool)" in shown(form.query_one("#form-problem", Static))
+        assert grants_rows(writable, "select count(*) from grants")[0][0] == before
+        form.query_one("#risk", Input).value = "one test campaign, approved"
+        await pilot.press("ctrl+s")
+        await settled(app, pilot)
+        assert not isinstance(app.screen, GrantForm)
+    entry = service.audit_log(writable)[0]
+    assert entry.kind == "grant:request" and entry.note == "one test campaign, approved"
+
+
 async def test_renewal_prefills_the_form_and_mark_approved_from_the_grants_tab(writable):
     app = QcrulesApp(writable, as_of=TODAY)
     async with app.run_test(size=(160, 45)) as pilot:

@@ -19,7 +19,7 @@ from qcrules.facts.single import grant_days
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import Creator
-from qcrules.safety import for_terminal, spreadsheet_cell
+from qcrules.safety import for_terminal, spreadsheet_cell, spreadsheet_id
 from qcrules.workspace import Workspace
 
 FORMATS = ("csv", "html", "xlsx")
@@ -187,6 +187,7 @@ COLUMNS = [
     ("cvr_band", "转化率对比行业", "CVR vs industry"),
 ]
 PERCENT = {"ctr", "cvr", "industry_cvr"}
+IDS = {"grant_id", "merchant_id", "aweme_id"}  # text in a spreadsheet, however many digits
 BAND_LABEL = {
     "low": ("过低", "too low"),
     "below": ("偏低", "below"),
@@ -223,7 +224,12 @@ def render_csv(sheet: Sheet) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_headers())
     for row in sheet.rows:  # every cell a value: no formula from a nickname (OWASP)
-        writer.writerow([spreadsheet_cell(_text(row, key)) for key, _, _ in COLUMNS])
+        writer.writerow(
+            [
+                (spreadsheet_id if key in IDS else spreadsheet_cell)(_text(row, key))
+                for key, _, _ in COLUMNS
+            ]
+        )
     return out.getvalue()
 
 

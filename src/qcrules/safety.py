@@ -159,6 +159,22 @@ def spreadsheet_cell(value: Any) -> Any:
     return "'" + value if formula else value
 
 
+def spreadsheet_id(value: Any) -> Any:
+    """An id in a CSV a spreadsheet will open. An id of digits only (a 19-digit 达人UID, an
+    id with leading zeros) gets a leading tab: Excel then keeps it as text, where it turned
+    2269150000000000000 into 2.26915E+18 and lost the last digits for good. 抖店's and
+    千川's own CSV exports write their long ids the same way, so a tool that reads them
+    already trims it (Python's int() and str.strip(), pandas' converters, qcrules import); a
+    `="…"` formula would keep Excel's text too but reach every other reader as a formula.
+    A tab before digits runs nothing (OWASP's concern is a tab before a formula); any other
+    id is written as `spreadsheet_cell` writes a cell."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return "\t" + value
+    return spreadsheet_cell(value)
+
+
 def xml_text(value: Any) -> str:
     """Text an XML document (JUnit output) can hold and a terminal can show: controls made
     visible as in `for_terminal`, the XML non-characters replaced by U+FFFD."""

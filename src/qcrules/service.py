@@ -421,6 +421,7 @@ _EXPORTS = {
     "SCOPE_LABEL": "qcrules.grants",
     "STATUS_LABEL": "qcrules.grants",
     "label": "qcrules.grants",
+    "zh_word": "qcrules.grants",
     "GRANT_STATUSES": "qcrules.model.tables",
     "PERMANENT_END": "qcrules.model.tables",
     "SCOPES": "qcrules.model.tables",

@@ -10,10 +10,9 @@ import sys
 import traceback
 
 import click
-from rich.markup import escape
 
 from qcrules import __version__
-from qcrules.cli.base import CliState, err_console, print_diagnostics
+from qcrules.cli.base import CliState, err_console, print_diagnostics, print_error
 from qcrules.errors import EXIT_ERROR, QcrulesError
 from qcrules.i18n import tr
 
@@ -119,9 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         diagnostics = getattr(exc, "diagnostics", None)
         if diagnostics:
             print_diagnostics(diagnostics)
-        err_console().print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-        if exc.hint:
-            err_console().print(f"  [dim]hint:[/] {escape(exc.hint)}", highlight=False)
+        print_error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -130,7 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:  # an internal error: still exit 2, with the traceback for the report
         traceback.print_exc()
         err_console().print(
-            "[bold red]internal error[/] — please report it with the traceback above",
+            tr(
+                "[bold red]内部错误[/]——请连同上面的 traceback 一起报告",
+                "[bold red]internal error[/] — please report it with the traceback above",
+            ),
             highlight=False,
         )
         sys.exit(EXIT_ERROR)

@@ -38,8 +38,38 @@ def echo_json(data: Any, *, indent: int | None = 2) -> None:
     click.echo(json_for_terminal(text))
 
 
+def _prefix(style: str, zh: str, en: str) -> str:
+    """A message's prefix as markup: `error: ` in English, `错误：` in Chinese (its full-width
+    colon is the space)."""
+    return f"[{style}]{tr(zh, en)}[/]" + tr("", " ")
+
+
+def error_prefix() -> str:
+    return _prefix("bold red", "错误：", "error:")
+
+
+def hint_prefix() -> str:
+    return "  " + _prefix("dim", "提示：", "hint:")
+
+
+def warning_prefix() -> str:
+    return _prefix("yellow", "警告：", "warning:")
+
+
+def note_prefix() -> str:
+    return _prefix("dim", "说明：", "note:")
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    """An error on stderr as every command prints one: the message, then what to do."""
+    console = err_console()
+    console.print(error_prefix() + escape(message), highlight=False)
+    if hint:
+        console.print(hint_prefix() + escape(hint), highlight=False)
+
+
 def _warn(message: str) -> None:
-    err_console().print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+    err_console().print(warning_prefix() + escape(message), highlight=False)
 
 
 @dataclass

@@ -3,6 +3,7 @@ way, see what the rules say before anything is written, and follow it through it
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -10,10 +11,25 @@ from rich.cells import cell_len
 from rich.markup import escape
 
 from qcrules import service
-from qcrules.cli.base import echo_json, err_console, out_console
+from qcrules.cli.base import (
+    echo_json,
+    err_console,
+    error_prefix,
+    hint_prefix,
+    out_console,
+)
 from qcrules.errors import EXIT_FINDINGS
 from qcrules.i18n import tr
-from qcrules.service import CHANNEL_NAMES, GRANT_STATUSES, MARK_TARGETS, STATUS_LABEL
+from qcrules.service import (
+    AUTH_LABEL,
+    CHANNEL_LABEL,
+    CHANNEL_NAMES,
+    GRANT_STATUSES,
+    MARK_TARGETS,
+    SCOPE_LABEL,
+    STATUS_LABEL,
+    zh_word,
+)
 from qcrules.service import SCOPES as GRANT_SCOPES
 from qcrules.service import label as grant_label
 
@@ -67,9 +83,9 @@ def _list(obj, merchant, state, creator, fmt) -> int:
                     g.merchant_id,
                     f"{g.aweme_id} {g.nickname or ''}".strip(),
                     grant_label(STATUS_LABEL, g.status),
-                    g.auth_type,
-                    g.scope,
-                    g.channel or "—",
+                    zh_word(AUTH_LABEL, g.auth_type),
+                    zh_word(SCOPE_LABEL, g.scope),
+                    zh_word(CHANNEL_LABEL, g.channel) if g.channel else "—",
                     g.starts_at or "—",
                     g.ends_at or tr("永久", "permanent"),
                     "—" if left is None else str(left),
@@ -100,20 +116,19 @@ def print_check(check, fmt: str) -> None:
     if fmt == "json":
         echo_json(check.to_json())
         return
-    from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL
-
     console = out_console()
     g = check.grant
+    state = zh_word(STATUS_LABEL, g["status"])  # 已申请 in zh; the stored word in en
     if check.written:
         head = tr(
-            f"已记录授权 {g['grant_id']}（{g['status']}，审计 #{check.audit_id}）",
+            f"已记录授权 {g['grant_id']}（{state}，审计 #{check.audit_id}）",
             f"Recorded grant {g['grant_id']} ({g['status']}, audit #{check.audit_id})",
         )
     elif check.refused:
         head = tr("授权申请被拒绝：未写入任何内容", "Grant request refused: nothing was written")
     elif check.dry_run:
         head = tr(
-            f"将会记录授权 {g['grant_id']}（{g['status']}）——--dry-run，未写入",
+            f"将会记录授权 {g['grant_id']}（{state}）——--dry-run，未写入",
             f"Would record grant {g['grant_id']} ({g['status']}) — --dry-run, nothing written",
         )
     else:
@@ -144,6 +159,17 @@ def print_check(check, fmt: str) -> None:
     )
     if g.get("renewal_of"):
         lines.append(tr(f"  续期自 {g['renewal_of']}", f"  renews {g['renewal_of']}"))
+    if check.excluded:
+        lines.append(tr("\n达人池", "\nPool"))
+        lines.append(f"  ✘ {check.excluded['message']}")
+        if not check.accepted_risk:
+            lines.append(
+                tr(
+                    "    商家已决定不与该达人合作：申请被拒绝，除非接受风险",
+                    "    the merchant decided not to work with this creator: refused unless "
+                    "the risk is accepted",
+                )
+            )
     if check.gates:
         if check.accepted_risk:
             lines.append(
@@ -161,6 +187,13 @@ def print_check(check, fmt: str) -> None:
             )
         lines += _verdict_lines(check.gates, "✘")
     else:
+        if check.excluded and check.accepted_risk:
+            lines.append(
+                tr(
+                    f"\n已接受的风险（原因：{check.accepted_risk}）",
+                    f"\nRisks accepted (reason: {check.accepted_risk})",
+                )
+            )
         lines.append(tr("\n授权条款：通过", "\nTerms: pass (no gate rule fired)"))
     lines.append(tr("\n待办", "\nTo do"))
     lines += _verdict_lines(check.todo, "☐") or [tr("  无", "  nothing")]
@@ -176,6 +209,35 @@ def print_check(check, fmt: str) -> None:
     lines.append(f"  ☐ {check.agreement}")
     for line in lines:
         console.print(escape(line), highlight=False)
+
+
+def _refusal_hint(check) -> str:
+    accept = tr(
+        '或用 --accept-risk "原因" 记录接受风险',
+        'or record the accepted risk with --accept-risk "REASON"',
+    )
+    if not check.excluded:
+        return (
+            tr(
+                "改用安全条款（合作达人、单视频或直播间、15/30 天），",
+                "use safe terms (cooperative, single video or live room, 15/30 days), ",
+            )
+            + accept
+        )
+    merchant = check.excluded["merchant_id"]
+    return (
+        tr(
+            f"若要与该达人合作，先把它移回 {merchant} 的达人池（TUI 达人页，"
+            "或 qcrules import pool 导入状态为 candidate 的一行）"
+            + ("，并改用安全条款" if check.gates else "")
+            + "；",
+            f"to work with this creator, put it back in {merchant}'s pool first (the TUI's "
+            "Creators tab, or qcrules import pool with a row of status candidate)"
+            + (" and use safe terms" if check.gates else "")
+            + "; ",
+        )
+        + accept
+    )
 
 
 @grants_group.command("request")
@@ -223,7 +285,8 @@ def request_cmd(
     fmt,
 ) -> int:
     """Request a grant: the permission rules judge it before anything is written; rules on
-    its terms refuse it (exit 1) unless --accept-risk gives a reason."""
+    its terms, or the creator's exclusion from the merchant's pool, refuse it (exit 1)
+    unless --accept-risk gives a reason."""
     from qcrules.cli.evaluate_cmd import parse_date
     from qcrules.service import PERMANENT_END, GrantRequest
 
@@ -246,22 +309,15 @@ def request_cmd(
     )
     print_check(check, fmt)
     if check.refused:
-        rules = "; ".join(f"{v.rule} ({v.level}): {v.message}" for v in check.gates)
+        risks = [check.excluded["message"]] if check.excluded else []
+        rules = "; ".join(risks + [f"{v.rule} ({v.level}): {v.message}" for v in check.gates])
         err_console().print(
-            "[bold red]error:[/] "
+            error_prefix()
             + escape(tr(f"授权申请被拒绝：{rules}", f"the grant request is refused: {rules}")),
             highlight=False,
         )
         err_console().print(
-            "  [dim]hint:[/] "
-            + escape(
-                tr(
-                    "改用安全条款（合作达人、单视频或直播间、15/30 天），"
-                    '或用 --accept-risk "原因" 记录接受风险',
-                    "use safe terms (cooperative, single video or live room, 15/30 days), "
-                    'or record the accepted risk with --accept-risk "REASON"',
-                )
-            ),
+            hint_prefix() + escape(_refusal_hint(check)),
             highlight=False,
         )
         sys.exit(EXIT_FINDINGS)
@@ -298,10 +354,16 @@ def mark_cmd(obj, grant_id, target, on, note, code, actor, fmt) -> int:
     shown = (
         outcome.after if outcome.target == outcome.after else f"{outcome.target} → {outcome.after}"
     )
+    word = functools.partial(zh_word, STATUS_LABEL)
+    zh_shown = (
+        word(outcome.after)
+        if outcome.target == outcome.after
+        else f"{word(outcome.target)} → {word(outcome.after)}"
+    )
     console.print(
         escape(
             tr(
-                f"授权 {grant_id}：{outcome.before} → {shown}（审计 #{outcome.audit_id}）",
+                f"授权 {grant_id}：{word(outcome.before)} → {zh_shown}（审计 #{outcome.audit_id}）",
                 f"grant {grant_id}: {outcome.before} → {shown} (audit #{outcome.audit_id})",
             )
         ),
@@ -312,7 +374,7 @@ def mark_cmd(obj, grant_id, target, on, note, code, actor, fmt) -> int:
     console.print(
         "  "
         + (
-            tr("下一步可改为：", "next: ") + ", ".join(moves)
+            tr("下一步可改为：", "next: ") + tr("、", ", ").join(map(word, moves))
             if moves
             else tr("终态", "a final state")
         )

@@ -12,7 +12,15 @@ import click
 from rich.markup import escape
 
 from qcrules import service
-from qcrules.cli.base import echo_json, err_console, out_console
+from qcrules.cli.base import (
+    echo_json,
+    err_console,
+    error_prefix,
+    hint_prefix,
+    note_prefix,
+    out_console,
+    warning_prefix,
+)
 from qcrules.errors import EXIT_ERROR, EXIT_OK
 from qcrules.i18n import tr
 from qcrules.service import (
@@ -227,9 +235,9 @@ def _print_text(result: ImportResult) -> None:
     for report in result.files:
         name = escape(report.path)
         for warning in report.warnings:  # headers and cells from the file: never markup
-            err.print(f"[yellow]warning:[/] {name}: {escape(warning)}", highlight=False)
+            err.print(f"{warning_prefix()}{name}: {escape(warning)}", highlight=False)
         for note in report.notes:
-            err.print(f"[dim]note:[/] {name}: {escape(note)}", highlight=False)
+            err.print(f"{note_prefix()}{name}: {escape(note)}", highlight=False)
         if report.failed:
             _print_failure(report)
             continue
@@ -258,7 +266,7 @@ def _print_text(result: ImportResult) -> None:
                 else ""
             )
             err.print(
-                f"[yellow]warning:[/] {name}: "
+                f"{warning_prefix()}{name}: "
                 + escape(
                     tr(
                         f"跳过 {report.rejected} 行无效数据{where}",
@@ -298,11 +306,11 @@ def _print_failure(report: FileReport) -> None:
         )
     else:
         head = tr(f"{report.path}：未导入", f"{report.path}: not imported")
-    err.print(f"[bold red]error:[/] {escape(head)}", highlight=False)
+    err.print(error_prefix() + escape(head), highlight=False)
     _print_problems(report)
     if report.rejected:
         err.print(
-            "  [dim]hint:[/] "
+            hint_prefix()
             + tr(
                 "修正这些行后重新导入，或用 --skip-invalid 只导入有效行",
                 "fix these rows and import again, or use --skip-invalid to import the valid rows",

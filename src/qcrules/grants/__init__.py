@@ -28,6 +28,7 @@ only ever shown masked (its last 4 characters).
 
 from __future__ import annotations
 
+from qcrules.grants.guards import *  # noqa: F403
 from qcrules.grants.listing import *  # noqa: F403
 from qcrules.grants.marks import *  # noqa: F403
 from qcrules.grants.request import *  # noqa: F403

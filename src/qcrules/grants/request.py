@@ -10,14 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from qcrules.errors import PackError, UsageError
+from qcrules.grants.guards import pool_exclusion, refuse_duplicate, refuse_second_renewal
 from qcrules.grants.vocab import (
     AUTH_LABEL,
     CHANNEL_NAMES,
-    LIVE,
     MAX_TERM_DAYS,
     SAFE_DAYS,
     SCOPE_LABEL,
-    STATUS_LABEL,
     label,
     mask_code,
 )
@@ -102,6 +101,8 @@ class RequestCheck:
     todo: list[RuleVerdict] = field(default_factory=list)
     context: list[RuleVerdict] = field(default_factory=list)  # the creator's findings
     steps: list[Step] = field(default_factory=list)
+    # the merchant excluded the creator from its pool: refuse unless accepted, like a gate
+    excluded: dict[str, Any] | None = None
     confirmation: str = ""
     agreement: str = ""
     accepted_risk: str | None = None
@@ -110,8 +111,18 @@ class RequestCheck:
     audit_id: int | None = None
 
     @property
+    def risky(self) -> bool:
+        """Something refuses the request unless its risk is accepted with a reason."""
+        return bool(self.gates or self.excluded)
+
+    @property
     def refused(self) -> bool:
-        return bool(self.gates) and not self.accepted_risk
+        return self.risky and not self.accepted_risk
+
+    def risks(self) -> list[str]:
+        """What refuses it, short: the pool's exclusion, then the gate rules."""
+        out = [tr("已排除出达人池", "excluded from the pool")] if self.excluded else []
+        return out + [v.rule for v in self.gates]
 
     @property
     def status(self) -> str:
@@ -135,6 +146,7 @@ class RequestCheck:
             "written": self.written,
             "dry_run": self.dry_run,
             "accepted_risk": self.accepted_risk,
+            "excluded": self.excluded,
             "gates": [v.to_json() for v in self.gates],
             "todo": [v.to_json() for v in self.todo],
             "context": [v.to_json() for v in self.context],
@@ -213,77 +225,6 @@ def _new_code(conn, aweme_id: str, code: str):
     change = _changed(conn, "creators", {"aweme_id": aweme_id}, cooperation_code=code)
     _write(conn, change, change.after)
     return replace(change, kept_on_undo=True)
-
-
-def refuse_second_renewal(conn, grant_id: str) -> None:
-    """One live renewal per grant (the has_renewal fact counts the same ones): a second would
-    be a second request to the creator for the same term. Called under the write lock by
-    every writer of renewals, so two operators cannot both renew."""
-    grants = table(Grant)
-    row = conn.execute(
-        select(grants.c.grant_id, grants.c.status)
-        .where(grants.c.renewal_of == grant_id)
-        .where(grants.c.status.not_in(("rejected", "revoked")))
-        .limit(1)
-    ).first()
-    if row is not None:
-        raise UsageError(
-            tr(
-                f"授权 {grant_id} 已有续期 {row.grant_id}（{row.status}）",
-                f"grant {grant_id} already has a renewal, {row.grant_id} ({row.status})",
-            ),
-            hint=tr(
-                f"跟进 {row.grant_id}；若它作废，先把它标记为已拒绝或已撤销",
-                f"follow up {row.grant_id}; if it fell through, mark it rejected or revoked first",
-            ),
-        )
-
-
-def refuse_duplicate(conn, row: dict[str, Any]) -> None:
-    """One live grant per set of terms: a draft, request or active grant of the same
-    merchant, creator, type, scope (and video) and dates is the same request, and a second
-    would ask the creator twice. Called by check and write alike (under the write lock for
-    the write), so the form, a dry run and the CLI all say so before anything is written."""
-    grants = table(Grant)
-    query = (
-        select(grants.c.grant_id, grants.c.status)
-        .where(grants.c.merchant_id == row["merchant_id"])
-        .where(grants.c.aweme_id == row["aweme_id"])
-        .where(grants.c.auth_type == row["auth_type"])
-        .where(grants.c.scope == row["scope"])
-        .where(grants.c.starts_at == row["starts_at"])
-        .where(grants.c.ends_at == row["ends_at"])
-        .where(grants.c.status.in_(LIVE))
-        .order_by(grants.c.grant_id)
-        .limit(1)
-    )
-    video = row.get("video_id")
-    query = query.where(
-        grants.c.video_id.is_(None) if video is None else grants.c.video_id == video
-    )
-    found = conn.execute(query).first()
-    if found is None:
-        return
-    status = label(STATUS_LABEL, found.status)
-    raise UsageError(
-        tr(
-            f"已有相同的授权 {found.grant_id}（{status}）：同一商家、达人、授权类型、范围与起止日期",
-            f"grant {found.grant_id} ({status}) already asks for this: the same merchant, "
-            "creator, type, scope and dates",
-        ),
-        hint=(
-            tr(
-                f"发出它：qcrules grants mark {found.grant_id} requested [--code 合作码]",
-                f"send it instead: qcrules grants mark {found.grant_id} requested [--code CODE]",
-            )
-            if found.status == "draft"
-            else tr(
-                f"跟进 {found.grant_id}；若它作废，先把它标记为已拒绝或已撤销",
-                f"follow up {found.grant_id}; if it fell through, mark it rejected or "
-                "revoked first",
-            )
-        ),
-    )
 
 
 def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, Any], dict]:
@@ -607,7 +548,10 @@ def check_request(
     with workspace.db.connect() as conn:
         row, creator = _proposed_row(conn, request, today)
         grant_id_hint = _next_grant_id(conn, today)
-    return _judged(workspace, request, row, creator, grant_id_hint, today, session)
+        excluded = pool_exclusion(conn, row["merchant_id"], row["aweme_id"])
+    check = _judged(workspace, request, row, creator, grant_id_hint, today, session)
+    check.excluded = excluded
+    return check
 
 
 def _judged(
@@ -673,8 +617,10 @@ def request_grant(
 ) -> RequestCheck:
     """Judge the proposal, then (unless refused or a dry run) write it with its audit entry.
 
-    Refused: a gate rule fired at warn or above and no reason was given to accept the risk;
-    nothing is written and the check says why (`refused`)."""
+    Refused: a gate rule fired at warn or above, or the merchant excluded the creator from its
+    pool (`excluded`), and no reason was given to accept the risk; nothing is written and the
+    check says why (`refused`). Screening rules no longer judge an excluded creator (they would
+    say to exclude it again), so the exclusion is checked here, not left to the context."""
     from qcrules.actions.changes import _write
     from qcrules.actions.items import Change, Outcome, _now, default_actor
     from qcrules.actions.queue import _audit
@@ -688,24 +634,23 @@ def request_grant(
                 '例如 --accept-risk "达人自有店铺，已签协议"', 'e.g. --accept-risk "signed off by"'
             ),
         )
+    check = check_request(workspace, request, today=today)  # before the lock: the engine is slow
+    check.accepted_risk = reason if check.risky else None
     if dry_run:
-        check = check_request(workspace, request, today=today)
-        check.accepted_risk = reason if check.gates else None
         check.dry_run = True
         return check
-    with workspace.db.connect() as conn:  # judged before the lock: the engine is the slow part
-        row, creator = _proposed_row(conn, request, today)
-        grant_id_hint = _next_grant_id(conn, today)
-    check = _judged(workspace, request, row, creator, grant_id_hint, today)
-    check.accepted_risk = reason if check.gates else None
     if check.refused:
         return check
     with workspace.db.write("grants request") as conn:
         row, creator = _proposed_row(conn, request, today)  # as it stands under the lock
+        check.excluded = pool_exclusion(conn, row["merchant_id"], row["aweme_id"])
+        check.accepted_risk = reason if check.risky else None
+        if check.refused:  # excluded since it was judged
+            return check
         grant_id = _next_grant_id(conn, today)
         values = {**row, "grant_id": grant_id}
         if check.accepted_risk:
-            rules = ", ".join(v.rule for v in check.gates)
+            rules = ", ".join(check.risks())
             values["note"] = tr(
                 f"已接受风险（{rules}）：{check.accepted_risk}",
                 f"risk accepted ({rules}): {check.accepted_risk}",
@@ -731,7 +676,11 @@ def request_grant(
         result = {
             "status": values["status"],
             "accepted_risk": (
-                {"reason": check.accepted_risk, "rules": [v.rule for v in check.gates]}
+                {
+                    "reason": check.accepted_risk,
+                    "rules": [v.rule for v in check.gates],
+                    "excluded": bool(check.excluded),
+                }
                 if check.accepted_risk
                 else None
             ),
@@ -769,7 +718,5 @@ __all__ = [
     "_require_merchant",
     "_steps",
     "check_request",
-    "refuse_duplicate",
-    "refuse_second_renewal",
     "request_grant",
 ]

@@ -57,6 +57,13 @@ def label(table_: dict[str, tuple[str, str]], key: str | None) -> str:
     return tr(zh, en)
 
 
+def zh_word(table_: dict[str, tuple[str, str]], key: object) -> str:
+    """A stored word (requested, self_operated, live_room) in Chinese when the user reads
+    Chinese; in English the word itself, as the JSON, the records and a table column have it."""
+    text = "" if key is None else str(key)
+    return tr(table_[text][0], text) if text in table_ else text
+
+
 def mask_code(code: str | None) -> str | None:
     """A 合作码 as it may be shown (the one masking rule: its last 4 characters); None when
     there is none."""
@@ -76,4 +83,5 @@ __all__ = [
     "TRANSITIONS",
     "label",
     "mask_code",
+    "zh_word",
 ]

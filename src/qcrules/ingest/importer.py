@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from qcrules.errors import InputError, UsageError
 from qcrules.i18n import did_you_mean, tr
 from qcrules.ingest import columns as C
+from qcrules.ingest.checks import _Checks
 from qcrules.ingest.readers import read_table
 from qcrules.ingest.results import FileReport, ImportResult, Problem
 from qcrules.ingest.values import is_blank, parse_column
@@ -27,11 +29,10 @@ from qcrules.ingest.writing import (
     _closest,
     _lines,
     _no_gc,
-    _show,
     _Writing,
 )
 from qcrules.model.db import Database
-from qcrules.model.tables import Creator, Grant, Merchant
+from qcrules.model.tables import Creator, Merchant
 
 Progress = Callable[[str, str, int, int | None], None]  # (file, phase, done, total)
 
@@ -50,11 +51,13 @@ def run_import(
     rejects: str | Path | None = None,
     progress: Progress | None = None,
     aliases: dict[str, Any] | None = None,
+    today: date | None = None,
 ) -> ImportResult:
     """Import files of one kind; each file is its own transaction. See contracts.md.
 
     `aliases` adds header names ({column: [names]}); by default plugins' header maps
-    (`qcrules_register_importers`) are used.
+    (`qcrules_register_importers`) are used. `today` (default: the machine's) is the last
+    day a metric may have, but one: a later day has not happened yet.
     """
     spec = kind_spec(kind)
     paths = [Path(p) for p in paths]
@@ -91,6 +94,7 @@ def run_import(
         progress=progress,
         aliases=extra_aliases,
         many_merchants=len(merchants) > 1,
+        today=today or date.today(),
     )
     reports = []
     for path in paths:
@@ -166,6 +170,7 @@ class _Job:
     progress: Progress | None
     aliases: dict[str, Any]
     many_merchants: bool
+    today: date
 
     def run(self, path: Path, rejects_target: Path) -> FileReport:
         started = time.perf_counter()
@@ -199,7 +204,7 @@ class _Job:
         return report
 
 
-class _FileImport(_Writing):
+class _FileImport(_Checks, _Writing):
     """The state of one file's import; `run()` goes through the phases in order."""
 
     def __init__(self, job: _Job, path: Path, report: FileReport, rejects_target: Path) -> None:
@@ -238,7 +243,9 @@ class _FileImport(_Writing):
             if progress:
                 progress(self.name, phase, done, total)
 
-        sheet = read_table(self.path, pick_header=self._pick_header, progress=on_read)
+        sheet = read_table(
+            self.path, pick_header=self._pick_header, fits=self._header_fits, progress=on_read
+        )
         self.sheet = sheet
         self.report.format = sheet.format
         self.report.rows = sheet.rows
@@ -263,6 +270,26 @@ class _FileImport(_Writing):
         scores = [sum(1 for h in row if C.match_key(h) in self.hmap) for row in head]
         best = max(scores)
         return scores.index(best) if best else 0
+
+    def _missing_required(self, present: Iterable[str]) -> list[Any]:
+        """The kind's required columns a header lacks (the merchant may come from --merchant,
+        and creators may be named by 抖音号)."""
+        present = set(present)
+        missing = []
+        for column in self.kind.columns:
+            if not column.required or column.name in present:
+                continue
+            if column.name == "merchant_id" and self.job.default_merchant:
+                continue
+            if column.name == "aweme_id" and "aweme_show_id" in present:
+                continue  # creators named by 抖音号 (_resolve_handles)
+            missing.append(column)
+        return missing
+
+    def _header_fits(self, row: list[Any]) -> bool:
+        """Whether a header row has the required columns (a workbook's sheet to read)."""
+        names = {self.hmap.get(C.match_key(str(h).strip())) for h in row if h is not None}
+        return not self._missing_required(n for n in names if n)
 
     def _map_headers(self) -> bool:
         sheet, report, kind = self.sheet, self.report, self.kind
@@ -391,13 +418,26 @@ class _FileImport(_Writing):
                 + _lines(sheet.overflow_lines)
             )
         found = ", ".join(h for h in sheet.headers if h) or tr("（无）", "(none)")
-        for column in kind.columns:
-            if not column.required or column.name in self.index_of:
-                continue
-            if column.name == "merchant_id" and self.job.default_merchant:
-                continue
-            if column.name == "aweme_id" and "aweme_show_id" in self.index_of:
-                continue  # creators named by 抖音号 (_resolve_handles)
+        if sheet.sheet_names and sheet.fits and sheet.sheet_name != sheet.sheet_names[0]:
+            passed = sheet.sheet_names[: sheet.sheet_names.index(sheet.sheet_name)]
+            report.notes.append(
+                tr(
+                    f"读取工作表「{sheet.sheet_name}」：第一个有必需列的工作表"
+                    f"（跳过了 {'、'.join(passed)}）",
+                    f"read the sheet {sheet.sheet_name!r}, the first with the required columns "
+                    f"(passed over: {', '.join(map(repr, passed))})",
+                )
+            )
+        sheets = ""
+        if sheet.sheet_names and not sheet.fits:
+            sheets = tr(
+                f"；查看了全部工作表（{'、'.join(sheet.sheet_names)}），没有一个的表头含有"
+                f"必需的列；以上是第一个工作表「{sheet.sheet_name}」的表头",
+                f"; looked at every sheet ({', '.join(map(repr, sheet.sheet_names))}) and none "
+                f"has a header with the required columns: these are the first sheet's, "
+                f"{sheet.sheet_name!r}",
+            )
+        for column in self._missing_required(self.index_of):
             names = C.all_names(kind, column, self.job.aliases)
             unmapped = [h for h in sheet.headers if h and C.match_key(h) not in self.hmap]
             close = _closest(unmapped, names)
@@ -406,6 +446,7 @@ class _FileImport(_Writing):
                 f"required column {column.name!r} is missing (also accepted: "
                 f"{', '.join(names[1:6])}); headers found: {found}",
             )
+            reason += sheets
             if close:
                 reason += did_you_mean(close, [close])
             if column.name == "merchant_id":
@@ -611,152 +652,3 @@ class _FileImport(_Writing):
                     f"{matched} row(s) matched to a creator by 抖音号 (aweme_show_id)",
                 )
             )
-
-    def _check_rows(self) -> None:
-        values = self.values
-        if self.kind.name == "grants" and "starts_at" in values and "ends_at" in values:
-            header = self.header_of["ends_at"]
-            for i, (start, end) in enumerate(
-                zip(values["starts_at"], values["ends_at"], strict=True)
-            ):
-                if start is not None and end is not None and end < start:
-                    self._bad(
-                        i, header, end.isoformat(), tr("结束早于开始", "ends before it starts")
-                    )
-        if self.kind.name == "metrics":
-            header = self.header_of.get("clicks", "clicks")
-            for i, (shown, clicked) in enumerate(
-                zip(values["impressions"], values["clicks"], strict=True)
-            ):
-                if shown is not None and clicked is not None and clicked > shown:
-                    self._bad(
-                        i,
-                        header,
-                        clicked,
-                        tr(f"点击数多于展示数 {shown}", f"more clicks than impressions ({shown})"),
-                    )
-        if self.kind.name == "metrics":
-            self._check_sums()  # rows of one key are plan or material rows: summed
-            return
-        # duplicate keys within the file
-        key_columns = [values[k] for k in self.kind.key]
-        keys = list(zip(*key_columns, strict=True))
-        if len(set(keys)) == len(keys):
-            return
-        first_line: dict[tuple, int] = {}
-        lines = self.sheet.lines
-        for i, key in enumerate(keys):
-            if None in key:
-                continue
-            first = first_line.setdefault(key, i)
-            if first != i:
-                shown = ", ".join(
-                    f"{k}={_show(v)}" for k, v in zip(self.kind.key, key, strict=True)
-                )
-                self._bad(
-                    i,
-                    None,
-                    None,
-                    tr(
-                        f"重复的键（{shown}），与第 {lines[first]} 行相同",
-                        f"duplicate key ({shown}): also on line {lines[first]}",
-                    ),
-                )
-
-    def _check_references(self) -> None:
-        kind = self.kind
-        if not kind.references:
-            return
-        with self.job.db.connect() as conn:
-            for ref in kind.references:
-                if ref not in self.values:
-                    continue
-                values = self.values[ref]
-                wanted = {v for v in set(values) if v is not None}
-                if not wanted:
-                    continue
-                if ref == "merchant_id":
-                    tbl = table(Merchant)
-                    known = existing(conn, tbl.c.merchant_id, wanted)
-                elif ref == "aweme_id":
-                    tbl = table(Creator)
-                    known = existing(conn, tbl.c.aweme_id, wanted)
-                else:
-                    self._check_grants(conn, wanted)
-                    continue
-                unknown = wanted - known
-                if not unknown:
-                    continue
-                reasons = self._unknown_reasons(conn, ref, unknown)
-                header = self.header_of.get(ref, ref)
-                for i, value in enumerate(values):
-                    if value in unknown:
-                        self._bad(i, header, value, reasons[value])
-
-    def _unknown_reasons(self, conn, ref: str, unknown: set[str]) -> dict[str, str]:
-        if ref == "merchant_id":
-            merchants = list(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
-            out = {}
-            for value in unknown:
-                out[value] = tr(
-                    "未知商家（数据库中没有）", "unknown merchant (not in the database)"
-                ) + (
-                    did_you_mean(value, merchants, cutoff=0.5)
-                    or tr("；请先导入商家", "; import merchants first")
-                )
-            return out
-        tbl = table(Creator)
-        by_show: dict[str, str] = {}
-        part = list(unknown)
-        for start in range(0, len(part), 900):
-            query = select(tbl.c.aweme_show_id, tbl.c.aweme_id).where(
-                tbl.c.aweme_show_id.in_(part[start : start + 900])
-            )
-            by_show.update({show: aweme for show, aweme in conn.execute(query)})
-        out = {}
-        for value in unknown:
-            if value in by_show:
-                out[value] = tr(
-                    f"这是抖音号；请用达人UID {by_show[value]}",
-                    f"this is a 抖音号 (aweme_show_id); use the creator's aweme_id {by_show[value]}",
-                )
-            else:
-                out[value] = tr(
-                    "未知达人（数据库中没有）；请先导入达人",
-                    "unknown creator (not in the database); import creators first",
-                )
-        return out
-
-    def _check_grants(self, conn, wanted: set[str]) -> None:
-        tbl = table(Grant)
-        found: dict[str, tuple[str, str]] = {}
-        part = list(wanted)
-        for start in range(0, len(part), 900):
-            query = select(tbl.c.grant_id, tbl.c.merchant_id, tbl.c.aweme_id).where(
-                tbl.c.grant_id.in_(part[start : start + 900])
-            )
-            for gid, mid, aid in conn.execute(query):
-                found[gid] = (mid, aid)
-        header = self.header_of.get("grant_id", "grant_id")
-        merchants, creators = self.values["merchant_id"], self.values["aweme_id"]
-        for i, gid in enumerate(self.values["grant_id"]):
-            if gid is None:
-                continue
-            pair = found.get(gid)
-            if pair is None:
-                self._bad(
-                    i,
-                    header,
-                    gid,
-                    tr("未知授权（数据库中没有）", "unknown grant (not in the database)"),
-                )
-            elif pair != (merchants[i], creators[i]):
-                self._bad(
-                    i,
-                    header,
-                    gid,
-                    tr(
-                        f"该授权属于商家 {pair[0]} 与达人 {pair[1]}",
-                        f"this grant belongs to merchant {pair[0]} and creator {pair[1]}",
-                    ),
-                )

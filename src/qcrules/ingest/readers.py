@@ -27,6 +27,23 @@ HEAD_ROWS = 10  # rows searched for the header (title lines above it are skipped
 TOTAL_WORDS = frozenset(
     {"合计", "总计", "汇总", "总和", "total", "totals", "sum", "Total", "TOTAL"}
 )
+# A totals line's first cell as exports write it: the word alone, or followed at once by a
+# colon or a bracket and what they hold (合计：, 总计(共3条), Total: 12, 【合计】). A word
+# followed by more words (Total Wine, 合计划) is data, as is any other first cell.
+_TOTAL_FORM = re.compile(
+    r"\s*[【\[（(]?\s*(?:合计|总计|汇总|总和|total|totals|sum)\s*"
+    r"(?:[】\]）)]\s*|[:：（(\[【].*)?",
+    re.IGNORECASE | re.DOTALL,
+)
+_TOTAL_START = frozenset("合总汇tTsS【[（( \u3000")  # where a totals cell can start
+
+
+def is_total(cell: Any) -> bool:
+    """Whether a row whose first cell is `cell` is the export's totals line."""
+    if not isinstance(cell, str):
+        return False
+    return cell in TOTAL_WORDS or _TOTAL_FORM.fullmatch(cell) is not None
+
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -44,6 +61,10 @@ class Sheet:
     texts: bool  # every cell is a str (CSV): parsers may take their fast paths
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, first cell)
     overflow_lines: list[int] = field(default_factory=list)  # rows wider than the header
+    # a workbook of several sheets: the one read, and every sheet's name in order
+    sheet_name: str | None = None
+    sheet_names: list[str] = field(default_factory=list)
+    fits: bool = True  # the header read has what `fits` asked for (else no sheet had it)
 
     @property
     def rows(self) -> int:
@@ -67,9 +88,12 @@ def read_table(
     path: Path,
     *,
     pick_header: Callable[[list[list[Any]]], int] | None = None,
+    fits: Callable[[list[Any]], bool] | None = None,
     progress: Progress | None = None,
 ) -> Sheet:
-    """Read a CSV or XLSX file. `pick_header` chooses the header among the first rows."""
+    """Read a CSV or XLSX file. `pick_header` chooses the header among the first rows; in a
+    workbook of several sheets, the first sheet whose header `fits` is read (an info or notes
+    sheet before the data is passed over), or the first sheet when none fits."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
@@ -81,7 +105,7 @@ def read_table(
     except OSError as exc:
         raise unreadable(path, exc.strerror or str(exc)) from None
     if magic.startswith(b"PK\x03\x04"):
-        return _read_xlsx(path, pick_header, progress)
+        return _read_xlsx(path, pick_header, fits, progress)
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise unreadable(
             path,
@@ -239,7 +263,7 @@ _BROKEN_XLSX: tuple[type[BaseException], ...] = (
 )
 
 
-def _read_xlsx(path: Path, pick_header, progress: Progress | None) -> Sheet:
+def _read_xlsx(path: Path, pick_header, fits, progress: Progress | None) -> Sheet:
     """Read the first sheet; a damaged workbook (bad zip stream, malformed XML, a missing
     part) is an unreadable file, found before anything is written."""
     import zipfile
@@ -247,7 +271,7 @@ def _read_xlsx(path: Path, pick_header, progress: Progress | None) -> Sheet:
 
     broken = (*_BROKEN_XLSX, zipfile.BadZipFile, zlib.error)
     try:
-        return _read_xlsx_sheet(path, pick_header, progress)
+        return _read_xlsx_sheet(path, pick_header, fits, progress)
     except InputError:
         raise
     except broken as exc:
@@ -261,15 +285,18 @@ def _read_xlsx(path: Path, pick_header, progress: Progress | None) -> Sheet:
         ) from None
 
 
-def _read_xlsx_sheet(path: Path, pick_header, progress: Progress | None) -> Sheet:
+def _read_xlsx_sheet(path: Path, pick_header, fits, progress: Progress | None) -> Sheet:
     from openpyxl import load_workbook
 
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # some exporters write a wrong <dimension>
+        sheets = workbook.worksheets
+        if not sheets:
+            raise unreadable(path, tr("工作簿里没有工作表", "the workbook has no sheets"))
+        for sheet in sheets:
+            sheet.reset_dimensions()  # some exporters write a wrong <dimension>
 
-        def numbered() -> Iterator[tuple[int, list[Any]]]:
+        def numbered(sheet) -> Iterator[tuple[int, list[Any]]]:
             for line, row in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
                 yield line, [_xlsx_cell(v) for v in row]
 
@@ -277,7 +304,20 @@ def _read_xlsx_sheet(path: Path, pick_header, progress: Progress | None) -> Shee
             if progress:
                 progress("read", done_rows, None)
 
-        return _assemble(path, "xlsx", numbered(), False, pick_header, report)
+        chosen, fitting = sheets[0], True
+        if fits is not None and len(sheets) > 1:
+            fitting = False
+            for sheet in sheets:
+                head = _head(numbered(sheet))
+                if head and fits(head[pick_header(head) if pick_header else 0]):
+                    chosen, fitting = sheet, True
+                    break
+        table = _assemble(path, "xlsx", numbered(chosen), False, pick_header, report)
+        if len(sheets) > 1:
+            table.sheet_name = chosen.title
+            table.sheet_names = [sheet.title for sheet in sheets]
+            table.fits = fitting
+        return table
     finally:
         workbook.close()
 
@@ -293,6 +333,17 @@ def _xlsx_cell(value: Any) -> Any:
 
 def _blank_row(row: list[Any]) -> bool:
     return not any(cell is not None and (not isinstance(cell, str) or cell.strip()) for cell in row)
+
+
+def _head(rows: Iterable[tuple[int, list[Any]]]) -> list[list[Any]]:
+    """The first HEAD_ROWS rows that are not blank, where the header is looked for."""
+    head = []
+    for _line, row in rows:
+        if row and not _blank_row(row):
+            head.append(row)
+            if len(head) >= HEAD_ROWS:
+                break
+    return head
 
 
 def _assemble(
@@ -348,7 +399,7 @@ def _assemble(
         if not row or _blank_row(row):
             return
         first = row[0]
-        if first in TOTAL_WORDS or (isinstance(first, str) and first.strip() in TOTAL_WORDS):
+        if is_total(first):
             skipped.append((line, str(first).strip()))
             return
         lines.append(line)
@@ -363,7 +414,7 @@ def _assemble(
             for row in reader:
                 line = last + 1
                 last = reader.line_num
-                if len(row) == width and row[0] and row[0] not in TOTAL_WORDS:
+                if len(row) == width and row[0] and row[0][0] not in _TOTAL_START:
                     add_line(line)
                     add_row(row)
                 elif row:

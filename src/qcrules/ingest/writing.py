@@ -21,7 +21,7 @@ from qcrules.ingest.results import Problem
 from qcrules.ingest.values import MAX_INT, cell_text, is_blank
 from qcrules.ingest.writer import count, existing, table, upsert_columns
 from qcrules.model.tables import Creator, DailyMetric, Grant, Merchant, PoolMember
-from qcrules.safety import mask_secret, spreadsheet_cell
+from qcrules.safety import mask_secret, spreadsheet_cell, spreadsheet_id
 
 MODELS = {
     "merchants": Merchant,
@@ -69,6 +69,11 @@ class _Writing:
         secret = {
             self.index_of[c.name] for c in self.kind.columns if c.secret and c.name in self.index_of
         }
+        ids = {  # fixed in a spreadsheet and imported again: Excel must keep them whole
+            self.index_of[c.name]
+            for c in self.kind.columns
+            if c.type == "id" and c.name in self.index_of
+        }
         target = self.rejects_target
         try:
             fh = target.open("w", encoding="utf-8-sig", newline="")
@@ -84,7 +89,9 @@ class _Writing:
             writer.writerow([*map(spreadsheet_cell, sheet.headers), "line", "reason"])
             for i in sorted(self.bad):
                 row = [
-                    mask_secret(cell) if j in secret else spreadsheet_cell(cell_text(cell))
+                    mask_secret(cell)
+                    if j in secret
+                    else (spreadsheet_id if j in ids else spreadsheet_cell)(cell_text(cell))
                     for j, cell in enumerate(sheet.row(i))
                 ]
                 reasons = "; ".join(

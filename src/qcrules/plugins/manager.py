@@ -20,6 +20,7 @@ from typing import Any
 import pluggy
 
 from qcrules.errors import QcrulesError
+from qcrules.i18n import tr
 from qcrules.plugins import hookspecs
 
 GROUP = "qcrules"
@@ -230,7 +231,7 @@ class PluginHost:
     def report_problems(self, stream=None) -> None:
         stream = stream or sys.stderr
         for problem in self.problems:
-            print(f"warning: {problem}", file=stream)
+            print(tr("警告：", "warning: ") + str(problem), file=stream)
 
 
 class PluginLoadError(QcrulesError):

@@ -309,7 +309,7 @@ class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
             self.dismiss(check)
             return
         if check is not None and check.refused:
-            rules = ", ".join(v.rule for v in check.gates)
+            rules = ", ".join(check.risks())
             problem = tr(
                 f"被拒绝（{rules}）：改用安全条款，或在「接受风险」里写明原因",
                 f"Refused ({rules}): use safe terms, or type a reason to accept the risk",
@@ -341,6 +341,17 @@ def verdict_text(check: Any) -> Text:
     out.append(
         tr("合作码 ", "合作码 ") + (check.code_masked or tr("无", "none")) + "\n\n", style="dim"
     )
+    if check.excluded:
+        out.append(tr("达人池：已排除\n", "Pool: excluded\n"), style="bold red")
+        out.append(" ✘ ", style="bold red")
+        out.append(for_terminal(check.excluded["message"], one_line=True) + "\n")
+        out.append(
+            tr(
+                " 保存需在「接受风险」里写明原因\n\n",
+                " saving needs a reason under Accept\n\n",
+            ),
+            style="dim",
+        )
     if check.gates:
         out.append(tr("授权条款：拒绝\n", "Terms: refused\n"), style="bold red")
         for v in check.gates:

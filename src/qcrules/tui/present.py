@@ -115,13 +115,6 @@ def safe_fact(fact: Any) -> Any:
     )
 
 
-def zh_word(table: dict[str, tuple[str, str]], key: Any) -> str:
-    """A stored word (self_operated, live_room) in Chinese when the UI speaks Chinese; in
-    English the word itself, short enough for a table column."""
-    text = "" if key is None else str(key)
-    return tr(table[text][0], text) if text in table else text
-
-
 def label(table: dict[str, tuple[str, str]], key: str) -> str:
     zh, en = table.get(key, (key, key))
     return tr(zh, en)

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from qcrules import service
 from qcrules.i18n import tr
-from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
+from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL, zh_word
 from qcrules.tui.present import (
     LEVEL_STYLE,
     STATE_MARK,
@@ -22,7 +22,6 @@ from qcrules.tui.present import (
     label,
     while_open,
     worst,
-    zh_word,
 )
 from qcrules.tui.widgets import RunTab, add_columns, split
 from qcrules.tui.widgets.paged import PagedTable, entity_key
