@@ -393,3 +393,30 @@ def test_a_renewal_without_the_creators_code_is_a_draft_and_needs_its_own_agreem
         if f["entity"]["id"] == new["grant_id"]
     }
     assert "PRM011" in found  # a draft without the 合作码 cannot be sent (PRM009 once sent)
+
+
+def test_a_renewal_that_overlaps_another_live_grant_is_refused(cli, ws):
+    """The queue's renewal meets the check `grants request` makes: another live grant of
+    the same merchant, creator and scope on some of its days would ask the creator twice."""
+    evaluate(cli, ws)
+    renew = next(i for i in queue(cli, ws) if i["action"]["kind"] == "renew_grant")
+    old = row(ws, "select * from grants where grant_id = ?", renew["entity"]["id"])
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        conn.execute(
+            "insert into grants (grant_id, merchant_id, aweme_id, auth_type, scope, video_id,"
+            " status, requested_at, starts_at, ends_at, revoke_requested, has_agreement,"
+            " created_at, updated_at) values ('G-OTHER', ?, ?, 'cooperative', ?, ?, 'requested',"
+            " ?, ?, '2099-12-31', 0, 0, '2026-11-01', '2026-11-01')",
+            (
+                old["merchant_id"],
+                old["aweme_id"],
+                old["scope"] if old["scope"] != "all_works" else "single_video",
+                old["video_id"],
+                date.today().isoformat(),
+                date.today().isoformat(),
+            ),
+        )
+    refused = run(cli, ws, "actions", "apply", renew["id"], ok=False)
+    assert refused.returncode == 2 and "G-OTHER" in refused.stderr
+    assert "overlaps" in refused.stderr
+    assert row(ws, "select * from grants where renewal_of = ?", old["grant_id"]) is None

@@ -182,6 +182,17 @@ def _proposed_end(grant: dict[str, Any], days: int, today: date) -> date:
     return proposed
 
 
+def _refuse_overlap(conn, values: dict[str, Any]) -> None:
+    """A grant an action proposes, refused as `grants request` refuses it when a live grant
+    of the same merchant, creator and scope already covers some of its days."""
+    from qcrules.grants import refuse_duplicate
+
+    refuse_duplicate(
+        conn,
+        {**values, "starts_at": _day(values["starts_at"]), "ends_at": _day(values["ends_at"])},
+    )
+
+
 def _has_code(conn, aweme_id: str) -> bool:
     creator = _read(conn, "creators", {"aweme_id": aweme_id}) or {}
     return bool((creator.get("cooperation_code") or "").strip())
@@ -224,6 +235,7 @@ def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
             "ends_at": (today + timedelta(days=days)).isoformat(),
             "note": tr("由 qcrules 按安全默认值创建", "created by qcrules with safe defaults"),
         }
+        _refuse_overlap(conn, values)
         return [_new_grant(conn, f"Q{today:%Y%m%d}", values)]
     if kind == "renew_grant":
         from qcrules.grants import refuse_second_renewal
@@ -255,6 +267,7 @@ def _record_changes(conn, item: QueueItem, today: date) -> list[Change]:
             "has_agreement": False,
             "renewal_of": old["grant_id"],
         }
+        _refuse_overlap(conn, values)
         return [_new_grant(conn, f"{old['grant_id']}-R", values)]
     if kind == "revoke_grant":
         grant = _live_grant_of(conn, item)
