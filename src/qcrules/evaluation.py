@@ -549,6 +549,8 @@ def evaluate(
     lang = options.lang or language()
 
     result = EvaluationResult({}, 0, packset, Accounting())
+    # the records' version before they are read: a change meanwhile leaves it behind
+    data_version = workspace.db.data_version() if options.store else None
     if options.jobs > 1 and facts_source is None:
         from qcrules.scope import judge_in_parts
 
@@ -643,5 +645,5 @@ def evaluate(
     result.findings, result.waived = kept, waived
     result.exit_code = exit_code
     if options.store:
-        store_run(workspace, result, options, packs)
+        store_run(workspace, result, options, packs, data_version)
     return result
