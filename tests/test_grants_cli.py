@@ -608,3 +608,21 @@ def test_an_identical_second_request_is_refused_naming_the_first(cli, ws):
     _, renewed = request(cli, ws, "--creator", "1002", "--scope", "live_room", "--days", "30")
     assert renewed["written"] is True and renewed["grant"]["grant_id"] != grant_id
     assert ws.count("grants") == 4
+
+
+def test_the_agreement_command_a_request_prints_works_in_a_fresh_workspace(cli, ws):
+    """`grants request` ends with `qcrules agreement <id> -o agreements/<id>.md`: run as
+    printed in a workspace with no agreements/ folder yet, it writes the agreement there."""
+    import re
+    import shlex
+
+    result, _ = request(cli, ws, "--creator", "1002", "--scope", "live_room", fmt="table")
+    assert not (ws.folder / "agreements").exists()
+    printed = re.search(r"qcrules (agreement \S+ -o \S+\.md)", result.stdout)
+    assert printed, result.stdout
+    done = run(cli, ws, *shlex.split(printed.group(1)))
+    grant_id = shlex.split(printed.group(1))[1]
+    written = ws.folder / "agreements" / f"{grant_id}.md"
+    assert written.is_file(), done.stderr
+    assert grant_id in written.read_text("utf-8") and "爱分享的小鱼" in written.read_text("utf-8")
+    assert str(written.relative_to(ws.folder)) in done.stderr  # "wrote agreements/….md"
