@@ -264,7 +264,10 @@ def test_creator_screening_findings_are_context_not_refusals(cli, ws):
 def test_bad_requests_say_what_is_wrong_and_change_nothing(cli, ws):
     cases = [
         (["--merchant", "M3", "--creator", "1001", "--scope", "live_room"], "no merchant 'M3'"),
-        (["--merchant", "M1", "--creator", "9999", "--scope", "live_room"], "no creator '9999'"),
+        (
+            ["--merchant", "M1", "--creator", "9999", "--scope", "live_room"],
+            "unknown creator '9999'",
+        ),
         (
             ["--merchant", "M1", "--creator", "1001", "--scope", "live_room", "--days", "0"],
             "at least 1",
@@ -626,3 +629,26 @@ def test_the_agreement_command_a_request_prints_works_in_a_fresh_workspace(cli, 
     assert written.is_file(), done.stderr
     assert grant_id in written.read_text("utf-8") and "爱分享的小鱼" in written.read_text("utf-8")
     assert str(written.relative_to(ws.folder)) in done.stderr  # "wrote agreements/….md"
+
+
+def test_grants_list_takes_a_creator_by_aweme_id_or_douyin_id(cli, ws):
+    """`grants list --creator` takes what `grants request --creator` takes: a 抖音号 lists
+    that creator's grants; a creator nobody has is an error, not "0 grant(s)"."""
+    _, made = request(cli, ws, "--creator", "xiaoyu_fx", "--scope", "live_room")
+    request(cli, ws, "--creator", "1001", "--scope", "live_room")
+    grant_id = made["grant"]["grant_id"]
+    by_uid = json.loads(
+        run(cli, ws, "grants", "list", "--creator", "1002", "--format", "json").stdout
+    )
+    by_show = json.loads(
+        run(cli, ws, "grants", "list", "--creator", "xiaoyu_fx", "--format", "json").stdout
+    )
+    assert [g["grant_id"] for g in by_show] == [g["grant_id"] for g in by_uid] == [grant_id]
+    table = run(cli, ws, "grants", "list", "--creator", "xiaoyu_fx").stdout
+    assert grant_id in table and "1 grant(s)" in table
+    unknown = run(cli, ws, "grants", "list", "--creator", "xiaoyu_f", code=2)
+    assert "unknown creator 'xiaoyu_f'" in unknown.stderr
+    assert "did you mean xiaoyu_fx?" in unknown.stderr and "hint:" in unknown.stderr
+    # a creator with no grants yet is a known creator: an empty list, as before
+    none = run(cli, ws, "grants", "list", "--creator", "xinggeguanfang", "--format", "json")
+    assert json.loads(none.stdout) == []
