@@ -101,3 +101,26 @@ def test_prepare_agreement_files_the_document_in_the_workspace(cli, ws):
     document = ws / "agreements" / f"{grant}.md"
     assert json.loads(done.stdout)["result"]["document"] == str(document)
     assert grant in document.read_text("utf-8")
+
+
+def test_missing_output_folders_are_made_and_a_file_in_the_way_refused(cli, ws):
+    grant = grant_with_code(ws)["grant_id"]
+    made = cli("agreement", grant, "-o", "out/deeper/a.md", cwd=ws)
+    assert made.returncode == 0, made.stderr
+    assert grant in (ws / "out" / "deeper" / "a.md").read_text("utf-8")
+    (ws / "notes").write_text("a file, not a folder\n", "utf-8")
+    refused = cli("agreement", grant, "-o", "notes/sub/a.md", cwd=ws)
+    assert refused.returncode == 2
+    assert "notes is not a folder" in refused.stderr and "hint:" in refused.stderr
+    assert (ws / "notes").read_text("utf-8") == "a file, not a folder\n"
+    # an unknown grant makes no folder either: the document fails before anything is written
+    unknown = cli("agreement", grant + "x", "-o", "later/a.md", cwd=ws)
+    assert unknown.returncode == 2 and not (ws / "later").exists()
+
+
+def test_outside_the_workspace_a_missing_folder_is_still_refused(cli, ws, tmp_path):
+    grant = grant_with_code(ws)["grant_id"]
+    refused = cli("agreement", grant, "-o", str(tmp_path / "typo" / "a.md"), cwd=ws)
+    assert refused.returncode == 2
+    assert "does not exist" in refused.stderr and "inside the workspace" in refused.stderr
+    assert not (tmp_path / "typo").exists()

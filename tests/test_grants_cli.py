@@ -264,7 +264,10 @@ def test_creator_screening_findings_are_context_not_refusals(cli, ws):
 def test_bad_requests_say_what_is_wrong_and_change_nothing(cli, ws):
     cases = [
         (["--merchant", "M3", "--creator", "1001", "--scope", "live_room"], "no merchant 'M3'"),
-        (["--merchant", "M1", "--creator", "9999", "--scope", "live_room"], "no creator '9999'"),
+        (
+            ["--merchant", "M1", "--creator", "9999", "--scope", "live_room"],
+            "unknown creator '9999'",
+        ),
         (
             ["--merchant", "M1", "--creator", "1001", "--scope", "live_room", "--days", "0"],
             "at least 1",
@@ -823,3 +826,44 @@ def test_in_zh_the_request_mark_and_list_name_states_and_terms_in_chinese(cli, w
     assert "live_room" not in listed and "requested" not in listed
     english = run(cli, ws, "grants", "list").stdout
     assert "live_room" in english and "requested" in english
+
+
+def test_the_agreement_command_a_request_prints_works_in_a_fresh_workspace(cli, ws):
+    """`grants request` ends with `qcrules agreement <id> -o agreements/<id>.md`: run as
+    printed in a workspace with no agreements/ folder yet, it writes the agreement there."""
+    import re
+    import shlex
+
+    result, _ = request(cli, ws, "--creator", "1002", "--scope", "live_room", fmt="table")
+    assert not (ws.folder / "agreements").exists()
+    printed = re.search(r"qcrules (agreement \S+ -o \S+\.md)", result.stdout)
+    assert printed, result.stdout
+    done = run(cli, ws, *shlex.split(printed.group(1)))
+    grant_id = shlex.split(printed.group(1))[1]
+    written = ws.folder / "agreements" / f"{grant_id}.md"
+    assert written.is_file(), done.stderr
+    assert grant_id in written.read_text("utf-8") and "爱分享的小鱼" in written.read_text("utf-8")
+    assert str(written.relative_to(ws.folder)) in done.stderr  # "wrote agreements/….md"
+
+
+def test_grants_list_takes_a_creator_by_aweme_id_or_douyin_id(cli, ws):
+    """`grants list --creator` takes what `grants request --creator` takes: a 抖音号 lists
+    that creator's grants; a creator nobody has is an error, not "0 grant(s)"."""
+    _, made = request(cli, ws, "--creator", "xiaoyu_fx", "--scope", "live_room")
+    request(cli, ws, "--creator", "1001", "--scope", "live_room")
+    grant_id = made["grant"]["grant_id"]
+    by_uid = json.loads(
+        run(cli, ws, "grants", "list", "--creator", "1002", "--format", "json").stdout
+    )
+    by_show = json.loads(
+        run(cli, ws, "grants", "list", "--creator", "xiaoyu_fx", "--format", "json").stdout
+    )
+    assert [g["grant_id"] for g in by_show] == [g["grant_id"] for g in by_uid] == [grant_id]
+    table = run(cli, ws, "grants", "list", "--creator", "xiaoyu_fx").stdout
+    assert grant_id in table and "1 grant(s)" in table
+    unknown = run(cli, ws, "grants", "list", "--creator", "xiaoyu_f", code=2)
+    assert "unknown creator 'xiaoyu_f'" in unknown.stderr
+    assert "did you mean xiaoyu_fx?" in unknown.stderr and "hint:" in unknown.stderr
+    # a creator with no grants yet is a known creator: an empty list, as before
+    none = run(cli, ws, "grants", "list", "--creator", "xinggeguanfang", "--format", "json")
+    assert json.loads(none.stdout) == []

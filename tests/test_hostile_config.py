@@ -133,3 +133,73 @@ def test_unknown_merchant_warning_on_either_database(db_url, tmp_path):
         workspace.close()
     assert len(seen) == 1 and "[merchant.M01] names no merchant" in seen[0]
     assert "did you mean [merchant.M1]?" in seen[0]
+
+
+def _runs(cli, folder) -> int:
+    import json
+
+    listed = cli("runs", "list", "--format", "json", cwd=folder)
+    assert listed.returncode == 0, listed.stderr
+    return len(json.loads(listed.stdout))
+
+
+def test_cli_parameter_overrides_outside_the_packs_ranges_are_refused(cli, demo_copy):
+    """roi_streak_days = 0 made MON004 say "ROI below break-even for 0 days in a row …
+    revoke the grant" of healthy grants; day counts take whole numbers ≥ 1."""
+    config = demo_copy / "qcrules.toml"
+    text = config.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    before = len(text.splitlines())
+    config.write_text(
+        text + "\n[params.monitoring]\nroi_streak_days = 0\nmin_days = 2.5\n"
+        "\n[merchant.M1.params.optimization]\nmin_days = -5\n",
+        encoding="utf-8",
+    )
+    runs = _runs(cli, demo_copy)
+    done = cli("evaluate", "--as-of", "2026-11-27", cwd=demo_copy)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == "" and "MON004" not in done.stderr
+    lines = {n: before + n for n in (3, 4, 7)}
+    assert (
+        f"{config}:{lines[3]}: [params.monitoring] parameter monitoring.roi_streak_days "
+        "must be a whole number ≥ 1, got 0" in done.stderr
+    )
+    assert f"{config}:{lines[4]}: [params.monitoring] parameter monitoring.min_days" in done.stderr
+    assert "got 2.5" in done.stderr
+    assert (
+        f"{config}:{lines[7]}: [merchant.M1.params.optimization] parameter "
+        "optimization.min_days must be a whole number ≥ 1, got -5" in done.stderr
+    )
+    assert "hint:" in done.stderr and "Traceback" not in done.stderr
+    assert _runs(cli, demo_copy) == runs  # nothing evaluated, nothing stored
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("monitoring.roi_streak_days=0", "must be a whole number ≥ 1, got 0"),
+        ("monitoring.min_days=2.5", "must be a whole number ≥ 1, got 2.5"),
+        ("monitoring.min_days=-5", "must be a whole number ≥ 1, got -5"),
+        ("monitoring.ctr_low=1.5", "must be a number from 0 to 1, got 1.5"),
+        ("screening.min_rebate_rate=-0.1", "must be a number from 0 to 1, got -0.1"),
+    ],
+)
+def test_cli_set_outside_the_packs_range_is_refused(cli, demo_folder, setting, message):
+    for command in ("whatif", "backtest"):
+        args = [command, "--set", setting]
+        args += (
+            ["--as-of", "2026-11-27"]
+            if command == "whatif"
+            else ["--from", "2026-11-26", "--to", "2026-11-27"]
+        )
+        done = cli(*args, cwd=demo_folder)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert message in done.stderr and "hint: the current value is" in done.stderr
+        assert "takes a" in done.stderr  # what the range is
+
+
+def test_in_range_overrides_still_apply(cli, demo_folder):
+    done = cli(
+        "whatif", "--set", "monitoring.roi_streak_days=2", "--as-of", "2026-11-27", cwd=demo_folder
+    )
+    assert done.returncode == 0, done.stderr
+    assert "monitoring.roi_streak_days: 3 → 2" in done.stdout

@@ -246,3 +246,37 @@ def test_conditions_the_engine_cannot_take_are_refused_when_loading(tmp_path):
     problem = by_code(diagnostics, "too-complex")
     assert problem.line == 14 and problem.rule == "EXT001"
     assert "durable-rules" in problem.message
+
+
+def test_a_parameter_table_declares_its_range_and_a_plain_value_none(tmp_path):
+    ranged = GOOD.replace(
+        "max_cpc = 2.5",
+        "max_cpc = 2.5\nstreak = { value = 3, min = 1, integer = true }\n"
+        "share = { value = 0.2, min = 0, max = 1 }",
+    )
+    _, pack, diagnostics = load(tmp_path, ranged)
+    assert pack is not None, [d.message for d in diagnostics]
+    assert pack.params["streak"] == 3 and pack.params["share"] == 0.2
+    assert pack.params["max_cpc"] == 2.5 and "max_cpc" not in pack.param_ranges  # old form
+    streak = pack.param_ranges["streak"]
+    assert streak.problem(0) and streak.problem(2.5) and streak.problem(4) is None
+    assert pack.param_ranges["share"].problem(1.5) and pack.param_ranges["share"].short() == "0–1"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("streak = { value = 0, min = 1, integer = true }", "its value must be a whole number ≥ 1"),
+        ("streak = { value = 2.5, integer = true }", "must be a whole number, got 2.5"),
+        ("streak = { value = 3, min = 5, max = 1 }", "min 5 is above max 1"),
+        ("streak = { value = 3, mni = 1 }", "unknown key(s) 'mni'"),
+        ("streak = { min = 1 }", "has no value"),
+        ('streak = { value = "x", min = 1 }', "only a number takes min, max or integer"),
+        ('streak = { value = 3, max = "ten" }', "max must be a finite number"),
+    ],
+)
+def test_a_bad_parameter_table_is_a_pack_error_on_its_line(tmp_path, entry, message):
+    _, pack, diagnostics = load(tmp_path, GOOD.replace("max_cpc = 2.5", f"max_cpc = 2.5\n{entry}"))
+    assert pack is None
+    problem = by_code(diagnostics, "bad-param")
+    assert message in problem.message and problem.line == 9 and problem.help

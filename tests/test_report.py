@@ -107,6 +107,10 @@ def test_xlsx_has_the_same_rows_with_formats_and_fills(cli, ws, tmp_path):
         (("--format", "xlsx", "-o", "-"), "needs --output"),
         (("--days", "0"), "--days 0 is not between 1 and 366"),
         (("--grant", "G-930000x"), "did you mean G-930000"),
+        # as `evaluate --merchant M9` says: not an empty sheet that looks like "all is well"
+        (("--merchant", "M9"), "unknown merchant 'M9'"),
+        (("--merchant", "M11"), "unknown merchant 'M11'; did you mean 'M1'?"),
+        (("--merchant", "m1"), "unknown merchant 'm1'"),
         (
             ("--format", "csv", "-o", "/no/such/folder/x.csv"),
             "the folder /no/such/folder does not exist",

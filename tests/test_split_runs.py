@@ -269,3 +269,110 @@ def test_merging_twice_or_at_once_makes_one_whole_run(demo_ws, cli):
     assert "joined before" in again.stderr and answers[0]["run"] in again.stderr
     listed = json.loads(cli("runs", "list", "--format", "json", cwd=folder).stdout)
     assert [r["id"] for r in listed if r["merged_from"]] == [answers[0]["run"]]
+
+
+def _small_ws(tmp_path, db_url, cli, status: str = "active"):
+    """A merchant, two creators and one live-room grant, imported through the CLI."""
+    from helpers import write_csv
+
+    open_database(db_url).close()  # the schema, as `qcrules init` makes it
+    folder = _folder(tmp_path, db_url)
+    write_csv(folder / "m.csv", ["merchant_id", "name", "break_even_roi"], [["M1", "店", "1.8"]])
+    write_csv(folder / "c.csv", ["aweme_id", "nickname"], [["111", "甲"], ["222", "乙"]])
+    assert cli("import", "merchants", "m.csv", cwd=folder).returncode == 0
+    assert cli("import", "creators", "c.csv", "--merchant", "M1", cwd=folder).returncode == 0
+    _grant(folder, cli, status)
+    return folder
+
+
+def _grant(folder, cli, status: str) -> None:
+    from datetime import date, timedelta
+
+    from helpers import write_csv
+
+    today = date.today()
+    header = [
+        "grant_id",
+        "merchant_id",
+        "aweme_id",
+        "auth_type",
+        "scope",
+        "status",
+        "starts_at",
+        "ends_at",
+    ]
+    row = ["GX", "M1", "111", "self_operated", "live_room", status]
+    row += [str(today - timedelta(days=5)), str(today + timedelta(days=10))]
+    write_csv(folder / "gx.csv", header, [row])
+    done = cli("import", "grants", "gx.csv", cwd=folder)
+    assert done.returncode == 0, done.stderr
+
+
+def _queued_rules(cli, folder) -> set[tuple[str, str]]:
+    listed = cli("actions", "list", "--format", "json", cwd=folder)
+    assert listed.returncode == 0, listed.stderr
+    return {(a["rule"], a["entity"]["id"]) for a in json.loads(listed.stdout)}
+
+
+def test_merge_refuses_shares_of_records_changed_since(tmp_path, db_url, cli):
+    """Shares of the records before a grant was revoked do not replace the whole run made
+    after it: the critical PRM001 "revoke GX" that the newer data cleared stays cleared."""
+    folder = _small_ws(tmp_path, db_url, cli)
+    for k in (1, 2):
+        assert cli("evaluate", "--shard", f"{k}/2", cwd=folder).returncode in (0, 1)
+    _grant(folder, cli, "revoked")
+    assert cli("evaluate", cwd=folder).returncode in (0, 1)
+    before = _queued_rules(cli, folder)
+    assert ("PRM001", "GX") not in before
+    refused = cli("runs", "merge", cwd=folder)
+    assert refused.returncode == 2, refused.stdout
+    assert "records changed after these shares ran" in refused.stderr
+    assert "qcrules evaluate --shard K/N" in refused.stderr
+    assert _queued_rules(cli, folder) == before
+    listed = json.loads(cli("runs", "list", "--format", "json", cwd=folder).stdout)
+    assert not any(r["merged_from"] for r in listed)  # nothing was stored
+    # shares evaluated again, on the records as they are, join as before
+    time.sleep(1.1)  # runs are ordered by their start, kept to the second
+    for k in (1, 2):
+        assert cli("evaluate", "--shard", f"{k}/2", cwd=folder).returncode in (0, 1)
+    assert cli("runs", "merge", cwd=folder).returncode in (0, 1)
+    assert _queued_rules(cli, folder) == before
+
+
+def test_merge_refuses_shares_of_different_records(tmp_path, db_url, cli):
+    folder = _small_ws(tmp_path, db_url, cli)
+    assert cli("evaluate", "--shard", "1/2", cwd=folder).returncode in (0, 1)
+    _grant(folder, cli, "revoked")
+    assert cli("evaluate", "--shard", "2/2", cwd=folder).returncode in (0, 1)
+    refused = cli("runs", "merge", cwd=folder)
+    assert refused.returncode == 2
+    assert "different records" in refused.stderr and "hint:" in refused.stderr
+
+
+def test_merge_refuses_unversioned_shares_older_than_a_whole_run(tmp_path, db_url, cli):
+    """Shares stored before runs kept their data version: a whole run stored after them is
+    newer than they are, and stays the last run."""
+    from sqlalchemy import select
+
+    from qcrules.model.db import table
+    from qcrules.model.tables import EvaluationRun
+
+    folder = _small_ws(tmp_path, db_url, cli)
+    for k in (1, 2):
+        assert cli("evaluate", "--shard", f"{k}/2", cwd=folder).returncode in (0, 1)
+    db = open_database(db_url)
+    runs = table(EvaluationRun)
+    with db.begin() as conn:  # as an older qcrules stored them
+        for run_id, options in conn.execute(select(runs.c.run_id, runs.c.options)).all():
+            options = {k: v for k, v in options.items() if k != "data_version"}
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(options=options))
+    db.close()
+    time.sleep(1.1)  # runs are ordered by their start, kept to the second
+    _grant(folder, cli, "revoked")
+    assert cli("evaluate", cwd=folder).returncode in (0, 1)
+    before = _queued_rules(cli, folder)
+    refused = cli("runs", "merge", cwd=folder)
+    assert refused.returncode == 2
+    assert "whole run newer than these shares" in refused.stderr
+    assert "qcrules evaluate" in refused.stderr
+    assert _queued_rules(cli, folder) == before

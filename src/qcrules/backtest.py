@@ -92,11 +92,20 @@ def parse_sets(packset: PackSet, sets: list[str] | tuple[str, ...]) -> dict[str,
         value = parse_value(raw)
         problems = check_overrides(pack, {name: value}, "--set")
         if problems:
+            declared = pack.param_ranges.get(name)
             raise UsageError(
                 f"--set {item!r}: {problems[0].message}",
                 hint=tr(
                     f"现在的值是 {pack.params[name]!r}",
                     f"the current value is {pack.params[name]!r}",
+                )
+                + (
+                    tr(
+                        f"；{name} 须为{declared.describe()}",
+                        f"; {name} takes {declared.describe()}",
+                    )
+                    if declared is not None
+                    else ""
                 ),
             )
         out.setdefault(pack_id, {})[name] = value

@@ -59,6 +59,9 @@ class Config:
     merchant_params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     packs: PacksConfig = field(default_factory=PacksConfig)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # where each override is written: ("params", pack, name) or
+    # ("merchant", id, "params", pack, name) -> its line in qcrules.toml, for messages
+    param_lines: dict[tuple[str, ...], int | None] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
     plugins: dict[str, Any] = field(default_factory=dict)
     tui_theme: str | None = None  # [tui] theme: the TUI's theme, kept when changed there
@@ -275,6 +278,10 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
                     for pack, values in params.items()
                     if isinstance(values, dict)
                 }
+                for pack, values in cfg.merchant_params[mid].items():
+                    for name in values:
+                        key = ("merchant", mid, "params", pack, name)
+                        cfg.param_lines[key] = chk.lines.line(*key)
             cfg.merchants[mid] = clean
 
     packs = data.get("packs", {})
@@ -297,6 +304,8 @@ def load_config(path: Path | None, *, cwd: Path | None = None) -> Config:
         for pack, values in params.items():
             if chk.expect(values, dict, f"[params.{pack}]", "params", pack):
                 cfg.params[pack] = dict(values)
+                for name in values:
+                    cfg.param_lines[("params", pack, name)] = chk.lines.line("params", pack, name)
 
     waivers = data.get("waivers", [])
     if chk.expect(waivers, list, "[[waivers]]", "waivers"):

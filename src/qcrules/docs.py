@@ -120,8 +120,12 @@ def packs_markdown(packs: list[Pack], actions: dict[str, Any]) -> str:
             out.append(f"- guard: `{pack.guard}`")
         out.append("")
         if pack.params:
-            out += ["| parameter | default |", "|---|---|"]
-            out += [f"| `{k}` | {v} |" for k, v in pack.params.items()]
+            ranges = pack.param_ranges
+            out += ["| parameter | default | range |", "|---|---|---|"]
+            out += [
+                f"| `{k}` | {v} | {ranges[k].short() if k in ranges else ''} |"
+                for k, v in pack.params.items()
+            ]
             out.append("")
         out += [
             "| id | name | level | entity | when | action | source |",

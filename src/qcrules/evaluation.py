@@ -19,9 +19,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from qcrules import __version__
+from qcrules.actions.agreement import require_merchant
 from qcrules.actions.kinds import steps_for
 from qcrules.actions.planning import apply_waivers, plan_actions
 from qcrules.config import Config
@@ -32,8 +31,6 @@ from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
 from qcrules.findings import Action, Finding, RunInfo, RunReport, Subject, Waived, utc_text
 from qcrules.i18n import did_you_mean, language, pick
-from qcrules.model.db import table
-from qcrules.model.tables import Merchant
 from qcrules.packs.messages import render_message
 from qcrules.packs.model import LEVEL_RANK, LEVELS, Pack, matches_code
 from qcrules.packs.registry import PackSet, load_packs
@@ -166,12 +163,7 @@ def check_merchant(workspace: Workspace, merchant: str | None) -> None:
     if merchant is None:
         return
     with workspace.db.connect() as conn:
-        ids = list(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
-    if merchant not in ids:
-        raise UsageError(
-            f"unknown merchant {merchant!r}" + did_you_mean(merchant, ids),
-            hint=f"merchants in this workspace: {', '.join(ids[:20]) or '(none: import some)'}",
-        )
+        require_merchant(conn, merchant)
 
 
 def _load_baseline(path: Path) -> set[str]:
@@ -549,6 +541,8 @@ def evaluate(
     lang = options.lang or language()
 
     result = EvaluationResult({}, 0, packset, Accounting())
+    # the records' version before they are read: a change meanwhile leaves it behind
+    data_version = workspace.db.data_version() if options.store else None
     if options.jobs > 1 and facts_source is None:
         from qcrules.scope import judge_in_parts
 
@@ -643,5 +637,5 @@ def evaluate(
     result.findings, result.waived = kept, waived
     result.exit_code = exit_code
     if options.store:
-        store_run(workspace, result, options, packs)
+        store_run(workspace, result, options, packs, data_version)
     return result

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from qcrules.actions.agreement import require_grants
+from qcrules.actions.agreement import require_grants, require_merchant
 from qcrules.errors import UsageError
 from qcrules.facts.single import grant_days
 from qcrules.i18n import tr
@@ -120,6 +120,8 @@ def build_sheet(
         )
     as_of = as_of or date.today()
     with workspace.db.connect() as conn:
+        if merchant is not None:
+            require_merchant(conn, merchant)
         if grants:
             require_grants(conn, grants)
         creators = table(Creator)

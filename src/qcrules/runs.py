@@ -17,7 +17,7 @@ from qcrules import __version__
 from qcrules.errors import UsageError
 from qcrules.findings import Finding, RunInfo, RunReport, utc_text
 from qcrules.i18n import tr
-from qcrules.model.db import table
+from qcrules.model.db import read_data_version, table
 from qcrules.model.tables import Creator, EvaluationRun, Hold, Merchant
 from qcrules.model.tables import Finding as FindingRecord
 from qcrules.workspace import Workspace
@@ -123,9 +123,15 @@ def load_holds(workspace: Workspace, as_of: date) -> dict[tuple, dict]:
 
 
 def store_run(
-    workspace: Workspace, result: EvaluationResult, options: EvaluateOptions, packs: list[Pack]
+    workspace: Workspace,
+    result: EvaluationResult,
+    options: EvaluateOptions,
+    packs: list[Pack],
+    data_version: str | None = None,
 ) -> None:
-    """The run, its findings and its waived findings, in one transaction."""
+    """The run, its findings and its waived findings, in one transaction. `data_version` is
+    the workspace's data version the run read its records under (`runs merge` joins only
+    shares of the records as they still are)."""
     report = result.report
     run = report["run"]
     options_json = {
@@ -136,6 +142,8 @@ def store_run(
         "fail_on": options.fail_on,
         "baseline": str(options.baseline) if options.baseline else None,
     }
+    if data_version is not None:
+        options_json["data_version"] = data_version
     part = None
     if options.shard is not None:
         part = f"{options.shard[0]}/{options.shard[1]}"
@@ -317,6 +325,58 @@ def _check_shares(shares: list[dict], as_of: date | None) -> int:
     return n
 
 
+def _check_current(conn: Any, shares: list[dict]) -> None:
+    """Refuse shares a newer state has overtaken: records changed since they were worked out
+    (their data versions differ, or are no longer the workspace's), or a whole run stored
+    after the first of them, which the joined run would replace as the last run. Shares
+    stored before runs kept a data version are checked for the newer run only."""
+    again = tr(
+        "重新运行各分片 qcrules evaluate --shard K/N 后再合并，或运行 qcrules evaluate 得到整次运行",
+        "evaluate the shares again (`qcrules evaluate --shard K/N`) and merge those, "
+        "or run `qcrules evaluate` for a whole run",
+    )
+    versions = {(s["options"] or {}).get("data_version") for s in shares} - {None}
+    if len(versions) > 1:
+        raise UsageError(
+            tr(
+                "这些分片是在不同的数据上运行的（其间有导入或其他修改）",
+                "these shares were evaluated on different records "
+                "(an import or another change came between them)",
+            ),
+            hint=again,
+        )
+    if versions and versions != {read_data_version(conn)}:
+        raise UsageError(
+            tr(
+                "分片运行之后数据已有改动（导入、操作、授权…），合并它们会恢复过时的发现",
+                "the records changed after these shares ran (an import, an action, a "
+                "grant…); joining them would bring back findings the newer data cleared",
+            ),
+            hint=again,
+        )
+    runs = table(EvaluationRun)
+    since = min(s["started_at"] for s in shares)
+    newer = (
+        conn.execute(
+            select(runs.c.run_id, runs.c.started_at)
+            .where(runs.c.part.is_(None), runs.c.started_at > since)
+            .order_by(runs.c.started_at.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if newer is not None:
+        raise UsageError(
+            tr(
+                f"已有比这些分片更新的整次运行 {newer['run_id']}；合并会用旧的结果取代它",
+                f"a whole run newer than these shares exists ({newer['run_id']}); the joined "
+                "run would replace it as the last run with older results",
+            ),
+            hint=again,
+        )
+
+
 def _add_counts(into: dict, more: dict) -> None:
     for key, value in more.items():
         if isinstance(value, dict):
@@ -363,6 +423,7 @@ def merge_shares(
                 int(done["exit_code"] or 0),
                 existing=True,
             )
+        _check_current(conn, shares)
         run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         rows = []
         for share in shares:

@@ -94,6 +94,23 @@ def require_grants(conn, grant_ids: list[str]) -> None:
         )
 
 
+def require_merchant(conn, merchant_id: str) -> None:
+    """`merchant_id` names a merchant of the workspace: else an error with a did-you-mean
+    (a filter naming no merchant would give an empty list that looks like "all is well")."""
+    ids = list(conn.execute(select(table(Merchant).c.merchant_id)).scalars())
+    if merchant_id in ids:
+        return
+    raise UsageError(
+        tr(f"未知商家 {merchant_id!r}", f"unknown merchant {merchant_id!r}")
+        + did_you_mean(merchant_id, ids),
+        hint=tr("本工作区的商家：", "merchants in this workspace: ")
+        + (
+            ", ".join(ids[:20])
+            or tr("（无：先用 qcrules import merchants 导入）", "(none: import some)")
+        ),
+    )
+
+
 def _one(conn, model, column: str, value: str):
     tbl = table(model)
     return conn.execute(select(tbl).where(tbl.c[column] == value)).mappings().first()

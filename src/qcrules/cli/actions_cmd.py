@@ -283,12 +283,15 @@ def agreement_cmd(state, grant_id: str, template, output, placeholders: bool) ->
         return 0
     from qcrules.cli.base import atomic_output, output_path
 
-    output = output_path(output)
-    document = service.agreement(state.workspace(), grant_id, template=template)
+    # `grants request` suggests -o agreements/<id>.md: a missing folder inside the workspace
+    # is made on writing (outside it, a missing folder is more likely a typo)
+    workspace = state.workspace()
+    output = output_path(output, folders_in=workspace.root)
+    document = service.agreement(workspace, grant_id, template=template)
     if output is None:
         click.echo(document.text, nl=False)
     else:
-        with atomic_output(output) as partial:
+        with atomic_output(output, make_folders=True) as partial:
             partial.write_text(document.text, encoding="utf-8")
         err_console().print(tr(f"已写入 {output}", f"wrote {output}"), highlight=False)
     return 0

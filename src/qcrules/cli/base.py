@@ -113,35 +113,83 @@ def print_diagnostics(diagnostics, sources: dict[str, str] | None = None) -> Non
             console.print(rest, highlight=False, markup=False)
 
 
-def output_path(value: str | Path | None, option: str = "--output") -> Path | None:
+def output_path(
+    value: str | Path | None, option: str = "--output", *, folders_in: Path | None = None
+) -> Path | None:
     """An output file checked before any work is done: its folder must exist, so a typo in
     the path is exit 2 with nothing computed, stored or written. `-` is standard output,
-    as for most tools (None, as without the option)."""
+    as for most tools (None, as without the option).
+
+    With `folders_in` (the workspace's folder, for a file qcrules itself suggests a path
+    for, like an agreement in agreements/), missing folders inside it are fine when they can
+    be made: what is in the way (a file) or a folder that cannot be written is exit 2 at
+    once; `atomic_output(path, make_folders=True)` makes them when it writes."""
     if value is None or str(value) == "-":
         return None
     path = Path(value)
     folder = path.parent
-    if not folder.is_dir():
+    if folder.is_dir():
+        return path
+    inside = folders_in is not None and folder.resolve().is_relative_to(folders_in.resolve())
+    if not inside:
         raise UsageError(
             tr(
                 f"{option} {path}：文件夹 {folder} 不存在；未写入任何内容",
                 f"{option} {path}: the folder {folder} does not exist; nothing was written",
             ),
-            hint=tr("先创建该文件夹，或换一个路径", "create the folder first, or write elsewhere"),
+            hint=tr("先创建该文件夹，或换一个路径", "create the folder first, or write elsewhere")
+            + (
+                tr(
+                    f"（工作区 {folders_in} 之内缺少的文件夹会自动创建）",
+                    f" (missing folders inside the workspace {folders_in} are made)",
+                )
+                if folders_in is not None
+                else ""
+            ),
+        )
+    existing = folder
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(
+            tr(
+                f"{option} {path}：无法创建文件夹 {folder}，{existing} 不是文件夹；未写入任何内容",
+                f"{option} {path}: cannot make the folder {folder}, as {existing} is not a "
+                "folder; nothing was written",
+            ),
+            hint=tr("换一个路径，或移开挡路的文件", "write elsewhere, or move that file away"),
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            tr(
+                f"{option} {path}：无法在 {existing} 中创建文件夹（没有写权限）；未写入任何内容",
+                f"{option} {path}: cannot make a folder in {existing} (not writable); "
+                "nothing was written",
+            ),
+            hint=tr("换一个可写的路径", "write somewhere you can write to"),
         )
     return path
 
 
 @contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
+def atomic_output(path: Path, *, make_folders: bool = False) -> Iterator[Path]:
     """Write to `path` through a `.partial` file renamed at the end: never half a file, and a
-    failure (disk full, no permission) is exit 2 with nothing left behind."""
+    failure (disk full, no permission) is exit 2 with nothing left behind. `make_folders`
+    makes the folders `path` lacks first (and takes them away again if the write fails)."""
     partial = path.with_name(path.name + ".partial")
+    made: list[Path] = []
     try:
+        if make_folders:
+            missing = path.parent
+            while not missing.exists() and missing != missing.parent:
+                made.append(missing)
+                missing = missing.parent
+            path.parent.mkdir(parents=True, exist_ok=True)
         yield partial
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
+        _remove_empty(made)
         raise UsageError(
             tr(
                 f"写不了 {path}：{exc.strerror or exc}",
@@ -151,4 +199,13 @@ def atomic_output(path: Path) -> Iterator[Path]:
         ) from exc
     except BaseException:
         partial.unlink(missing_ok=True)
+        _remove_empty(made)
         raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return

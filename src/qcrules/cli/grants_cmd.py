@@ -99,7 +99,7 @@ def _list(obj, merchant, state, creator, fmt) -> int:
 @grants_group.command("list")
 @click.option("--merchant", help="Only this merchant's grants.")
 @click.option("--state", "status", type=click.Choice(STATES), help="Only grants in this state.")
-@click.option("--creator", help="Only this creator's grants (aweme_id).")
+@click.option("--creator", help="Only this creator's grants: aweme_id or 抖音号.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_obj
 def list_grants_cmd(obj, merchant, status, creator, fmt) -> int:

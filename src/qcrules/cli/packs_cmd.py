@@ -115,6 +115,7 @@ def packs_show(state, pack_id, fmt) -> int:
                 "title": pack.title,
                 "guard": pack.guard,
                 "params": pack.params,
+                "param_ranges": {k: r.to_json() for k, r in pack.param_ranges.items()},
                 "rules": [
                     {
                         "id": r.id,
@@ -142,7 +143,11 @@ def packs_show(state, pack_id, fmt) -> int:
     if pack.guard:
         console.print(f"guard: {pack.guard}", highlight=False, markup=False)
     console.print(
-        "params: " + ", ".join(f"{k}={v}" for k, v in pack.params.items()),
+        "params: "
+        + ", ".join(
+            f"{k}={v}" + (f" ({pack.param_ranges[k].short()})" if k in pack.param_ranges else "")
+            for k, v in pack.params.items()
+        ),
         highlight=False,
         markup=False,
     )

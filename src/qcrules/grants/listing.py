@@ -15,6 +15,7 @@ from qcrules.grants.request import (
     _iso,
     _one,
     _require_merchant,
+    unknown_creator,
 )
 from qcrules.grants.vocab import (
     SAFE_DAYS,
@@ -81,7 +82,7 @@ def list_grants(
         if state is not None:
             query = query.where(grants.c.status == state)
         if creator is not None:
-            query = query.where(grants.c.aweme_id == creator)
+            query = query.where(grants.c.aweme_id == _creator_id(conn, creator))
         rows = list(conn.execute(query.order_by(grants.c.grant_id)).mappings())
     out = []
     for r in rows:
@@ -107,6 +108,22 @@ def list_grants(
             )
         )
     return out
+
+
+def _creator_id(conn, creator: str) -> str:
+    """The aweme_id `creator` names, as `grants request --creator` takes it: an aweme_id
+    (of a creator, or on a grant whose creator was never imported) or a 抖音号."""
+    creators, grants = table(Creator), table(Grant)
+    if conn.execute(select(creators.c.aweme_id).where(creators.c.aweme_id == creator)).first():
+        return creator
+    shown = conn.execute(
+        select(creators.c.aweme_id).where(creators.c.aweme_show_id == creator).limit(1)
+    ).scalar_one_or_none()
+    if shown is not None:
+        return shown
+    if conn.execute(select(grants.c.grant_id).where(grants.c.aweme_id == creator)).first():
+        return creator
+    raise unknown_creator(conn, creator)
 
 
 def renewal_request(workspace: Workspace, grant_id: str) -> GrantRequest:

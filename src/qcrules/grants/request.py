@@ -194,6 +194,7 @@ def _require_merchant(conn, merchant_id: str) -> dict[str, Any]:
 
 
 def _require_creator(conn, aweme_id: str) -> dict[str, Any]:
+    """The creator `aweme_id` names: their aweme_id (达人UID) or their 抖音号 (aweme_show_id)."""
     found = _one(conn, Creator, "aweme_id", aweme_id)
     if found is None:
         creators = table(Creator)
@@ -204,14 +205,30 @@ def _require_creator(conn, aweme_id: str) -> dict[str, Any]:
         )
         if by_show is not None:
             return dict(by_show)
-        raise UsageError(
-            tr(f"没有达人 {aweme_id!r}", f"there is no creator {aweme_id!r}"),
-            hint=tr(
-                "写达人UID（aweme_id）或抖音号；先用 qcrules import creators 导入达人",
-                "give the creator's aweme_id or 抖音号; import creators with qcrules import creators",
-            ),
-        )
+        raise unknown_creator(conn, aweme_id)
     return found
+
+
+def unknown_creator(conn, value: str) -> UsageError:
+    """The error for a creator no aweme_id or 抖音号 of the workspace names, with the
+    closest of them as a did-you-mean."""
+    creators = table(Creator)
+    known: list[str] = []
+    for aweme, show in conn.execute(select(creators.c.aweme_id, creators.c.aweme_show_id)):
+        known.append(aweme)
+        if show:
+            known.append(show)
+    return UsageError(
+        tr(
+            f"未知达人 {value!r}：没有这个达人UID或抖音号",
+            f"unknown creator {value!r}: no creator has that aweme_id or 抖音号",
+        )
+        + _did_you_mean(value, known),
+        hint=tr(
+            "写达人UID（aweme_id）或抖音号；先用 qcrules import creators 导入达人",
+            "give the creator's aweme_id or 抖音号; import creators with qcrules import creators",
+        ),
+    )
 
 
 def _new_code(conn, aweme_id: str, code: str):

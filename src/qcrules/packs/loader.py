@@ -18,10 +18,12 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from qcrules import __version__
+from qcrules.i18n import tr
 from qcrules.packs import expr
 from qcrules.packs.diagnostics import Diagnostic
 from qcrules.packs.messages import format_value
 from qcrules.packs.model import ENTITIES, LEVELS, Pack, Rule
+from qcrules.packs.params import ParamRange, read_param
 from qcrules.packs.positions import TomlPositions
 from qcrules.packs.sections import _did_you_mean, _Sections
 
@@ -334,7 +336,18 @@ class _PackReader(_Sections):
         if not isinstance(params, dict):
             self.add("bad-type", "[params] must be a table", ("params",))
             params = {}
-        for name, value in params.items():
+        ranges: dict[str, ParamRange] = {}
+        values: dict[str, Any] = {}
+        for name, raw in params.items():
+            # a table declares the value's range: { value = 3, min = 1, integer = true }
+            value, declared, problems = read_param(name, raw)
+            for message, help_text in problems:
+                self.add("bad-param", message, ("params", name), help=help_text or None)
+            if problems:
+                continue
+            values[name] = value
+            if declared is not None:
+                ranges[name] = declared
             if isinstance(value, dict | list) or value is None:
                 self.add(
                     "bad-param",
@@ -351,7 +364,7 @@ class _PackReader(_Sections):
             elif name == SHIFT_PARAM and (problem := shift_problem(value)) is not None:
                 self.add("bad-param", problem, ("params", name), help=SHIFT_HELP)
         # every pack takes exclude_recent_days (0: windows end at the newest day with data)
-        params = {**params, SHIFT_PARAM: params.get(SHIFT_PARAM, 0)}
+        params = {**values, SHIFT_PARAM: values.get(SHIFT_PARAM, 0)}
 
         guard_source = header.get("guard")
         guard_node = None
@@ -590,6 +603,7 @@ class _PackReader(_Sections):
             guard=guard_source if isinstance(guard_source, str) else None,
             guard_node=guard_node,
             params=dict(params),
+            param_ranges=ranges,
             rules=rules,
             tests=tests,
             path=self.path,
@@ -683,6 +697,20 @@ def check_overrides(pack: Pack, overrides: Mapping[str, Any], where: str) -> lis
             )
         elif name == SHIFT_PARAM and (problem := shift_problem(value)) is not None:
             problems.append(Diagnostic("bad-param", f"{pack.id}.{problem}", where, help=SHIFT_HELP))
+        elif (declared := pack.param_ranges.get(name)) is not None and (
+            problem := declared.problem(value)
+        ) is not None:
+            problems.append(
+                Diagnostic(
+                    "out-of-range",
+                    tr(f"参数 {pack.id}.{name} {problem}", f"parameter {pack.id}.{name} {problem}"),
+                    where,
+                    help=tr(
+                        f"规则包 {pack.id} 规定 {name} 为{declared.describe()}",
+                        f"pack {pack.id} declares {name} as {declared.describe()}",
+                    ),
+                )
+            )
     return problems
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qcrules.packs.params import ParamRange
 
 LEVELS = ("info", "warn", "error", "critical")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -69,6 +72,8 @@ class Pack:
     text: str = ""
     # [bands]: the monitoring sheet's bands (ctr_low…), each naming one of this pack's params
     bands: dict[str, str] = field(default_factory=dict)
+    # the ranges [params] declares (`name = { value = 3, min = 1, integer = true }`)
+    param_ranges: dict[str, ParamRange] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)

@@ -14,7 +14,7 @@ from typing import Any
 from qcrules.config import Config
 from qcrules.errors import ConfigError, UsageError
 from qcrules.facts.schema import FactSchema, FieldSpec, builtin_schema
-from qcrules.i18n import did_you_mean
+from qcrules.i18n import did_you_mean, tr
 from qcrules.packs.diagnostics import Diagnostic
 from qcrules.packs.loader import check_overrides, load_pack_file
 from qcrules.packs.model import ENTITIES, Pack
@@ -181,6 +181,14 @@ def load_packs(
     disabled: list[Pack] = []
     if config is not None:
         override_problems: list[str] = []
+
+        def where(*key: str) -> str:
+            line = config.param_lines.get(key)
+            return f"{config.path}:{line}" if line else str(config.path)
+
+        def said(problem: Diagnostic) -> str:
+            return problem.message + (f" ({problem.help})" if problem.help else "")
+
         for pack_id, overrides in config.params.items():
             if pack_id not in seen_pack:
                 override_problems.append(
@@ -188,27 +196,33 @@ def load_packs(
                     + did_you_mean(pack_id, seen_pack, form="[params.{}]")
                 )
                 continue
-            for problem in check_overrides(seen_pack[pack_id], overrides, str(config.path)):
-                override_problems.append(
-                    f"{problem.file}: [params.{pack_id}] {problem.message}"
-                    + (f" ({problem.help})" if problem.help else "")
-                )
+            for name, value in overrides.items():
+                at = where("params", pack_id, name)
+                for problem in check_overrides(seen_pack[pack_id], {name: value}, at):
+                    override_problems.append(f"{at}: [params.{pack_id}] {said(problem)}")
         for merchant, per_pack in config.merchant_params.items():
             for pack_id, overrides in per_pack.items():
-                if pack_id in seen_pack:
-                    for problem in check_overrides(seen_pack[pack_id], overrides, str(config.path)):
-                        override_problems.append(
-                            f"{problem.file}: [merchant.{merchant}.params.{pack_id}] "
-                            f"{problem.message}"
-                        )
-                else:
+                if pack_id not in seen_pack:
                     override_problems.append(
                         f"{config.path}: [merchant.{merchant}.params.{pack_id}] names no pack"
                     )
+                    continue
+                for name, value in overrides.items():
+                    at = where("merchant", merchant, "params", pack_id, name)
+                    for problem in check_overrides(seen_pack[pack_id], {name: value}, at):
+                        override_problems.append(
+                            f"{at}: [merchant.{merchant}.params.{pack_id}] {said(problem)}"
+                        )
         if override_problems:
             raise ConfigError(
-                "invalid parameter overrides:\n  " + "\n  ".join(override_problems),
-                hint="parameter names and types are those of the pack (`qcrules packs show ID`)",
+                tr("参数覆盖无效：", "invalid parameter overrides:")
+                + "\n  "
+                + "\n  ".join(override_problems),
+                hint=tr(
+                    "参数的名称、类型和取值范围以规则包为准（qcrules packs show ID）；改正或删去这些值",
+                    "parameter names, types and ranges are those of the pack "
+                    "(`qcrules packs show ID`); correct or remove these values",
+                ),
             )
         packs = [p.with_params(config.params.get(p.id, {})) for p in packs]
         if apply_enable:
