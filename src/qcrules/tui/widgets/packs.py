@@ -315,9 +315,9 @@ class PacksTab(RunTab):
         self._whatif_timer = self.set_timer(self.whatif_pause_s, self._start_whatif)
 
     def _start_whatif(self) -> None:
-        """Each what-if is two evaluations that cannot be stopped once begun: started for
-        every keystroke they piled up, competing with each other and with the screen. One
-        runs at a time, for the value in the box when typing paused."""
+        """Each what-if is two evaluations (in a child process): started for every keystroke
+        they piled up, competing with each other and with the screen. One runs at a time,
+        for the value in the box when typing paused."""
         self._whatif_timer = None
         item = self._whatif_item()
         if item is None:
@@ -344,7 +344,7 @@ class PacksTab(RunTab):
             if shown is not None:
                 self.app.call_from_thread(self._show_whatif, item, *shown)
         finally:
-            if self.app.is_running:
+            if self.app.is_running and not self.app._exit:
                 self.app.call_from_thread(self._whatif_ended)
 
     def _whatif_result(self, item: str, as_of: date | None) -> tuple | None:
@@ -355,13 +355,20 @@ class PacksTab(RunTab):
 
         from qcrules.errors import QcrulesError
 
-        workspace = self.qapp.workspace
+        app = self.qapp
+        workspace = app.workspace
         try:
             overrides = service.parse_param_sets(workspace, [item])
-            result = service.whatif(workspace, overrides, as_of=as_of)
+            # apart: a thread of the app would keep quitting waiting until its evaluations
+            # end (Python waits for it); a child is killed as the app closes (app.on_unmount)
+            result = service.whatif_apart(
+                workspace, overrides, as_of=as_of, started=app._children.append
+            )
         except QcrulesError as exc:
+            if get_current_worker().is_cancelled or not app.is_running or app._exit:
+                return None  # killed as the app closed
             message = for_terminal(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
-            return None if get_current_worker().is_cancelled else (None, None, message)
+            return (None, None, message)
         result = replace(
             result,
             added=[safe_finding(f) for f in result.added],
