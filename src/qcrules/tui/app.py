@@ -76,6 +76,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         bind("n", "request_grant", "发起授权", "Request a grant", id="grant-request"),
         bind("w", "renew_grant", "续期", "Renew", id="grant-renew"),
         bind("s", "mark_grant", "改状态", "Mark", id="grant-mark"),
+        bind("A", "sign_grant", "已签协议", "Agreement signed", id="grant-signed"),
         bind("p", "show_tab('packs')", "规则包", "Packs", id="packs"),
         bind("t", "test_packs", "运行包内测试", "Test packs", id="test-packs"),
         bind("escape", "clear_filter", "清除筛选", "Clear filter", show=False, id="clear"),
