@@ -247,3 +247,43 @@ async def test_at_80x24_the_packs_tab_keeps_each_rules_id_level_and_action_in_vi
             # the action whole, or its first words ending in "…", before the right edge
             start = action[: action.index(" ", 4)] if " " in action[4:] else action
             assert action in line or (start in line and "…" in line), (action, line)
+
+
+async def test_a_dialogs_key_bar_shows_its_own_keys_not_the_tabs_underneath(writable, lang):
+    """With a dialog open the bottom line listed the tab's keys (Evaluate, Dashboard, Apply…),
+    which do nothing there: each dialog's own keys are shown instead."""
+    from qcrules.tui.widgets.keybar import KeyBar
+
+    def bottom_line(app: QcrulesApp) -> str:
+        under, _ = app.screen.get_widget_at(1, app.size.height - 1)
+        assert isinstance(under, KeyBar) and under.screen is app.screen, under
+        return str(under.render())
+
+    tab_keys = (tr("运行评估", "Evaluate now"), tr("概览", "Dashboard"), tr("退出", "Quit"))
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle_app(app, pilot)
+        assert tr("运行评估", "Evaluate now") in bottom_line(app)  # no dialog: the tab's
+        for keys, dialog, own in (
+            (("a",), ConfirmChange, ()),
+            (("s",), MarkGrant, ()),
+            (("c", "n"), GrantForm, (tr("保存", "Save"),)),
+        ):
+            if dialog is MarkGrant:  # a grant with moves left
+                await pilot.press("g")
+                await settle_app(app, pilot, rounds=2)
+                table = app.query_one("#grant-state-table", PagedTable)
+                statuses = [f.values.get("status") for f in app.grant_facts]
+                table.move_cursor(row=statuses.index("requested"))
+                table.focus()
+            await pilot.press(*keys)
+            await settle_app(app, pilot, rounds=2)
+            assert isinstance(app.screen, dialog)
+            line = bottom_line(app)
+            assert "esc" in line and tr("取消", "Cancel") in line, line
+            assert all(word in line for word in own), line
+            assert not any(word in line for word in tab_keys), line
+            await pilot.press("escape")
+            await settle_app(app, pilot)
+            assert not isinstance(app.screen, dialog)
+        assert tr("运行评估", "Evaluate now") in bottom_line(app)
