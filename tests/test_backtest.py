@@ -299,6 +299,21 @@ def test_a_backtest_in_a_child_process_equals_one_in_process(planted):
     assert "is after" in caught.value.message and caught.value.hint
 
 
+def test_the_tuis_whatif_runs_apart_and_gives_what_the_whatif_gives_here(demo_folder):
+    """The TUI's what-if runs in a child (quitting kills it rather than waiting for it): the
+    same findings added and removed come back, and the child it started is told."""
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    started: list = []
+    try:
+        sets = ["monitoring.ctr_normal_min=0.05"]
+        here = service.whatif(workspace, sets, as_of=DEMO_DAY)
+        apart = service.whatif_apart(workspace, sets, as_of=DEMO_DAY, started=started.append)
+    finally:
+        workspace.close()
+    assert apart.to_json() == here.to_json() and here.added
+    assert len(started) == 1 and started[0].returncode == 0
+
+
 def test_a_config_broken_after_opening_is_an_error_in_words_from_the_child(planted):
     planted.config.path.write_text("[params\n", encoding="utf-8")
     with pytest.raises(QcrulesError) as caught:

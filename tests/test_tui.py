@@ -429,7 +429,7 @@ async def test_the_packs_tab_shows_every_rule_and_runs_the_pack_tests(workspace)
         await pilot.pause()
         table = app.query_one("#rules-table", DataTable)
         assert table.row_count == len(rules) >= 37
-        assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == [
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [
             r.id for r in rules
         ]
         detail = text_of(app, "#rule-detail")

@@ -354,3 +354,41 @@ async def test_the_key_bar_shows_the_tab_in_views_keys_and_a_click_presses_one(w
         await settle_app(app, pilot)
         assert app.query_one(TabbedContent).active == "grants"
         assert "Renew" in str(bar.render())
+
+
+async def test_in_zh_the_actions_tab_names_levels_and_entities_as_the_findings_tab_does(
+    writable, monkeypatch
+):
+    """The queue showed "critical" and "grant 1234…" in zh, beside a Findings tab that says
+    严重 and 授权: the same words now, in the table and the detail, and they filter."""
+    from qcrules.i18n import language
+
+    monkeypatch.setenv("QCRULES_LANG", "zh")
+    language.cache_clear()
+    try:
+        async with on_tab(writable, "o") as (app, pilot):
+            table = app.query_one("#actions-table", DataTable)
+            levels = {str(cell) for cell in table.get_column("level")}
+            entities = [str(cell).split(" ")[0] for cell in table.get_column("entity")]
+            assert levels and levels <= {"严重", "错误", "警告", "提示"}, levels
+            assert "授权" in entities and set(entities) <= {"达人", "授权", "商家"}, entities
+            item = app.query_one(ActionsPane).selected()
+            detail = str(app.query_one("#action-detail", Static).content)
+            assert item.level not in detail.split("\n")[1]  # "待处理 · 严重", not "… · critical"
+            finding = next(f for f in app.report.findings if f.fingerprint == item.fingerprint)
+            findings_tab = app.query_one(FindingsTab)
+            shown = str(table.get_row_at(0)[1]), str(table.get_row_at(0)[3])
+            assert shown == (
+                findings_tab._texts(finding, "level"),
+                findings_tab._texts(finding, "entity"),
+            )
+            critical = {
+                str(c)
+                for c, lv in zip(table.get_column("id"), table.get_column("level"), strict=True)
+                if str(lv) == "严重"
+            }
+            await pilot.press("slash", *"严重")  # the words shown find the items
+            await settle_app(app, pilot)
+            assert critical and critical <= {str(cell) for cell in table.get_column("id")}
+    finally:
+        language.cache_clear()

@@ -440,3 +440,101 @@ async def test_undo_puts_the_creator_and_grant_rows_back_at_once(writable):
         await settle_app(app, pilot)
         assert app.grant_facts[at].values["status"] == "active"
         assert str(grants.get_row_at(at)[3]).startswith(label(STATUS_LABEL, "active"))
+
+
+async def test_a_signed_agreement_is_recorded_from_the_grants_tab_and_closes_prm009(writable):
+    """`A` on the Grants tab records that the selected grant's agreement is signed (what PRM009
+    asks for), after showing the change: the detail says so at once, PRM009 leaves the row and
+    the findings after the evaluation that follows, `u` takes it back; a grant it does not
+    apply to is refused in the service's words, and no dialog asks for a note first."""
+    from qcrules.tui.screens import ConfirmChange
+
+    with sqlite3.connect(writable.root / "qcrules.db") as conn:  # a revoked one never signed
+        conn.execute(
+            "update grants set has_agreement = 0 where grant_id = "
+            "(select min(grant_id) from grants where status = 'revoked')"
+        )
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("g")
+        await settled(app, pilot)
+        # listed where the other grant keys are: the key bar's keys, the help, the palette
+        active = app.screen.active_bindings.get("A")
+        assert active is not None and active.enabled and active.binding.show
+        await pilot.press("question_mark")
+        await pilot.pause()
+        rows = {what: (keys, where) for keys, what, where in app.screen.rows}
+        assert rows["Agreement signed"] == ("A", "Grants")
+        await pilot.press("escape")
+        await pilot.pause()
+        palette = {text: help_text for text, _, help_text in app.palette_entries()}
+        assert "(A)" in palette["grant: agreement signed"]
+        fact = next(
+            f
+            for f in app.grant_facts
+            if any(x.rule == "PRM009" for x in app.findings_of("grant", f.entity_id, None))
+        )
+        grant_id = fact.entity_id
+        table = app.query_one("#grant-state-table", DataTable)
+        table.move_cursor(row=app.grant_facts.index(fact))
+        table.focus()
+        await pilot.press("A")
+        await settled(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmChange)
+        assert f"grant {grant_id}: agreement not signed → signed" in shown(
+            dialog.query_one("#preview", Static)
+        )
+        assert grants_rows(  # shown, not yet written
+            writable, "select has_agreement from grants where grant_id = ?", grant_id
+        ) == [(0,)]
+        await pilot.press(*"stamped copy on the share", "enter")
+        await settled(app, pilot)
+        assert not isinstance(app.screen, ConfirmChange)
+        assert grants_rows(
+            writable, "select has_agreement from grants where grant_id = ?", grant_id
+        ) == [(1,)]
+        entry = service.audit_log(writable)[0]
+        assert entry.kind == "grant:signed" and entry.note == "stamped copy on the share"
+        # the evaluation that followed: PRM009 gone from the grant's findings and its row
+        row = next(i for i, f in enumerate(app.grant_facts) if f.entity_id == grant_id)
+        assert table.cursor_row == row
+        assert not any(x.rule == "PRM009" for x in app.findings_of("grant", grant_id, None))
+        assert not any(f.rule == "PRM009" and f.subject.id == grant_id for f in app.report.findings)
+        detail = shown(app.query_one("#grant-state-detail", Static))
+        assert "has_agreement  yes" in detail and "PRM009" not in detail
+        assert "agreement" in [n.message for n in app._notifications][-2]
+
+        # again: refused in the service's words, before any dialog
+        app.clear_notifications()
+        await pilot.press("A")
+        await settled(app, pilot)
+        assert not isinstance(app.screen, ConfirmChange)
+        assert "already has its agreement" in [n.message for n in app._notifications][-1]
+        # a revoked grant: an agreement no longer applies
+        revoked = next(
+            f
+            for f in app.grant_facts
+            if f.values["status"] == "revoked" and not f.values["has_agreement"]
+        )
+        table.move_cursor(row=app.grant_facts.index(revoked))
+        await pilot.pause()
+        await pilot.press("A")
+        await settled(app, pilot)
+        assert not isinstance(app.screen, ConfirmChange)
+        assert "no longer applies" in [n.message for n in app._notifications][-1]
+
+        # undo, in the words of the change
+        table.move_cursor(row=row)
+        await pilot.press("u")
+        await pilot.pause()
+        dialog = app.screen
+        title = shown(dialog.query_one("#title", Static)).strip()
+        assert title == "Undo “record the agreement signed”?"
+        await pilot.press("enter")
+        await settled(app, pilot)
+        assert grants_rows(
+            writable, "select has_agreement from grants where grant_id = ?", grant_id
+        ) == [(0,)]
+        assert "has_agreement  no" in shown(app.query_one("#grant-state-detail", Static))

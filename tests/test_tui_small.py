@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 
 from conftest import settle_app
 from qcrules.i18n import language, tr
@@ -220,3 +220,70 @@ async def test_at_80x24_the_whatif_picker_shows_a_parameters_whole_name(workspac
             assert in_view(app, app.query_one(widget)), widget
         results = app.query_one("#whatif-scroll")
         assert on_screen(app, results) and results.region.height >= 3  # rows for the results
+
+
+async def test_at_80x24_the_packs_tab_keeps_each_rules_id_level_and_action_in_view(workspace, lang):
+    """The rules table showed its pack, the rule and part of its name: the level, entity and
+    action ran off the right edge. The key columns come first now, an action too long for
+    the width cut with "…", and the pack, name and entity follow (the detail names them)."""
+    from qcrules.i18n import tr
+
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("p")
+        await settle_app(app, pilot, rounds=2)
+        table = app.query_one("#rules-table", DataTable)
+        assert table.row_count > 10 and table.scroll_x == 0
+        lines = drawn(table)
+        for header in (tr("规则", "Rule"), tr("级别", "Level"), tr("建议动作", "Action")):
+            assert header in lines[0], (header, lines[0])
+        tab = app.query_one("PacksTab")
+        for row, (_, rule, _) in enumerate(tab.rules[: table.size.height - 2]):
+            line = lines[row + 1]
+            level = str(table.get_row_at(row)[1])
+            action = tr(app.kinds[rule.action_kind].zh, app.kinds[rule.action_kind].en)
+            assert rule.id in line and level in line, (rule.id, level, line)
+            # the action whole, or its first words ending in "…", before the right edge
+            start = action[: action.index(" ", 4)] if " " in action[4:] else action
+            assert action in line or (start in line and "…" in line), (action, line)
+
+
+async def test_a_dialogs_key_bar_shows_its_own_keys_not_the_tabs_underneath(writable, lang):
+    """With a dialog open the bottom line listed the tab's keys (Evaluate, Dashboard, Apply…),
+    which do nothing there: each dialog's own keys are shown instead."""
+    from qcrules.tui.widgets.keybar import KeyBar
+
+    def bottom_line(app: QcrulesApp) -> str:
+        under, _ = app.screen.get_widget_at(1, app.size.height - 1)
+        assert isinstance(under, KeyBar) and under.screen is app.screen, under
+        return str(under.render())
+
+    tab_keys = (tr("运行评估", "Evaluate now"), tr("概览", "Dashboard"), tr("退出", "Quit"))
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle_app(app, pilot)
+        assert tr("运行评估", "Evaluate now") in bottom_line(app)  # no dialog: the tab's
+        for keys, dialog, own in (
+            (("a",), ConfirmChange, ()),
+            (("s",), MarkGrant, ()),
+            (("c", "n"), GrantForm, (tr("保存", "Save"),)),
+        ):
+            if dialog is MarkGrant:  # a grant with moves left
+                await pilot.press("g")
+                await settle_app(app, pilot, rounds=2)
+                table = app.query_one("#grant-state-table", PagedTable)
+                statuses = [f.values.get("status") for f in app.grant_facts]
+                table.move_cursor(row=statuses.index("requested"))
+                table.focus()
+            await pilot.press(*keys)
+            await settle_app(app, pilot, rounds=2)
+            assert isinstance(app.screen, dialog)
+            line = bottom_line(app)
+            assert "esc" in line and tr("取消", "Cancel") in line, line
+            assert all(word in line for word in own), line
+            assert not any(word in line for word in tab_keys), line
+            await pilot.press("escape")
+            await settle_app(app, pilot)
+            assert not isinstance(app.screen, dialog)
+        assert tr("运行评估", "Evaluate now") in bottom_line(app)

@@ -33,12 +33,61 @@ async def test_the_backtest_runs_apart_and_quitting_does_not_wait_for_it(writabl
         await evaluated(app, pilot)
         await pilot.press("d")
         for _ in range(200):
-            if app._backtest_children:
+            if app._children:
                 break
             await pilot.pause(0.01)
-        child = app._backtest_children[0]
+        child = app._children[0]
         assert child.poll() is None and child.pid != os.getpid()  # running, elsewhere
     assert child.wait(timeout=10) != 0  # killed as the app closed, not left to finish
+
+
+async def test_quitting_while_a_whatif_runs_exits_at_once(workspace, monkeypatch):
+    """q while a what-if was being worked out kept the user waiting seconds: it was two
+    evaluations in a thread of the app, and Python waits for such a thread before the
+    process ends. It runs apart now, and its child is killed as the app closes. (Here the
+    in-process what-if is made slow, as on a large workspace: the child is not.)"""
+    import asyncio
+    import time
+
+    import qcrules.backtest
+
+    real = qcrules.backtest.whatif
+
+    def slow_whatif(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(qcrules.backtest, "whatif", slow_whatif)
+    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    tab = None
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        tab = app.query_one(PacksTab)
+        tab.whatif_pause_s = 0.01
+        app.query_one("#whatif-param", Select).value = "monitoring.ctr_normal_min"
+        app.query_one("#whatif-value", Input).focus()
+        children = len(app._children)
+        await pilot.press(*"0.05")
+        for _ in range(500):  # the what-if under way
+            await pilot.pause(0.01)
+            if tab._whatif_running:
+                break
+        for _ in range(200):  # its child started, if it has one
+            if len(app._children) > children:
+                break
+            await pilot.pause(0.01)
+        assert tab._whatif_running and "Working it out" in text_of(app, "#whatif-result")
+        started = [child for child in app._children[children:] if child.poll() is None]
+        quit_at = time.monotonic()
+        await pilot.press("q")
+    # what `asyncio.run` does as the app's process ends: wait for the app's threads
+    await asyncio.get_running_loop().shutdown_default_executor()
+    waited = time.monotonic() - quit_at
+    assert waited < 1.5, f"quitting took {waited:.1f} s"
+    for child in started:
+        assert child.wait(timeout=10) != 0  # killed as the app closed, not left to finish
 
 
 async def test_the_chart_is_worked_out_once_then_remembered_for_the_same_data(writable):
@@ -52,7 +101,7 @@ async def test_the_chart_is_worked_out_once_then_remembered_for_the_same_data(wr
             await evaluated(app, pilot)
             await pilot.press("d")
             await evaluated(app, pilot)
-            return list(app._backtest_children), app.backtest
+            return list(app._children), app.backtest
 
     children, first = await session()
     assert len(children) == 1 and first is not None

@@ -1,5 +1,5 @@
-"""Running one of qcrules' own functions in a child process: a backtest for the TUI (its CPU
-and memory stay out of the app), or a part of `evaluate --jobs` / `backtest --jobs` (parts on
+"""Running one of qcrules' own functions in a child process: a backtest or a what-if for the
+TUI (its CPU and memory stay out of the app, and quitting kills it), or a part of `evaluate --jobs` / `backtest --jobs` (parts on
 all cores; the GIL keeps threads on one).
 
 The child opens the same workspace (its qcrules.toml and database URL) afresh and talks
@@ -25,6 +25,10 @@ TARGETS = {
     "backtest": (
         "qcrules.backtest:backtest",
         ("在命令行运行 qcrules backtest 查看详情", "run `qcrules backtest` to see it"),
+    ),
+    "whatif": (
+        "qcrules.backtest:whatif",
+        ("在命令行运行 qcrules whatif 查看详情", "run `qcrules whatif` to see it"),
     ),
     "judge_scope": (
         "qcrules.evaluation:judge_scope",

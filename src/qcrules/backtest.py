@@ -450,6 +450,14 @@ def backtest_apart(
     return call_apart(workspace, "backtest", start, end, started=started, **options)
 
 
+def whatif_apart(workspace: Workspace, sets: Any, *, started=None, **options: Any) -> WhatIf:
+    """`whatif` in a child process (qcrules.apart), for an interactive app: its two
+    evaluations keep neither the app's GIL nor, once killed, the app's exit waiting."""
+    from qcrules.apart import call_apart
+
+    return call_apart(workspace, "whatif", sets, started=started, **options)
+
+
 # ---------------------------------------------------------------------------------------------
 # saving what-if parameters
 

@@ -300,6 +300,14 @@ def whatif(workspace: Workspace, sets, **options) -> WhatIf:
     return _whatif(workspace, sets, **options)
 
 
+def whatif_apart(workspace: Workspace, sets, **options) -> WhatIf:
+    """`whatif` in a child process (the TUI's what-if pane); `started(process)` is told the
+    child, so an app that closes can kill it."""
+    from qcrules.backtest import whatif_apart as _apart
+
+    return _apart(workspace, sets, **options)
+
+
 def backtest(workspace: Workspace, start: date, end: date, **options) -> Backtest:
     """Every day of a range evaluated as of that day; nothing is stored
     (qcrules.backtest.Backtest)."""

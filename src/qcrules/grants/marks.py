@@ -215,15 +215,18 @@ def record_agreement(
     *,
     note: str | None = None,
     actor: str | None = None,
+    dry_run: bool = False,
 ) -> MarkOutcome:
     """Record that both sides signed the grant's agreement (授权协议): `has_agreement`, which
     PRM009 asks for, audited and undoable — the one way to close PRM009 without re-importing
-    the grants file."""
+    the grants file. `dry_run`: the same checks (refused alike), the change not written (the
+    TUI shows it before asking)."""
     from qcrules.actions.changes import _changed, _write
     from qcrules.actions.items import Outcome, default_actor
     from qcrules.actions.queue import _audit
 
-    with workspace.db.write("grants signed") as conn:
+    opened = workspace.db.begin() if dry_run else workspace.db.write("grants signed")
+    with opened as conn:  # a dry run reads only: no lock, no new data version
         grant = _one(conn, Grant, "grant_id", grant_id)
         if grant is None:
             grants = table(Grant)
@@ -256,6 +259,8 @@ def record_agreement(
                 ),
             )
         change = _changed(conn, "grants", {"grant_id": grant_id}, has_agreement=True)
+        if dry_run:
+            return MarkOutcome(grant_id, status, status, "signed", change, None, note)
         _write(conn, change, change.after)
         kind = "grant:signed"
         outcome = Outcome(kind, kind, "grant", grant_id, grant["merchant_id"], [change], note)

@@ -202,6 +202,8 @@ class ActingMixin(_Base):
             return action_label(self.kinds, rest)
         if verb == "grant" and rest == "request":
             return tr("发起授权", "request a grant")
+        if verb == "grant" and rest == "signed":
+            return tr("记录协议已签", "record the agreement signed")
         if verb == "grant":
             return tr(f"授权标记为{label(STATUS_LABEL, rest)}", f"mark the grant {rest}")
         return label(VERB_LABEL, verb)

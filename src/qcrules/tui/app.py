@@ -76,6 +76,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         bind("n", "request_grant", "发起授权", "Request a grant", id="grant-request"),
         bind("w", "renew_grant", "续期", "Renew", id="grant-renew"),
         bind("s", "mark_grant", "改状态", "Mark", id="grant-mark"),
+        bind("A", "sign_grant", "已签协议", "Agreement signed", id="grant-signed"),
         bind("p", "show_tab('packs')", "规则包", "Packs", id="packs"),
         bind("t", "test_packs", "运行包内测试", "Test packs", id="test-packs"),
         bind("escape", "clear_filter", "清除筛选", "Clear filter", show=False, id="clear"),
@@ -112,7 +113,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         self.sub_title = workspace.root.name
         self.collector = QuietCollector()
         self.in_turn = InTurn(self)  # table fills, one per screen refresh
-        self._backtest_children: list[Any] = []  # backtests running apart (Popen)
+        self._children: list[Any] = []  # backtests and what-ifs running apart (Popen)
 
     def notify(
         self,
@@ -164,7 +165,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
 
     def on_unmount(self) -> None:
         self.collector.stop()
-        for child in self._backtest_children:  # quitting never waits for a backtest
+        for child in self._children:  # quitting never waits for a backtest or a what-if
             if child.poll() is None:
                 child.kill()
 
@@ -382,7 +383,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
                 self.workspace,  # the GIL
                 as_of - timedelta(days=BACKTEST_DAYS - 1),
                 as_of,
-                started=self._backtest_children.append,
+                started=self._children.append,
             )
         except QcrulesError as exc:
             if not self.is_running or self._exit:

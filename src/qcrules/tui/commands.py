@@ -41,6 +41,7 @@ ACTION_TABS: dict[str, tuple[str, ...]] = {
     "request_grant": ("creators", "grants"),
     "renew_grant": ("grants",),
     "mark_grant": ("grants",),
+    "sign_grant": ("grants",),
 }
 TAB_NAMES = {
     "dashboard": ("概览", "Dashboard"),
@@ -101,6 +102,12 @@ PALETTE: dict[str, tuple[str, str, str, str]] = {
     ),
     "renew_grant": ("授权：续期", "grant: renew", "预填续期表单", "pre-filled form"),
     "mark_grant": ("授权：改状态", "grant: mark", "已通过、生效、撤销…", "approved, …"),
+    "sign_grant": (
+        "授权：记录协议已签",
+        "grant: agreement signed",
+        "双方签署授权协议后（关闭 PRM009）",
+        "once both sides signed (closes PRM009)",
+    ),
     "show_tab('packs')": ("视图：规则包", "view: packs", "", ""),
     "test_packs": ("规则包：运行包内测试", "packs: test", "", ""),
     "help": ("帮助：全部按键", "help: every key", "", ""),
@@ -260,6 +267,9 @@ class KeysMixin(_Base):
 
     def action_mark_grant(self) -> None:
         self.query_one(GrantsTab).mark()
+
+    def action_sign_grant(self) -> None:
+        self.query_one(GrantsTab).sign()
 
     def action_test_packs(self) -> None:
         self.action_show_tab("packs")

@@ -35,6 +35,7 @@ from qcrules.service import (
 )
 from qcrules.tui.keys import bind
 from qcrules.tui.widgets import SaysWorkerErrors
+from qcrules.tui.widgets.keybar import KeyBar
 
 LEVEL_STYLE = {
     "critical": "bold white on red",
@@ -153,6 +154,7 @@ class GrantForm(SaysWorkerErrors, ModalScreen[Any]):
             with Horizontal(id="form-buttons"):
                 yield Button(tr("保存", "Save"), id="save", variant="primary", compact=True)
                 yield Button(tr("取消", "Cancel"), id="cancel", compact=True)
+        yield KeyBar()  # the form's keys, not those of the tab underneath
 
     @staticmethod
     def _field(text: str, widget: Any) -> ComposeResult:
@@ -409,6 +411,7 @@ class MarkGrant(ModalScreen[tuple[str, str | None] | None]):
                         variant="primary" if move == "approved" else "default",
                     )
                 yield Button(tr("取消", "Cancel"), id="mark-cancel")
+        yield KeyBar()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

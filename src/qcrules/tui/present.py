@@ -80,6 +80,12 @@ def change_text(change: Any) -> str:
         if before.get("status") != after.get("status") and after:
             was, now = (label(STATUS_LABEL, str(s.get("status") or "")) for s in (before, after))
             return for_terminal(f"{what}{tr('：', ': ')}{was} → {now}")
+        if after and bool(before.get("has_agreement")) != bool(after.get("has_agreement")):
+            was, now = (
+                tr("已签", "signed") if s.get("has_agreement") else tr("未签", "not signed")
+                for s in (before, after)
+            )
+            return for_terminal(f"{what}{tr('：协议', ': agreement')} {was} → {now}")
     if change.table == "pool":
         who = tr(
             f"达人 {key.get('aweme_id')}（商家 {key.get('merchant_id')}）",

@@ -1,4 +1,7 @@
-"""Modal screens: every change is shown before it is made, and asks for a note or reason."""
+"""Modal screens: every change is shown before it is made, and asks for a note or reason.
+
+Each dialog has a key bar of its own at the bottom (`KeyBar` shows the screen's keys): the
+bar of the tab underneath listed keys that do nothing while a dialog is open."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from textual.widgets import Button, Input, Static
 
 from qcrules.i18n import tr
 from qcrules.tui.keys import bind
+from qcrules.tui.widgets.keybar import KeyBar
 
 
 class ConfirmChange(ModalScreen[str | None]):
@@ -53,6 +57,7 @@ class ConfirmChange(ModalScreen[str | None]):
                 with Horizontal(id="buttons"):
                     yield Button(tr("取消", "Cancel"), id="cancel")
                     yield Button(self.confirm, id="confirm", variant="primary")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#note", Input).focus()
@@ -109,6 +114,7 @@ class HelpScreen(ModalScreen[None]):
             )
             with VerticalScroll(id="help-body"):
                 yield Static(table, id="help-table")
+        yield KeyBar()
 
     def action_close(self) -> None:
         self.dismiss(None)

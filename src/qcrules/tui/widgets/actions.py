@@ -22,7 +22,7 @@ from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
 from qcrules.tui.keys import bind
 from qcrules.tui.messages import Acted
-from qcrules.tui.present import change_text
+from qcrules.tui.present import ENTITY_LABEL, LEVEL_LABEL, change_text
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import RunTab, SaysWorkerErrors, add_columns, split
 from qcrules.tui.widgets.paged import PagedTable
@@ -161,7 +161,9 @@ class ActionsPane(SaysWorkerErrors, Vertical):
     def _matches(self, item: Any, needle: str) -> bool:
         if self.state is not None and item.state != self.state:
             return False
-        return item.matches(needle, self._kind_label(item.kind))
+        # the level and entity words the table shows (严重, 授权 in zh) find the item too
+        shown = (_label(LEVEL_LABEL, item.level), _label(ENTITY_LABEL, item.entity_type))
+        return item.matches(needle, self._kind_label(item.kind), *shown)
 
     def _fill(self) -> None:
         table = self.query_one("#actions-table", PagedTable)
@@ -177,9 +179,9 @@ class ActionsPane(SaysWorkerErrors, Vertical):
     def _cells(self, item: Any) -> list[Text]:
         return [
             Text(_label(STATE_LABEL, item.state), style=STATE_STYLE.get(item.state, "")),
-            Text(item.level, style=LEVEL_STYLE.get(item.level, "")),
+            Text(_label(LEVEL_LABEL, item.level), style=LEVEL_STYLE.get(item.level, "")),
             Text(item.rule),
-            Text(f"{item.entity_type} {item.entity_id}"),
+            Text(f"{_label(ENTITY_LABEL, item.entity_type)} {item.entity_id}"),
             Text(self._kind_label(item.kind)),
             Text(item.ref),
             Text(item.merchant_id or ""),
@@ -220,12 +222,12 @@ class ActionsPane(SaysWorkerErrors, Vertical):
             return
         lines = Text()
         lines.append(f"{item.rule} {item.name}\n", style="bold")
-        lines.append(f"{_label(STATE_LABEL, item.state)} · {item.level}")
+        lines.append(f"{_label(STATE_LABEL, item.state)} · {_label(LEVEL_LABEL, item.level)}")
         lines.append(tr(f" · 编号 {item.ref}\n\n", f" · id {item.ref}\n\n"), style="dim")
         lines.append(tr("建议动作：", "Action: "), style="bold")
         lines.append(f"{self._kind_label(item.kind)} ({item.kind})\n")
         lines.append(tr("对象：", "Entity: "), style="bold")
-        lines.append(f"{item.entity_type} {item.entity_id}")
+        lines.append(f"{_label(ENTITY_LABEL, item.entity_type)} {item.entity_id}")
         if item.merchant_id:
             lines.append(f" @{item.merchant_id}")
         lines.append("\n\n" + item.message + "\n\n")
@@ -293,7 +295,7 @@ class ActionsPane(SaysWorkerErrors, Vertical):
             return
         lines: list[str] = []
         for outcome in outcomes:
-            who = f"{outcome.entity_type} {outcome.entity_id}"
+            who = f"{_label(ENTITY_LABEL, outcome.entity_type)} {outcome.entity_id}"
             if outcome.merchant_id:
                 who += f" @{outcome.merchant_id}"
             lines.append(f"• {self._kind_label(outcome.kind)} — {who}")

@@ -18,6 +18,7 @@ from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
 from qcrules.tui.present import (
     LEVEL_STYLE,
     STATE_MARK,
+    change_text,
     field_line,
     label,
     while_open,
@@ -40,6 +41,7 @@ DETAIL_FIELDS = (
     "revoke_requested",
 )
 STATUS_COLUMN = 3
+CHANGED_FIELDS = ("status", "has_agreement")  # what a change shows at once, before evaluating
 
 
 class GrantsTab(RunTab):
@@ -110,19 +112,20 @@ class GrantsTab(RunTab):
         return status
 
     def records_changed(self, changes: list[Any]) -> None:
-        """Grant states an applied action or an undo wrote: their rows change in place."""
+        """Grant states (and signed agreements) an applied action, a signature or an undo
+        wrote: their rows and the detail change in place."""
         wanted = {
-            c.key.get("grant_id"): c.after["status"]
+            c.key.get("grant_id"): {k: c.after[k] for k in CHANGED_FIELDS if k in c.after}
             for c in changes
-            if c.table == "grants" and c.after and "status" in c.after
+            if c.table == "grants" and c.after
         }
-        if not wanted:
+        if not any(wanted.values()):
             return
         table = self.query_one("#grant-state-table", PagedTable)
         for row, fact in enumerate(self.qapp.grant_facts):
-            status = wanted.get(fact.entity_id)
-            if status is not None:
-                fact.values["status"] = status
+            values = wanted.get(fact.entity_id)
+            if values:
+                fact.values.update(values)
                 table.update_item(row, STATUS_COLUMN, self.status(fact))
         self.show_detail()
 
@@ -169,8 +172,9 @@ class GrantsTab(RunTab):
             out.append(f"{f.message}\n")
         out.append(
             tr(
-                "\nn 发起授权 · w 续期 · s 改状态（已通过/生效/撤销…） · h 暂停",
-                "\nn request a grant · w renew · s mark (approved, active, revoked…) · h hold",
+                "\nn 发起授权 · w 续期 · s 改状态（已通过/生效/撤销…） · A 已签协议 · h 暂停",
+                "\nn request a grant · w renew · s mark (approved, active, revoked…)"
+                " · A agreement signed · h hold",
             ),
             style="dim",
         )
@@ -253,3 +257,59 @@ class GrantsTab(RunTab):
         )
         app.call_from_thread(self.notify, message, timeout=4)
         app.call_from_thread(app.action_evaluate)
+
+    # -- a signed agreement (PRM009) ----------------------------------------------------
+
+    def sign(self) -> None:
+        """Record that the selected grant's agreement is signed: the change shown first (the
+        service's own refusal, if it does not apply), then written, audited and undoable."""
+        fact = self.selected()
+        if fact is None:
+            self.notify(tr("先选中一个授权", "Select a grant first"), severity="warning")
+            return
+        self._preview_sign(fact.entity_id)
+
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
+    def _preview_sign(self, grant_id: str) -> None:
+        from qcrules.errors import QcrulesError
+        from qcrules.tui.screens import ConfirmChange
+
+        app = self.qapp
+        try:
+            outcome = service.record_agreement(app.workspace, grant_id, dry_run=True)
+        except QcrulesError as exc:
+            message = exc.message + (f" — {exc.hint}" if exc.hint else "")
+            app.call_from_thread(self.notify, message, severity="warning")
+            return
+        screen = ConfirmChange(
+            tr(f"记录授权 {grant_id} 的协议已签？", f"Record grant {grant_id}'s agreement signed?"),
+            change_text(outcome.change)
+            + tr(
+                "\n双方都已签署授权协议时记录（PRM009 随之关闭）；u 可撤销。",
+                "\nRecord it once both sides signed the agreement (PRM009 then closes); u undoes.",
+            ),
+            prompt=tr("备注（可选，如协议存放处）", "Note (optional: where the signed copy is)"),
+            confirm=tr("记录", "Record"),
+            required=False,
+        )
+        app.call_from_thread(
+            app.push_screen,
+            screen,
+            lambda note: note is not None and self._sign(grant_id, note or None),
+        )
+
+    @work(thread=True, exclusive=True, group="act", exit_on_error=False)
+    def _sign(self, grant_id: str, note: str | None) -> None:
+        from qcrules.errors import QcrulesError
+
+        app = self.qapp
+        try:
+            outcome = service.record_agreement(app.workspace, grant_id, note=note)
+        except QcrulesError as exc:
+            message = exc.message + (f" — {exc.hint}" if exc.hint else "")
+            app.call_from_thread(self.notify, message, severity="error")
+            return
+        message = change_text(outcome.change) + tr("（u 撤销）", " (u undoes it)")
+        app.call_from_thread(self.records_changed, [outcome.change])
+        app.call_from_thread(self.notify, message, timeout=4)
+        app.call_from_thread(app.action_evaluate)  # PRM009 closes in every tab

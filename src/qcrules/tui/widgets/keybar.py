@@ -1,4 +1,6 @@
-"""The key bar at the bottom: the keys of the tab in view, as one line of text.
+"""The key bar at the bottom: the keys of the tab in view, as one line of text. Each dialog
+has one of its own, which shows the dialog's keys only (a modal screen's bindings stop at
+it), over the bar of the tab underneath.
 
 Textual's `Footer` rebuilds a widget per key on every focus change (about twenty, each
 styled afresh); on a slow machine that was a third of the stall when `/` moved the focus to a

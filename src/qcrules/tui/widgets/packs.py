@@ -30,6 +30,7 @@ from qcrules.tui.present import (
 )
 from qcrules.tui.screens import ConfirmChange
 from qcrules.tui.widgets import RunTab, add_columns, narrow
+from qcrules.tui.widgets.paged import PagedTable
 
 WHATIF_PAUSE_S = 0.4  # a what-if starts once typing pauses this long
 
@@ -59,7 +60,7 @@ class PacksTab(RunTab):
     def compose_content(self) -> ComposeResult:
         small = bool(narrow(self.app.size.width))
         with Horizontal(id="packs-body", classes=narrow(self.app.size.width)):
-            yield DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
+            yield PagedTable(id="rules-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="packs-side"):
                 with VerticalScroll(id="rule-detail-scroll"):
                     yield Static(id="rule-detail")
@@ -96,18 +97,23 @@ class PacksTab(RunTab):
             widget.compact = small  # type: ignore[attr-defined]
 
     def content_mounted(self) -> None:
+        table = self.query_one("#rules-table", PagedTable)
+        # the key columns first (a rule's id, level and action), as on the Findings and
+        # Actions tabs: at 80×24 they stay in view, the action's words cut with "…" if they
+        # must; the name, entity and pack after them (the detail beside names them too)
         add_columns(
-            self.query_one("#rules-table", DataTable),
+            table,
             (
-                ("pack", tr("规则包", "Pack")),
                 ("rule", tr("规则", "Rule")),
-                ("name", tr("名称", "Name")),
                 ("level", tr("级别", "Level")),
-                ("entity", tr("对象", "Entity")),
                 ("action", tr("建议动作", "Action")),
+                ("name", tr("名称", "Name")),
+                ("entity", tr("对象", "Entity")),
+                ("pack", tr("规则包", "Pack")),
                 ("on", tr("启用", "On")),
             ),
         )
+        table.keep_in_view("action", {"action": 10})
         self.load()
 
     # -- the packs ----------------------------------------------------------------------
@@ -135,20 +141,22 @@ class PacksTab(RunTab):
             for pack in packs
             for rule in pack.rules
         ]
-        table = self.query_one("#rules-table", DataTable)
-        table.clear()
-        for pack, rule, enabled in self.rules:
-            on = enabled and rule.enabled
-            table.add_row(
-                Text(pack.id),
-                Text(rule.id),
-                Text(rule.name),
-                Text(label(LEVEL_LABEL, rule.level), style=LEVEL_STYLE.get(rule.level, "")),
-                Text(label(ENTITY_LABEL, rule.entity)),
-                Text(action_label(self.qapp.kinds, rule.action_kind)),
-                Text("✔" if on else "✘", style="green" if on else "dim"),
-            )
+        table = self.query_one("#rules-table", PagedTable)
+        table.show(self.rules, self._cells, key=lambda row: (row[0].id, row[1].id))
         self.show_rule()
+
+    def _cells(self, row: tuple[Any, Any, bool]) -> list[Text]:
+        pack, rule, enabled = row
+        on = enabled and rule.enabled
+        return [
+            Text(rule.id, style="" if on else "dim"),  # its ✘ may be out of view (80×24)
+            Text(label(LEVEL_LABEL, rule.level), style=LEVEL_STYLE.get(rule.level, "")),
+            Text(action_label(self.qapp.kinds, rule.action_kind)),
+            Text(rule.name),
+            Text(label(ENTITY_LABEL, rule.entity)),
+            Text(pack.id),
+            Text("✔" if on else "✘", style="green" if on else "dim"),
+        ]
 
     def show_rule(self) -> None:
         from qcrules.i18n import pick
@@ -307,9 +315,9 @@ class PacksTab(RunTab):
         self._whatif_timer = self.set_timer(self.whatif_pause_s, self._start_whatif)
 
     def _start_whatif(self) -> None:
-        """Each what-if is two evaluations that cannot be stopped once begun: started for
-        every keystroke they piled up, competing with each other and with the screen. One
-        runs at a time, for the value in the box when typing paused."""
+        """Each what-if is two evaluations (in a child process): started for every keystroke
+        they piled up, competing with each other and with the screen. One runs at a time,
+        for the value in the box when typing paused."""
         self._whatif_timer = None
         item = self._whatif_item()
         if item is None:
@@ -336,7 +344,7 @@ class PacksTab(RunTab):
             if shown is not None:
                 self.app.call_from_thread(self._show_whatif, item, *shown)
         finally:
-            if self.app.is_running:
+            if self.app.is_running and not self.app._exit:
                 self.app.call_from_thread(self._whatif_ended)
 
     def _whatif_result(self, item: str, as_of: date | None) -> tuple | None:
@@ -347,13 +355,20 @@ class PacksTab(RunTab):
 
         from qcrules.errors import QcrulesError
 
-        workspace = self.qapp.workspace
+        app = self.qapp
+        workspace = app.workspace
         try:
             overrides = service.parse_param_sets(workspace, [item])
-            result = service.whatif(workspace, overrides, as_of=as_of)
+            # apart: a thread of the app would keep quitting waiting until its evaluations
+            # end (Python waits for it); a child is killed as the app closes (app.on_unmount)
+            result = service.whatif_apart(
+                workspace, overrides, as_of=as_of, started=app._children.append
+            )
         except QcrulesError as exc:
+            if get_current_worker().is_cancelled or not app.is_running or app._exit:
+                return None  # killed as the app closed
             message = for_terminal(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
-            return None if get_current_worker().is_cancelled else (None, None, message)
+            return (None, None, message)
         result = replace(
             result,
             added=[safe_finding(f) for f in result.added],
