@@ -392,3 +392,23 @@ async def test_in_zh_the_actions_tab_names_levels_and_entities_as_the_findings_t
             assert critical and critical <= {str(cell) for cell in table.get_column("id")}
     finally:
         language.cache_clear()
+
+
+async def test_u_finds_what_to_undo_however_many_undos_came_before(writable):
+    """The TUI looked for the last change among the newest 20 log entries: after ten undos
+    (each an entry, each undoing one) `u` said there was nothing to undo."""
+    service.evaluate(writable, service.EvaluateOptions(as_of=TODAY, fail_on="never"))
+    items = [i for i in service.action_queue(writable) if i.state == "open"][:12]
+    for item in items:
+        service.apply_action(writable, item.ref, actor="tester", today=TODAY)
+    for _ in range(11):
+        service.undo(writable, actor="tester")
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("u")
+        await settle_app(app, pilot)
+        assert isinstance(app.screen, ConfirmChange)
+        await pilot.click("#confirm")  # the note is optional
+        await settle_app(app, pilot)
+    assert not service.audit_log(writable, limit=1, undoable_only=True)  # all taken back

@@ -58,7 +58,7 @@ async def open_form_on(app, pilot, fact) -> GrantForm:
 
 
 async def test_the_form_from_a_creator_judges_live_and_saves(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
+    app = QcrulesApp(writable, as_of=TODAY, today=TODAY)
     async with app.run_test(size=SMALL) as pilot:
         await settled(app, pilot)
         # a creator without a 合作码, in M1's pool
@@ -195,7 +195,7 @@ async def test_the_form_says_a_creator_is_excluded_and_saves_only_with_a_reason(
 
 
 async def test_renewal_prefills_the_form_and_mark_approved_from_the_grants_tab(writable):
-    app = QcrulesApp(writable, as_of=TODAY)
+    app = QcrulesApp(writable, as_of=TODAY, today=TODAY)
     async with app.run_test(size=(160, 45)) as pilot:
         await settled(app, pilot)
         await pilot.press("g")
@@ -279,7 +279,7 @@ async def test_grant_keys_act_only_on_their_tabs(writable):
 
 def test_grant_form_snapshot(snap_compare, demo_folder):
     workspace = Workspace.discover(demo_folder / "qcrules.toml")
-    app = QcrulesApp(workspace, as_of=TODAY, store=False)
+    app = QcrulesApp(workspace, as_of=TODAY, store=False, today=TODAY)
 
     async def open_form(pilot) -> None:
         await settled(app, pilot)
@@ -538,3 +538,31 @@ async def test_a_signed_agreement_is_recorded_from_the_grants_tab_and_closes_prm
             writable, "select has_agreement from grants where grant_id = ?", grant_id
         ) == [(0,)]
         assert "has_agreement  no" in shown(app.query_one("#grant-state-detail", Static))
+
+
+async def test_looking_back_with_as_of_never_backdates_a_grant_write(writable):
+    """`qcrules tui --as-of <past day>` judges that day; a revoke marked there happened today
+    (it dated the grant's end to the past day, as if it ended days before it was revoked)."""
+    app = QcrulesApp(writable, as_of=TODAY)  # no fixed clock: today is the machine's
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        fact = next(
+            f
+            for f in app.grant_facts
+            if f.values["status"] == "active"
+            and (f.values["ends_at"] or "") > date.today().isoformat()  # runs past today
+        )
+        table = app.query_one("#grant-state-table", DataTable)
+        table.move_cursor(row=app.grant_facts.index(fact))
+        table.focus()
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, MarkGrant)
+        await pilot.click("#to-revoked")
+        await settled(app, pilot)
+    (row,) = grants_rows(
+        writable, "select status, ends_at from grants where grant_id = ?", fact.entity_id
+    )
+    assert row[0] == "revoked" and str(row[1])[:10] == date.today().isoformat()

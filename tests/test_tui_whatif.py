@@ -288,3 +288,57 @@ async def test_keys_typed_quickly_start_one_whatif_for_the_value_they_make(works
         await settle_whatif(app, pilot)
         assert tab.whatif_runs == 3
         assert tab.whatif_overrides == {"monitoring": {"ctr_normal_min": 0.07}}
+
+
+async def test_the_chart_follows_a_change_made_while_the_app_is_open(writable):
+    """The chart was asked for once per as-of day: after a change and `r` it still showed the
+    old days. Each new run asks again (at once when nothing changed: remembered)."""
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        await pilot.press("d")
+        await evaluated(app, pilot)
+        before = app.backtest.to_json()
+        row = [TODAY.isoformat(), "M1", "2269146343602051947", "G-000004", "9000", "10", "1", "0"]
+        header = [
+            "日期",
+            "商家ID",
+            "达人UID",
+            "授权ID",
+            "整体消耗",
+            "整体展示次数",
+            "整体点击次数",
+            "整体成交金额",
+        ]
+        path = write_csv(writable.root / "today.csv", header, [row])
+        assert service.import_files(writable, "metrics", [path]).ok
+        await pilot.press("r")
+        await evaluated(app, pilot)
+        await evaluated(app, pilot)
+        fresh = service.backtest(writable, TODAY - timedelta(days=29), TODAY).to_json()
+        assert app.backtest.to_json() == fresh != before
+
+
+async def test_r_reads_qcrules_toml_and_the_pack_files_again(writable):
+    """qcrules.toml edited while the app is open: `r` judged with the old settings (and stored
+    that run as the last one), and the Packs tab kept the old values."""
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await evaluated(app, pilot)
+        before = sum(f.rule == "PRM008" for f in app.report.findings)
+        config = writable.root / "qcrules.toml"
+        config.write_text(
+            config.read_text(encoding="utf-8") + "\n[params.permissions]\nmax_pending_days = 1\n",
+            encoding="utf-8",
+        )
+        await pilot.press("r")
+        await evaluated(app, pilot)
+        await evaluated(app, pilot)
+        assert sum(f.rule == "PRM008" for f in app.report.findings) > before
+        assert "max_pending_days = 1" in str(app.query_one("#whatif-param", Select)._options)
+        # a broken edit is said in place, and the settings in effect stay
+        config.write_text("[params.permissions\n", encoding="utf-8")
+        await pilot.press("r")
+        await evaluated(app, pilot)
+        assert app.evaluation_error and "qcrules.toml" in app.evaluation_error
+        assert writable.config.params["permissions"]["max_pending_days"] == 1

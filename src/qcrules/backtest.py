@@ -470,7 +470,7 @@ def save_params(
     tomlkit edits the document in place, so the user's comments and layout stay; the file is
     replaced in one step (never half written). The values are checked first, as `--set` is.
     A `note` (why the value changed) is written as a comment on each value's line."""
-    from qcrules.config import load_config, set_config_values
+    from qcrules.config import set_config_values
 
     path = workspace.config.path
     if path is None:
@@ -488,9 +488,7 @@ def save_params(
     set_config_values(
         path, {("params", pack): values for pack, values in checked.items()}, comment=note
     )
-    url = workspace.config.database_url
-    workspace.config = load_config(path)
-    workspace.config.database_url = url  # a --database-url given at start still holds
+    workspace.reload_config()
     return path
 
 

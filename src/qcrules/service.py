@@ -206,11 +206,11 @@ def undo(workspace: Workspace, audit_id: int | None = None, **options) -> Outcom
     return _undo(workspace, audit_id, **options)
 
 
-def audit_log(workspace: Workspace, limit: int = 50) -> list[LogEntry]:
-    """The latest audit log entries, newest first."""
+def audit_log(workspace: Workspace, limit: int = 50, **options) -> list[LogEntry]:
+    """The latest audit log entries, newest first (`undoable_only`: what undo takes back)."""
     from qcrules.actions.queue import audit_log as _log
 
-    return _log(workspace, limit)
+    return _log(workspace, limit, **options)
 
 
 def packs(workspace: Workspace) -> PackSet:
@@ -332,6 +332,11 @@ def remembered_backtest(
     from qcrules.remembered import remembered_backtest as _remembered
 
     return _remembered(workspace, start, end, **options)
+
+
+def reload_settings(workspace: Workspace) -> None:
+    """qcrules.toml read again: its params, waivers, packs, merchants (an open app's `r`)."""
+    workspace.reload_config()
 
 
 def save_params(workspace: Workspace, overrides: dict, *, note: str | None = None) -> Path:

@@ -105,6 +105,16 @@ class Workspace:
         self.__dict__["db"] = db
         return db
 
+    def reload_config(self) -> None:
+        """Read qcrules.toml again (an app stays open while the file is edited); the database
+        URL in use stays, as a --database-url given at start still holds. A broken file is a
+        ConfigError and leaves the settings in effect as they were."""
+        if self.config.path is None:
+            return
+        config = load_config(self.config.path)
+        config.database_url = self.config.database_url
+        self.config = config
+
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.close()

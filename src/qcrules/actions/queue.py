@@ -654,12 +654,19 @@ def _comparable(row: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def audit_log(workspace: Workspace, limit: int = 50) -> list[LogEntry]:
-    """The latest audit entries, newest first."""
+def audit_log(
+    workspace: Workspace, limit: int = 50, *, undoable_only: bool = False
+) -> list[LogEntry]:
+    """The latest audit entries, newest first; `undoable_only`: only those `undo` would
+    take back (neither an undo nor undone), however far back they lie."""
     audit = table(AuditEntry)
     with workspace.db.connect() as conn:
         undone = _undone_ids(conn)
-        rows = conn.execute(select(audit).order_by(audit.c.id.desc()).limit(limit)).mappings()
+        query = select(audit).order_by(audit.c.id.desc())
+        if undoable_only:
+            undoes = select(audit.c.undoes).where(audit.c.undoes.is_not(None))
+            query = query.where(audit.c.undoes.is_(None), audit.c.id.not_in(undoes))
+        rows = conn.execute(query.limit(limit)).mappings()
         return [
             LogEntry(
                 r["id"],

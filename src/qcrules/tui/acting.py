@@ -167,8 +167,8 @@ class ActingMixin(_Base):
         if not self.store:
             self._actionable()  # says why nothing can be undone
             return
-        log = service.audit_log(self.workspace, limit=20)
-        last = next((e for e in log if not e.undone and e.undoes is None), None)
+        log = service.audit_log(self.workspace, limit=1, undoable_only=True)
+        last = log[0] if log else None
         if last is None:
             self.notify(tr("没有可撤销的操作", "There is nothing to undo"), severity="warning")
             return

@@ -85,7 +85,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
     ]
 
     def __init__(
-        self, workspace: Workspace, *, as_of: date | None = None, store: bool = True
+        self, workspace: Workspace, *, as_of: date | None = None, store: bool = True, today=None
     ) -> None:
         from qcrules.tui.grant_form import GrantForm, MarkGrant
 
@@ -93,8 +93,8 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         speak(type(self), ActionsPane, ConfirmChange, HelpScreen, GrantForm, MarkGrant)
         super().__init__()
         self.workspace = workspace
-        self.as_of = as_of
-        self.store = store
+        self.as_of = as_of  # the day judged; grant writes are dated `today` (never backdated)
+        self.store, self.today = store, today  # today: None = the clock's (tests fix it)
         self.report: RunReport | None = None
         self.history: list[RunRecord] = []
         self.kinds = service.action_kinds()
@@ -108,7 +108,7 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         self.finding_keys: list[str] = []  # … and the Findings filter, per finding
         self.holds: dict[tuple, dict] = {}  # (type, id, merchant or None) -> the hold in force
         self.backtest: Any = None  # the last BACKTEST_DAYS days (qcrules.backtest.Backtest)
-        self._backtest_for: date | None = None  # the as-of day it was asked for
+        self._backtest_for: tuple | None = None  # the (as-of day, run) it was asked for
         self.evaluation_error: str | None = None
         self.sub_title = workspace.root.name
         self.collector = QuietCollector()
@@ -204,11 +204,11 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
     def _evaluate(self) -> None:
         from qcrules.errors import QcrulesError
-        from qcrules.service import EvaluateOptions
 
-        options = EvaluateOptions(as_of=self.as_of, fail_on="never", store=self.store)
+        options = service.EvaluateOptions(as_of=self.as_of, fail_on="never", store=self.store)
         try:
             with self.collector.working():
+                service.reload_settings(self.workspace)  # qcrules.toml may be edited meanwhile
                 result = service.evaluate(self.workspace, options)
                 history = service.recent_runs(self.workspace) if self.store else []
                 states = self.queue_states() if self.store else {}
@@ -283,12 +283,12 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         self, report: RunReport, history: list[RunRecord], states: dict[str, str], keys: list[str]
     ) -> None:
         """`keys`: what the Findings filter searches, made by the worker."""
-        self.report, self.history, self.states = report, history, states
-        self.finding_keys = keys
+        self.report, self.history, self.states, self.finding_keys = report, history, states, keys
         self.findings_by_entity = report.by_entity()
         self.query_one(DashboardTab).show_run(report, history)
         self.query_one(FindingsTab).fill()
         self.query_one(ActionsPane).reload()
+        self.query_one(PacksTab).load()  # pack files and params as this run read them
         self._maybe_backtest()
         table = self.query_one("#findings-table", DataTable)
         table.loading = False
@@ -368,9 +368,9 @@ class QcrulesApp(ActingMixin, KeysMixin, LaunchMixin, App[None]):
         an evaluation (it evaluates 30 days: not worth doing for every run)."""
         if self.report is None:
             return
-        as_of = self.report.run.as_of
-        if self.active_tab() in ("dashboard", "packs") and self._backtest_for != as_of:
-            self._backtest_for = as_of
+        as_of, run = self.report.run.as_of, self.report.run.id  # a new run may mean new data:
+        if self.active_tab() in ("dashboard", "packs") and self._backtest_for != (as_of, run):
+            self._backtest_for = (as_of, run)  # asked again (remembered if nothing changed)
             self.query_one(DashboardTab).show_backtest(None)
             self._run_backtest(as_of)
 

@@ -190,7 +190,9 @@ class GrantsTab(RunTab):
     def open_form(self, request: Any) -> None:
         from qcrules.tui.grant_form import GrantForm
 
-        form = GrantForm(self.qapp.workspace, request, today=self.qapp.as_of)
+        # a request is written today, whatever day the app judges (--as-of looks back;
+        # it never backdates a grant)
+        form = GrantForm(self.qapp.workspace, request, today=self.qapp.today)
         self.app.push_screen(form, self._saved)
 
     def _saved(self, check: Any) -> None:
@@ -246,7 +248,7 @@ class GrantsTab(RunTab):
         app = self.qapp
         try:
             outcome = service.mark_grant(
-                app.workspace, grant_id, target, note=note, today=app.as_of
+                app.workspace, grant_id, target, note=note, today=app.today
             )
         except QcrulesError as exc:
             message = exc.message + (f" — {exc.hint}" if exc.hint else "")
