@@ -318,8 +318,11 @@ async def test_hold_a_grant_from_the_grants_tab_shows_at_once_and_undo_releases_
         await pilot.press("enter")  # a hold needs a reason: the dialog stays
         await pilot.pause()
         assert app.screen.query_one("#problem", Static).content
+        app.clear_notifications()
         await pilot.press(*"creator on leave", "enter")
         await settled(app, pilot)
+        said = [n.message for n in app._notifications]
+        assert f"hold grant {fact.entity_id} (reason: creator on leave)" in said  # said once
         assert "⏸" in str(table.get_row_at(row)[3])
         assert "On hold until released: creator on leave" in shown(
             app.query_one("#grant-state-detail", Static)

@@ -245,5 +245,8 @@ class ActingMixin(_Base):
         kind = outcome.kind  # an action's kind, or an audit entry's (an undo's)
         what = action_label(self.kinds, kind) if kind in self.kinds else self._audit_label(kind)
         message = tr(*DONE[verb]) + ("" if verb == "hold" else tr("：", ": ") + what)
-        message += f" — {summary}" if summary else ""
+        if verb == "hold" and summary:
+            message = summary  # "hold grant G-1 (reason: …)" says it once
+        elif summary:
+            message += f" — {summary}"
         self.post_message(Acted(states, message, holds, outcome.changes))

@@ -254,8 +254,10 @@ class GrantsTab(RunTab):
             message = exc.message + (f" — {exc.hint}" if exc.hint else "")
             app.call_from_thread(self.notify, message, severity="error")
             return
-        message = f"{grant_id}: {outcome.before} → {outcome.after}" + tr(
-            "（u 撤销）", " (u undoes it)"
+        was, now = (label(STATUS_LABEL, s) for s in (outcome.before, outcome.after))
+        message = tr(
+            f"授权 {grant_id}：{was} → {now}（u 撤销）",
+            f"grant {grant_id}: {was} → {now} (u undoes it)",
         )
         app.call_from_thread(self.notify, message, timeout=4)
         app.call_from_thread(app.action_evaluate)
