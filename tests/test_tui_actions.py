@@ -412,3 +412,23 @@ async def test_u_finds_what_to_undo_however_many_undos_came_before(writable):
         await pilot.click("#confirm")  # the note is optional
         await settle_app(app, pilot)
     assert not service.audit_log(writable, limit=1, undoable_only=True)  # all taken back
+
+
+async def test_a_palette_command_of_another_tab_says_where_it_works(writable):
+    """Picked on Findings, "grant: mark" did nothing and said nothing."""
+    from textual.command import CommandPalette
+
+    app = QcrulesApp(writable, as_of=TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"mark")
+        await pilot.pause(0.5)
+        app.clear_notifications()
+        await pilot.press("enter")
+        await settle_app(app, pilot)
+        said = [n.message for n in app._notifications]
+        assert said == ["this command works on the Grants tab"]
+        assert app.query_one("TabbedContent").active == "findings"

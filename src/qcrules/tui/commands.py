@@ -204,8 +204,19 @@ class KeysMixin(_Base):
 
     def action_runner(self, action: str):
         async def run() -> None:
-            if not self.held_action(action):  # type: ignore[attr-defined]  # during the launch
-                await self.run_action(action)
+            if self.held_action(action):  # type: ignore[attr-defined]  # during the launch
+                return
+            name = action.split("(")[0]
+            if self.check_action(name, ()) is False:  # picked from the palette elsewhere
+                where = tr("、", ", ").join(tr(*TAB_NAMES[t]) for t in ACTION_TABS[name])
+                self.notify(
+                    tr(
+                        f"这条命令在「{where}」标签页上用", f"this command works on the {where} tab"
+                    ),
+                    severity="warning",
+                )
+                return
+            await self.run_action(action)
 
         return run
 
