@@ -147,3 +147,26 @@ def test_the_data_version_on_either_database(stored_demo, tmp_path):
     assert workspace.db.data_version() == first
     assert service.import_files(workspace, "metrics", [metrics_file(tmp_path, "7")]).ok
     assert workspace.db.data_version() not in ("", first)
+
+
+def test_a_plugins_code_edited_in_place_is_another_key(tmp_path, monkeypatch):
+    """An editable plugin (pip install -e) changes its code without a new version: the key
+    covers its files, as it covers qcrules' own."""
+    import importlib
+    import os
+    from types import SimpleNamespace
+
+    from qcrules.remembered import _code_stamp
+
+    package = tmp_path / "myplug"
+    package.mkdir()
+    (package / "__init__.py").write_text("LIMIT = 1\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("myplug")
+    host = SimpleNamespace(pm=SimpleNamespace(list_name_plugin=lambda: [("myplug", module)]))
+    before = _code_stamp(host)
+    assert any("myplug" in path for path, *_ in before)
+    source = package / "__init__.py"
+    source.write_text("LIMIT = 10\n", encoding="utf-8")
+    os.utime(source, ns=(1, 1))  # another size and time, as an edit gives
+    assert _code_stamp(host) != before

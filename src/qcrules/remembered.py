@@ -3,7 +3,8 @@ once when nothing changed since it was drawn (at L it costs minutes of a core).
 
 A backtest is a function of the records (named by the workspace's data version, see
 `Database.data_version`), the packs' text, qcrules.toml's settings that reach evaluation,
-the installed plugins and qcrules' version, the engine, the language of the findings'
+the installed plugins and qcrules' version (and their code's files: an editable install
+changes code without a version), the engine, the language of the findings'
 messages, the range and today's date (holds end by date). The key is a digest of all of
 them: any change is another key, never a stale chart. Results are kept as JSON (never
 pickle: the folder is only as trusted as the workspace) in `.qcrules/backtests/` beside
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ def cache_key(workspace: Workspace, start: date, end: date) -> str:
         "language": language(),  # the findings' messages
         "qcrules": __version__,
         "plugins": [(p["name"], p["version"]) for p in get_host().describe()],
+        "code": _code_stamp(get_host()),
         "engine": os.environ.get("QCRULES_ENGINE", ""),
         # the records; a workspace no qcrules write has given a version yet: its database
         "data": workspace.db.data_version() or config.database_url,
@@ -63,6 +66,28 @@ def cache_key(workspace: Workspace, start: date, end: date) -> str:
     }
     text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _code_stamp(host) -> list[tuple[str, int, int]]:
+    """When and how big the code that judges is: qcrules' own modules and each plugin's
+    package. An editable install (pip install -e) changes code without a new version."""
+    import qcrules
+
+    roots = {Path(qcrules.__file__).parent}
+    for _name, plugin in host.pm.list_name_plugin():
+        module = sys.modules.get(getattr(plugin, "__module__", None) or "") or plugin
+        origin = getattr(module, "__file__", None)
+        if origin:
+            roots.add(Path(origin).parent)
+    stamp = []
+    for root in sorted(roots):
+        for path in sorted(root.rglob("*.py")):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            stamp.append((str(path), info.st_mtime_ns, info.st_size))
+    return stamp
 
 
 def remembered_backtest(
