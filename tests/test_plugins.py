@@ -305,25 +305,96 @@ def test_registering_an_unknown_hook_directly_is_refused():
     assert "typo-direct" not in {r["name"] for r in get_host().describe()}
 
 
-def test_plugin_fields_are_computed_in_batches(qcrules_plugin, demo):
+def test_plugin_fields_are_computed_in_batches(qcrules_plugin, demo, tmp_path):
     calls = []
+    unread = []
+    pack = tmp_path / "ones.toml"
+    pack.write_text(
+        '[pack]\nid = "ones"\nversion = "1.0.0"\nentity = "creator"\n'
+        'title = { zh = "一", en = "Ones" }\n\n[[rules]]\nid = "ONE001"\nname = "one"\n'
+        'level = "info"\nentity = "merchant"\nwhen = "always_one > 1"\n'
+        'action = { kind = "recruit_creators" }\nmessage = "one"\nsource = "test"\n',
+        encoding="utf-8",
+    )
 
     class Field:
+        @staticmethod
+        def qcrules_register_packs(register):
+            register(pack)
+
         @staticmethod
         def qcrules_register_fields(register):
             def compute(facts, context):
                 calls.append(len(facts))
                 return {f.entity_id: 1 for f in facts}
 
+            def never(facts, context):
+                unread.append(len(facts))
+                return {}
+
             register("always_one", "integer", "merchant", "a constant", compute)
+            register("never_read", "integer", "merchant", "read by no rule", never)
 
     qcrules_plugin(Field(), name="batch-field")
     from qcrules.evaluation import EvaluateOptions
     from qcrules.workspace import Workspace
 
     workspace = Workspace.discover(demo / "qcrules.toml")
-    service.evaluate(workspace, EvaluateOptions(store=False, packs=["optimization"]))
+    service.evaluate(workspace, EvaluateOptions(store=False, packs=["ones"]))
     assert calls == [4]  # one call for the demo's four merchants
+    assert unread == []  # no rule reads it: not computed
+
+
+def broken_field_site(tmp_path: Path, *, with_pack: bool) -> Path:
+    """The throwaway plugin with a field whose compute raises on every grant with sales."""
+    site = tmp_path / "broken-field-site"
+    module = PLUGIN_MODULE.replace(
+        'return [(f.values.get("gmv_7d") or 0) / 7 * 1000 for f in facts]',
+        "if any(f.values.get('gmv_7d') for f in facts):\n"
+        "            raise RuntimeError('boom in field compute')\n"
+        "        return [0.0 for f in facts]",
+    )
+    assert "boom in field compute" in module
+    if not with_pack:
+        module = module.replace('register(Path(__file__).parent / "packs")', "pass")
+    make_distribution(
+        site,
+        "throwaway",
+        "qcrules_throwaway",
+        {"__init__.py": module, "packs/throwaway.toml": PLUGIN_PACK},
+    )
+    return site
+
+
+def test_a_plugin_field_that_raises_is_a_clear_error_naming_the_plugin(cli, demo, tmp_path):
+    site = broken_field_site(tmp_path, with_pack=True)
+    result = cli("evaluate", "--no-store", "--pack", "throwaway", env=with_path(site), cwd=demo)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "plugin 'throwaway'" in result.stderr and "'gmv_per_day_7d'" in result.stderr
+    assert "RuntimeError: boom in field compute" in result.stderr
+    assert re.search(r"on grant \S+ \(merchant \S+\)", result.stderr), result.stderr
+    assert "QCRULES_DISABLE_PLUGINS=throwaway" in result.stderr
+    # the built-in packs do not read the field: they still evaluate
+    builtins = cli(
+        "evaluate",
+        "--no-store",
+        "--pack",
+        "screening",
+        "--format",
+        "json",
+        env=with_path(site),
+        cwd=demo,
+    )
+    assert builtins.returncode in (0, 1), builtins.stderr
+    assert json.loads(builtins.stdout)["run"]["packs"][0]["id"] == "screening"
+
+
+def test_a_broken_field_no_rule_reads_does_not_block_the_builtins(cli, demo, tmp_path):
+    site = broken_field_site(tmp_path, with_pack=False)
+    result = cli("evaluate", "--format", "json", "--no-store", env=with_path(site), cwd=demo)
+    assert result.returncode == 1, result.stderr  # the demo has error findings
+    assert json.loads(result.stdout)["findings"]
 
 
 def test_every_hook_is_documented_with_its_signature():

@@ -238,6 +238,10 @@ class PluginLoadError(QcrulesError):
     """A plugin implements a hook qcrules does not know: refuse it loudly, by name."""
 
 
+class PluginFieldError(QcrulesError):
+    """A plugin's fact field failed to compute: named by plugin, field and entity."""
+
+
 def _origin(plugin_name: str) -> str:
     return "builtin" if plugin_name == BUILTIN_NAME else plugin_name
 
