@@ -481,3 +481,35 @@ def test_a_plugin_field_giving_inf_is_a_clear_error_naming_the_entity(cli, demo,
     assert "gmv_per_day_7d" in result.stderr and "not a finite number" in result.stderr
     assert "grant " in result.stderr  # names the entity the value was computed for
     assert "qcrules_register_fields" in result.stderr
+
+
+def test_a_plugin_field_with_a_builtin_name_is_refused_and_the_plugin_named(cli, demo, tmp_path):
+    site = tmp_path / "dup-site"
+    module = PLUGIN_MODULE.replace(
+        '    register("gmv_per_day_7d",',
+        '    register("roi_7d", "number", "grant", "a second ROI", compute)\n'
+        '    register("gmv_per_day_7d",',
+    )
+    assert 'register("roi_7d"' in module
+    make_distribution(
+        site,
+        "dup",
+        "qcrules_dup",
+        {"__init__.py": module, "packs/throwaway.toml": PLUGIN_PACK},
+    )
+    env = with_path(site)
+    said = "plugin 'dup' registers fact field 'roi_7d', which qcrules already defines"
+    listed = cli("packs", "list", "--format", "json", env=env, cwd=demo)
+    assert listed.returncode == 0, listed.stderr
+    assert said in listed.stderr and "Traceback" not in listed.stderr
+    assert "builtin'" not in listed.stderr  # the plugin is named, not the built-in
+    # the plugin's other contributions load: its pack and its other field
+    assert "throwaway" in {p["id"] for p in json.loads(listed.stdout)}
+    fields = json.loads(cli("packs", "fields", "--format", "json", env=env, cwd=demo).stdout)
+    sources = {(f["name"], f["entity"]): f["source"] for f in fields}
+    assert sources[("roi_7d", "grant")] == "builtin"
+    assert sources[("gmv_per_day_7d", "grant")] == "dup"
+    result = cli("evaluate", "--format", "json", "--no-store", env=env, cwd=demo)
+    assert result.returncode == 1, result.stderr  # the demo has error findings
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert "throwaway" in {p["id"] for p in json.loads(result.stdout)["run"]["packs"]}
