@@ -513,3 +513,35 @@ def test_a_plugin_field_with_a_builtin_name_is_refused_and_the_plugin_named(cli,
     assert result.returncode == 1, result.stderr  # the demo has error findings
     assert said in result.stderr and "Traceback" not in result.stderr
     assert "throwaway" in {p["id"] for p in json.loads(result.stdout)["run"]["packs"]}
+
+
+def test_a_column_a_plugin_header_map_names_is_not_called_unknown(cli, tmp_path):
+    site = tmp_path / "live-site"
+    make_distribution(
+        site,
+        "live",
+        "qcrules_live",
+        {
+            "__init__.py": "from qcrules import hookimpl\n\n@hookimpl\n"
+            "def qcrules_register_importers(register):\n"
+            "    register('metrics', 'compass-live', {'live_pay_ucnt': ['成交人数']})\n"
+        },
+    )
+    ws = tmp_path / "ws"
+    assert cli("init", str(ws)).returncode == 0
+    files = {
+        "merchants": "merchant_id,name,break_even_roi\nL1,直播旗舰店,2.0\n",
+        "creators": "aweme_id,nickname\n2001,好物直播间\n",
+        "grants": "grant_id,merchant_id,aweme_id,auth_type,scope,status,starts_at,ends_at\n"
+        "LG1,L1,2001,cooperative,live_room,active,2025-05-01,2025-07-01\n",
+        "metrics": "日期,商家ID,达人UID,授权ID,整体消耗(元),整体展示次数,整体点击次数,成交人数\n"
+        "2025-06-01,L1,2001,LG1,1000,30000,1500,100\n",
+    }
+    env = with_path(site)
+    for kind, text in files.items():
+        (ws / f"{kind}.csv").write_text(text, encoding="utf-8")
+        result = cli("import", kind, str(ws / f"{kind}.csv"), env=env, cwd=ws)
+        assert result.returncode == 0, result.stderr
+    assert "成交人数" in result.stdout + result.stderr  # kept, under the plugin's name
+    assert "not known" not in result.stdout + result.stderr, result.stdout + result.stderr
+    assert "did you mean" not in result.stdout + result.stderr

@@ -71,6 +71,7 @@ def workspace(tmp_path_factory) -> Path:
     (ws / "compass.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = cli("import", "metrics", str(ws / "compass.csv"), cwd=ws)
     assert result.returncode == 0, result.stderr
+    assert "not known" not in result.stderr  # 成交人数 is the header map's live_pay_ucnt
     return ws
 
 
