@@ -305,25 +305,96 @@ def test_registering_an_unknown_hook_directly_is_refused():
     assert "typo-direct" not in {r["name"] for r in get_host().describe()}
 
 
-def test_plugin_fields_are_computed_in_batches(qcrules_plugin, demo):
+def test_plugin_fields_are_computed_in_batches(qcrules_plugin, demo, tmp_path):
     calls = []
+    unread = []
+    pack = tmp_path / "ones.toml"
+    pack.write_text(
+        '[pack]\nid = "ones"\nversion = "1.0.0"\nentity = "creator"\n'
+        'title = { zh = "一", en = "Ones" }\n\n[[rules]]\nid = "ONE001"\nname = "one"\n'
+        'level = "info"\nentity = "merchant"\nwhen = "always_one > 1"\n'
+        'action = { kind = "recruit_creators" }\nmessage = "one"\nsource = "test"\n',
+        encoding="utf-8",
+    )
 
     class Field:
+        @staticmethod
+        def qcrules_register_packs(register):
+            register(pack)
+
         @staticmethod
         def qcrules_register_fields(register):
             def compute(facts, context):
                 calls.append(len(facts))
                 return {f.entity_id: 1 for f in facts}
 
+            def never(facts, context):
+                unread.append(len(facts))
+                return {}
+
             register("always_one", "integer", "merchant", "a constant", compute)
+            register("never_read", "integer", "merchant", "read by no rule", never)
 
     qcrules_plugin(Field(), name="batch-field")
     from qcrules.evaluation import EvaluateOptions
     from qcrules.workspace import Workspace
 
     workspace = Workspace.discover(demo / "qcrules.toml")
-    service.evaluate(workspace, EvaluateOptions(store=False, packs=["optimization"]))
+    service.evaluate(workspace, EvaluateOptions(store=False, packs=["ones"]))
     assert calls == [4]  # one call for the demo's four merchants
+    assert unread == []  # no rule reads it: not computed
+
+
+def broken_field_site(tmp_path: Path, *, with_pack: bool) -> Path:
+    """The throwaway plugin with a field whose compute raises on every grant with sales."""
+    site = tmp_path / "broken-field-site"
+    module = PLUGIN_MODULE.replace(
+        'return [(f.values.get("gmv_7d") or 0) / 7 * 1000 for f in facts]',
+        "if any(f.values.get('gmv_7d') for f in facts):\n"
+        "            raise RuntimeError('boom in field compute')\n"
+        "        return [0.0 for f in facts]",
+    )
+    assert "boom in field compute" in module
+    if not with_pack:
+        module = module.replace('register(Path(__file__).parent / "packs")', "pass")
+    make_distribution(
+        site,
+        "throwaway",
+        "qcrules_throwaway",
+        {"__init__.py": module, "packs/throwaway.toml": PLUGIN_PACK},
+    )
+    return site
+
+
+def test_a_plugin_field_that_raises_is_a_clear_error_naming_the_plugin(cli, demo, tmp_path):
+    site = broken_field_site(tmp_path, with_pack=True)
+    result = cli("evaluate", "--no-store", "--pack", "throwaway", env=with_path(site), cwd=demo)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "plugin 'throwaway'" in result.stderr and "'gmv_per_day_7d'" in result.stderr
+    assert "RuntimeError: boom in field compute" in result.stderr
+    assert re.search(r"on grant \S+ \(merchant \S+\)", result.stderr), result.stderr
+    assert "QCRULES_DISABLE_PLUGINS=throwaway" in result.stderr
+    # the built-in packs do not read the field: they still evaluate
+    builtins = cli(
+        "evaluate",
+        "--no-store",
+        "--pack",
+        "screening",
+        "--format",
+        "json",
+        env=with_path(site),
+        cwd=demo,
+    )
+    assert builtins.returncode in (0, 1), builtins.stderr
+    assert json.loads(builtins.stdout)["run"]["packs"][0]["id"] == "screening"
+
+
+def test_a_broken_field_no_rule_reads_does_not_block_the_builtins(cli, demo, tmp_path):
+    site = broken_field_site(tmp_path, with_pack=False)
+    result = cli("evaluate", "--format", "json", "--no-store", env=with_path(site), cwd=demo)
+    assert result.returncode == 1, result.stderr  # the demo has error findings
+    assert json.loads(result.stdout)["findings"]
 
 
 def test_every_hook_is_documented_with_its_signature():
@@ -410,3 +481,67 @@ def test_a_plugin_field_giving_inf_is_a_clear_error_naming_the_entity(cli, demo,
     assert "gmv_per_day_7d" in result.stderr and "not a finite number" in result.stderr
     assert "grant " in result.stderr  # names the entity the value was computed for
     assert "qcrules_register_fields" in result.stderr
+
+
+def test_a_plugin_field_with_a_builtin_name_is_refused_and_the_plugin_named(cli, demo, tmp_path):
+    site = tmp_path / "dup-site"
+    module = PLUGIN_MODULE.replace(
+        '    register("gmv_per_day_7d",',
+        '    register("roi_7d", "number", "grant", "a second ROI", compute)\n'
+        '    register("gmv_per_day_7d",',
+    )
+    assert 'register("roi_7d"' in module
+    make_distribution(
+        site,
+        "dup",
+        "qcrules_dup",
+        {"__init__.py": module, "packs/throwaway.toml": PLUGIN_PACK},
+    )
+    env = with_path(site)
+    said = "plugin 'dup' registers fact field 'roi_7d', which qcrules already defines"
+    listed = cli("packs", "list", "--format", "json", env=env, cwd=demo)
+    assert listed.returncode == 0, listed.stderr
+    assert said in listed.stderr and "Traceback" not in listed.stderr
+    assert "builtin'" not in listed.stderr  # the plugin is named, not the built-in
+    # the plugin's other contributions load: its pack and its other field
+    assert "throwaway" in {p["id"] for p in json.loads(listed.stdout)}
+    fields = json.loads(cli("packs", "fields", "--format", "json", env=env, cwd=demo).stdout)
+    sources = {(f["name"], f["entity"]): f["source"] for f in fields}
+    assert sources[("roi_7d", "grant")] == "builtin"
+    assert sources[("gmv_per_day_7d", "grant")] == "dup"
+    result = cli("evaluate", "--format", "json", "--no-store", env=env, cwd=demo)
+    assert result.returncode == 1, result.stderr  # the demo has error findings
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert "throwaway" in {p["id"] for p in json.loads(result.stdout)["run"]["packs"]}
+
+
+def test_a_column_a_plugin_header_map_names_is_not_called_unknown(cli, tmp_path):
+    site = tmp_path / "live-site"
+    make_distribution(
+        site,
+        "live",
+        "qcrules_live",
+        {
+            "__init__.py": "from qcrules import hookimpl\n\n@hookimpl\n"
+            "def qcrules_register_importers(register):\n"
+            "    register('metrics', 'compass-live', {'live_pay_ucnt': ['成交人数']})\n"
+        },
+    )
+    ws = tmp_path / "ws"
+    assert cli("init", str(ws)).returncode == 0
+    files = {
+        "merchants": "merchant_id,name,break_even_roi\nL1,直播旗舰店,2.0\n",
+        "creators": "aweme_id,nickname\n2001,好物直播间\n",
+        "grants": "grant_id,merchant_id,aweme_id,auth_type,scope,status,starts_at,ends_at\n"
+        "LG1,L1,2001,cooperative,live_room,active,2025-05-01,2025-07-01\n",
+        "metrics": "日期,商家ID,达人UID,授权ID,整体消耗(元),整体展示次数,整体点击次数,成交人数\n"
+        "2025-06-01,L1,2001,LG1,1000,30000,1500,100\n",
+    }
+    env = with_path(site)
+    for kind, text in files.items():
+        (ws / f"{kind}.csv").write_text(text, encoding="utf-8")
+        result = cli("import", kind, str(ws / f"{kind}.csv"), env=env, cwd=ws)
+        assert result.returncode == 0, result.stderr
+    assert "成交人数" in result.stdout + result.stderr  # kept, under the plugin's name
+    assert "not known" not in result.stdout + result.stderr, result.stdout + result.stderr
+    assert "did you mean" not in result.stdout + result.stderr

@@ -241,22 +241,66 @@ def facts_context(workspace: Workspace, facts: FactSet) -> dict[str, Any]:
     }
 
 
-def compute_plugin_fields(facts: FactSet, packset: PackSet, context: dict[str, Any]) -> None:
-    """Fill plugin-provided fields, one batch per entity, so plugins stay set-based."""
+def fields_read(packs: list[Pack]) -> set[str]:
+    """Every field the packs' rules may read: conditions, guards, `applies`, message and
+    why templates."""
+    import string
+
+    from qcrules.packs.expr.parse import fields_read as read
+
+    out: set[str] = set()
+    for pack in packs:
+        out.update(pack.guard_fields)
+        if pack.applies_node is not None:
+            out.update(read(pack.applies_node))
+        for rule in pack.rules:
+            out.update(rule.fields)
+            out.update(rule.guard_fields)
+            for template in [*rule.message.values(), *rule.why.values()]:
+                with contextlib.suppress(ValueError):
+                    out.update(
+                        name
+                        for _, name, _, _ in string.Formatter().parse(template)
+                        if name and not name.startswith("params.")
+                    )
+    return out
+
+
+def compute_plugin_fields(
+    facts: FactSet,
+    packset: PackSet,
+    context: dict[str, Any],
+    packs: list[Pack] | None = None,
+) -> None:
+    """Fill plugin-provided fields, one batch per entity, so plugins stay set-based.
+
+    Only the fields `packs` (default: every pack of the set, disabled ones too, since
+    `explain` shows them) read are computed: a field no such rule reads: a plugin's broken or slow field then
+    costs nothing to the packs that do not use it. A compute that raises is a
+    `PluginFieldError` naming the plugin, the field and the entity it failed on."""
     from qcrules.plugins.manager import get_host
 
+    wanted = None
     for extra in get_host().contributions().fields:
         batch = facts[extra.entity]
         if not batch:
             continue
-        values = extra.compute(batch, context)
+        if wanted is None:
+            wanted = fields_read(packs if packs is not None else packset.packs + packset.disabled)
+        if extra.name not in wanted:
+            continue
+        try:
+            values = extra.compute(batch, context)
+            if not isinstance(values, dict):
+                values = list(values)
+        except Exception as exc:
+            raise _field_failed(extra, batch, context, exc) from exc
         if isinstance(values, dict):
             for fact in batch:
                 fact.values[extra.name] = values.get(
                     (fact.entity_id, fact.merchant_id), values.get(fact.entity_id)
                 )
         else:
-            values = list(values)
             if len(values) != len(batch):
                 raise UsageError(
                     f"plugin field {extra.name!r} ({extra.origin}) returned {len(values)} values "
@@ -264,6 +308,37 @@ def compute_plugin_fields(facts: FactSet, packset: PackSet, context: dict[str, A
                 )
             for fact, value in zip(batch, values, strict=True):
                 fact.values[extra.name] = value
+
+
+def _field_failed(extra, batch: list[Fact], context: dict[str, Any], exc: Exception):
+    """The error for a plugin field whose compute raised: which entity it fails on is found
+    by computing the batch again one fact at a time (only on this error path)."""
+    from qcrules.plugins.manager import PluginFieldError
+
+    culprit = None
+    if len(batch) == 1:
+        culprit = batch[0]
+    else:
+        for fact in batch:
+            try:
+                values = extra.compute([fact], context)
+                if not isinstance(values, dict):
+                    list(values)
+            except Exception as single:
+                culprit, exc = fact, single
+                break
+    where = (
+        f"{culprit.entity_type} {culprit.entity_id}"
+        + (f" (merchant {culprit.merchant_id})" if culprit.merchant_id else "")
+        if culprit is not None
+        else f"a batch of {len(batch)} {extra.entity} facts"
+    )
+    return PluginFieldError(
+        f"plugin {extra.origin!r} failed computing fact field {extra.name!r} "
+        f"({extra.entity}) on {where}: {type(exc).__name__}: {exc}",
+        hint=f"fix or update the plugin, or skip it with QCRULES_DISABLE_PLUGINS={extra.origin} "
+        "(docs/plugins.md § Loading and safety)",
+    )
 
 
 def config_with_params(config: Config, params: dict[str, dict[str, Any]]) -> Config:
@@ -397,7 +472,7 @@ def judge_scope(
         data_through.update(facts.data_through)
         for mid, end in facts.window_ends.items():  # the unshifted build's, when there is one
             window_ends.setdefault(mid, end.isoformat())
-        compute_plugin_fields(facts, packset, facts_context(workspace, facts))
+        compute_plugin_fields(facts, packset, facts_context(workspace, facts), group)
         for entity in entities:
             seen[entity].update((f.entity_id, f.merchant_id) for f in facts[entity])
             judged = judge(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -71,6 +72,7 @@ def workspace(tmp_path_factory) -> Path:
     (ws / "compass.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = cli("import", "metrics", str(ws / "compass.csv"), cwd=ws)
     assert result.returncode == 0, result.stderr
+    assert "not known" not in result.stderr  # 成交人数 is the header map's live_pay_ucnt
     return ws
 
 
@@ -216,3 +218,62 @@ def test_the_action_reports_an_unreachable_robot():
             {"kind": "notify_chat", "finding": FINDING},
             {"config": {"livestream": {"webhook_url": "http://127.0.0.1:9/hook", "timeout": 2}}},
         )
+
+
+def test_the_robot_address_is_masked_in_apply_output_and_the_audit_log(robot, tmp_path):
+    """A 飞书/钉钉 robot address carries its access token: `actions apply` (and --dry-run)
+    prints it masked, and the audit log keeps it masked."""
+    base, server = robot
+    token = "0123456789abcdef-SECRET-TOKEN-wxyz"
+    url = base.rsplit("/", 1)[0] + "/" + token
+    ws = tmp_path / "ws"
+    assert cli("init", str(ws)).returncode == 0
+    files = {
+        "merchants": "merchant_id,name,break_even_roi\nL1,直播旗舰店,2.0\n",
+        "creators": "aweme_id,nickname\n2002,冷场直播间\n",
+        "grants": "grant_id,merchant_id,aweme_id,auth_type,scope,status,starts_at,ends_at\n"
+        f"LG2,L1,2002,cooperative,live_room,active,{day(-20)},{day(10)}\n",
+        "metrics": "开播日期,商家ID,主播UID,授权ID,消耗,展示次数,点击次数,直播间成交金额,"
+        "直播间成交订单数,直播间观看人数,直播间观看次数,成交人数\n"
+        + "".join(f"{day(o)},L1,2002,LG2,1000,30000,1500,0,0,3000,5000,0\n" for o in range(-6, 1)),
+    }
+    for kind, text in files.items():
+        (ws / f"{kind}.csv").write_text(text, encoding="utf-8")
+        assert cli("import", kind, str(ws / f"{kind}.csv"), cwd=ws).returncode == 0
+    config = ws / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + f'\n[plugins.livestream]\nwebhook_url = "{url}"\n',
+        encoding="utf-8",
+    )
+    evaluated = cli(
+        "evaluate",
+        "--pack",
+        "livestream",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--fail-on",
+        "never",
+        cwd=ws,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    items = json.loads(cli("actions", "list", "--format", "json", cwd=ws).stdout)
+    [item] = [i for i in items if i["action"]["kind"] == "notify_chat"]
+    masked = "http://127.0.0.1:" + base.split(":")[2].split("/")[0] + "/****wxyz"
+
+    dry = cli("actions", "apply", item["id"], "--dry-run", cwd=ws)
+    assert dry.returncode == 0, dry.stderr
+    assert token not in dry.stdout + dry.stderr and "SECRET" not in dry.stdout
+    assert masked in dry.stdout
+    assert server.received == []
+
+    done = cli("actions", "apply", item["id"], "--format", "json", cwd=ws)
+    assert done.returncode == 0, done.stderr
+    assert len(server.received) == 1  # the real address was used to post
+    assert token not in done.stdout + done.stderr
+    assert json.loads(done.stdout)["result"]["url"] == masked
+    with sqlite3.connect(ws / "qcrules.db") as conn:
+        [(after,)] = conn.execute(
+            "select after from audit_log where kind = 'apply:notify_chat'"
+        ).fetchall()
+    assert token not in after and "SECRET" not in after
+    assert json.loads(after)["result"]["url"] == masked

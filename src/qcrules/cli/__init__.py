@@ -6,6 +6,7 @@ error, 4 invalid rule pack. Diagnostics go to stderr, results to stdout or --out
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(EXIT_ERROR)
     except QcrulesError as exc:
+        _report_plugin_problems()
         diagnostics = getattr(exc, "diagnostics", None)
         if diagnostics:
             print_diagnostics(diagnostics)
@@ -134,4 +136,15 @@ def main(argv: list[str] | None = None) -> None:
             highlight=False,
         )
         sys.exit(EXIT_ERROR)
+    _report_plugin_problems()
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _report_plugin_problems() -> None:
+    """Whatever command ran, a plugin problem met on the way (a field refused, a hook that
+    raised) is said on stderr, once, after the command's own output."""
+    from qcrules.service import report_plugin_problems
+
+    # a plugin host that failed to load (a misspelled hook) has had its error said already
+    with contextlib.suppress(QcrulesError):
+        report_plugin_problems()

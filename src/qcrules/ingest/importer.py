@@ -376,6 +376,8 @@ class _FileImport(_Checks, _Writing):
             )
         names = [n for c in kind.columns for n in C.all_names(kind, c, self.job.aliases)]
         for header in [*unknown, *report.extra_columns]:
+            if C.match_key(header) in self.extra_names:
+                continue  # a plugin's header map names it (成交人数 -> live_pay_ucnt): known
             close = C.suggest(header, names, cutoff=0.75)
             if close and C.match_key(close[0]) != C.match_key(header):
                 report.warnings.append(

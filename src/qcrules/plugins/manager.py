@@ -32,9 +32,10 @@ class PluginProblem:
     plugin: str
     where: str
     error: str
+    message: str | None = None  # said as is, when "failed <where>: <error>" does not fit
 
     def __str__(self) -> str:
-        return f"plugin {self.plugin!r} failed {self.where}: {self.error}"
+        return self.message or f"plugin {self.plugin!r} failed {self.where}: {self.error}"
 
 
 @dataclass
@@ -81,6 +82,7 @@ class PluginHost:
         self.pm = _Manager(GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.problems: list[PluginProblem] = []
+        self._reported = 0  # problems[:_reported] are on stderr already
         self.versions: dict[str, str | None] = {}
         if load_entrypoints:
             self._load_entrypoints()
@@ -168,9 +170,14 @@ class PluginHost:
 
         def fields(origin):
             def register(name, type, entity, doc, compute, *, doc_zh=None, unit=""):
-                out.fields.append(
-                    PluginField(name, type, entity, doc, compute, _origin(origin), doc_zh, unit)
-                )
+                extra = PluginField(name, type, entity, doc, compute, _origin(origin), doc_zh, unit)
+                refused = self._refuse_field(extra, out.fields)
+                if refused:  # the field is skipped, the plugin's other contributions load
+                    self.problems.append(
+                        PluginProblem(origin, "in qcrules_register_fields", refused, refused)
+                    )
+                    return
+                out.fields.append(extra)
 
             return register
 
@@ -212,6 +219,31 @@ class PluginHost:
         self._contributions = out
         return out
 
+    @staticmethod
+    def _refuse_field(extra: PluginField, taken: list[PluginField]) -> str | None:
+        """Why a plugin's field cannot join the fact schema (a name qcrules or an earlier
+        plugin already defines for the entity, or an invalid name, type or entity), or None."""
+        from qcrules.facts.schema import FieldSpec, builtin_schema
+
+        said = f"plugin {extra.origin!r} registers fact field {extra.name!r}"
+        if extra.origin != "builtin":
+            try:
+                FieldSpec(extra.name, extra.type, extra.entity, extra.doc, extra.doc, extra.unit)
+            except ValueError as exc:
+                return f"{said}, which is refused: {exc}"
+            if builtin_schema().get(extra.name, extra.entity) is not None:
+                return (
+                    f"{said}, which qcrules already defines for {extra.entity} facts; "
+                    "the plugin's field is skipped (plugins cannot replace a built-in field)"
+                )
+        for other in taken:
+            if (other.name, other.entity) == (extra.name, extra.entity):
+                return (
+                    f"{said}, which plugin {other.origin!r} already defines for "
+                    f"{extra.entity} facts; the second one is skipped"
+                )
+        return None
+
     def add_commands(self, cli) -> None:
         self._call_each("qcrules_register_commands", cli=lambda _name: cli)
 
@@ -229,13 +261,19 @@ class PluginHost:
         return sorted(rows, key=lambda r: (r["name"] == BUILTIN_NAME, r["name"]))
 
     def report_problems(self, stream=None) -> None:
+        """Print, once each, the problems not yet reported."""
         stream = stream or sys.stderr
-        for problem in self.problems:
+        for problem in self.problems[self._reported :]:
             print(tr("警告：", "warning: ") + str(problem), file=stream)
+        self._reported = len(self.problems)
 
 
 class PluginLoadError(QcrulesError):
     """A plugin implements a hook qcrules does not know: refuse it loudly, by name."""
+
+
+class PluginFieldError(QcrulesError):
+    """A plugin's fact field failed to compute: named by plugin, field and entity."""
 
 
 def _origin(plugin_name: str) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
+
+from qcrules.safety import mask_secret
 
 KINDS = ("feishu", "dingtalk")
 
@@ -18,6 +21,17 @@ def finding_text(finding: dict[str, Any]) -> str:
     return f"[qcrules {finding.get('level', '').upper()}] {finding.get('rule', '')} {where}: {finding.get('message', '')}"
 
 
+def masked_url(url: str) -> str:
+    """The webhook address as it may be shown or stored: scheme and host, the path and
+    query (where 飞书 and 钉钉 robots carry the access token) masked to their last 4
+    characters, as qcrules masks a 合作码."""
+    parts = urllib.parse.urlsplit(str(url))
+    if not parts.scheme or not parts.netloc:
+        return mask_secret(url)
+    secret = parts.path.lstrip("/") + (f"?{parts.query}" if parts.query else "")
+    return f"{parts.scheme}://{parts.netloc}/{mask_secret(secret)}"
+
+
 def payload(kind: str, text: str) -> dict[str, Any]:
     if kind == "feishu":
         return {"msg_type": "text", "content": {"text": text}}
@@ -27,7 +41,10 @@ def payload(kind: str, text: str) -> dict[str, Any]:
 
 
 def notify_chat(action: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """The `notify_chat` action: post the finding, return what was sent and the reply."""
+    """The `notify_chat` action: post the finding, return what was sent and the reply.
+
+    The robot's address carries its access token: what is returned (printed by `actions
+    apply`, kept in the audit log) and said on failure names it masked."""
     settings = (context.get("config") or {}).get("livestream", {})
     url = settings.get("webhook_url")
     if not url:
@@ -38,7 +55,7 @@ def notify_chat(action: dict[str, Any], context: dict[str, Any]) -> dict[str, An
     kind = settings.get("webhook_kind", "feishu")
     body = payload(kind, finding_text(action.get("finding", {})))
     if context.get("dry_run"):
-        return {"sent": False, "url": url, "payload": body}
+        return {"sent": False, "url": masked_url(url), "payload": body}
     request = urllib.request.Request(
         url,
         data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
@@ -50,5 +67,7 @@ def notify_chat(action: dict[str, Any], context: dict[str, Any]) -> dict[str, An
             text = reply.read().decode("utf-8", "replace")
             status = reply.status
     except urllib.error.URLError as exc:
-        raise RuntimeError(f"webhook {url} did not accept the message: {exc}") from exc
-    return {"sent": True, "url": url, "payload": body, "status": status, "reply": text}
+        raise RuntimeError(
+            f"webhook {masked_url(url)} did not accept the message: {exc}"
+        ) from None  # the URLError's own text may carry the address
+    return {"sent": True, "url": masked_url(url), "payload": body, "status": status, "reply": text}
