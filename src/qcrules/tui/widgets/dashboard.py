@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from qcrules.service import RunRecord
 
 
+CARD_ROWS = 8  # rows a list card shows: the backtest chart below stays on a 45-line screen
+
+
 class DashboardTab(RunTab):
     def compose_content(self) -> ComposeResult:
         with VerticalScroll(id="dashboard-body"):
@@ -109,8 +112,15 @@ class DashboardTab(RunTab):
             waiting[kind] = waiting.get(kind, 0) + 1
         queue = Table.grid(padding=(0, 2))
         queue.add_row(Text(tr("待处理动作", "Actions waiting"), style="bold"), "")
-        for kind, count in sorted(waiting.items(), key=lambda item: -item[1]):
+        ranked = sorted(waiting.items(), key=lambda item: -item[1])
+        for kind, count in ranked[:CARD_ROWS]:
             queue.add_row(action_label(self.qapp.kinds, kind), str(count))
+        if len(ranked) > CARD_ROWS:  # the rest on the Actions tab; the chart stays in view
+            rest = sum(count for _, count in ranked[CARD_ROWS:])
+            more = len(ranked) - CARD_ROWS
+            queue.add_row(
+                tr(f"……另有 {more} 种（o 查看全部）", f"… {more} more kinds (o: all)"), str(rest)
+            )
         self.query_one("#queue", Static).update(queue)
 
         totals = [run.findings for run in history]
@@ -136,13 +146,14 @@ class DashboardTab(RunTab):
             ),
             "",
         )
-        for fact in soon[:12]:
+        for fact in soon[:CARD_ROWS]:
             card.add_row(
                 f"{fact.entity_id} {fact.values.get('creator.nickname') or ''}",
                 tr(f"{fact.values['days_to_expiry']} 天", f"{fact.values['days_to_expiry']} d"),
             )
-        if len(soon) > 12:
-            card.add_row(tr(f"……另有 {len(soon) - 12} 个", f"… and {len(soon) - 12} more"), "")
+        if len(soon) > CARD_ROWS:
+            more = len(soon) - CARD_ROWS
+            card.add_row(tr(f"……另有 {more} 个（g 查看）", f"… and {more} more (g)"), "")
         self.query_one("#expiring", Static).update(card)
 
     def show_backtest(self, result: Any) -> None:
