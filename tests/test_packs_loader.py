@@ -273,6 +273,8 @@ def test_a_parameter_table_declares_its_range_and_a_plain_value_none(tmp_path):
         ("streak = { min = 1 }", "has no value"),
         ('streak = { value = "x", min = 1 }', "only a number takes min, max or integer"),
         ('streak = { value = 3, max = "ten" }', "max must be a finite number"),
+        ("streak = { value = 3, max = 1e300 }", "within ±2**53, got 1e+300"),
+        ("streak = { value = 2026-01-01, min = 1 }", "got 2026-01-01"),
     ],
 )
 def test_a_bad_parameter_table_is_a_pack_error_on_its_line(tmp_path, entry, message):

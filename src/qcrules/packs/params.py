@@ -80,6 +80,14 @@ class ParamRange:
         return None
 
 
+_LIMIT = 2**53  # as every parameter value (README § Hostile input and limits)
+
+
+def _shown(value: Any) -> str:
+    """A value as TOML wrote it (a date as 2026-01-01, not a Python repr)."""
+    return value.isoformat() if hasattr(value, "isoformat") else repr(value)
+
+
 def read_param(name: str, raw: Any) -> tuple[Any, ParamRange | None, list[tuple[str, str]]]:
     """A `[params]` entry → (its value, its range or None, problems as (message, help)).
     A plain value has no range; a table gives `value` and optionally min, max, integer."""
@@ -101,10 +109,13 @@ def read_param(name: str, raw: Any) -> tuple[Any, ParamRange | None, list[tuple[
     value = raw["value"]
     low, high, integer = raw.get("min"), raw.get("max"), raw.get("integer", False)
     for key, bound in (("min", low), ("max", high)):
-        if bound is not None and not (_number(bound) and math.isfinite(bound)):
+        if bound is not None and not (
+            _number(bound) and math.isfinite(bound) and abs(bound) <= _LIMIT
+        ):
             problems.append(
                 (
-                    f"parameter {name!r}: {key} must be a finite number, got {bound!r}",
+                    f"parameter {name!r}: {key} must be a finite number within ±2**53, "
+                    f"got {_shown(bound)}",
                     f"e.g. {example}",
                 )
             )
@@ -115,8 +126,8 @@ def read_param(name: str, raw: Any) -> tuple[Any, ParamRange | None, list[tuple[
     if not _number(value):
         problems.append(
             (
-                f"parameter {name!r}: only a number takes min, max or integer, got {value!r}",
-                f"write {name} = {value!r}",
+                f"parameter {name!r}: only a number takes min, max or integer, got {_shown(value)}",
+                f"write {name} = {_shown(value)}",
             )
         )
         return value, None, problems
