@@ -172,7 +172,10 @@ class PacksTab(RunTab):
         pack, rule, enabled = self.rules[row]
         out.append(f"{rule.id} {rule.name}\n", style="bold")
         out.append(label(LEVEL_LABEL, rule.level), style=LEVEL_STYLE.get(rule.level, ""))
-        out.append(f" · {pack.id} {pack.version} ({pack.origin})")
+        origin = {"builtin": tr("内置", "built-in"), "folder": tr("文件夹", "folder")}.get(
+            pack.origin, tr(f"插件 {pack.origin}", f"plugin {pack.origin}")
+        )
+        out.append(f" · {pack.id} {pack.version} ({origin})")
         if not enabled:
             out.append(tr("  已在 qcrules.toml 停用", "  disabled in qcrules.toml"), style="dim")
         out.append("\n\n" + tr("条件：", "When: "), style="bold")
