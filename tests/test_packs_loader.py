@@ -282,3 +282,13 @@ def test_a_bad_parameter_table_is_a_pack_error_on_its_line(tmp_path, entry, mess
     assert pack is None
     problem = by_code(diagnostics, "bad-param")
     assert message in problem.message and problem.line == 9 and problem.help
+
+
+def test_a_badly_declared_parameter_is_one_problem_not_one_per_use(tmp_path):
+    """The declaration is the problem: a rule that uses the parameter is not also told it
+    names an unknown one."""
+    text = GOOD.replace("max_cpc = 2.5", "max_cpc = 2.5\nstreak = { value = 3, mni = 1 }")
+    text = text.replace("clicks_7d == 0", "clicks_7d == 0 and days_active >= params.streak")
+    _, pack, diagnostics = load(tmp_path, text)
+    assert pack is None
+    assert [d.code for d in diagnostics if d.severity == "error"] == ["bad-param"]

@@ -344,6 +344,8 @@ class _PackReader(_Sections):
             for message, help_text in problems:
                 self.add("bad-param", message, ("params", name), help=help_text or None)
             if problems:
+                if value is not None and not isinstance(value, dict | list):
+                    values[name] = value  # declared, if badly: its uses are not "unknown"
                 continue
             values[name] = value
             if declared is not None:
