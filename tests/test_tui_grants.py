@@ -293,12 +293,13 @@ def test_grant_form_snapshot(snap_compare, demo_folder):
         workspace.close()
 
 
-async def on_an_active_grant(app, pilot) -> tuple:
-    """The Grants tab with the first active grant selected: (its fact, its row, the table)."""
+async def on_an_active_grant(app, pilot, also=lambda fact: True) -> tuple:
+    """The Grants tab with the first active grant selected (of those `also` accepts): (its
+    fact, its row, the table)."""
     await settled(app, pilot)
     await pilot.press("g")
     await pilot.pause()
-    fact = next(f for f in app.grant_facts if f.values["status"] == "active")
+    fact = next(f for f in app.grant_facts if f.values["status"] == "active" and also(f))
     row = app.grant_facts.index(fact)
     table = app.query_one("#grant-state-table", DataTable)
     table.move_cursor(row=row)
@@ -548,18 +549,9 @@ async def test_looking_back_with_as_of_never_backdates_a_grant_write(writable):
     (it dated the grant's end to the past day, as if it ended days before it was revoked)."""
     app = QcrulesApp(writable, as_of=TODAY)  # no fixed clock: today is the machine's
     async with app.run_test(size=(160, 45)) as pilot:
-        await settled(app, pilot)
-        await pilot.press("g")
-        await pilot.pause()
-        fact = next(
-            f
-            for f in app.grant_facts
-            if f.values["status"] == "active"
-            and (f.values["ends_at"] or "") > date.today().isoformat()  # runs past today
-        )
-        table = app.query_one("#grant-state-table", DataTable)
-        table.move_cursor(row=app.grant_facts.index(fact))
-        table.focus()
+        fact, _, _ = await on_an_active_grant(
+            app, pilot, lambda f: (f.values["ends_at"] or "") > date.today().isoformat()
+        )  # one that runs past today
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, MarkGrant)

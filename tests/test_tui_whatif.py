@@ -90,6 +90,15 @@ async def test_quitting_while_a_whatif_runs_exits_at_once(workspace, monkeypatch
         assert child.wait(timeout=10) != 0  # killed as the app closed, not left to finish
 
 
+def import_a_costly_day(workspace) -> None:
+    """A day of a demo grant with ¥9000 spent and nothing sold: the backtest's last day
+    changes (a new data version)."""
+    row = [TODAY.isoformat(), "M1", "2269146343602051947", "G-000004", "9000", "10", "1", "0"]
+    header = ["日期", "商家ID", "达人UID", "授权ID", "整体消耗", "整体展示次数", "整体点击次数", "整体成交金额"]  # fmt: skip
+    path = write_csv(workspace.root / "today.csv", header, [row])
+    assert service.import_files(workspace, "metrics", [path]).ok
+
+
 async def test_the_chart_is_worked_out_once_then_remembered_for_the_same_data(writable):
     """Opening the app again on the same records, packs and settings shows the chart without
     a second backtest; after an import it is worked out again."""
@@ -107,19 +116,7 @@ async def test_the_chart_is_worked_out_once_then_remembered_for_the_same_data(wr
     assert len(children) == 1 and first is not None
     children, again = await session()
     assert children == [] and again.to_json() == first.to_json()
-    row = [TODAY.isoformat(), "M1", "2269146343602051947", "G-000004", "9000", "10", "1", "0"]
-    header = [
-        "日期",
-        "商家ID",
-        "达人UID",
-        "授权ID",
-        "整体消耗",
-        "整体展示次数",
-        "整体点击次数",
-        "整体成交金额",
-    ]
-    path = write_csv(writable.root / "today.csv", header, [row])
-    assert service.import_files(writable, "metrics", [path]).ok
+    import_a_costly_day(writable)
     children, changed = await session()
     assert len(children) == 1
     assert (
@@ -301,19 +298,7 @@ async def test_the_chart_follows_a_change_made_while_the_app_is_open(writable):
         await pilot.press("d")
         await evaluated(app, pilot)
         before = app.backtest.to_json()
-        row = [TODAY.isoformat(), "M1", "2269146343602051947", "G-000004", "9000", "10", "1", "0"]
-        header = [
-            "日期",
-            "商家ID",
-            "达人UID",
-            "授权ID",
-            "整体消耗",
-            "整体展示次数",
-            "整体点击次数",
-            "整体成交金额",
-        ]
-        path = write_csv(writable.root / "today.csv", header, [row])
-        assert service.import_files(writable, "metrics", [path]).ok
+        import_a_costly_day(writable)
         await pilot.press("r")
         await evaluated(app, pilot)
         await evaluated(app, pilot)

@@ -73,20 +73,23 @@ def _code_stamp(host) -> list[tuple[str, int, int]]:
     package. An editable install (pip install -e) changes code without a new version."""
     import qcrules
 
-    roots = {Path(qcrules.__file__).parent}
+    files: set[Path] = set(Path(qcrules.__file__).parent.rglob("*.py"))
     for _name, plugin in host.pm.list_name_plugin():
-        module = sys.modules.get(getattr(plugin, "__module__", None) or "") or plugin
-        origin = getattr(module, "__file__", None)
-        if origin:
-            roots.add(Path(origin).parent)
+        name = getattr(plugin, "__module__", None) or getattr(plugin, "__name__", "")
+        top = sys.modules.get(name.split(".")[0]) if name else None  # the plugin's package
+        origin = getattr(top, "__file__", None)
+        if not origin:
+            continue
+        path = Path(origin)
+        # a package: all of it; a module of its own (in site-packages, say): that file only
+        files.update(path.parent.rglob("*.py") if path.name == "__init__.py" else [path])
     stamp = []
-    for root in sorted(roots):
-        for path in sorted(root.rglob("*.py")):
-            try:
-                info = path.stat()
-            except OSError:
-                continue
-            stamp.append((str(path), info.st_mtime_ns, info.st_size))
+    for path in sorted(files):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp.append((str(path), info.st_mtime_ns, info.st_size))
     return stamp
 
 

@@ -97,6 +97,19 @@ def _check_mark_day(grant: dict[str, Any], status_to: str, on: date, today: date
         )
 
 
+def _grant(conn, grant_id: str) -> dict[str, Any]:
+    """The grant's row, or a refusal naming the closest ids."""
+    grant = _one(conn, Grant, "grant_id", grant_id)
+    if grant is None:
+        ids = list(conn.execute(select(table(Grant).c.grant_id)).scalars())
+        raise UsageError(
+            tr(f"没有授权 {grant_id!r}", f"there is no grant {grant_id!r}")
+            + _did_you_mean(grant_id, ids),
+            hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
+        )
+    return grant
+
+
 def mark_grant(
     workspace: Workspace,
     grant_id: str,
@@ -119,15 +132,7 @@ def mark_grant(
     status_to = "active" if target == "approved" else target
     day = on or today or date.today()
     with workspace.db.write("grants mark") as conn:
-        grant = _one(conn, Grant, "grant_id", grant_id)
-        if grant is None:
-            grants = table(Grant)
-            ids = list(conn.execute(select(grants.c.grant_id)).scalars())
-            raise UsageError(
-                tr(f"没有授权 {grant_id!r}", f"there is no grant {grant_id!r}")
-                + _did_you_mean(grant_id, ids),
-                hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
-            )
+        grant = _grant(conn, grant_id)
         current = grant["status"]
         if current not in GRANT_STATUSES or status_to not in TRANSITIONS.get(current, ()):
             moves = allowed_moves(current)
@@ -227,15 +232,7 @@ def record_agreement(
 
     opened = workspace.db.begin() if dry_run else workspace.db.write("grants signed")
     with opened as conn:  # a dry run reads only: no lock, no new data version
-        grant = _one(conn, Grant, "grant_id", grant_id)
-        if grant is None:
-            grants = table(Grant)
-            ids = list(conn.execute(select(grants.c.grant_id)).scalars())
-            raise UsageError(
-                tr(f"没有授权 {grant_id!r}", f"there is no grant {grant_id!r}")
-                + _did_you_mean(grant_id, ids),
-                hint=tr("qcrules grants list 列出授权", "qcrules grants list shows them"),
-            )
+        grant = _grant(conn, grant_id)
         status = grant["status"]
         if grant["has_agreement"]:
             raise UsageError(

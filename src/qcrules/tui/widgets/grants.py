@@ -241,6 +241,10 @@ class GrantsTab(RunTab):
             lambda chosen: chosen is not None and self._mark(fact.entity_id, *chosen),
         )
 
+    def _refused(self, exc: Any, severity: str) -> None:
+        """A service refusal in a toast: what is wrong, then what to do."""
+        self.notify(exc.message + (f" — {exc.hint}" if exc.hint else ""), severity=severity)
+
     @work(thread=True, exclusive=True, group="act", exit_on_error=False)
     def _mark(self, grant_id: str, target: str, note: str | None) -> None:
         from qcrules.errors import QcrulesError
@@ -251,8 +255,7 @@ class GrantsTab(RunTab):
                 app.workspace, grant_id, target, note=note, today=app.today
             )
         except QcrulesError as exc:
-            message = exc.message + (f" — {exc.hint}" if exc.hint else "")
-            app.call_from_thread(self.notify, message, severity="error")
+            app.call_from_thread(self._refused, exc, "error")
             return
         was, now = (label(STATUS_LABEL, s) for s in (outcome.before, outcome.after))
         message = tr(
@@ -282,8 +285,7 @@ class GrantsTab(RunTab):
         try:
             outcome = service.record_agreement(app.workspace, grant_id, dry_run=True)
         except QcrulesError as exc:
-            message = exc.message + (f" — {exc.hint}" if exc.hint else "")
-            app.call_from_thread(self.notify, message, severity="warning")
+            app.call_from_thread(self._refused, exc, "warning")
             return
         screen = ConfirmChange(
             tr(f"记录授权 {grant_id} 的协议已签？", f"Record grant {grant_id}'s agreement signed?"),
@@ -310,8 +312,7 @@ class GrantsTab(RunTab):
         try:
             outcome = service.record_agreement(app.workspace, grant_id, note=note)
         except QcrulesError as exc:
-            message = exc.message + (f" — {exc.hint}" if exc.hint else "")
-            app.call_from_thread(self.notify, message, severity="error")
+            app.call_from_thread(self._refused, exc, "error")
             return
         message = change_text(outcome.change) + tr("（u 撤销）", " (u undoes it)")
         app.call_from_thread(self.records_changed, [outcome.change])
