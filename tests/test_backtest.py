@@ -400,3 +400,28 @@ def test_whatif_equals_two_evaluations_whether_or_not_the_facts_can_be_shared(de
     ]
     assert got.unchanged == len(before.keys() & after.keys())
     assert got.added or got.removed, "the override should change something in the demo"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "[params]\nmonitoring = { min_days = 4 }  # set by the team\n",
+        "params = { monitoring = { min_days = 4 } }\n",
+    ],
+    ids=["inline-pack", "inline-params"],
+)
+def test_a_note_saved_into_an_inline_table_is_kept(demo_copy, params):
+    """An inline `{ … }` table cannot carry a comment per value: the note goes on its line,
+    the value is set and the file stays valid TOML."""
+    config = demo_copy / "qcrules.toml"
+    config.write_text(params + "\n" + config.read_text(encoding="utf-8"), encoding="utf-8")
+    workspace = Workspace.discover(config)
+    try:
+        assert workspace.config.params == {"monitoring": {"min_days": 4}}
+        service.save_params(workspace, {"monitoring": {"min_days": 6}}, note="after the 11-20 test")
+        text = config.read_text(encoding="utf-8")
+        line = next(line for line in text.splitlines() if "min_days = 6" in line)
+        assert "# after the 11-20 test" in line
+        assert workspace.config.params == {"monitoring": {"min_days": 6}}
+    finally:
+        workspace.close()

@@ -418,17 +418,22 @@ def set_config_values(
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     for section, values in changes.items():
         table: Any = doc
+        inline: Any = None  # the outermost `{ … }` on the way: one line, one comment
         for depth, name in enumerate(section):
             inner = table.get(name)
             if inner is None:
                 inner = tomlkit.table(is_super_table=depth < len(section) - 1)
                 table[name] = inner
+            if inline is None and isinstance(inner, tomlkit.items.InlineTable):
+                inline = inner
             table = inner
         for key, value in values.items():
-            if comment:
+            if comment and inline is None:
                 value = tomlkit.item(value)
                 value.comment(comment)
             table[key] = value
+        if comment and inline is not None:
+            inline.comment(comment)
     partial = path.with_name(path.name + ".partial")
     try:
         partial.write_text(tomlkit.dumps(doc), encoding="utf-8")
