@@ -213,7 +213,12 @@ async def test_evaluate_now_records_a_run_and_draws_the_history(demo_folder, tmp
             await pilot.press("r")
             await evaluated(app, pilot)
             assert app.report.run.id != first
-            assert len(app.query_one("#history", Sparkline).data) == before + 2
+            history = app.query_one("#history", Sparkline)
+            assert len(history.data) == before + 2 and history.display
+            title = str(app.query_one("#history-title", Static).render())
+            assert (
+                f"(last {before + 2}: " in title and f"latest {len(app.report.findings)})" in title
+            )
         assert len(service.recent_runs(workspace)) == before + 2
     finally:
         workspace.close()
@@ -588,3 +593,19 @@ async def test_the_grants_tab_lists_every_grant_with_its_findings(workspace):
             table.move_cursor(row=app.grant_facts.index(fact))
             await pilot.pause()
             assert ("video_id" in text_of(app, "#grant-state-detail")) == (scope == "single_video")
+
+
+async def test_one_run_is_said_in_words_not_drawn_as_a_solid_bar(demo_folder):
+    """A sparkline of one value fills its width and reads as a trend: with one run the
+    Dashboard says so in words and draws no chart."""
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    try:
+        app = QcrulesApp(workspace, as_of=TODAY, store=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await evaluated(app, pilot)
+            assert app.history == []
+            assert not app.query_one("#history", Sparkline).display
+            title = str(app.query_one("#history-title", Static).render())
+            assert f"one run so far ({len(app.report.findings)})" in title
+    finally:
+        workspace.close()

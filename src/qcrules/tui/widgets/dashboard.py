@@ -45,7 +45,7 @@ class DashboardTab(RunTab):
             with Horizontal(classes="cards"):
                 yield Static(id="queue", classes="card")
                 yield Static(id="expiring", classes="card")
-            yield Static(tr("历次评估的发现数", "Findings over past runs"))
+            yield Static(tr("历次评估的发现数", "Findings over past runs"), id="history-title")
             yield Sparkline([], id="history")
             yield Static(
                 tr(
@@ -123,8 +123,32 @@ class DashboardTab(RunTab):
             )
         self.query_one("#queue", Static).update(queue)
 
-        totals = [run.findings for run in history]
-        self.query_one("#history", Sparkline).data = totals or [len(report.findings)]
+        self.show_history([run.findings for run in history] or [len(report.findings)])
+
+    def show_history(self, totals: list[int]) -> None:
+        """Findings per stored run, oldest first. One run is said in words: a sparkline of
+        one value is a solid bar that reads as a trend."""
+        title, chart = self.query_one("#history-title", Static), self.query_one(Sparkline)
+        chart.display = len(totals) > 1
+        title.set_class(len(totals) < 2, "alone")
+        if len(totals) < 2:
+            title.update(
+                tr(
+                    f"历次评估的发现数：目前只有一次评估（{totals[0]} 条），再评估一次即可看到趋势",
+                    f"Findings over past runs: one run so far ({totals[0]}); "
+                    "the trend shows from the second",
+                )
+            )
+            return
+        chart.data = totals
+        title.update(
+            tr(
+                f"历次评估的发现数（最近 {len(totals)} 次：{min(totals)}–{max(totals)}，"
+                f"最新 {totals[-1]}）",
+                f"Findings over past runs (last {len(totals)}: {min(totals)}–{max(totals)}, "
+                f"latest {totals[-1]})",
+            )
+        )
 
     def show_expiring(self, grants: list[Any]) -> None:
         soon = sorted(
