@@ -5,6 +5,7 @@ the SQLite file itself."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import date
 
@@ -420,3 +421,45 @@ def test_a_renewal_that_overlaps_another_live_grant_is_refused(cli, ws):
     assert refused.returncode == 2 and "G-OTHER" in refused.stderr
     assert "overlaps" in refused.stderr
     assert row(ws, "select * from grants where renewal_of = ?", old["grant_id"]) is None
+
+
+def test_in_zh_outcomes_the_log_and_the_queue_name_tables_columns_and_states(cli, ws):
+    """A zh operator read `grants G-1: status: active → revoked; ends_at: None → …` and
+    `undone: grant:approved — grant G-1`: every line now says 授权, 授权状态, 已撤销, 空."""
+    evaluate(cli, ws)
+    zh = {"QCRULES_ACTOR": "tester", "QCRULES_LANG": "zh", "COLUMNS": "400"}
+    revoke = item(queue(cli, ws), "PRM001")
+    applied = cli("actions", "apply", revoke["id"], cwd=ws, env=zh)
+    assert applied.returncode == 0, applied.stderr
+    head, change = applied.stdout.splitlines()[:2]
+    assert head.startswith("执行：解除授权 — 授权 ") and "grant" not in head
+    assert "授权状态：生效中 → 已撤销" in change and "结束时间：" in change
+    assert not re.search(r"grants|status|ends_at|active|revoked", change)
+    undone = cli("actions", "undo", cwd=ws, env=zh)
+    assert undone.stdout.startswith("已撤销：解除授权 — 授权 ")
+    assert "授权状态：已撤销 → 生效中" in undone.stdout
+
+    requested = next(
+        g for g in json.loads(run(cli, ws, "grants", "list", "--format", "json").stdout)
+        if g["status"] == "requested"
+    )  # fmt: skip
+    marked = cli("grants", "mark", requested["grant_id"], "rejected", cwd=ws, env=zh)
+    assert "授权状态：已申请 → 已拒绝" in marked.stdout and "status" not in marked.stdout
+    back = cli("actions", "undo", cwd=ws, env=zh)
+    assert back.stdout.startswith("已撤销：授权标记为已拒绝 — 授权 ")
+
+    log = cli("actions", "log", cwd=ws, env=zh).stdout
+    assert "授权标记为已拒绝（已撤销）" in log and "grant:rejected" not in log
+    assert "解除授权（已撤销）" in log and " grant " not in log
+    listed = cli("actions", "list", cwd=ws, env=zh).stdout.splitlines()
+    row = next(line for line in listed if line.startswith(revoke["id"]))
+    assert row.split()[2] == "严重" and "授权 " in row
+
+
+def test_in_english_the_change_lines_keep_the_stored_names(cli, ws):
+    """English keeps the stored words (scripts and the README quote them)."""
+    evaluate(cli, ws)
+    revoke = item(queue(cli, ws), "PRM001")
+    applied = run(cli, ws, "actions", "apply", revoke["id"])
+    assert applied.stdout.startswith("applied: revoke_grant — grant ")
+    assert "status: active → revoked" in applied.stdout

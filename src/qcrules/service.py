@@ -458,6 +458,9 @@ _EXPORTS = {
     "parse_shard": "qcrules.scope",
     "RunRecord": "qcrules.runs",
     "LogEntry": "qcrules.actions.items",
+    "POOL_ACT_LABEL": "qcrules.actions.items",
+    "VERB_LABEL": "qcrules.actions.items",
+    "audit_kind_label": "qcrules.actions.items",
     "GrantView": "qcrules.grants",
 }
 

@@ -4,6 +4,7 @@ outcome of an action; and who acts, when."""
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 from dataclasses import dataclass, field
@@ -158,20 +159,33 @@ class Change:
     kept_on_undo: bool = False
 
     def describe(self) -> str:
-        name = ", ".join(f"{v}" for v in self.key.values())
+        """One line an operator reads: in zh with the table's, columns' and states' names
+        as the exports and the TUI give them (授权 … 状态：已申请 → 生效中)."""
         shown = self.to_json()  # credentials masked
         before, after = shown["before"], shown["after"]
-        if before is None:
-            shown = ", ".join(f"{k}={v}" for k, v in (after or {}).items() if v is not None)
-            return tr(f"新增 {self.table} {name}：{shown}", f"add {self.table} {name}: {shown}")
+        zh = language() == "zh"
+        table = _zh_table(self.table) if zh else self.table
+        column = functools.partial(_zh_column, self.table) if zh else str
+        value = functools.partial(_zh_value, self.table) if zh else (lambda _column, v: v)
+        name = tr(" ", ", ").join(f"{value(k, v)}" for k, v in self.key.items())
+        if before is None:  # what the key and the clock already say is left out
+            shown = tr("，", ", ").join(
+                f"{column(k)}={value(k, v)}"
+                for k, v in (after or {}).items()
+                if v is not None and k not in self.key and k not in _STAMPS
+            )
+            return tr(f"新增{table} {name}：{shown}", f"add {table} {name}: {shown}")
         if after is None:
-            return tr(f"删除 {self.table} {name}", f"delete {self.table} {name}")
+            return tr(f"删除{table} {name}", f"delete {table} {name}")
         diffs = [
-            f"{k}: {before.get(k)} → {v}"
+            tr(
+                f"{column(k)}：{value(k, before.get(k))} → {value(k, v)}",
+                f"{k}: {before.get(k)} → {v}",
+            )
             for k, v in after.items()
             if before.get(k) != v and k != "updated_at"
         ]
-        return f"{self.table} {name}: " + "; ".join(diffs)
+        return tr(f"{table} {name}：", f"{table} {name}: ") + tr("；", "; ").join(diffs)
 
     def to_json(self, *, masked: bool = True) -> dict[str, Any]:
         """As shown (credentials masked) or, for the audit log that undo reads, as it is."""
@@ -182,6 +196,79 @@ class Change:
         if self.kept_on_undo:
             out["kept_on_undo"] = True
         return out
+
+
+_STAMPS = ("created_at", "updated_at")
+_ZH_TABLE = {"grants": "授权", "creators": "达人", "pool": "达人池", "merchants": "商家"}
+_ZH_TABLE.update(holds="暂停")
+_ZH_COLUMN = {"updated_at": "更新时间", "until": "截止日期", "reason": "原因", "note": "备注"}
+
+
+def _zh_table(table: str) -> str:
+    return _ZH_TABLE.get(table, table)
+
+
+def _zh_column(table: str, column: str) -> str:
+    """A column by the first header an export gives it (ingest's aliases), else its name."""
+    from qcrules.ingest.columns import KINDS
+
+    kind = next((k for k in KINDS.values() if k.table == table), None)
+    found = kind.by_name.get(column) if kind else None
+    if found is not None and found.aliases:
+        return found.aliases[0]
+    return _ZH_COLUMN.get(column, column)
+
+
+_ZH_POOL = {"in_pool": ("已入池",), "candidate": ("候选",), "excluded": ("已排除",)}
+
+
+def _zh_value(table: str, column: str, value: Any) -> Any:
+    from qcrules.grants.vocab import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
+
+    if value is None:
+        return "空"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    vocab: dict[str, dict] = {"status": STATUS_LABEL}
+    vocab.update(auth_type=AUTH_LABEL, scope=SCOPE_LABEL, channel=CHANNEL_LABEL)
+    vocab.update(entity_type={"grant": ("授权",), "creator": ("达人",), "merchant": ("商家",)})
+    labels = _ZH_POOL if table == "pool" and column == "status" else vocab.get(column, {})
+    label = labels.get(value) if isinstance(value, str) else None
+    return label[0] if label else value
+
+
+POOL_ACT_LABEL = {
+    "in_pool": ("加入达人池", "add to the pool"),
+    "candidate": ("移出达人池", "remove from the pool"),
+    "excluded": ("排除出达人池", "exclude from the pool"),
+}
+VERB_LABEL = {
+    "hold": ("暂停", "hold"),
+    "dismiss": ("忽略", "dismiss"),
+    "undo": ("撤销", "undo"),
+    "apply": ("执行", "apply"),
+}
+
+
+def audit_kind_label(kinds: dict[str, Any], kind: str) -> str:
+    """An audit entry's kind as the operator says it, for the CLI and the TUI alike
+    ("hold", "apply:pool:excluded", "grant:approved" → 暂停, 排除出达人池, 授权标记为已通过).
+    `kinds`: the action kinds known (the plugins' included), for their names."""
+    from qcrules.grants.vocab import STATUS_LABEL, label
+
+    verb, _, rest = kind.partition(":")
+    if verb == "apply" and rest.startswith("pool:"):
+        return label(POOL_ACT_LABEL, rest.removeprefix("pool:"))
+    if verb == "apply":
+        known = kinds.get(rest)
+        return tr(known.zh, known.en) if known is not None else rest
+    if verb == "grant" and rest == "request":
+        return tr("发起授权", "request a grant")
+    if verb == "grant" and rest == "signed":
+        return tr("记录协议已签", "record the agreement signed")
+    if verb == "grant":
+        return tr(f"授权标记为{label(STATUS_LABEL, rest)}", f"mark the grant {rest}")
+    return label(VERB_LABEL, verb) if verb in VERB_LABEL else kind
 
 
 SECRET_COLUMNS = ("cooperation_code",)  # shown by their last 4 characters only

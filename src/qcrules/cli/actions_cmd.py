@@ -13,7 +13,8 @@ from rich.table import Table
 from qcrules import service
 from qcrules.cli.base import echo_json, err_console, out_console
 from qcrules.errors import UsageError
-from qcrules.i18n import tr
+from qcrules.i18n import language, tr
+from qcrules.output.formats import ENTITY_ZH, LEVEL_ZH
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -21,6 +22,21 @@ FORMATS = click.Choice(["table", "json"])
 def _kind_label(kinds: dict, kind: str) -> str:
     known = kinds.get(kind)
     return tr(known.zh, known.en) if known is not None else kind
+
+
+def _entity_word(entity_type: str) -> str:
+    return ENTITY_ZH.get(entity_type, entity_type) if language() == "zh" else entity_type
+
+
+def _level_word(level: str) -> str:
+    return LEVEL_ZH.get(level, level) if language() == "zh" else level
+
+
+def _what(outcome) -> str:
+    """What was done as the operator says it (续期授权; an undo's 授权标记为已通过)."""
+    kinds, kind = service.action_kinds(), outcome.kind
+    audit_kind = kind if outcome.verb == "undo" and kind not in kinds else f"apply:{kind}"
+    return service.audit_kind_label(kinds, audit_kind)
 
 
 def _print_outcome(outcome, fmt: str) -> None:
@@ -36,10 +52,11 @@ def _print_outcome(outcome, fmt: str) -> None:
     }[outcome.verb]
     if outcome.dry_run:
         verb = tr("将会执行（--dry-run，未改动）", "would apply (--dry-run, nothing changed)")
-    who = f"{outcome.entity_type} {outcome.entity_id}"
+    who = f"{_entity_word(outcome.entity_type)} {outcome.entity_id}"
     if outcome.merchant_id:
         who += f" @{outcome.merchant_id}"
-    head = f"{verb}: {outcome.kind} — {who}"
+    what = tr(f"{_what(outcome)} — ", f"{outcome.kind} — ") if outcome.verb != "hold" else ""
+    head = tr(f"{verb}：{what}{who}", f"{verb}: {what}{who}")
     if outcome.audit_id is not None:
         head += tr(f"（审计 #{outcome.audit_id}）", f"  (audit #{outcome.audit_id})")
     console.print(escape(head), highlight=False)
@@ -88,14 +105,22 @@ def list_cmd(state, show_all: bool, fmt: str) -> int:
         )
     ]
     for item in items:
-        entity = f"{item.entity_type} {item.entity_id}"
+        entity = f"{_entity_word(item.entity_type)} {item.entity_id}"
         if item.merchant_id and item.entity_type != "merchant":
             entity += f" @{item.merchant_id}"
         action = _kind_label(kinds, item.kind)
         if item.params:
             action += " (" + ", ".join(f"{k}={v}" for k, v in item.params.items()) + ")"
         rows.append(
-            (item.ref, item.state_text, item.level, item.rule, entity, action, item.message)
+            (
+                item.ref,
+                item.state_text,
+                _level_word(item.level),
+                item.rule,
+                entity,
+                action,
+                item.message,
+            )
         )
     console = out_console()
     if items:  # one line per action, columns aligned by display width (wide characters too)
@@ -237,6 +262,7 @@ def log_cmd(state, limit: int, fmt: str) -> int:
     if not entries:
         err_console().print(tr("审计日志为空", "the audit log is empty"))
         return 0
+    kinds = service.action_kinds()
     table = Table(box=None, pad_edge=False, header_style="bold")
     for header in (
         "#",
@@ -248,7 +274,8 @@ def log_cmd(state, limit: int, fmt: str) -> int:
     ):
         table.add_column(header)
     for e in entries:
-        change = e.kind + (f" #{e.undoes}" if e.undoes else "")
+        change = tr(service.audit_kind_label(kinds, e.kind), e.kind)
+        change += f" #{e.undoes}" if e.undoes else ""
         if e.undone:
             change += tr("（已撤销）", " (undone)")
         table.add_row(
@@ -256,7 +283,7 @@ def log_cmd(state, limit: int, fmt: str) -> int:
             e.at,
             escape(e.actor),
             escape(change),
-            escape(f"{e.entity.type} {e.entity.id}"),
+            escape(f"{_entity_word(e.entity.type)} {e.entity.id}"),
             escape(e.note or ""),
         )
     out_console().print(table)

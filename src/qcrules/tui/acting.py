@@ -13,13 +13,11 @@ from qcrules import service
 from qcrules.findings import Finding, Subject
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
-from qcrules.service import STATUS_LABEL, LogEntry
+from qcrules.service import LogEntry
 from qcrules.tui.messages import Acted
 from qcrules.tui.present import (
     ENTITY_LABEL,
-    POOL_ACT_LABEL,
     STATE_LABEL,
-    VERB_LABEL,
     action_label,
     change_text,
     label,
@@ -175,7 +173,7 @@ class ActingMixin(_Base):
         entity, actor = last.entity, for_terminal(last.actor, one_line=True)
         what = f"{label(ENTITY_LABEL, entity.type)} {for_terminal(entity.id, one_line=True)}"
         when = last.at.replace("T", " ")[:16]
-        verb = self._audit_label(last.kind)
+        verb = service.audit_kind_label(self.kinds, last.kind)
         screen = ConfirmChange(
             tr(f"撤销「{verb}」？", f"Undo “{verb}”?"),
             tr(f"{what}，{actor} 于 {when}", f"{what}, by {actor} at {when}")
@@ -191,22 +189,6 @@ class ActingMixin(_Base):
     @staticmethod
     def _subject_of(finding: Finding | None) -> Subject | None:
         return finding.subject if finding is not None else None
-
-    def _audit_label(self, kind: str) -> str:
-        """An audit entry's kind as the operator said it ("hold", "apply:pool:excluded",
-        "grant:approved" → 暂停, 排除出池, 授权标记为已通过)."""
-        verb, _, rest = kind.partition(":")
-        if verb == "apply" and rest.startswith("pool:"):
-            return label(POOL_ACT_LABEL, rest.removeprefix("pool:"))
-        if verb == "apply":
-            return action_label(self.kinds, rest)
-        if verb == "grant" and rest == "request":
-            return tr("发起授权", "request a grant")
-        if verb == "grant" and rest == "signed":
-            return tr("记录协议已签", "record the agreement signed")
-        if verb == "grant":
-            return tr(f"授权标记为{label(STATUS_LABEL, rest)}", f"mark the grant {rest}")
-        return label(VERB_LABEL, verb)
 
     def _lock_wait_notice(self, message: str) -> None:
         try:
@@ -243,7 +225,9 @@ class ActingMixin(_Base):
             return
         summary = "; ".join(change_text(change) for change in outcome.changes)
         kind = outcome.kind  # an action's kind, or an audit entry's (an undo's)
-        what = action_label(self.kinds, kind) if kind in self.kinds else self._audit_label(kind)
+        what = service.audit_kind_label(
+            self.kinds, kind if kind not in self.kinds else "apply:" + kind
+        )
         message = tr(*DONE[verb]) + ("" if verb == "hold" else tr("：", ": ") + what)
         if verb == "hold" and summary:
             message = summary  # "hold grant G-1 (reason: …)" says it once

@@ -14,7 +14,12 @@ from textual.css.query import NoMatches
 from qcrules.findings import Finding, RunReport
 from qcrules.i18n import tr
 from qcrules.safety import for_terminal, safe_data
-from qcrules.service import AUTH_LABEL, CHANNEL_LABEL, SCOPE_LABEL, STATUS_LABEL
+from qcrules.service import (
+    AUTH_LABEL,
+    CHANNEL_LABEL,
+    SCOPE_LABEL,
+    STATUS_LABEL,
+)
 
 LEVELS = ("critical", "error", "warn", "info")
 LEVEL_STYLE = {
@@ -30,12 +35,6 @@ LEVEL_LABEL = {
     "info": ("提示", "info"),
 }
 STATE_MARK = {"applied": "✔", "dismissed": "✘", "held": "⏸"}
-VERB_LABEL = {"hold": ("暂停", "hold"), "dismiss": ("忽略", "dismiss"), "undo": ("撤销", "undo")}
-POOL_ACT_LABEL = {
-    "in_pool": ("加入达人池", "add to the pool"),
-    "candidate": ("移出达人池", "remove from the pool"),
-    "excluded": ("排除出达人池", "exclude from the pool"),
-}
 SHEET_DAYS = 14  # the monitoring tab's window
 POOL_LABEL = {
     "in_pool": ("已入池", "in pool"),
