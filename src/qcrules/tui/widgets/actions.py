@@ -89,7 +89,7 @@ class ActionsPane(SaysWorkerErrors, Vertical):
         with Horizontal(id="actions-filters"):
             yield Input(
                 placeholder=tr(
-                    "筛选动作：规则、动作、达人、授权、商家或文字（/）",
+                    "筛选：规则、动作、达人、授权、商家（/）",
                     "Filter actions: rule, kind, creator, grant, merchant or text (/)",
                 ),
                 id="actions-filter",
