@@ -542,6 +542,9 @@ async def test_a_signed_agreement_is_recorded_from_the_grants_tab_and_closes_prm
             writable, "select has_agreement from grants where grant_id = ?", grant_id
         ) == [(0,)]
         assert "has_agreement  no" in shown(app.query_one("#grant-state-detail", Static))
+        # and the evaluation that follows an undone grant write brings PRM009 back
+        assert any(f.rule == "PRM009" and f.subject.id == grant_id for f in app.report.findings)
+        assert any(x.rule == "PRM009" for x in app.findings_of("grant", grant_id, None))
 
 
 async def test_looking_back_with_as_of_never_backdates_a_grant_write(writable):

@@ -234,3 +234,7 @@ class ActingMixin(_Base):
         elif summary:
             message += f" — {summary}"
         self.post_message(Acted(states, message, holds, outcome.changes))
+        if verb == "undo" and kind.startswith("grant:"):
+            # a grant's mark, agreement or request taken back: the findings it closed or
+            # opened follow at once, as they did when it was made (GrantsTab re-evaluates)
+            self.call_from_thread(self.action_evaluate)
