@@ -13,7 +13,16 @@ import pytest
 
 from conftest import settle_app, settle_whatif
 from qcrules.errors import UsageError
-from qcrules.safety import check_id, file_in, for_terminal, mask_secret, safe_data
+from qcrules.safety import (
+    check_id,
+    file_in,
+    for_terminal,
+    is_secret_name,
+    mask_credentials,
+    mask_secret,
+    safe_data,
+    secret_values,
+)
 
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b6n\u202e"  # retitle, bell, clear, red, C1 CSI, bidi
 
@@ -89,6 +98,34 @@ def test_file_in_stays_inside_its_folder(tmp_path):
     (folder / "G-2.md").symlink_to(tmp_path / "outside.md")
     with pytest.raises(UsageError):
         file_in(folder, "G-2", ".md")
+
+
+def test_credential_names_are_told_from_ordinary_ones():
+    for name in ("webhook_url", "access_token", "app_secret", "API-Key", "password", "合作码"):
+        assert is_secret_name(name), name
+    for name in ("key", "sign_date", "signed", "grant_id", "designer", "monkey", "tokens_used"):
+        assert not is_secret_name(name), name
+    assert is_secret_name("sign", query=True) and not is_secret_name("sign")
+
+
+def test_mask_credentials_keeps_everything_else_as_it_is():
+    settings = {"chat": {"webhook_url": "https://x.example/hook/SECRET-123456", "retries": 3}}
+    known = secret_values(settings)
+    assert known == {"https://x.example/hook/SECRET-123456"}
+    data = {
+        "ok": True,
+        "count": 3,
+        "key": {"grant_id": "G-1"},
+        "nested": [{"token": 12345678}, "via https://x.example/hook/SECRET-123456 done"],
+        "url": "https://api.example/send?sign=abcdefgh&timestamp=1700000000",
+    }
+    assert mask_credentials(data, known) == {
+        "ok": True,
+        "count": 3,
+        "key": {"grant_id": "G-1"},
+        "nested": [{"token": "****5678"}, "via ****3456 done"],
+        "url": "https://api.example/send?sign=****efgh&timestamp=1700000000",
+    }
 
 
 def test_mask_secret_is_the_last_four_only():

@@ -545,3 +545,79 @@ def test_a_column_a_plugin_header_map_names_is_not_called_unknown(cli, tmp_path)
     assert "成交人数" in result.stdout + result.stderr  # kept, under the plugin's name
     assert "not known" not in result.stdout + result.stderr, result.stdout + result.stderr
     assert "did you mean" not in result.stdout + result.stderr
+
+
+def test_credentials_a_plugin_action_hands_back_are_masked_where_shown_and_audited(
+    qcrules_plugin, demo, tmp_path
+):
+    """A plugin action that echoes its robot's webhook address or a token in its result had
+    them printed in full and kept in the audit log, which the whole team reads. Masked by
+    the rule that masks a 合作码: values under a credential's name, a token in a URL's
+    query, and any credential from [plugins.*] found inside a text."""
+    import shutil
+
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.workspace import Workspace
+
+    hook = "https://open.feishu.cn/open-apis/bot/v2/hook/3f9a1c2e-77aa-4b1d-9e0f-5a6b7c8d9e0f"
+    folder = tmp_path / "ws"
+    shutil.copytree(demo, folder)
+    config = folder / "qcrules.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + f'\n[plugins.chat]\nwebhook_url = "{hook}"\n',
+        encoding="utf-8",
+    )
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "chat.toml").write_text(
+        PLUGIN_PACK.replace("tell_the_boss", "post_to_chat").replace("throwaway", "chat"),
+        encoding="utf-8",
+    )
+
+    class Chat:
+        @staticmethod
+        def qcrules_register_packs(register):
+            register(packs)
+
+        @staticmethod
+        def qcrules_register_fields(register):
+            register(
+                "gmv_per_day_7d", "number", "grant", "GMV per day over 7 days (x1000)",
+                lambda facts, context: [(f.values.get("gmv_7d") or 0) / 7 * 1000 for f in facts],
+            )  # fmt: skip
+
+        @staticmethod
+        def qcrules_register_actions(register):
+            def post(action, context):
+                url = context["config"]["chat"]["webhook_url"]
+                return {
+                    "posted_to": url,
+                    "said": f"sent via {url} ok",
+                    "access_token": "tok-9f8e7d6c5b4a",
+                    "callback": "https://oapi.dingtalk.com/robot/send?access_token=abcdef987654&x=1",
+                }
+
+            register("post_to_chat", post, zh="发到群里", en="post to the chat")
+
+    qcrules_plugin(Chat(), name="chat")
+    workspace = Workspace.discover(config)
+    try:
+        service.evaluate(workspace, EvaluateOptions(packs=["chat"], fail_on="never"))
+        item = next(i for i in service.action_queue(workspace) if i.kind == "post_to_chat")
+        outcome = service.apply_action(workspace, item.ref)
+        shown = json.dumps(outcome.to_json(), ensure_ascii=False)
+        audited = json.dumps([e.to_json() for e in service.audit_log(workspace)])
+        for text in (shown, audited):
+            for secret in (
+                "3f9a1c2e-77aa-4b1d-9e0f-5a6b7c8d9e0f",
+                "tok-9f8e7d6c5b4a",
+                "abcdef987654",
+            ):
+                assert secret not in text
+        result = outcome.to_json()["result"]
+        assert result["posted_to"] == "****9e0f"  # the configured credential itself
+        assert result["said"] == "sent via ****9e0f ok"  # a configured credential in a text
+        assert result["access_token"] == "****5b4a"
+        assert result["callback"].endswith("?access_token=****7654&x=1")
+    finally:
+        workspace.close()

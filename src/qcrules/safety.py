@@ -12,7 +12,8 @@ data (table, markdown, github, the TUI, error messages, reports) calls it instea
 - `file_in`: a file name built from an id stays inside its folder, checked after resolving.
 - `spreadsheet_cell`: a report cell that Excel or LibreOffice will not run as a formula
   (OWASP CSV injection) and that XLSX can store.
-- `mask_secret`: the one masking rule for credentials (合作码): the last 4 characters only.
+- `mask_secret`: the one masking rule for credentials (合作码): the last 4 characters only;
+  `mask_credentials` applies it to what a plugin action hands back (tokens, webhook URLs).
 - `check_day`: a date given to qcrules (`--as-of`, `--until`) lies in DAY_MIN…DAY_MAX.
 """
 
@@ -192,6 +193,73 @@ def mask_secret(secret: Any) -> str:
     if not text:
         return ""
     return f"****{text[-4:]}" if len(text) > 4 else "****"
+
+
+# words that name a credential in a key (`webhook_url`, `access_token`, `app_secret`) or a
+# URL's query (`?access_token=`, `&sign=`): what a plugin action may hand back or be given
+_SECRET_WORDS = {
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "credential",
+    "credentials",
+    "webhook",
+    "apikey",
+}
+_QUERY_WORDS = {"sign", "signature", "key", "sig"}  # a URL's query only (钉钉's &sign=)
+_SECRET_NAME = re.compile(
+    r"(?i)(?:api|access|private|app|secret)[_-]?key$|^cooperation_code$|合作码"
+)
+_URL_QUERY = re.compile(r"([?&]([A-Za-z_-]+)=)([^&#\s\"']+)")
+
+
+def is_secret_name(name: str, *, query: bool = False) -> bool:
+    parts = re.split(r"[^a-z0-9]+", name.lower())
+    words = _SECRET_WORDS | _QUERY_WORDS if query else _SECRET_WORDS
+    return bool(words.intersection(parts) or _SECRET_NAME.search(name))
+
+
+def secret_values(settings: Any) -> set[str]:
+    """Every value under a credential's name in a settings tree ([plugins.*] of
+    qcrules.toml): the texts that must not be shown or stored as they are."""
+    found: set[str] = set()
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            if is_secret_name(str(key)) and isinstance(value, str | int) and str(value).strip():
+                found.add(str(value).strip())
+            else:
+                found |= secret_values(value)
+    elif isinstance(settings, list):
+        for value in settings:
+            found |= secret_values(value)
+    return found
+
+
+def mask_credentials(data: Any, known: set[str] | frozenset[str] = frozenset()) -> Any:
+    """A plugin action's result as it may be shown and audited: values under a credential's
+    name, a credential in a URL's query, and any `known` secret (the plugins' settings)
+    inside a text masked by `mask_secret`. Plugins mask their own; this is the net below."""
+    if isinstance(data, dict):
+        return {
+            k: (
+                mask_secret(v)
+                if is_secret_name(str(k)) and isinstance(v, str | int) and not isinstance(v, bool)
+                else mask_credentials(v, known)
+            )
+            for k, v in data.items()
+        }
+    if isinstance(data, list | tuple):
+        return [mask_credentials(v, known) for v in data]
+    if isinstance(data, str):
+        for secret in sorted(known, key=len, reverse=True):
+            if len(secret) >= 6 and secret in data:
+                data = data.replace(secret, mask_secret(secret))
+        return _URL_QUERY.sub(
+            lambda m: m[1] + (mask_secret(m[3]) if is_secret_name(m[2], query=True) else m[3]), data
+        )
+    return data
 
 
 # --- dates -------------------------------------------------------------------------------------

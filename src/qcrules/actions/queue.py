@@ -49,6 +49,7 @@ from qcrules.model.tables import (
     Hold,
     Merchant,
 )
+from qcrules.safety import mask_credentials, secret_values
 from qcrules.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -364,7 +365,7 @@ def _apply_in(
             "dry_run": dry_run,
         }
         try:
-            outcome.result = kind.handler(action, context)
+            result = kind.handler(action, context)
         except Exception as exc:
             raise UsageError(
                 tr(
@@ -376,6 +377,8 @@ def _apply_in(
                     f"it comes from the plugin {kind.origin}; nothing was changed",
                 ),
             ) from exc
+        # shown and audited: a token the plugin handed back unmasked is masked here
+        outcome.result = mask_credentials(result, secret_values(workspace.config.plugins))
     if item.kind == "prepare_agreement" and item.entity_type == "grant":
         outcome.result = _prepare_agreement(workspace, item.entity_id, dry_run, today)
     if dry_run:
