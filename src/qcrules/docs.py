@@ -216,16 +216,25 @@ def explanation_json(e) -> dict[str, Any]:
 
 
 def explanation_text(e) -> str:
-    who = f"{e.entity_type} {e.entity_id}" + (f" @{e.merchant_id}" if e.merchant_id else "")
+    entity = {"grant": "授权", "creator": "达人", "merchant": "商家"}.get(e.entity_type)
+    who = f"{tr(entity or e.entity_type, e.entity_type)} {e.entity_id}"
+    who += f" @{e.merchant_id}" if e.merchant_id else ""
     verdict = {
         "fired": tr("触发", "FIRED"),
         "not fired": tr("未触发", "did not fire"),
         "insufficient data": tr("数据不足", "insufficient data"),
         "not applicable": tr("不适用", "not applicable"),
     }[e.outcome]
-    lines = [f"{e.rule.id} {e.rule.name} — {who}, as of {e.as_of}: {verdict}  (engine: {e.engine})"]
+    lines = [
+        tr(
+            f"{e.rule.id} {e.rule.name} — {who}，截至 {e.as_of}：{verdict}（引擎：{e.engine}）",
+            f"{e.rule.id} {e.rule.name} — {who}, as of {e.as_of}: {verdict}  (engine: {e.engine})",
+        )
+    ]
     if e.params:
-        lines.append("params: " + ", ".join(f"{k} = {v}" for k, v in e.params.items()))
+        lines.append(
+            tr("参数：", "params: ") + ", ".join(f"{k} = {v}" for k, v in e.params.items())
+        )
     if e.guard is not None:
         lines += ["", tr("前提（guard）：", "guard:"), *_tree_lines(e.guard, 1)]
     lines += ["", tr("条件：", "condition:"), *_tree_lines(e.condition, 1)]

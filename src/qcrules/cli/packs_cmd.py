@@ -11,6 +11,7 @@ from rich.markup import escape
 from qcrules.cli.base import echo_json, err_console, out_console, print_diagnostics
 from qcrules.errors import EXIT_INVALID_PACK, PackError, UsageError
 from qcrules.i18n import did_you_mean, language, pick, tr
+from qcrules.output.formats import ENTITY_ZH, LEVEL_ZH
 
 
 def _packset(state, files=()):
@@ -75,20 +76,34 @@ def packs_list(state, fmt) -> int:
     from rich.table import Table
 
     table = Table(header_style="bold")
-    for column in ("id", "version", "origin", "rules", "enabled", "title", "path"):
-        table.add_column(column)
+    for column, zh in (
+        ("id", "规则包"),
+        ("version", "版本"),
+        ("origin", "来源"),
+        ("rules", "规则数"),
+        ("enabled", "启用"),
+        ("title", "名称"),
+        ("path", "路径"),
+    ):
+        table.add_column(tr(zh, column))
     for row in rows:
         table.add_row(
             row["id"],
             row["version"],
-            row["origin"],
+            _origin(row["origin"]),
             str(row["rules"]),
-            "yes" if row["enabled"] else "no",
+            tr("是", "yes") if row["enabled"] else tr("否", "no"),
             row["title"],
             row["path"] or "",
         )
     out_console().print(table)
     return 0
+
+
+def _origin(origin: str) -> str:
+    """Where a pack comes from, in the words of the TUI's Packs tab (内置, 文件夹, 插件 …)."""
+    zh = {"builtin": "内置", "folder": "文件夹"}.get(origin, f"插件 {origin}")
+    return tr(zh, origin)
 
 
 @packs_group.command("show")
@@ -137,13 +152,13 @@ def packs_show(state, pack_id, fmt) -> int:
         return 0
     console = out_console()
     console.print(
-        f"[bold]{pack.id}[/] {pack.version} — {pick(pack.title)}  ({pack.origin}: {pack.path})",
+        f"[bold]{pack.id}[/] {pack.version} — {pick(pack.title)}  ({_origin(pack.origin)}: {pack.path})",
         highlight=False,
     )
     if pack.guard:
         console.print(f"guard: {pack.guard}", highlight=False, markup=False)
     console.print(
-        "params: "
+        tr("参数：", "params: ")
         + ", ".join(
             f"{k}={v}" + (f" ({pack.param_ranges[k].short()})" if k in pack.param_ranges else "")
             for k, v in pack.params.items()
@@ -154,15 +169,26 @@ def packs_show(state, pack_id, fmt) -> int:
     from rich.table import Table
 
     table = Table(header_style="bold")
-    for column in ("id", "name", "level", "entity", "action", "when"):
-        table.add_column(column, overflow="fold")
+    for column, zh in (
+        ("id", "规则"),
+        ("name", "名称"),
+        ("level", "级别"),
+        ("entity", "对象"),
+        ("action", "建议动作"),
+        ("when", "条件"),
+    ):
+        table.add_column(tr(zh, column), overflow="fold")
+    from qcrules import service
+
+    kinds = service.action_kinds() if language() == "zh" else {}
     for rule in pack.rules:
+        kind = kinds.get(rule.action_kind or "")
         table.add_row(
             rule.id,
             rule.name,
-            rule.level,
-            rule.entity,
-            rule.action_kind,
+            tr(LEVEL_ZH.get(rule.level, rule.level), rule.level),
+            tr(ENTITY_ZH.get(rule.entity, rule.entity), rule.entity),
+            kind.zh if kind is not None else rule.action_kind,
             " ".join(rule.when.split()),
         )
     console.print(table)
@@ -297,10 +323,20 @@ def packs_fields(state, entity, fmt) -> int:
     from rich.table import Table
 
     table = Table(header_style="bold")
-    for column in ("entity", "field", "type", "unit", "meaning", "source"):
-        table.add_column(column, overflow="fold")
+    for column, zh in (
+        ("entity", "对象"),
+        ("field", "字段"),
+        ("type", "类型"),
+        ("unit", "单位"),
+        ("meaning", "含义"),
+        ("source", "来源"),
+    ):
+        table.add_column(tr(zh, column), overflow="fold")
     for s in specs:
-        table.add_row(s.entity, s.name, s.type, s.unit, s.doc_zh if zh else s.doc_en, s.source)
+        entity = ENTITY_ZH.get(s.entity, s.entity) if zh else s.entity
+        table.add_row(
+            entity, s.name, s.type, s.unit, s.doc_zh if zh else s.doc_en, _origin(s.source)
+        )
     out_console().print(table)
     return 0
 

@@ -27,8 +27,15 @@ def runs_list(state, limit: int, fmt: str) -> int:
     from rich.table import Table
 
     table = Table(header_style="bold")
-    for column in ("id", "as of", "share", "findings", "exit", "started"):
-        table.add_column(column, no_wrap=column == "id")
+    for column, zh in (
+        ("id", "编号"),
+        ("as of", "截至"),
+        ("share", "分片"),
+        ("findings", "发现"),
+        ("exit", "退出码"),
+        ("started", "开始时间"),
+    ):
+        table.add_column(tr(zh, column), no_wrap=column == "id")
     for row in rows:
         share = row.part or (
             tr(f"合并 {len(row.merged_from)} 份", f"merged {len(row.merged_from)}")
