@@ -360,3 +360,24 @@ def test_a_baseline_nested_too_deeply_is_a_usage_error(cli, demo_folder, tmp_pat
     )
     assert done.returncode == 2, done.stderr
     assert "is not qcrules JSON output" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("amounts", [("1e308", "1e308"), ("1e16", "5"), ("9.1e15", "1")])
+def test_an_amount_no_export_can_hold_is_refused_on_its_line(cli, demo_copy, amounts):
+    """Two spends of 1e308 crashed the import (OverflowError, no file or line), and one was
+    stored and shown as ¥inf. An amount above 2**53 is refused on its line; nothing changes."""
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        (aweme,) = conn.execute("select aweme_id from creators order by aweme_id").fetchone()
+        before = conn.execute("select count(*), sum(spend) from metrics").fetchone()
+    path = demo_copy / "huge.csv"
+    path.write_text(
+        "日期,商家ID,达人UID,千川账户ID,消耗,展示次数,点击次数\n"
+        f"2026-11-20,M1,{aweme},A1,{amounts[0]},100,1\n2026-11-20,M1,{aweme},A2,{amounts[1]},100,1\n",
+        encoding="utf-8",
+    )
+    done = cli("import", "metrics", str(path), cwd=demo_copy)
+    assert done.returncode == 2, done.stderr
+    assert f"{path}:2: 消耗" in done.stderr and "2**53" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    with sqlite3.connect(demo_copy / "qcrules.db") as conn:
+        assert conn.execute("select count(*), sum(spend) from metrics").fetchone() == before

@@ -263,7 +263,9 @@ def test_rate_rules_need_impressions_and_clicks(ws, tmp_path):
 # several 千川 accounts and plan rows per creator-day
 
 
-@pytest.mark.parametrize("header", ["千川账户ID", "账户ID", "advertiser_id"])
+@pytest.mark.parametrize(
+    "header", ["千川账户ID", "账户ID", "advertiser_id", "广告账户ID", "广告账户"]
+)
 def test_account_headers_are_recognised(header):
     assert C.header_map(C.METRICS)[C.match_key(header)] == "account_id"
 

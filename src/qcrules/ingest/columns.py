@@ -225,7 +225,12 @@ MERCHANTS = Kind(
     (
         Column("merchant_id", "id", True, MERCHANT_ID),
         Column("name", "text", True, ("商家名称", "商家名", "商户名称", "名称")),
-        Column("advertiser_id", "id", False, ("千川账户ID", "广告主ID", "账户ID", "千川账户")),
+        Column(
+            "advertiser_id",
+            "id",
+            False,
+            ("千川账户ID", "广告主ID", "账户ID", "千川账户", "广告账户ID", "广告账户"),
+        ),
         Column("shop_id", "id", False, ("店铺ID", "抖店ID", "小店ID")),
         Column("break_even_roi", "float", True, ("保本ROI", "盈亏平衡ROI", "保本投产比")),
         Column("target_gender", "enum", False, ("目标性别", "目标人群性别"), enum="gender"),
@@ -376,7 +381,18 @@ METRICS = Kind(
             "account_id",
             "id",
             False,
-            ("千川账户ID", "账户ID", "advertiser_id", "千川账户", "广告主ID", "账户id"),
+            (
+                "千川账户ID",
+                "账户ID",
+                "advertiser_id",
+                "千川账户",
+                "广告主ID",
+                "账户id",
+                "广告账户ID",
+                "广告账户",
+                "千川广告账户ID",
+                "广告主账户ID",
+            ),
         ),
         Column(
             "spend",

@@ -92,6 +92,8 @@ def parse_float(value: Any) -> float:
     number = _number(value)
     if number < 0:
         raise ValueError(tr("不能为负数", "must not be negative"))
+    if number > MAX_INT:
+        raise ValueError(_amount_too_big())
     return number
 
 
@@ -99,7 +101,22 @@ def parse_money(value: Any) -> float:
     number = _number(value, money=True)
     if number < 0:
         raise ValueError(tr("金额不能为负数", "an amount must not be negative"))
+    if number > MAX_INT:
+        raise ValueError(_amount_too_big(money=True))
     return number
+
+
+def _amount_too_big(*, money: bool = False) -> str:
+    """Above 2**53 no amount or measure is real (a unit typed twice, 1e308): refused, so
+    that a day's sum over several rows or accounts stays a finite, exact number."""
+    if money:
+        return tr(
+            f"金额超过 {MAX_INT}（2**53 元），不可能是真实数据",
+            f"an amount above {MAX_INT} (2**53 yuan) cannot be real",
+        )
+    return tr(
+        f"超过 {MAX_INT}（2**53），不可能是真实数据", f"above {MAX_INT} (2**53) cannot be real"
+    )
 
 
 def _int_too_big() -> str:
@@ -188,7 +205,7 @@ def parse_ratio_column(cells: Sequence[Any], texts: bool) -> tuple[list, Errors,
                 return floats, [], []
             if not any(0 < f < 1 for f in floats):
                 out = [f / 100 for f in floats]
-                errors = [(i, _too_big()) for i, f in enumerate(out) if f > 1]
+                errors = [(i, _share_too_big()) for i, f in enumerate(out) if f > 1]
                 return out, errors, ["0–100"]
     values: list[float | None] = [None] * len(cells)
     scales: list[str | None] = [None] * len(cells)
@@ -238,11 +255,11 @@ def parse_ratio_column(cells: Sequence[Any], texts: bool) -> tuple[list, Errors,
     bad = {i for i, _ in errors}
     for i, v in enumerate(values):
         if v is not None and v > 1 and i not in bad:
-            errors.append((i, _too_big()))
+            errors.append((i, _share_too_big()))
     return values, errors, notes
 
 
-def _too_big() -> str:
+def _share_too_big() -> str:
     return tr("比例不能超过 100%", "a share cannot exceed 100%")
 
 
@@ -534,11 +551,9 @@ def _numbers(cells: Sequence[Any], parse: Callable[[Any], Any], fast: type, text
     """Numbers through `map(float|int)` when every cell is plain, else cell by cell."""
     if texts:
         # a cell that is not a plain number sends the column down the cell-by-cell path
-        with contextlib.suppress(ValueError, TypeError):
+        with contextlib.suppress(ValueError, TypeError, OverflowError):
             values = list(map(fast, cells))
-            ok = min(values, default=0) >= 0
-            if ok and fast is int:
-                ok = max(values, default=0) <= MAX_INT
+            ok = min(values, default=0) >= 0 and max(values, default=0) <= MAX_INT
             if ok and fast is float:
                 total = math.fsum(values)  # nan or inf anywhere makes the sum nan or inf
                 ok = math.isfinite(total)
@@ -552,7 +567,7 @@ def _numbers(cells: Sequence[Any], parse: Callable[[Any], Any], fast: type, text
             if (
                 number is not None
                 and number >= 0
-                and (number <= MAX_INT if fast is int else math.isfinite(number))
+                and number <= MAX_INT  # inf is above it; nan is refused by both tests
             ):
                 values[i] = number
                 continue
