@@ -28,9 +28,10 @@ def sheet(cli, ws, *args) -> list[dict]:
 
 def test_csv_rows_are_the_grants_days_with_ratios_from_the_records(cli, ws):
     rows = sheet(cli, ws, "--days", "3")
-    assert rows and {r["date"] for r in rows} <= {
-        (TODAY - timedelta(days=n)).isoformat() for n in range(3)
-    }
+    for merchant in {r["merchant"] for r in rows}:  # its 3 days, ending on its last data day
+        days = sorted({r["date"] for r in rows if r["merchant"] == merchant})
+        last = date.fromisoformat(days[-1])
+        assert last < TODAY and set(days) <= {str(last - timedelta(days=n)) for n in range(3)}
     row = next(r for r in rows if int(r["impressions"]) > 0 and r["GMV"])
     with sqlite3.connect(ws / "qcrules.db") as conn:
         clicks, shows, spend, gmv = conn.execute(
@@ -266,3 +267,58 @@ def test_long_digit_ids_stay_whole_when_excel_opens_the_csv(cli, tmp_path):
     with sqlite3.connect(folder / "qcrules.db") as conn:
         stored = conn.execute("select distinct merchant_id, aweme_id from metrics").fetchall()
     assert stored == [(merchant, uid)]
+
+
+def test_the_sheet_ends_on_the_last_data_day_as_the_windows_do(cli, ws):
+    """Exports end yesterday: a sheet ending today showed one day fewer than asked, and
+    `--days 1` only its header. It ends where the merchant's data (and its facts' windows)
+    end, with as many days as asked."""
+    with sqlite3.connect(ws / "qcrules.db") as conn:  # M1's data ends the day before
+        (last,) = conn.execute("select max(date) from metrics where merchant_id = 'M1'").fetchone()
+    assert last == (TODAY - timedelta(days=1)).isoformat()
+
+    def m1(rows: list[dict]) -> set[str]:
+        return {r["date"] for r in rows if r["merchant"] == "M1"}
+
+    assert m1(sheet(cli, ws, "--days", "1")) == {last}
+    week = {(TODAY - timedelta(days=n)).isoformat() for n in range(1, 8)}
+    assert m1(sheet(cli, ws, "--days", "7")) == week
+    later = cli("report", "--as-of", (TODAY + timedelta(days=5)).isoformat(), "--days", "1",
+                "--format", "csv", cwd=ws)  # fmt: skip
+    assert m1(list(csv.DictReader(io.StringIO(later.stdout)))) == {last}
+
+
+def test_the_tui_sheet_leaves_roi_unknown_when_a_day_lacks_gmv(demo_folder):
+    """The Monitoring tab summed a missing GMV as 0 and showed ROI 0.00 (and CVR 0.00%);
+    the facts and the report say unknown (—), and its 7 days are calendar days."""
+    from dataclasses import replace
+
+    from qcrules import service
+    from qcrules.tui.present import sheet_table
+    from qcrules.workspace import Workspace
+
+    workspace = Workspace.discover(demo_folder / "qcrules.toml")
+    try:
+        built = service.monitoring_sheet(workspace, as_of=TODAY, days=14)
+    finally:
+        workspace.close()
+    end = max(r.day for r in built.rows if r.merchant_id == "M1")
+    grant = next(
+        r.grant_id for r in built.rows if r.day == end and r.gmv and r.orders and r.impressions
+    )
+    built.rows = [
+        replace(r, gmv=None, orders=None) if r.grant_id == grant and r.day == end else r
+        for r in built.rows
+    ]
+    rows, cells = sheet_table(built)
+    mine = cells[[g for g, _ in rows].index(grant)]
+    assert mine[5].plain == "—" and mine[7].plain == "—"  # ROI and CVR: unknown, not 0
+    assert mine[3].plain.endswith("%")  # CTR still known
+    # a day older than the 7-day window no longer counts in it
+    built.rows = [
+        replace(r, gmv=None) if r.grant_id == grant and r.day == end - timedelta(days=8) else r
+        for r in built.rows
+        if not (r.grant_id == grant and r.day == end)
+    ]
+    rows, cells = sheet_table(built)
+    assert cells[[g for g, _ in rows].index(grant)][5].plain not in ("—", "0.00")

@@ -172,14 +172,19 @@ def grant_days(
     grant_ids: Iterable[str] | None = None,
     merchant_defaults: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[GrantDay]:
-    """Per grant and day over the `days` ending `as_of`: the metric rows each grant owns
-    (the same attribution as its facts), summed per day, with its merchant's break-even ROI
-    and industry CVR — what the monitoring sheet (效果监测表) shows."""
-    start = as_of - timedelta(days=days - 1)
+    """Per grant and day over the `days` ending where its merchant's windows end (its newest
+    metric day up to `as_of`, as in its facts: an export ending yesterday shows `days` days,
+    not one fewer): the metric rows each grant owns (the same attribution as its facts),
+    summed per day, with its merchant's break-even ROI and industry CVR — what the
+    monitoring sheet (效果监测表) shows."""
     with _reading(db) as conn:
         scope = None if merchant_id is None else [merchant_id]
         builder = _Builder(conn, as_of, as_of, {"grant"}, scope, merchant_defaults or {})
         settings = {m.merchant_id: builder._settings(m) for m in builder.load_merchants()}
+        builder.data_driven_end = True
+        builder.load_data_days()
+        ends = {mid: builder.end_of(mid) for mid in settings}
+        start = min(ends.values(), default=as_of) - timedelta(days=days - 1)
         spans = builder._grant_spans(settings)
         join, owns = builder._attributed_join(spans)
         where = [M.date >= start, M.date <= as_of, owns]
@@ -204,6 +209,8 @@ def grant_days(
         )
         rows = list(conn.execute(stmt))
     none = _MerchantSettings(None, None, None, frozenset(), frozenset())
+    first = {mid: end - timedelta(days=days - 1) for mid, end in ends.items()}
+    rows = [r for r in rows if first.get(r[1], start) <= r[3] <= ends.get(r[1], as_of)]
     return [
         GrantDay(
             r[0],

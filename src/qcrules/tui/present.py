@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from rich.text import Text
@@ -228,20 +229,25 @@ def sheet_table(sheet: Any) -> tuple[list[tuple[str, list[Any]]], list[list[Text
     from qcrules.report import ctr_band
 
     by_grant: dict[str, list[Any]] = {}
+    ends: dict[str, Any] = {}  # a merchant's last day in the sheet: where its windows end
     for row in sheet.rows:
         by_grant.setdefault(row.grant_id, []).append(row)
+        ends[row.merchant_id] = max(row.day, ends.get(row.merchant_id, row.day))
     grant_rows = sorted(by_grant.items())
     cells = []
     for grant_id, days in grant_rows:
-        last = days[-7:]
+        # the 7 calendar days ending there, as the facts' 7d windows: a day without rows
+        # spent nothing; a day without GMV (or orders) leaves the window's ROI (CVR) unknown
+        since = ends[days[0].merchant_id] - timedelta(days=6)
+        last = [d for d in days if d.day >= since]
         clicks = sum(d.clicks for d in last)
         shows = sum(d.impressions for d in last)
         spend = sum(d.spend for d in last)
-        gmv = sum(d.gmv or 0 for d in last)
-        orders = sum(d.orders or 0 for d in last)
+        gmv = None if any(d.gmv is None for d in last) else sum(d.gmv for d in last)
+        orders = None if any(d.orders is None for d in last) else sum(d.orders for d in last)
         ctr = clicks / shows if shows else None
-        roi = gmv / spend if spend else None
-        cvr = orders / clicks if clicks else None
+        roi = gmv / spend if spend and gmv is not None else None
+        cvr = orders / clicks if clicks and orders is not None else None
         band = ctr_band(ctr, sheet.bands_for(days[0].merchant_id))
         out = sum(
             1
