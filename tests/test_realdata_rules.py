@@ -523,3 +523,79 @@ def test_agreement_never_contradicts_itself_and_states_the_rights(ws):
     for text_ in texts.values():
         assert "无权登录或操作乙方账号" in text_ and "发布" in text_
         assert "月结，次月10日前结清" in text_
+
+
+# ---------------------------------------------------------------------------------------------
+# an export without GMV: the ROI streak is unknown, not zero
+
+
+@pytest.mark.parametrize("gmv_cell", ["", "-", None], ids=["empty", "dash", "no-column"])
+def test_mon004_says_insufficient_data_when_the_export_lacks_gmv(ws, gmv_cell):
+    """A 千川 export without 成交金额 (or with `-` in it) gave roi_below_break_even_streak 0, so
+    MON004 went silent on a grant losing money every day; the streak is unknown, MON004 lists
+    the grant under insufficient data, and explain says why, day by day."""
+    setup(ws, {"1001": {}})
+    load(
+        ws, "grants", GRANTS_HEADER + f"G1,M1,1001,合作达人,直播间,授权生效,{day(-20)},{day(10)}\n"
+    )
+    header = "日期,商家ID,达人UID,消耗,展示次数,点击次数" + (
+        "" if gmv_cell is None else ",成交金额"
+    )
+    rows = [header]
+    for offset in range(-6, 0):  # yesterday is the last day, as exports are
+        cells = f"{day(offset)},M1,1001,800,40000,1200"
+        rows.append(cells if gmv_cell is None else f"{cells},{gmv_cell}")
+    load(ws, "metrics", "\n".join(rows) + "\n")
+    report = evaluate(ws, packs=["monitoring"])
+    assert ("MON004", "G1") not in fired(report)
+    assert ("MON004", "G1") in undecided(report)
+    (why,) = [i for i in report["insufficient_data"] if i["rule"] == "MON004"]
+    assert "roi_below_break_even_streak" in why["missing"]
+    (explained,) = service.explain(ws, "MON004", "G1", as_of=AS_OF)
+    assert [d["verdict"] for d in explained.days] == ["unknown"]
+    # every backtest day reads it the same way (the rolling builder's own streak)
+    days = service.backtest(ws, day(-2), AS_OF, packs=["monitoring"]).days
+    assert days and all(d.by_rule.get("MON004", 0) == 0 for d in days)
+
+
+def test_a_day_without_gmv_older_than_the_streak_leaves_it_known(ws):
+    """Three days below break-even counted back from yesterday, then an older day without
+    GMV: the streak is at least 3, which is what MON004 asks — it fires; the older day is
+    shown as unknown."""
+    setup(ws, {"1001": {}})
+    load(
+        ws, "grants", GRANTS_HEADER + f"G1,M1,1001,合作达人,直播间,授权生效,{day(-20)},{day(10)}\n"
+    )
+    rows = ["日期,商家ID,达人UID,消耗,展示次数,点击次数,成交金额"]
+    rows.append(f"{day(-6)},M1,1001,800,40000,1200,5000")  # above break-even: ends it
+    rows.append(f"{day(-5)},M1,1001,800,40000,1200,5000")
+    rows.append(f"{day(-4)},M1,1001,800,40000,1200,-")
+    for offset in (-3, -2, -1):
+        rows.append(f"{day(offset)},M1,1001,800,40000,1200,1000")  # ROI 1.25 < 2.0
+    load(ws, "metrics", "\n".join(rows) + "\n")
+    report = evaluate(ws, packs=["monitoring"])
+    assert ("MON004", "G1") not in undecided(report), report["insufficient_data"]
+    assert ("MON004", "G1") in fired(report)
+    (explained,) = service.explain(ws, "MON004", "G1", as_of=AS_OF)
+    assert [d["verdict"] for d in explained.days] == ["below", "below", "below", "unknown"]
+
+
+def test_grants_of_a_merchant_without_any_metrics_are_not_called_idle(ws):
+    """Grants and creators imported, no 千川 export yet: PRM014 said "no spend in 7 days"
+    of every active grant. With no metric rows at all the windows are unknown, so PRM014
+    says insufficient data (QCR003 already says the merchant has no metrics); after the
+    first export it judges spend again."""
+    setup(ws, {"1001": {}, "1002": {}})
+    load(
+        ws, "grants", GRANTS_HEADER + f"G1,M1,1001,合作达人,直播间,授权生效,{day(-20)},{day(10)}\n"
+    )
+    report = evaluate(ws, packs=["permissions"])
+    assert ("PRM014", "G1") not in fired(report)
+    assert ("PRM014", "G1") in undecided(report)
+    load(
+        ws,
+        "metrics",
+        "日期,商家ID,达人UID,消耗,展示次数,点击次数,成交金额\n"
+        f"{day(-1)},M1,1002,100,1000,10,300\n",  # another creator spent; G1 did not
+    )
+    assert ("PRM014", "G1") in fired(evaluate(ws, packs=["permissions"]))

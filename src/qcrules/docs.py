@@ -251,6 +251,10 @@ def explanation_text(e) -> str:
             "below": tr("低于保本，计入", "below break-even: counted"),
             "skipped": tr("消耗低于下限，跳过", "spend under the floor: skipped"),
             "ends": tr("未低于保本，连续中断", "not below break-even: the streak ends"),
+            "unknown": tr(
+                "有消耗但没有成交金额：ROI 未知，连续天数无法判断",
+                "spend without GMV: ROI unknown, so is the streak",
+            ),
         }
         for day in e.days:
             roi = "—" if day["roi"] is None else f"{day['roi']:.2f}"

@@ -75,6 +75,8 @@ def streak_days(
             verdict = "skipped"
         elif ber is not None and roi is not None and s > 0 and roi < ber:
             verdict = "below"
+        elif s > 0 and g is None:
+            verdict = "unknown"  # spent, no GMV: the streak is unknown from here
         else:
             verdict = "ends"
         out.append(
@@ -87,7 +89,7 @@ def streak_days(
                 "verdict": verdict,
             }
         )
-        if verdict == "ends":
+        if verdict in ("ends", "unknown"):
             break
     return out
 

@@ -22,6 +22,7 @@ from qcrules.facts.values import (
     _EMPTY_WINDOWS,
     _N_WINDOW_COLS,
     _NO_PEERS,
+    _UNKNOWN_WINDOWS,
     _as_float,
     _as_list,
     _audience_match,
@@ -190,7 +191,10 @@ class _Assembly:
         if got is None:
             row = pairs.get(key)
             starts = self.starts_for(self.end_of(mid))
-            got = _window_values(row, 2, starts) if row is not None else _EMPTY_WINDOWS
+            if row is not None:
+                got = _window_values(row, 2, starts)
+            else:
+                got = _EMPTY_WINDOWS if mid in self.ends else _UNKNOWN_WINDOWS
             self._pair_cache[key] = got
         return got
 
@@ -257,9 +261,11 @@ class _Assembly:
             )
             row = windows.get(g.grant_id)
             if row is None:
-                values.update(_EMPTY_WINDOWS)
+                measured = g.merchant_id in self.ends  # its merchant has metric rows
+                values.update(_EMPTY_WINDOWS if measured else _UNKNOWN_WINDOWS)
                 values.update(
-                    roi_below_break_even_streak=None if ber is None else 0, roi_improving=None
+                    roi_below_break_even_streak=0 if ber is not None and measured else None,
+                    roi_improving=None,
                 )
             else:
                 w = _window_values(row, 1, self.starts_for(self.end_of(g.merchant_id)))

@@ -593,14 +593,18 @@ class _Builder(_Assembly):
             d, where = source.c, []
         # the same IEEE division as the Python ROI, so the streak agrees with roi_* fields
         below = and_(d.spend > 0, d.spend >= d.floor, d.gmv.is_not(None), d.gmv / d.spend < d.ber)
+        # a day that spent without a GMV (the export lacks the column, or a `-` cell): its
+        # ROI is unknown, and so is a streak that reaches it; marked in both masks, a pair no
+        # measured day makes (below needs spend >= floor, skip spend < floor)
+        unknown = and_(d.spend > 0, d.spend >= d.floor, d.gmv.is_(None))
         bit = _day_bit(d.date, end, 0, STREAK_DAYS - 1)
         recent = [end - timedelta(days=k) for k in range(1, TREND_DAYS)]
         stmt = (
             select(
                 d.grant_id,
                 *_window_aggregates(d, starts, daily=by_day is not None),
-                func.sum(case((below, bit), else_=0)),
-                func.sum(case((d.spend < d.floor, bit), else_=0)),
+                func.sum(case((or_(below, unknown), bit), else_=0)),
+                func.sum(case((or_(d.spend < d.floor, unknown), bit), else_=0)),
                 func.sum(bit),
                 *[func.sum(case((d.date == k, col))) for k in recent for col in (d.spend, d.gmv)],
                 func.count(func.distinct(d.date)) if by_day is None else func.count(),

@@ -155,6 +155,9 @@ class _Series:
                 below |= bit
             if s < floor:
                 skip |= bit
+            elif s > 0 and g is None:  # ROI unknown: both bits (see grant_windows)
+                below |= bit
+                skip |= bit
         out: list[Any] = [below, skip, present]
         for back in range(1, TREND_DAYS):
             i = bisect_left(days, end - back)

@@ -244,8 +244,10 @@ def _grant_fields() -> list[FieldSpec]:
            "到期后消耗", _MONEY),
         _f("roi_below_break_even_streak", "integer", e,
            "days in a row, back from the window's last day, with ROI below break-even (within 30 "
-           "days); days spending less than the pack's params.min_daily_spend are skipped",
-           "ROI连续低于保本的天数（消耗低于每日消耗下限的日子跳过不计）", "days"),
+           "days); days spending less than the pack's params.min_daily_spend are skipped; a day "
+           "that spent without GMV ends the count, and with none counted the streak is unknown",
+           "ROI连续低于保本的天数（消耗低于每日消耗下限的日子跳过不计；有消耗但无成交金额的一天"
+           "结束计数，此前一天都未计入时为未知）", "days"),
         _f("roi_improving", "bool", e,
            "the latest day's ROI beats each of the two days before it and is still below "
            "break-even (the last 3 of 7 days with spend of at least params.min_daily_spend)",

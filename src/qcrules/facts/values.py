@@ -45,6 +45,9 @@ def _empty_windows() -> dict[str, Any]:
 
 
 _EMPTY_WINDOWS = _empty_windows()
+# a merchant with no metric rows at all: nothing says what was spent (no export imported
+# yet), so its windows are unknown — not zero, which rules read as "no spend" (PRM014)
+_UNKNOWN_WINDOWS = dict.fromkeys(_EMPTY_WINDOWS)
 
 
 def money(total: Any) -> float:
@@ -339,13 +342,18 @@ def _iso(value: date | None) -> str | None:
 _N_WINDOW_COLS = 2 + 5 * len(WINDOWS) + 1 + 3
 
 
-def _streak(below: int, skip: int, present: int, skip_absent: bool) -> int:
+def _streak(below: int, skip: int, present: int, skip_absent: bool) -> int | None:
     """Days below break-even counted back from the window's last day (bit 0). A skipped day
     (spend under the floor; with a floor, also a day without rows) neither counts nor breaks
-    the streak; any other day ends it."""
+    the streak; any other day ends it. A day that spent without a GMV (both bits set) ends
+    the count there: the days counted before it are certain (a lower bound a rule's `>=`
+    can use), and with none counted the streak is unknown — None, so the rule says
+    "insufficient data" instead of going silent on an export without 成交金额."""
     n = 0
     for k in range(STREAK_DAYS):
         bit = 1 << k
+        if below & bit and skip & bit:
+            return n or None
         if below & bit:
             n += 1
         elif not (skip & bit or (skip_absent and not present & bit)):
