@@ -6,9 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from qcrules.config import find_config, load_config
 from qcrules.errors import ConfigError
+from qcrules.model import open_database
 from qcrules.workspace import Workspace, init_workspace
 
 
@@ -48,6 +50,39 @@ def test_init_refuses_an_existing_workspace(tmp_path, cli):
     assert again.returncode == 2
     assert "already exists" in again.stderr
     assert (tmp_path / "qcrules.toml").read_text(encoding="utf-8") == before
+
+
+def test_init_on_a_database_with_records_joins_it_and_never_writes_the_demo_into_it(
+    tmp_path, cli, db_url
+):
+    """`init --demo` on a team's database upserted the demo over the real records (a revoked
+    grant came back active, the audit log no longer matched); `init` said "import your data".
+    The demo is refused, changing nothing; a plain init says what it joined."""
+    first = cli("--database-url", db_url, "init", str(tmp_path / "team"), "--demo")
+    assert first.returncode == 0, first.stderr
+    db = open_database(db_url)
+    try:
+        with db.connect() as conn:
+            conn.execute(text("update grants set status = 'revoked' where grant_id = 'G-000004'"))
+            conn.commit()
+            before = conn.execute(text("select count(*) from grants")).scalar()
+    finally:
+        db.close()
+    demo = cli("--database-url", db_url, "init", str(tmp_path / "demo"), "--demo")
+    assert demo.returncode == 2
+    assert "already holds records" in demo.stderr and "130 grants" in demo.stderr
+    assert not (tmp_path / "demo").exists()  # nothing written, the folder neither
+    db = open_database(db_url)
+    try:
+        with db.connect() as conn:
+            status = "select status from grants where grant_id = 'G-000004'"
+            assert conn.execute(text(status)).scalar() == "revoked"
+            assert conn.execute(text("select count(*) from grants")).scalar() == before
+    finally:
+        db.close()
+    join = cli("--database-url", db_url, "init", str(tmp_path / "me"))
+    assert join.returncode == 0, join.stderr
+    assert "Joined an existing database: 4 merchants, 400 creators, 130 grants" in join.stderr
 
 
 def test_discovery_walks_up_from_the_current_folder(tmp_path):

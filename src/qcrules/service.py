@@ -31,12 +31,24 @@ def init_workspace(
     folder: Path, *, demo: bool = False, seed: int = 7, today=None, database_url: str | None = None
 ) -> Workspace:
     """Create a workspace; with `demo`, fill it with the generated demo data set."""
-    workspace = _init_workspace(folder, database_url=database_url)
+    workspace = _init_workspace(folder, database_url=database_url, require_empty=demo)
     if demo:
         from qcrules.demo import generate
 
         generate(workspace.db, size="demo", seed=seed, today=today)
     return workspace
+
+
+def workspace_records(workspace: Workspace) -> dict[str, int]:
+    """Merchants, creators, grants and metric rows the workspace's database holds."""
+    return workspace.records()
+
+
+def describe_records(counts: dict[str, int]) -> str:
+    """`workspace_records` in words, in the user's language."""
+    from qcrules.workspace import describe_records as _describe
+
+    return _describe(counts)
 
 
 def import_files(workspace: Workspace, kind: str, paths, **options) -> ImportResult:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qcrules.config import CONFIG_NAME, CONFIG_TEMPLATE, Config, find_config, load_config
 from qcrules.errors import ConfigError, UsageError
-from qcrules.i18n import did_you_mean
+from qcrules.i18n import did_you_mean, tr
 from qcrules.model import Database, open_database
 from qcrules.model.db import DatabaseError
 
@@ -115,17 +115,42 @@ class Workspace:
         config.database_url = self.config.database_url
         self.config = config
 
+    def records(self) -> dict[str, int]:
+        """How many merchants, creators, grants and metric rows the database holds: `init`
+        on a team's database says it joined them, and never writes demo data over them."""
+        from sqlalchemy import func, select
+
+        from qcrules.model.db import table
+        from qcrules.model.tables import Creator, DailyMetric, Grant, Merchant
+
+        with self.db.connect() as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(table(model))).scalar())
+                for name, model in (
+                    ("merchants", Merchant),
+                    ("creators", Creator),
+                    ("grants", Grant),
+                    ("metric rows", DailyMetric),
+                )
+            }
+
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.close()
 
 
 def init_workspace(
-    folder: Path, *, exist_ok: bool = False, database_url: str | None = None
+    folder: Path,
+    *,
+    exist_ok: bool = False,
+    database_url: str | None = None,
+    require_empty: bool = False,
 ) -> Workspace:
     """Write qcrules.toml and create the database; refuse to overwrite a workspace. With
     `database_url` (`qcrules --database-url URL init`) the schema goes there and the config
-    names it (without its password). A failed init leaves nothing behind."""
+    names it (without its password): a database that already holds records is joined (a
+    team's server; `Workspace.records` says what it holds), or with `require_empty` (demo
+    data about to be written) refused. A failed init leaves nothing behind."""
     folder = folder.expanduser().resolve()
     made_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,6 +180,23 @@ def init_workspace(
             raise ConfigError(str(exc), hint=exc.hint) from exc
         workspace = Workspace(config)
         workspace.__dict__["db"] = db
+        held = workspace.records()
+        if require_empty and any(held.values()):
+            db.close()
+            shown = describe_records(held)
+            raise UsageError(
+                tr(
+                    f"数据库 {_without_password(config.database_url)} 已有数据（{shown}）："
+                    "不会把演示数据写进去",
+                    f"the database {_without_password(config.database_url)} already holds "
+                    f"records ({shown}): demo data is never written into it",
+                ),
+                hint=tr(
+                    "演示请用新的数据库（或不加 --database-url）；加入这个工作区请去掉 --demo",
+                    "for a demo use a new database (or no --database-url); "
+                    "to join this workspace, leave out --demo",
+                ),
+            )
         return workspace
     except BaseException:
         for path in set(folder.iterdir()) - before:  # the database files it created
@@ -165,6 +207,19 @@ def init_workspace(
         if made_folder and not any(folder.iterdir()):
             folder.rmdir()
         raise
+
+
+_RECORDS_ZH = {"merchants": "个商家", "creators": "位达人", "grants": "条授权"}
+_RECORDS_ZH["metric rows"] = "行日指标"
+
+
+def describe_records(counts: dict[str, int]) -> str:
+    """`Workspace.records` as words: "4 merchants, 400 creators" / "4 个商家、400 位达人"."""
+    return tr("、", ", ").join(
+        tr(f"{n:,} {_RECORDS_ZH.get(name, name)}", f"{n:,} {name}")
+        for name, n in counts.items()
+        if n
+    )
 
 
 def _without_password(url: str) -> str:

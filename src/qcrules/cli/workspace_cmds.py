@@ -41,6 +41,14 @@ def init_cmd(state, folder: str, demo: bool, seed: int) -> int:
             + f"cd {workspace.root} && qcrules evaluate",
             highlight=False,
         )
+    elif any((counts := service.workspace_records(workspace)).values()):
+        console.print(
+            tr("已加入现有数据库：", "Joined an existing database: ")
+            + service.describe_records(counts)
+            + tr("。下一步：", ". Next: ")
+            + f"cd {workspace.root} && qcrules evaluate",
+            highlight=False,
+        )
     else:
         console.print(
             tr("下一步：导入数据，例如 ", "Next: import your data, e.g. ")
