@@ -867,3 +867,21 @@ def test_grants_list_takes_a_creator_by_aweme_id_or_douyin_id(cli, ws):
     # a creator with no grants yet is a known creator: an empty list, as before
     none = run(cli, ws, "grants", "list", "--creator", "xinggeguanfang", "--format", "json")
     assert json.loads(none.stdout) == []
+
+
+def test_the_list_tells_an_unknown_end_from_a_permanent_one(cli, ws):
+    """An export without an end date was listed as "permanent" (the README: an unknown end
+    is never permanent); 2099-12-31 is listed as permanent, a date as itself."""
+    (ws.folder / "grants.csv").write_text(
+        "授权ID,商家ID,达人UID,授权类型,授权范围,授权状态,开始时间,结束时间\n"
+        "X-1,M1,1001,合作达人,直播间,授权生效,2026-11-01,\n"
+        "X-2,M1,1002,合作达人,直播间,授权生效,2026-11-01,永久\n"
+        "X-3,M1,1003,合作达人,直播间,授权生效,2026-11-01,2026-12-31\n",
+        encoding="utf-8",
+    )
+    run(cli, ws, "import", "grants", str(ws.folder / "grants.csv"))
+    listed = cli("grants", "list", cwd=ws.folder, env={"COLUMNS": "300"}).stdout.splitlines()
+    end = {line.split()[0]: line for line in listed if line.startswith("X-")}
+    assert " unknown " in end["X-1"] and "permanent" not in end["X-1"]
+    assert " permanent " in end["X-2"] and "2099" not in end["X-2"]
+    assert " 2026-12-31 " in end["X-3"]

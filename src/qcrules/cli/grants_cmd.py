@@ -50,6 +50,14 @@ def _print_rows(rows: list[tuple[str, ...]]) -> None:
         console.print(escape(line), style="bold" if number == 0 else None, highlight=False)
 
 
+def _end_text(ends_at: str | None) -> str:
+    """A grant's end as the list shows it: the day, 永久 (2099-12-31), or 未知 — an export
+    without an end date says nothing about how long it runs, which is not "permanent"."""
+    if ends_at is None:
+        return tr("未知", "unknown")
+    return tr("永久", "permanent") if ends_at >= service.PERMANENT_END.isoformat() else ends_at
+
+
 @click.group("grants")
 def grants_group() -> None:
     """Grants (授权): list them, request one with safe defaults, mark its progress."""
@@ -87,7 +95,7 @@ def _list(obj, merchant, state, creator, fmt) -> int:
                     zh_word(SCOPE_LABEL, g.scope),
                     zh_word(CHANNEL_LABEL, g.channel) if g.channel else "—",
                     g.starts_at or "—",
-                    g.ends_at or tr("永久", "permanent"),
+                    _end_text(g.ends_at),
                     "—" if left is None else str(left),
                 )
             )
