@@ -463,3 +463,28 @@ def test_in_english_the_change_lines_keep_the_stored_names(cli, ws):
     applied = run(cli, ws, "actions", "apply", revoke["id"])
     assert applied.stdout.startswith("applied: revoke_grant — grant ")
     assert "status: active → revoked" in applied.stdout
+
+
+def test_undo_without_an_id_takes_back_your_own_change_not_a_colleagues(cli, ws):
+    """alice applied, then bob; alice's `undo` took back bob's revoke. Each operator's undo
+    now takes back their own latest change; with none of their own it names whose the
+    latest is and how to take it back on purpose."""
+    evaluate(cli, ws)
+    items = queue(cli, ws)
+    first, second = item(items, "PRM001"), item(items, "SCR012")
+    alice, bob, carol = ({"QCRULES_ACTOR": name} for name in ("alice", "bob", "carol"))
+    assert cli("actions", "apply", first["id"], cwd=ws, env=alice).returncode == 0
+    assert cli("actions", "apply", second["id"], cwd=ws, env=bob).returncode == 0
+    undone = cli("actions", "undo", "--format", "json", cwd=ws, env=alice)
+    assert undone.returncode == 0, undone.stderr
+    assert json.loads(undone.stdout)["entity"]["id"] == first["entity"]["id"]  # her own
+    states = {i["id"]: i["state"] for i in queue(cli, ws, "--all")}
+    assert states[first["id"]] == "open" and states[second["id"]] == "applied"  # bob's stays
+    nobody = cli("actions", "undo", cwd=ws, env=carol)
+    assert nobody.returncode == 2
+    assert "carol has nothing to undo" in nobody.stderr and "made by bob" in nobody.stderr
+    log = json.loads(cli("actions", "log", "--format", "json", cwd=ws).stdout)
+    bobs = next(e["id"] for e in log if e["actor"] == "bob")
+    assert f"qcrules actions undo {bobs}" in nobody.stderr
+    on_purpose = cli("actions", "undo", str(bobs), cwd=ws, env=carol)
+    assert on_purpose.returncode == 0, on_purpose.stderr

@@ -576,24 +576,42 @@ def undo(
     actor: str | None = None,
     note: str | None = None,
 ) -> Outcome:
-    """Take back an apply, dismiss or hold (the latest one, or `audit_id`): every row it
-    changed is put back as it was, and the undo is itself in the audit log."""
+    """Take back a change (`audit_id`, or the actor's own latest one — never a colleague's
+    by default: two operators at once each take back their own): every row it changed is
+    put back as it was, and the undo is itself in the audit log."""
     audit = table(AuditEntry)
+    me = actor or default_actor()
     with workspace.db.write("actions undo") as conn:
         undone = _undone_ids(conn)
         query = select(audit).where(audit.c.undoes.is_(None)).order_by(audit.c.id.desc())
         if audit_id is not None:
             query = select(audit).where(audit.c.id == audit_id)
         entry = None
+        theirs = None  # the latest undoable change, when someone else made it
         for row in conn.execute(query).mappings():
-            if row["id"] not in undone:
+            if row["id"] not in undone and (audit_id is not None or row["actor"] == me):
                 entry = row
                 break
+            if row["id"] not in undone and theirs is None:
+                theirs = row
             if audit_id is not None:
                 raise UsageError(
                     tr(f"操作 {audit_id} 已被撤销", f"change {audit_id} was already undone"),
                     hint=tr("qcrules actions log 列出操作", "qcrules actions log shows the log"),
                 )
+        if entry is None and theirs is not None:
+            raise UsageError(
+                tr(
+                    f"{me} 没有可撤销的操作；最近的操作 #{theirs['id']} 是 {theirs['actor']} 做的",
+                    f"{me} has nothing to undo; the latest change, #{theirs['id']}, was made "
+                    f"by {theirs['actor']}",
+                ),
+                hint=tr(
+                    f"确认要撤销别人的操作：qcrules actions undo {theirs['id']}",
+                    f"to take back someone else's change, name it: "
+                    f"qcrules actions undo {theirs['id']}",
+                ),
+            )
         if entry is None or entry["undoes"] is not None:
             raise UsageError(
                 tr("没有可撤销的操作", "there is nothing to undo")
