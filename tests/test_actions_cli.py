@@ -488,3 +488,19 @@ def test_undo_without_an_id_takes_back_your_own_change_not_a_colleagues(cli, ws)
     assert f"qcrules actions undo {bobs}" in nobody.stderr
     on_purpose = cli("actions", "undo", str(bobs), cwd=ws, env=carol)
     assert on_purpose.returncode == 0, on_purpose.stderr
+
+
+def test_a_narrowed_or_back_dated_stored_run_says_it_replaces_the_queue(cli, ws):
+    """`evaluate --merchant M4` emptied everyone else's queue without a word; a stored run
+    narrowed to a merchant, rules or packs, or dated in the past, now says so and how to
+    look without replacing it. A whole run of today says nothing; --no-store nothing."""
+    narrowed = cli("evaluate", "--merchant", "M1", "--fail-on", "never", cwd=ws)
+    assert narrowed.returncode == 0
+    assert "this run (--merchant M1) is stored: the action queue now holds" in narrowed.stderr
+    assert "--no-store" in narrowed.stderr
+    looked = cli("evaluate", "--merchant", "M1", "--no-store", "--fail-on", "never", cwd=ws)
+    assert "action queue" not in looked.stderr
+    past = cli("evaluate", "--as-of", "2026-11-20", "--fail-on", "never", cwd=ws)
+    assert "this run (--as-of 2026-11-20) is stored" in past.stderr
+    whole = cli("evaluate", "--fail-on", "never", cwd=ws)
+    assert "action queue" not in whole.stderr

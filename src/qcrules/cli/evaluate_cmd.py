@@ -9,8 +9,15 @@ from pathlib import Path
 import click
 
 from qcrules import service
-from qcrules.cli.base import atomic_output, err_console, output_path, print_diagnostics
+from qcrules.cli.base import (
+    _warn,
+    atomic_output,
+    err_console,
+    output_path,
+    print_diagnostics,
+)
 from qcrules.errors import UsageError
+from qcrules.i18n import tr
 from qcrules.safety import check_day
 
 
@@ -130,6 +137,8 @@ def evaluate_cmd(
         keep_facts=fmt not in LEAN_FORMATS,
     )
     result = service.evaluate(workspace, options)
+    if options.store and share is None:
+        _say_what_the_queue_now_holds(options)
     print_diagnostics(result.packset.diagnostics, result.packset.sources)
     service.report_plugin_problems()
     if output:
@@ -142,6 +151,34 @@ def evaluate_cmd(
     else:
         formats[fmt].render(result, sys.stdout)
     return result.exit_code
+
+
+def _say_what_the_queue_now_holds(options: service.EvaluateOptions) -> None:
+    """A stored run becomes the action queue everyone works from (`actions list`, the TUI):
+    one narrowed to a merchant, some rules or packs, or dated in the past replaces it with
+    that part or that day. Said, so that no colleague's queue empties without a word."""
+    narrowed = [
+        f"{flag} {value if isinstance(value, str) else ','.join(value)}"
+        for flag, value in (
+            ("--merchant", options.merchant),
+            ("--pack", options.packs),
+            ("--select", options.select),
+            ("--ignore", options.ignore),
+        )
+        if value
+    ]
+    past = options.as_of is not None and options.as_of < date.today()
+    if not narrowed and not past:
+        return
+    what = " ".join(narrowed) if narrowed else f"--as-of {options.as_of}"
+    _warn(
+        tr(
+            f"这次评估（{what}）已保存，行动队列现在只含它的发现；"
+            "要查看而不替换队列，请加 --no-store",
+            f"this run ({what}) is stored: the action queue now holds its findings only; "
+            "to look without replacing the queue, add --no-store",
+        )
+    )
 
 
 def register(group: click.Group) -> None:
