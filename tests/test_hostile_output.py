@@ -100,6 +100,15 @@ def test_file_in_stays_inside_its_folder(tmp_path):
         file_in(folder, "G-2", ".md")
 
 
+def test_bidi_marks_are_shown_escaped_as_the_overrides_are():
+    """U+200E/U+200F (LRM/RLM) and U+061C (ALM) reorder a line as the overrides do; a
+    nickname carrying them reached the terminal raw."""
+    shown = for_terminal("小\u200f明\u200e店\u061c")
+    assert "\u200f" not in shown and "\\u200f" in shown and "\\u200e" in shown
+    assert "\\u061c" in shown
+    assert check_id("G-1\u200f") is not None  # and no id may carry one
+
+
 def test_credential_names_are_told_from_ordinary_ones():
     for name in ("webhook_url", "access_token", "app_secret", "API-Key", "password", "合作码"):
         assert is_secret_name(name), name

@@ -28,9 +28,12 @@ from qcrules.errors import UsageError
 from qcrules.i18n import tr
 
 # C0 (but \n and \t, which only move the cursor forward or down), DEL, C1, and the Unicode
-# bidi overrides and isolates that reorder what a reader sees ("Trojan Source").
-_TERMINAL_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_ONE_LINE_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# bidi overrides, isolates and marks (LRM, RLM, ALM) that reorder what a reader sees
+# ("Trojan Source").
+_TERMINAL_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]"
+)
+_ONE_LINE_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -80,7 +83,7 @@ def safe_data(value: Any) -> Any:
     return value
 
 
-_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
 
 def json_for_terminal(text: str) -> str:
@@ -91,7 +94,9 @@ def json_for_terminal(text: str) -> str:
 
 # --- ids ---------------------------------------------------------------------------------------
 
-_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_ID_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 def check_id(text: str) -> str | None:
