@@ -184,6 +184,13 @@ def test_select_ignore_and_pack(cli, workspace):
     _, report = evaluate_json(cli, workspace, "--pack", "monitoring")
     assert [p["id"] for p in report["run"]["packs"]] == ["monitoring"]
     assert {f["rule"] for f in report["findings"]} <= {f"MON00{i}" for i in range(1, 7)}
+    # comma-separated, as ruff takes them: the same as the flag given twice
+    _, twice = evaluate_json(cli, workspace, "--select", "PRM", "--select", "MON004")
+    _, comma = evaluate_json(cli, workspace, "--select", "PRM,MON004")
+    assert comma["findings"] == twice["findings"] and twice["findings"]
+    assert {f["rule"][:3] for f in comma["findings"]} == {"PRM", "MON"}
+    _, packs = evaluate_json(cli, workspace, "--pack", "monitoring, permissions")
+    assert [p["id"] for p in packs["run"]["packs"]] == ["monitoring", "permissions"]
 
 
 def test_as_of_in_the_past_ends_the_windows_there(cli, workspace):

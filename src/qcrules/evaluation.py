@@ -63,6 +63,12 @@ class EvaluateOptions:
     batch_entities: int | None = None
     keep_facts: bool = True  # the TUI shows them; junit lists every check
 
+    def __post_init__(self) -> None:
+        # `--select MON004,PRM014` as ruff takes it: each comma-separated item on its own
+        for name in ("packs", "select", "ignore"):
+            given = getattr(self, name)
+            setattr(self, name, [p.strip() for g in given for p in str(g).split(",") if p.strip()])
+
 
 @dataclass
 class EvaluationResult:
