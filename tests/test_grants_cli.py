@@ -885,3 +885,44 @@ def test_the_list_tells_an_unknown_end_from_a_permanent_one(cli, ws):
     assert " unknown " in end["X-1"] and "permanent" not in end["X-1"]
     assert " permanent " in end["X-2"] and "2099" not in end["X-2"]
     assert " 2026-12-31 " in end["X-3"]
+
+
+def test_renewal_of_a_grant_that_cannot_be_renewed_is_refused(cli, ws):
+    """Renewing a permanent grant (or one whose end is unknown) wrote a second live grant
+    for the same days; a revoked or rejected one was renewed as if alive. Each is refused,
+    naming why, and nothing is written; a term ending at 2099-12-31 or later too."""
+    (ws.folder / "grants.csv").write_text(
+        "授权ID,商家ID,达人UID,授权类型,授权范围,授权状态,开始时间,结束时间\n"
+        "P-1,M1,1001,合作达人,直播间,授权生效,2026-11-01,永久\n"
+        "U-1,M1,1002,合作达人,直播间,授权生效,2026-11-01,\n"
+        "R-1,M1,1003,合作达人,直播间,已解除,2026-11-01,2026-11-20\n"
+        "L-1,M1,1004,合作达人,直播间,授权生效,2026-11-01,2099-06-01\n",
+        encoding="utf-8",
+    )
+    run(cli, ws, "import", "grants", str(ws.folder / "grants.csv"))
+    before = json.loads(run(cli, ws, "grants", "list", "--format", "json").stdout)
+    for creator, old, said in (
+        ("1001", "P-1", "is permanent: it needs no renewal"),
+        ("1002", "U-1", "has no known end"),
+        ("1003", "R-1", "is revoked: it cannot be renewed"),
+    ):
+        refused, _ = request(
+            cli, ws, "--creator", creator, "--scope", "live_room", "--renewal-of", old,
+            code=2, fmt="table",
+        )  # fmt: skip
+        assert said in refused.stderr, refused.stderr
+    far, _ = request(cli, ws, "--creator", "1004", "--scope", "live_room", "--renewal-of", "L-1",
+                     "--days", "3650", "--accept-risk", "agreed", code=2, fmt="table")  # fmt: skip
+    assert "is not before 2099-12-31" in far.stderr
+    assert json.loads(run(cli, ws, "grants", "list", "--format", "json").stdout) == before
+
+
+def test_a_cooperation_code_with_control_characters_is_refused_and_never_shown(cli, ws):
+    code = "AB\x1b[2JCD1234"
+    refused, _ = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--code", code,
+                         code=2, fmt="table")  # fmt: skip
+    assert "is not a 合作码" in refused.stderr and "\x1b" not in refused.stderr
+    assert "AB" not in refused.stderr  # masked: its last 4 characters only
+    long, _ = request(cli, ws, "--creator", "1001", "--scope", "live_room", "--code", "X" * 65,
+                      code=2, fmt="table")  # fmt: skip
+    assert "over 64 characters" in long.stderr

@@ -15,6 +15,7 @@ from qcrules.grants.request import (
     _did_you_mean,
     _new_code,
     _one,
+    check_code,
 )
 from qcrules.grants.vocab import (
     MARK_TARGETS,
@@ -156,6 +157,7 @@ def mark_grant(
         if on is not None:
             _check_mark_day(grant, status_to, on, today or date.today())
         values: dict[str, Any] = {"status": status_to}
+        check_code(code)
         given = (code or "").strip()
         if status_to == "requested":
             creator = _one(conn, Creator, "aweme_id", grant["aweme_id"]) or {}
