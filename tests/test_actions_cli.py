@@ -201,7 +201,8 @@ def test_a_held_action_stays_listed_as_held_after_the_next_run_and_opens_when_re
         (("apply", "ffffffff"), "no action ffffffff"),
         (("hold", "NO-SUCH", "--reason", "x"), "no grant, creator or merchant is called NO-SUCH"),
         (("hold", "M1", "--reason", "x", "--type", "grant"), "there is no grant M1"),
-        (("undo", "999"), "cannot be undone"),
+        (("undo", "999"), "there is no change 999"),
+        (("dismiss", "ffffffff", "zzzzzzzz", "--reason", "x"), "no action ffffffff"),
         (("hold", "M1", "--reason", "x", "--until", "tomorrow"), "--until"),
         (("hold", "M1", "--reason", "x", "--until", "2020-01-01"), "already past"),
     ],
@@ -504,3 +505,18 @@ def test_a_narrowed_or_back_dated_stored_run_says_it_replaces_the_queue(cli, ws)
     assert "this run (--as-of 2026-11-20) is stored" in past.stderr
     whole = cli("evaluate", "--fail-on", "never", cwd=ws)
     assert "action queue" not in whole.stderr
+
+
+def test_dismissing_several_checks_every_id_before_it_dismisses_any(cli, ws):
+    """`actions dismiss GOOD TYPO` dismissed the first, then failed on the second."""
+    evaluate(cli, ws)
+    good = item(queue(cli, ws), "PRM001")
+    typo = run(cli, ws, "actions", "dismiss", good["id"], "zzzz9999", "--reason", "x", ok=False)
+    assert typo.returncode == 2 and "zzzz9999" in typo.stderr
+    assert {i["id"]: i["state"] for i in queue(cli, ws, "--all")}[good["id"]] == "open"
+    # an undo of an undo is said as such
+    run(cli, ws, "actions", "dismiss", good["id"], "--reason", "x")
+    run(cli, ws, "actions", "undo")
+    log = json.loads(run(cli, ws, "actions", "log", "--format", "json").stdout)
+    again = run(cli, ws, "actions", "undo", str(log[0]["id"]), ok=False)
+    assert "is itself an undo" in again.stderr

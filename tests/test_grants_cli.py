@@ -359,6 +359,8 @@ def test_the_state_machine_moves_audits_and_undoes(cli, ws):
     run(cli, ws, "grants", "mark", grant_id, "revoked")
     result = run(cli, ws, "grants", "mark", grant_id, "requested", code=2)
     assert "revoked is final" in result.stderr
+    same = run(cli, ws, "grants", "mark", grant_id, "revoked", code=2)
+    assert f"grant {grant_id} is already revoked" in same.stderr
     run(cli, ws, "actions", "undo")  # the revocation
     run(cli, ws, "actions", "undo")  # the request itself: the grant is gone
     assert ws.rows("select grant_id from grants where grant_id = :g", g=grant_id) == []

@@ -616,7 +616,13 @@ def undo(
             raise UsageError(
                 tr("没有可撤销的操作", "there is nothing to undo")
                 if audit_id is None
-                else tr(f"操作 {audit_id} 不能撤销", f"change {audit_id} cannot be undone"),
+                else tr(f"没有操作 {audit_id}", f"there is no change {audit_id}")
+                if entry is None
+                else tr(
+                    f"操作 {audit_id} 本身是撤销（撤销了 #{entry['undoes']}）：不能再撤销",
+                    f"change {audit_id} is itself an undo (of #{entry['undoes']}); "
+                    "it cannot be undone",
+                ),
                 hint=tr("qcrules actions log 列出操作", "qcrules actions log shows the log"),
             )
         changes = [

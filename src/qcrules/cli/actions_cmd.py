@@ -194,6 +194,8 @@ def apply_cmd(state, refs, rule, kind, merchant, level, note, actor, dry_run, fm
 def dismiss_cmd(state, refs, reason: str, actor, fmt: str) -> int:
     """Set suggested actions aside, with a reason; they stay dismissed until undone."""
     workspace = state.workspace()
+    for ref in refs:  # every id checked first: a typo in the last dismisses none of them
+        service.find_action(workspace, ref)
     for ref in refs:
         _print_outcome(service.dismiss_action(workspace, ref, reason, actor=actor), fmt)
     return 0

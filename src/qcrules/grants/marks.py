@@ -135,6 +135,14 @@ def mark_grant(
     with workspace.db.write("grants mark") as conn:
         grant = _grant(conn, grant_id)
         current = grant["status"]
+        if current == status_to:  # said as what it is, not as a move that is not allowed
+            raise UsageError(
+                tr(
+                    f"授权 {grant_id} 已经是{_zh(current)}",
+                    f"grant {grant_id} is already {current}",
+                ),
+                hint=tr("不需要再标记", "nothing to mark"),
+            )
         if current not in GRANT_STATUSES or status_to not in TRANSITIONS.get(current, ()):
             moves = allowed_moves(current)
             raise UsageError(
