@@ -273,6 +273,9 @@ def test_backtest_json_csv_and_nothing_stored(cli, demo_copy):
     workspace.close()
     bad = cli("backtest", "--from", "2026-11-27", "--to", "2026-11-20", cwd=demo_copy)
     assert bad.returncode == 2 and "is after --to" in bad.stderr
+    ahead = (date.today() + timedelta(days=5)).isoformat()
+    future = cli("backtest", "--from", "2026-11-27", "--to", ahead, cwd=demo_copy)
+    assert future.returncode == 2 and f"--to {ahead} is after today" in future.stderr
 
 
 def test_backtest_with_a_set_uses_the_override(planted):

@@ -374,13 +374,21 @@ def test_totals_lines_with_a_colon_or_a_count_are_skipped_and_names_are_kept(cli
         "合计：,,,30,300,11\n"
         "总计(共3条),,,30,300,11\n"
         "【汇总】,,,30,300,11\n"
-        "Total: 2 rows,,,30,300,11\n",
+        "Total: 2 rows,,,30,300,11\n"
+        ",合计,,30,300,11\n",  # the word in the second cell, the first left empty
         encoding="utf-8",
     )
     done = cli("import", "metrics", str(path), cwd=ws)
     assert done.returncode == 0, done.stderr
     assert "2 inserted" in done.stdout and count(ws, "metrics") == 2
-    for line, word in ((4, "合计："), (5, "总计(共3条)"), (6, "【汇总】"), (7, "Total: 2 rows")):
+    skipped = (
+        (4, "合计："),
+        (5, "总计(共3条)"),
+        (6, "【汇总】"),
+        (7, "Total: 2 rows"),
+        (8, "合计"),
+    )
+    for line, word in skipped:
         assert f"skipped the totals line {line} ({word})" in done.stderr
     creators = ws / "c.csv"
     creators.write_text(

@@ -293,6 +293,15 @@ def backtest(
             tr(f"--from {start} 晚于 --to {end}", f"--from {start} is after --to {end}"),
             hint=tr("--from 给较早的那天", "give the earlier day as --from"),
         )
+    latest = date.today() + timedelta(days=1)  # tomorrow: 北京 time may be a day ahead
+    if end > latest:
+        raise UsageError(
+            tr(
+                f"--to {end} 在今天之后：未来的日子没有数据可回测",
+                f"--to {end} is after today: no day to come has data to replay",
+            ),
+            hint=tr(f"--to 最晚为 {latest}", f"give --to {latest} at the latest"),
+        )
     total = (end - start).days + 1
     if total > MAX_DAYS:
         raise UsageError(

@@ -399,6 +399,10 @@ def _assemble(
         if not row or _blank_row(row):
             return
         first = row[0]
+        if not is_total(first) and _blank_row(row[:1]):
+            # a totals line whose word sits in the second or third cell, the first left
+            # empty (`,合计,12,…`: a merchant column merged above the totals)
+            first = next((c for c in row[1:3] if is_total(c)), first)
         if is_total(first):
             skipped.append((line, str(first).strip()))
             return
