@@ -599,3 +599,40 @@ def test_grants_of_a_merchant_without_any_metrics_are_not_called_idle(ws):
         f"{day(-1)},M1,1002,100,1000,10,300\n",  # another creator spent; G1 did not
     )
     assert ("PRM014", "G1") in fired(evaluate(ws, packs=["permissions"]))
+
+
+def test_an_active_grant_without_a_start_date_owns_its_creators_rows(ws):
+    """A grants export without 开始时间 and a 千川 export without 授权ID: every row went to no
+    grant, so every monitoring rule said "insufficient data" on 14 days of data. A grant
+    that ran with no date known owns its pair's rows until a dated grant starts."""
+    setup(ws, {"1001": {}, "1002": {}})
+    load(
+        ws,
+        "grants",
+        "授权ID,商家ID,达人UID,授权类型,授权范围,授权状态,结束时间\n"
+        f"G1,M1,1001,合作达人,直播间,授权生效,{day(20)}\n"
+        f"G2,M1,1002,合作达人,直播间,已过期,{day(-30)}\n"  # an old grant, then a dated one
+        f"G3,M1,1002,合作达人,直播间,授权生效,{day(20)}\n",
+        name="grants_nostart.csv",
+    )
+    load(
+        ws,
+        "grants",
+        "授权ID,商家ID,达人UID,授权类型,授权范围,授权状态,开始时间,结束时间\n"
+        f"G3,M1,1002,合作达人,直播间,授权生效,{day(-10)},{day(20)}\n",
+        name="g3.csv",
+    )
+    rows = ["日期,商家ID,达人UID,消耗,展示次数,点击次数,成交金额"]
+    for offset in range(-14, 0):  # ROI 1.0 against break-even 2.0, CTR 25 %
+        rows += [f"{day(offset)},M1,{a},1000,4000,1000,1000" for a in ("1001", "1002")]
+    load(ws, "metrics", "\n".join(rows) + "\n")
+    report = evaluate(ws, packs=["monitoring"])
+    got = fired(report)
+    assert ("MON001", "G1") in got and ("MON004", "G1") in got
+    # only the rules needing columns this export lacks (orders, add-to-cart) are undecided
+    assert {u[0] for u in undecided(report) if u[1] == "G1"} <= {"MON005", "MON006"}
+    # G2 (no start) owned 1002's rows until G3 started; G3 owns them from its start
+    assert ("MON004", "G3") in got and ("MON001", "G3") in got
+    g3 = next(f for f in service.evaluate(ws, EvaluateOptions(as_of=AS_OF, store=False,
+              packs=["monitoring"])).facts["grant"] if f.entity_id == "G3")  # fmt: skip
+    assert g3.values["spend_7d"] == 7000.0

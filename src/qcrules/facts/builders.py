@@ -63,6 +63,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from qcrules.facts.assembly import _Assembly
 from qcrules.facts.core import (
     _FAR_FUTURE,
+    _FAR_PAST,
     EVALUATED_POOL_STATUSES,
     RECENT_DAYS,
     STARTED_STATUSES,
@@ -466,16 +467,23 @@ class _Builder(_Assembly):
     ) -> Any:
         """Every grant that exists as of as_of, with the span of grant-less rows it owns.
 
-        Owners (grants that ever started, with a start date) own [own_from, own_to): from their
-        start to the next owner's start on the same pair; the LEAD is partitioned by the owner
-        flag so pending or rejected requests never cut a span. Ties on the start date go to the
-        greatest grant_id (the others get an empty span). Non-owners have own_from NULL.
+        Owners (grants that ever started) own [own_from, own_to): from their start to the next
+        owner's start on the same pair; the LEAD is partitioned by the owner flag so pending
+        or rejected requests never cut a span. A grant that ran with neither a start nor a
+        request date (an export without 开始时间) starts before any data, until the next owner
+        starts: it was running, so the pair's rows are its own — not no grant's, which left
+        every rule reading them silent. Ties on the start date go to an active grant, then to
+        the greatest grant_id (the others get an empty span). Non-owners have own_from NULL.
         """
-        start = func.coalesce(G.starts_at, G.requested_at)
-        is_owner = and_(_grant_started(), start.is_not(None))
+        known = func.coalesce(G.starts_at, G.requested_at)
+        started = _grant_started()
+        start = case((and_(started, known.is_(None)), literal(_FAR_PAST)), else_=known)
+        is_owner = and_(started, start.is_not(None))
         owner_flag = case((is_owner, 1), else_=0)
+        live_last = case((G.status == "active", 1), else_=0)
         nxt = func.lead(start).over(
-            partition_by=(G.merchant_id, G.aweme_id, owner_flag), order_by=(start, G.grant_id)
+            partition_by=(G.merchant_id, G.aweme_id, owner_flag),
+            order_by=(start, live_last, G.grant_id),
         )
         bers = [
             (G.merchant_id == m, st.break_even_roi)

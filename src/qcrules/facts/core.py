@@ -14,6 +14,7 @@ from qcrules.facts.schema import ENTITIES
 STARTED_STATUSES = ("active", "expired", "revoked")
 EVALUATED_POOL_STATUSES = ("candidate", "in_pool")
 _FAR_FUTURE = date(9999, 12, 31)
+_FAR_PAST = date(1900, 1, 1)  # the start of a grant that ran with no date known
 STREAK_DAYS = 30  # the streak is counted within the longest window
 RECENT_DAYS = 3  # newest metric days are looked for here first (stale merchants: all days)
 TREND_DAYS = 7  # roi_improving compares the latest 3 days with meaningful spend among these
