@@ -400,3 +400,60 @@ def test_a_worker_thread_reads_the_same_rows_and_hands_the_gil_over_while_it_rea
     finally:
         workspace.close()
     assert len(got) == 100 and not pauses
+
+
+def _pack_reading(tmp_path: Path, field: str) -> Path:
+    pack = tmp_path / "probe.toml"
+    pack.write_text(
+        '[pack]\nid = "probe"\nversion = "1.0.0"\nentity = "grant"\n'
+        'title = { zh = "探针", en = "Probe" }\n\n[[rules]]\nid = "PRB001"\nname = "probe"\n'
+        f'level = "info"\nwhen = "{field} > 1"\naction = {{ kind = "review_grant" }}\n'
+        'message = "probe"\nsource = "test"\n',
+        encoding="utf-8",
+    )
+    return pack
+
+
+def test_a_change_committed_during_an_evaluation_makes_it_judge_again(
+    qcrules_plugin, demo_copy, tmp_path
+):
+    """Parts (--jobs) and batches each read their own snapshot: an import committed between
+    them gave one stored run of two states of the records. The evaluation sees the records'
+    version move and judges again; a change that never stops is refused, storing nothing."""
+    from qcrules import service
+    from qcrules.evaluation import EvaluateOptions
+    from qcrules.workspace import Workspace
+
+    pack, writes = _pack_reading(tmp_path, "probe_value"), []
+
+    class Meddler:
+        @staticmethod
+        def qcrules_register_packs(register):
+            register(pack)
+
+        @staticmethod
+        def qcrules_register_fields(register):
+            def compute(facts, context):
+                if len(writes) < limit[0]:  # someone else's import, committed meanwhile
+                    with context["db"].write("import metrics") as conn:
+                        conn.exec_driver_sql("update creators set nickname = nickname")
+                    writes.append(1)
+                return [2 for _ in facts]
+
+            register("probe_value", "number", "grant", "a probe", compute)
+
+    limit = [1]
+    qcrules_plugin(Meddler(), name="meddler")
+    workspace = Workspace.discover(demo_copy / "qcrules.toml")
+    try:
+        runs = len(service.recent_runs(workspace))
+        result = service.evaluate(workspace, EvaluateOptions(packs=["probe"], fail_on="never"))
+        assert writes == [1] and result.findings  # judged twice: once under the change
+        stored = service.recent_runs(workspace)
+        assert len(stored) == runs + 1  # one run stored, of the records as they now are
+        limit[0] = 99
+        with pytest.raises(QcrulesError, match="changed 3 times during the evaluation"):
+            service.evaluate(workspace, EvaluateOptions(packs=["probe"], fail_on="never"))
+        assert len(service.recent_runs(workspace)) == runs + 1  # nothing stored
+    finally:
+        workspace.close()

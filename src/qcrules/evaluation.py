@@ -30,7 +30,7 @@ from qcrules.errors import PackError, UsageError
 from qcrules.facts.builders import build_facts
 from qcrules.facts.core import Fact, FactSet
 from qcrules.findings import Action, Finding, RunInfo, RunReport, Subject, Waived, utc_text
-from qcrules.i18n import did_you_mean, language, pick
+from qcrules.i18n import did_you_mean, language, pick, tr
 from qcrules.packs.messages import render_message
 from qcrules.packs.model import LEVEL_RANK, LEVELS, Pack, matches_code
 from qcrules.packs.registry import PackSet, load_packs
@@ -39,6 +39,7 @@ from qcrules.safety import check_day
 from qcrules.workspace import Workspace
 
 FAIL_ON = ("critical", "error", "warn", "info", "never")
+CONSISTENT_ATTEMPTS = 3  # evaluations begun again when the records change under one
 
 
 @dataclass
@@ -622,23 +623,39 @@ def evaluate(
     lang = options.lang or language()
 
     result = EvaluationResult({}, 0, packset, Accounting())
-    # the records' version before they are read: a change meanwhile leaves it behind
-    data_version = workspace.db.data_version() if options.store else None
-    if options.jobs > 1 and facts_source is None:
-        from qcrules.scope import judge_in_parts
+    for attempt in range(1, CONSISTENT_ATTEMPTS + 1):
+        # the records' version before they are read: a change meanwhile leaves it behind
+        data_version = workspace.db.data_version()
+        if options.jobs > 1 and facts_source is None:
+            from qcrules.scope import judge_in_parts
 
-        judged = judge_in_parts(workspace, options, as_of)
-    else:
-        judged = judge_scope(
-            workspace,
-            options,
-            as_of,
-            packset,
-            packs,
-            factory=factory,
-            build=build,
-            lang=lang,
-        )
+            judged = judge_in_parts(workspace, options, as_of)
+        else:
+            judged = judge_scope(
+                workspace,
+                options,
+                as_of,
+                packset,
+                packs,
+                factory=factory,
+                build=build,
+                lang=lang,
+            )
+        # parts (--jobs) and batches each read their own snapshot: an import committed in
+        # between would give one report of two states of the records. Judged again then.
+        if facts_source is not None or workspace.db.data_version() == data_version:
+            break
+        if attempt == CONSISTENT_ATTEMPTS:
+            raise UsageError(
+                tr(
+                    f"评估期间数据被改动了 {attempt} 次（导入或动作）：没有得到一致的结果",
+                    f"the records changed {attempt} times during the evaluation (imports or "
+                    "actions): no consistent result",
+                ),
+                hint=tr("等导入结束后再评估", "evaluate again once the imports are done"),
+            )
+    if not options.store:
+        data_version = None
     if not options.keep_facts:
         _give_back_memory()  # the batches' facts are gone: the notes' JSON can use the room
     result.accounting = judged.accounting
