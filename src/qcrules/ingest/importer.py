@@ -535,7 +535,15 @@ class _FileImport(_Checks, _Writing):
             for i, value in enumerate(values):
                 if value is None and i not in failed:
                     raw = sheet.columns[j][i] if j is not None else None
-                    self._bad(i, header, raw, tr("必填，不能为空", "required, but empty"))
+                    text = str(raw).strip() if isinstance(raw, str) else ""
+                    self._bad(
+                        i,
+                        header,
+                        raw,
+                        tr(f"必填，但 {text!r} 表示空值", f"required, but {text!r} means empty")
+                        if text  # "-", "nan", "N/A": an export's way of writing no value
+                        else tr("必填，不能为空", "required, but empty"),
+                    )
 
     def _parse_age_bands(self) -> None:
         """The per-band share columns as one age distribution per row, the same
