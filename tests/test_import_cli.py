@@ -469,3 +469,16 @@ def test_metrics_dated_after_tomorrow_are_refused_and_todays_are_flagged(cli, ws
         f"2 row(s) are dated today ({today}) or later and not settled yet" in done.stderr
         and "import that day again tomorrow (lines 3, 4)" in done.stderr
     )
+
+
+def test_a_required_cell_written_as_no_value_says_so(cli, ws):
+    path = ws / "m.csv"
+    path.write_text(
+        "日期,商家ID,达人UID,整体消耗(元),整体展示次数,整体点击次数\n"
+        "2026-11-01,M1,71233112,nan,100,5\n2026-11-02,M1,71233112,,100,5\n",
+        encoding="utf-8",
+    )
+    done = cli("import", "metrics", str(path), cwd=ws)
+    assert done.returncode == 2
+    assert "m.csv:2: 整体消耗(元) = 'nan': required, but 'nan' means empty" in done.stderr
+    assert "m.csv:3: 整体消耗(元) = '': required, but empty" in done.stderr
