@@ -2,8 +2,9 @@
 one grant, or a second live grant of the same merchant, creator and scope for the same days,
 is refused (a UsageError, exit 2) naming the grant already there and how to follow it up; a
 creator the merchant excluded from its pool is found here (`pool_exclusion`) for the request
-to refuse unless the risk is accepted. Each runs wherever the proposal is built — the CLI, a
-dry run, the TUI form — and again under the write lock."""
+to refuse unless the risk is accepted; a grant that cannot be renewed (permanent, end
+unknown, revoked or rejected) and a 合作码 that is not one are refused. Each runs wherever
+the proposal is built — the CLI, a dry run, the TUI form — and again under the write lock."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from qcrules.errors import UsageError
-from qcrules.grants.vocab import LIVE, STATUS_LABEL, label
+from qcrules.grants.vocab import LIVE, STATUS_LABEL, label, mask_code
 from qcrules.i18n import tr
 from qcrules.model.db import table
 from qcrules.model.tables import PERMANENT_END, AuditEntry, Grant, PoolMember
@@ -204,4 +205,70 @@ def _exclusion_note(conn, merchant_id: str, aweme_id: str) -> str | None:
     return None
 
 
-__all__ = ["pool_exclusion", "refuse_duplicate", "refuse_second_renewal"]
+def check_code(code: str | None) -> None:
+    """A 合作码 as 抖音 gives it: printable, on one line, at most 64 characters — one with a
+    control character or pasted paragraphs would be stored on the creator and shown later."""
+    text = (code or "").strip()
+    if not text:
+        return
+    if len(text) > 64 or not text.isprintable():
+        raise UsageError(
+            tr(
+                f"--code {mask_code(text)} 不像合作码（含控制字符或超过 64 个字符）",
+                f"--code {mask_code(text)} is not a 合作码 (a control character, or over 64 "
+                "characters)",
+            ),
+            hint=tr(
+                "从抖音 设置 → 账号与安全 复制合作码本身",
+                "copy the code itself from Douyin: Settings → Account and security",
+            ),
+        )
+
+
+def refuse_renewing(old: dict[str, Any]) -> None:
+    """Only a live grant with a known, dated end is renewed (as the queue's renew_grant):
+    a renewal of a permanent one, or of one whose end is unknown, started today beside it —
+    two live grants for the same days, and the creator asked twice."""
+    gid = old["grant_id"]
+    if old["status"] in ("revoked", "rejected"):
+        raise UsageError(
+            tr(
+                f"授权 {gid} {_STATUS_ZH.get(old['status'], old['status'])}：不能续期",
+                f"grant {gid} is {old['status']}: it cannot be renewed",
+            ),
+            hint=tr(
+                "要重新合作，发起新的授权（去掉 --renewal-of）",
+                "to work together again, request a new grant (drop --renewal-of)",
+            ),
+        )
+    if old["ends_at"] is None or old["ends_at"] >= PERMANENT_END:
+        permanent = old["ends_at"] is not None
+        raise UsageError(
+            tr(
+                f"授权 {gid} "
+                + ("是永久授权：无需续期" if permanent else "的结束日未知：无从续期"),
+                f"grant {gid} "
+                + ("is permanent: it needs no renewal" if permanent else "has no known end"),
+            ),
+            hint=tr(
+                "永久授权应改为 15 或 30 天（PRM002）：解除后发起新的授权"
+                if permanent
+                else "先在千川查到它的结束日并导入，再续期",
+                "a permanent grant should become 15 or 30 days (PRM002): revoke it, then request "
+                "a new one"
+                if permanent
+                else "look its end up in 千川 and import it, then renew",
+            ),
+        )
+
+
+_STATUS_ZH = {"revoked": "已撤销", "rejected": "已拒绝"}
+
+
+__all__ = [
+    "check_code",
+    "pool_exclusion",
+    "refuse_duplicate",
+    "refuse_renewing",
+    "refuse_second_renewal",
+]

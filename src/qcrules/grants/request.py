@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from qcrules.errors import PackError, UsageError
-from qcrules.grants.guards import pool_exclusion, refuse_duplicate, refuse_second_renewal
+from qcrules.grants.guards import (
+    check_code,
+    pool_exclusion,
+    refuse_duplicate,
+    refuse_renewing,
+    refuse_second_renewal,
+)
 from qcrules.grants.vocab import (
     AUTH_LABEL,
     CHANNEL_NAMES,
@@ -244,66 +250,6 @@ def _new_code(conn, aweme_id: str, code: str):
     return replace(change, kept_on_undo=True)
 
 
-def check_code(code: str | None) -> None:
-    """A 合作码 as 抖音 gives it: printable, on one line, at most 64 characters — one with a
-    control character or pasted paragraphs would be stored on the creator and shown later."""
-    text = (code or "").strip()
-    if not text:
-        return
-    if len(text) > 64 or not text.isprintable():
-        raise UsageError(
-            tr(
-                f"--code {mask_code(text)} 不像合作码（含控制字符或超过 64 个字符）",
-                f"--code {mask_code(text)} is not a 合作码 (a control character, or over 64 "
-                "characters)",
-            ),
-            hint=tr(
-                "从抖音 设置 → 账号与安全 复制合作码本身",
-                "copy the code itself from Douyin: Settings → Account and security",
-            ),
-        )
-
-
-def _refuse_renewing(old: dict[str, Any]) -> None:
-    """Only a live grant with a known, dated end is renewed (as the queue's renew_grant):
-    a renewal of a permanent one, or of one whose end is unknown, started today beside it —
-    two live grants for the same days, and the creator asked twice."""
-    gid = old["grant_id"]
-    if old["status"] in ("revoked", "rejected"):
-        raise UsageError(
-            tr(
-                f"授权 {gid} {_STATUS_ZH.get(old['status'], old['status'])}：不能续期",
-                f"grant {gid} is {old['status']}: it cannot be renewed",
-            ),
-            hint=tr(
-                "要重新合作，发起新的授权（去掉 --renewal-of）",
-                "to work together again, request a new grant (drop --renewal-of)",
-            ),
-        )
-    if old["ends_at"] is None or old["ends_at"] >= PERMANENT_END:
-        permanent = old["ends_at"] is not None
-        raise UsageError(
-            tr(
-                f"授权 {gid} "
-                + ("是永久授权：无需续期" if permanent else "的结束日未知：无从续期"),
-                f"grant {gid} "
-                + ("is permanent: it needs no renewal" if permanent else "has no known end"),
-            ),
-            hint=tr(
-                "永久授权应改为 15 或 30 天（PRM002）：解除后发起新的授权"
-                if permanent
-                else "先在千川查到它的结束日并导入，再续期",
-                "a permanent grant should become 15 or 30 days (PRM002): revoke it, then request "
-                "a new one"
-                if permanent
-                else "look its end up in 千川 and import it, then renew",
-            ),
-        )
-
-
-_STATUS_ZH = {"revoked": "已撤销", "rejected": "已拒绝"}
-
-
 def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, Any], dict]:
     """The grant row the request would write (its id still to be given), and its creator."""
     _choice(request.scope, SCOPES, "--scope")
@@ -347,7 +293,7 @@ def _proposed_row(conn, request: GrantRequest, today: date) -> tuple[dict[str, A
                 hint=tr("续期用同一商家与达人", "a renewal is for the same merchant and creator"),
             )
         refuse_second_renewal(conn, request.renewal_of)
-        _refuse_renewing(old)
+        refuse_renewing(old)
         start = max(old["ends_at"] + timedelta(days=1), today)
     if request.until is not None:
         if request.until <= start:
